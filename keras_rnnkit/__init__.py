@@ -1,0 +1,10 @@
+"""keras_rnnkit: Elman, Jordan and time-delay recurrent layers for Keras 3."""
+
+from keras_rnnkit.layers import TDNN as TDNN
+from keras_rnnkit.layers import ElmanCell as ElmanCell
+from keras_rnnkit.layers import ElmanRNN as ElmanRNN
+from keras_rnnkit.layers import JordanCell as JordanCell
+from keras_rnnkit.layers import JordanRNN as JordanRNN
+from keras_rnnkit.layers import TDNNCell as TDNNCell
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Code that depends on one backend or on Keras internals lives here, and only here."""

@@ -1,0 +1,77 @@
+"""The yearly sunspot series (1700–2008) and the classic forecasting split.
+
+See PROVENANCE.md beside this file for the source and licence.
+"""
+
+import csv
+from importlib import resources
+
+import numpy as np
+
+# Weigend, Huberman & Rumelhart (1990): train on 1700–1920, test on 1921–1955.
+TRAIN_YEARS = (1700, 1920)
+TEST_YEARS = (1921, 1955)
+
+
+def load_sunspots():
+    """Returns `(years, activity)`, two float64 arrays of 309 values (1700–2008).
+
+    Example:
+
+    >>> from keras_rnnkit.data import load_sunspots
+    >>> years, activity = load_sunspots()
+    >>> int(years[0]), int(years[-1]), len(activity)
+    (1700, 2008, 309)
+    """
+    text = resources.files(__package__).joinpath("sunspots_yearly.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    years = np.array([float(r["YEAR"]) for r in rows])
+    activity = np.array([float(r["SUNACTIVITY"]) for r in rows])
+    return years, activity
+
+
+def sunspot_windows(window=12):
+    """One-step-ahead forecasting windows on the classic split.
+
+    Each input is the `window` years before a target year, scaled by the
+    training maximum; the target is that year's scaled activity.
+
+    Args:
+        window: Positive integer, years of history per input.
+
+    Returns:
+        A dict with `x_train` (N, window, 1), `y_train` (N, 1), `x_test`,
+        `y_test` (targets in 1921–1955), `scale` (divide by it to scale) and
+        `variance` (of the scaled series over the train and test years, the
+        denominator of the average relative variance ARV = MSE / variance).
+
+    Example:
+
+    >>> from keras_rnnkit.data import sunspot_windows
+    >>> task = sunspot_windows(window=12)
+    >>> task["x_train"].shape, task["x_test"].shape
+    ((209, 12, 1), (35, 12, 1))
+    """
+    if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
+        raise ValueError(
+            f"sunspot_windows: `window` must be a positive integer. Received: window={window!r}"
+        )
+    years, activity = load_sunspots()
+    train = (years >= TRAIN_YEARS[0]) & (years <= TRAIN_YEARS[1])
+    scale = float(activity[train].max())
+    series = (activity / scale).astype("float32")
+    targets = np.arange(window, len(series))
+    x = np.stack([series[t - window : t] for t in targets])[..., None]
+    y = series[targets][:, None]
+    target_years = years[targets]
+    in_train = target_years <= TRAIN_YEARS[1]
+    in_test = (target_years >= TEST_YEARS[0]) & (target_years <= TEST_YEARS[1])
+    used = (years >= TRAIN_YEARS[0]) & (years <= TEST_YEARS[1])
+    return {
+        "x_train": x[in_train],
+        "y_train": y[in_train],
+        "x_test": x[in_test],
+        "y_test": y[in_test],
+        "scale": scale,
+        "variance": float(np.var(series[used])),
+    }

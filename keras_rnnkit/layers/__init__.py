@@ -1,0 +1,8 @@
+"""The recurrent and time-delay layers of keras_rnnkit."""
+
+from keras_rnnkit.layers.elman import ElmanCell as ElmanCell
+from keras_rnnkit.layers.elman import ElmanRNN as ElmanRNN
+from keras_rnnkit.layers.jordan import JordanCell as JordanCell
+from keras_rnnkit.layers.jordan import JordanRNN as JordanRNN
+from keras_rnnkit.layers.tdnn import TDNN as TDNN
+from keras_rnnkit.layers.tdnn import TDNNCell as TDNNCell

@@ -1,0 +1,92 @@
+"""Constructor-argument checks shared by every layer and cell.
+
+Every check raises `ValueError` in `__init__`, naming the owner, the argument,
+what is allowed and what was received; nothing is silently clamped.
+"""
+
+import numbers
+
+import keras
+
+
+def _error(owner, message):
+    return ValueError(f"{owner}: {message}")
+
+
+def positive_int(owner, name, value):
+    """Returns `value` as an int, or raises if it is not a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise _error(
+            owner, f"`{name}` must be a positive integer. Received: {name}={value!r}"
+        )
+    return int(value)
+
+
+def rate(owner, name, value):
+    """Returns `value` as a float in [0, 1), or raises."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= float(value) < 1.0
+    ):
+        raise _error(owner, f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+    return float(value)
+
+
+def one_of(owner, name, value, allowed):
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise _error(
+            owner, f"`{name}` must be one of {choices}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def boolean(owner, name, value):
+    if not isinstance(value, bool):
+        raise _error(owner, f"`{name}` must be True or False. Received: {name}={value!r}")
+    return value
+
+
+def activation(owner, name, identifier):
+    """Resolves an activation; `None` means linear, as in `keras.layers`."""
+    try:
+        return keras.activations.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise _error(
+            owner,
+            f"`{name}` must be the name of a Keras activation (e.g. 'tanh', "
+            f"'relu'), a callable, or None. Received: {name}={identifier!r}",
+        ) from error
+
+
+def context_offsets(owner, name, value, *, causal=False):
+    """Returns `value` as a tuple of distinct, increasing integer offsets."""
+    try:
+        offsets = tuple(value)
+    except TypeError:
+        offsets = None
+    if (
+        not offsets
+        or any(isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in offsets)
+    ):
+        raise _error(
+            owner,
+            f"`{name}` must be a non-empty sequence of integer time offsets, "
+            f"e.g. (-2, -1, 0, 1, 2). Received: {name}={value!r}",
+        )
+    offsets = tuple(int(o) for o in offsets)
+    if any(b <= a for a, b in zip(offsets, offsets[1:])):
+        raise _error(
+            owner,
+            f"`{name}` must hold distinct offsets in increasing order. "
+            f"Received: {name}={value!r}",
+        )
+    if causal and offsets[-1] > 0:
+        raise _error(
+            owner,
+            f"`{name}` must be causal (every offset <= 0) for step-by-step "
+            f"streaming; use the `TDNN` layer for future context. "
+            f"Received: {name}={value!r}",
+        )
+    return offsets

@@ -1,0 +1,180 @@
+"""Elman networks: the hidden state is fed back (`ElmanCell`, `ElmanRNN`)."""
+
+import keras
+
+from keras_rnnkit._api import export
+from keras_rnnkit.layers import arguments
+from keras_rnnkit.layers.base import RecurrentCell
+from keras_rnnkit.layers.base import RecurrentLayer
+
+
+@export
+class ElmanCell(RecurrentCell):
+    r"""One step of an Elman network (the cell of `ElmanRNN`).
+
+    $$h_t = \mathrm{activation}(x_t W + h_{t-1} U + b), \qquad h_0 = 0,$$
+
+    and the step's output is $h_t$. Shapes: B batch, D input features,
+    H = `units`; $x_t$ is (B, D), $h_t$ is (B, H).
+
+    Args:
+        units: Positive integer H, the size of the hidden state and output.
+        activation: Activation of the hidden state. Default: `"tanh"`.
+            `None` means linear.
+        use_bias: Whether to add the bias $b$. Default: `True`.
+        kernel_initializer: Initializer of `kernel` $W$ (D, H).
+            Default: `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel` $U$ (H, H).
+            Default: `"orthogonal"`.
+        bias_initializer: Initializer of `bias` $b$ (H,). Default: `"zeros"`.
+        kernel_regularizer: Regularizer of `kernel`. Default: `None`.
+        recurrent_regularizer: Regularizer of `recurrent_kernel`. Default: `None`.
+        bias_regularizer: Regularizer of `bias`. Default: `None`.
+        kernel_constraint: Constraint on `kernel`. Default: `None`.
+        recurrent_constraint: Constraint on `recurrent_kernel`. Default: `None`.
+        bias_constraint: Constraint on `bias`. Default: `None`.
+        dropout: Fraction of the inputs $x_t$ to drop while training, in
+            [0, 1); one mask per sequence. Default: `0.0`.
+        recurrent_dropout: Fraction of $h_{t-1}$ to drop while training, in
+            [0, 1); one mask per sequence. Default: `0.0`.
+        seed: Integer seed of the dropout masks. Default: `None`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        sequence: (B, D) input of one step.
+        states: list holding the previous state $h_{t-1}$, (B, H).
+        training: Whether dropout applies.
+
+    Returns:
+        `(h_t, [h_t])`.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_rnnkit
+    >>> layer = keras.layers.RNN(keras_rnnkit.ElmanCell(4), return_sequences=True)
+    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    (2, 5, 4)
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        self_units = arguments.positive_int(owner, "units", units)
+        self_activation = arguments.activation(owner, "activation", activation)
+        super().__init__(**kwargs)
+        self.units = self_units
+        self.activation = self_activation
+        self.use_bias = arguments.boolean(owner, "use_bias", use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self._init_dropout(dropout, recurrent_dropout, seed)
+        self.state_size = self.units
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.units),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.units,),
+                name="bias",
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def call(self, sequence, states, training=False):
+        previous = states[0] if isinstance(states, (list, tuple)) else states
+        inputs = self._dropped(sequence, self.get_dropout_mask(sequence), training)
+        previous_dropped = self._dropped(
+            previous, self.get_recurrent_dropout_mask(previous), training
+        )
+        z = keras.ops.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            z = z + self.bias
+        h = self.activation(z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
+        return h, [h] if isinstance(states, (list, tuple)) else h
+
+
+@export
+class ElmanRNN(RecurrentLayer):
+    r"""Elman network layer, a drop-in replacement for `keras.layers.SimpleRNN`.
+
+    $$h_t = \mathrm{activation}(x_t W + h_{t-1} U + b), \qquad h_0 = 0,$$
+
+    output $h_t$. Inputs (B, T, D); output (B, H), or (B, T, H) with
+    `return_sequences=True`. Weights, in order: `kernel` (D, H),
+    `recurrent_kernel` (H, H), `bias` (H,): the same as `SimpleRNN`'s, so
+    `elman.set_weights(simple_rnn.get_weights())` reproduces a SimpleRNN.
+
+    Args:
+        units, activation, use_bias, kernel_initializer, recurrent_initializer,
+        bias_initializer, kernel_regularizer, recurrent_regularizer,
+        bias_regularizer, kernel_constraint, recurrent_constraint,
+        bias_constraint, dropout, recurrent_dropout, seed: as in `ElmanCell`.
+        activity_regularizer: Regularizer of the layer's output. Default: `None`.
+        return_sequences: Return the whole sequence of outputs, not only the
+            last. Default: `False`.
+        return_state: Also return the last state. Default: `False`.
+        go_backwards: Process the sequence backwards and return the reversed
+            sequence. Default: `False`.
+        stateful: Carry the last state of each batch sample into the next
+            batch; needs a fixed batch size. Default: `False`.
+        unroll: Unroll the loop (needs a fixed length). Default: `False`.
+        zero_output_for_mask: Output zeros (instead of the previous output)
+            at masked steps. Default: `False`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        sequences: (B, T, D) inputs.
+        initial_state: optional list with the initial state (B, H).
+        mask: optional (B, T) boolean mask; masked steps keep the state.
+        training: Whether dropout applies.
+
+    Example:
+
+    >>> import numpy as np, keras_rnnkit
+    >>> layer = keras_rnnkit.ElmanRNN(4, return_sequences=True, return_state=True)
+    >>> outputs, state = layer(np.ones((2, 5, 3), "float32"))
+    >>> outputs.shape, state.shape
+    ((2, 5, 4), (2, 4))
+    """
+
+    cell_class = ElmanCell

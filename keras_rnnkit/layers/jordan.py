@@ -1,0 +1,303 @@
+"""Jordan networks: the previous *output* is fed back (`JordanCell`, `JordanRNN`)."""
+
+import keras
+
+from keras_rnnkit._api import export
+from keras_rnnkit.layers import arguments
+from keras_rnnkit.layers.base import RecurrentCell
+from keras_rnnkit.layers.base import RecurrentLayer
+
+# Every weight of the cell, in order: (name, shape from (D, H, O)).
+_WEIGHTS = ("kernel", "recurrent_kernel", "bias", "output_kernel", "output_bias")
+
+
+@export
+class JordanCell(RecurrentCell):
+    r"""One step of a Jordan network (the cell of `JordanRNN`).
+
+    The state is the context $c$ (size O), fed from the network's own output:
+
+    $$h_t = \mathrm{activation}(x_t W + c_{t-1} U + b)$$
+    $$y_t = \mathrm{output\_activation}(h_t V + b_o)$$
+    $$c_t = \lambda\, c_{t-1} + y_t, \qquad c_0 = 0,$$
+
+    with $\lambda$ = `context_decay`, the self-connection of Jordan's context
+    units ($\lambda = 0$ is plain output feedback). The step's output is $y_t$.
+    Shapes: B batch, D input features, H = `units`, O = `output_units`.
+
+    Weights, in order: `kernel` $W$ (D, H), `recurrent_kernel` $U$ (O, H),
+    `bias` $b$ (H,), `output_kernel` $V$ (H, O), `output_bias` $b_o$ (O,).
+
+    Args:
+        units: Positive integer H, the size of the hidden layer.
+        output_units: Positive integer O, the size of the output and context.
+        activation: Activation of the hidden layer. Default: `"tanh"`.
+        output_activation: Activation of the output. Default: `None` (linear).
+        context_decay: $\lambda$ in [0, 1). Default: `0.0`.
+        use_bias: Whether to use `bias` and `output_bias`. Default: `True`.
+        kernel_initializer: Initializer of `kernel`. Default: `"glorot_uniform"`.
+        recurrent_initializer: Initializer of `recurrent_kernel`.
+            Default: `"orthogonal"`.
+        bias_initializer: Initializer of `bias`. Default: `"zeros"`.
+        output_kernel_initializer: Initializer of `output_kernel`.
+            Default: `"glorot_uniform"`.
+        output_bias_initializer: Initializer of `output_bias`. Default: `"zeros"`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        output_kernel_regularizer, output_bias_regularizer: Regularizers of the
+            weights of the same name. Default: `None`.
+        kernel_constraint, recurrent_constraint, bias_constraint,
+        output_kernel_constraint, output_bias_constraint: Constraints on the
+            weights of the same name. Default: `None`.
+        dropout: Fraction of the inputs $x_t$ to drop while training, in
+            [0, 1); one mask per sequence. Default: `0.0`.
+        recurrent_dropout: Fraction of the context $c_{t-1}$ to drop while
+            training, in [0, 1); one mask per sequence. Default: `0.0`.
+        seed: Integer seed of the dropout masks and of scheduled sampling.
+            Default: `None`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Example:
+
+    >>> import numpy as np, keras, keras_rnnkit
+    >>> cell = keras_rnnkit.JordanCell(8, output_units=2, context_decay=0.5)
+    >>> keras.layers.RNN(cell)(np.zeros((3, 4, 5), "float32")).shape
+    (3, 2)
+    """
+
+    def __init__(
+        self,
+        units,
+        output_units,
+        activation="tanh",
+        output_activation=None,
+        context_decay=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        output_kernel_initializer="glorot_uniform",
+        output_bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        output_kernel_regularizer=None,
+        output_bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        output_kernel_constraint=None,
+        output_bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        checked = dict(
+            units=arguments.positive_int(owner, "units", units),
+            output_units=arguments.positive_int(owner, "output_units", output_units),
+            activation=arguments.activation(owner, "activation", activation),
+            output_activation=arguments.activation(
+                owner, "output_activation", output_activation
+            ),
+            context_decay=arguments.rate(owner, "context_decay", context_decay),
+            use_bias=arguments.boolean(owner, "use_bias", use_bias),
+        )
+        super().__init__(**kwargs)
+        for name, value in checked.items():
+            setattr(self, name, value)
+        for weight in _WEIGHTS:
+            prefix = "recurrent" if weight == "recurrent_kernel" else weight
+            local = locals()
+            setattr(self, f"{prefix}_initializer",
+                    keras.initializers.get(local[f"{prefix}_initializer"]))
+            setattr(self, f"{prefix}_regularizer",
+                    keras.regularizers.get(local[f"{prefix}_regularizer"]))
+            setattr(self, f"{prefix}_constraint",
+                    keras.constraints.get(local[f"{prefix}_constraint"]))
+        self._init_dropout(dropout, recurrent_dropout, seed)
+        self.state_size = self.output_units
+        self.output_size = self.output_units
+        # Set by `JordanRNN` while it runs with teacher forcing: the number of
+        # real input features D at the front of each step's input, which then
+        # carries [x_t, target_t, use_own_output_t].
+        self._teacher_forced_features = None
+
+    def build(self, input_shape):
+        d, h, o = input_shape[-1], self.units, self.output_units
+        shapes = {
+            "kernel": (d, h),
+            "recurrent_kernel": (o, h),
+            "bias": (h,),
+            "output_kernel": (h, o),
+            "output_bias": (o,),
+        }
+        for weight in _WEIGHTS:
+            if weight.endswith("bias") and not self.use_bias:
+                setattr(self, weight, None)
+                continue
+            prefix = "recurrent" if weight == "recurrent_kernel" else weight
+            setattr(
+                self,
+                weight,
+                self.add_weight(
+                    shape=shapes[weight],
+                    name=weight,
+                    initializer=getattr(self, f"{prefix}_initializer"),
+                    regularizer=getattr(self, f"{prefix}_regularizer"),
+                    constraint=getattr(self, f"{prefix}_constraint"),
+                ),
+            )
+
+    def call(self, sequence, states, training=False):
+        context = states[0] if isinstance(states, (list, tuple)) else states
+        input_mask = self.get_dropout_mask(sequence)
+        features = self._teacher_forced_features
+        if features is not None:
+            if input_mask is not None:
+                input_mask = input_mask[:, :features]
+            target = sequence[:, features : features + self.output_units]
+            use_own = sequence[:, features + self.output_units :]
+            sequence = sequence[:, :features]
+        x = self._dropped(sequence, input_mask, training)
+        fed_context = self._dropped(
+            context, self.get_recurrent_dropout_mask(context), training
+        )
+        z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(
+            fed_context, self.recurrent_kernel
+        )
+        if self.bias is not None:
+            z = z + self.bias
+        h = self.activation(z)
+        y = keras.ops.matmul(h, self.output_kernel)
+        if self.output_bias is not None:
+            y = y + self.output_bias
+        y = self.output_activation(y)
+        fed_back = y if features is None else use_own * y + (1.0 - use_own) * target
+        new_context = fed_back + self.context_decay * context if self.context_decay else fed_back
+        return y, [new_context] if isinstance(states, (list, tuple)) else new_context
+
+
+@export
+class JordanRNN(RecurrentLayer):
+    r"""Jordan network layer: the previous output feeds back through a context.
+
+    $$h_t = \mathrm{activation}(x_t W + c_{t-1} U + b),\quad
+      y_t = \mathrm{output\_activation}(h_t V + b_o),\quad
+      c_t = \lambda\, c_{t-1} + y_t,\quad c_0 = 0.$$
+
+    Inputs (B, T, D); output $y$: (B, O), or (B, T, O) with
+    `return_sequences=True`; the state is the context $c$ (B, O).
+
+    Args:
+        units, output_units, activation, output_activation, context_decay,
+        use_bias, the initializers, regularizers and constraints of `kernel`,
+        `recurrent_kernel`, `bias`, `output_kernel` and `output_bias`,
+        dropout, recurrent_dropout, seed: as in `JordanCell`.
+        activity_regularizer, return_sequences, return_state, go_backwards,
+        stateful, unroll, zero_output_for_mask: as in `ElmanRNN`.
+        **kwargs: Base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        sequences: (B, T, D) inputs.
+        initial_state: optional list with the initial context (B, O).
+        mask: optional (B, T) boolean mask; masked steps keep the context.
+        training: Whether dropout and teacher forcing apply.
+        targets: optional (B, T, O) true outputs for **teacher forcing**:
+            while training, the context is fed from `targets[:, t]` instead of
+            the network's own $y_t$, i.e. $c_t = \lambda c_{t-1} + \hat y_t$.
+            Outside training they are ignored and the network runs on its own
+            outputs, as it will when deployed.
+        sampling_probability: probability, per sample and step, of feeding
+            back the own output instead of the target (scheduled sampling,
+            Bengio et al. 2015). A float or scalar tensor in [0, 1].
+            Default: `0.0` (pure teacher forcing).
+
+    Example: teacher forcing in a functional model, then free-running
+    generation after a primer.
+
+    >>> import numpy as np, keras, keras_rnnkit
+    >>> x = keras.Input((None, 1)); y_true = keras.Input((None, 1))
+    >>> jordan = keras_rnnkit.JordanRNN(8, output_units=1, return_sequences=True)
+    >>> model = keras.Model([x, y_true], jordan(x, targets=y_true))
+    >>> model.compile("adam", "mse")
+    >>> series = np.sin(np.arange(21) / 3.0).astype("float32")[None, :, None]
+    >>> _ = model.fit([series[:, :-1], series[:, 1:]], series[:, 1:], verbose=0)
+    >>> jordan.generate(series[:, :10], steps=5).shape
+    TensorShape([1, 5, 1])
+    """
+
+    cell_class = JordanCell
+
+    def call(
+        self,
+        sequences,
+        initial_state=None,
+        mask=None,
+        training=False,
+        targets=None,
+        sampling_probability=0.0,
+    ):
+        if targets is None or not training:
+            return super().call(
+                sequences, initial_state=initial_state, mask=mask, training=training
+            )
+        targets = keras.ops.cast(targets, sequences.dtype)
+        batch_time = keras.ops.shape(targets)[:2]
+        if isinstance(sampling_probability, (int, float)) and sampling_probability == 0:
+            use_own = keras.ops.zeros((*batch_time, 1), dtype=sequences.dtype)
+        else:
+            draws = keras.random.uniform(
+                (*batch_time, 1), dtype=sequences.dtype, seed=self.cell.seed_generator
+            )
+            use_own = keras.ops.cast(draws < sampling_probability, sequences.dtype)
+        augmented = keras.ops.concatenate([sequences, targets, use_own], axis=-1)
+        self.cell._teacher_forced_features = sequences.shape[-1]
+        try:
+            return super().call(
+                augmented, initial_state=initial_state, mask=mask, training=training
+            )
+        finally:
+            self.cell._teacher_forced_features = None
+
+    def generate(self, primer, steps, initial_state=None):
+        """Runs on `primer`, then free-runs `steps` steps on its own outputs.
+
+        The network is read as a one-step-ahead predictor: the output after the
+        last primer step is taken as the next input, and so on. This needs
+        `output_units` equal to the number of input features D. Generation
+        always runs forward in time and without dropout.
+
+        Args:
+            primer: (B, Tp) + (D,) inputs, Tp >= 1.
+            steps: Positive integer, how many values to generate.
+            initial_state: optional list with the initial context (B, O).
+
+        Returns:
+            (B, steps, O): the `steps` values that follow the primer.
+        """
+        owner = type(self).__name__
+        steps = arguments.positive_int(owner, "steps", steps)
+        primer = keras.ops.convert_to_tensor(primer, dtype=self.compute_dtype)
+        if len(primer.shape) != 3 or primer.shape[-1] != self.cell.output_units:
+            raise ValueError(
+                f"{owner}.generate: `primer` must have shape (batch, time, "
+                f"{self.cell.output_units}) (output_units, since outputs are fed "
+                f"back as inputs). Received: primer.shape={tuple(primer.shape)}"
+            )
+        if not self.built:
+            self.build(primer.shape)
+        if initial_state is None:
+            initial_state = self.cell.get_initial_state(keras.ops.shape(primer)[0])
+        context = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+
+        # A plain loop over the cell: generation is an inference utility, and
+        # `keras.ops.scan` on TensorFlow requires outputs shaped like the carry.
+        states = [context]
+        for t in range(primer.shape[1]):
+            y, states = self.cell(primer[:, t], states, training=False)
+        generated = []
+        for _ in range(steps):
+            generated.append(y)
+            y, states = self.cell(y, states, training=False)
+        return keras.ops.stack(generated, axis=1)

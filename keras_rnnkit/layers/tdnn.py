@@ -1,0 +1,288 @@
+"""Time-delay neural networks: a fixed window of neighbouring inputs (`TDNN`, `TDNNCell`)."""
+
+import keras
+
+from keras_rnnkit._api import export
+from keras_rnnkit.layers import arguments
+from keras_rnnkit.layers.base import RecurrentCell
+from keras_rnnkit.layers.config import config_from_signature
+
+PADDINGS = ("same", "valid")
+
+
+def _set_weight_options(layer, kernel_initializer, bias_initializer,
+                        kernel_regularizer, bias_regularizer,
+                        kernel_constraint, bias_constraint):
+    layer.kernel_initializer = keras.initializers.get(kernel_initializer)
+    layer.bias_initializer = keras.initializers.get(bias_initializer)
+    layer.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = keras.regularizers.get(bias_regularizer)
+    layer.kernel_constraint = keras.constraints.get(kernel_constraint)
+    layer.bias_constraint = keras.constraints.get(bias_constraint)
+
+
+def _add_weights(layer, input_dim):
+    """`kernel` (len(context), D, H) and `bias` (H,): shared by TDNN and TDNNCell."""
+    layer.kernel = layer.add_weight(
+        shape=(len(layer.context), input_dim, layer.units),
+        name="kernel",
+        initializer=layer.kernel_initializer,
+        regularizer=layer.kernel_regularizer,
+        constraint=layer.kernel_constraint,
+    )
+    layer.bias = None
+    if layer.use_bias:
+        layer.bias = layer.add_weight(
+            shape=(layer.units,),
+            name="bias",
+            initializer=layer.bias_initializer,
+            regularizer=layer.bias_regularizer,
+            constraint=layer.bias_constraint,
+        )
+
+
+@export
+class TDNN(keras.layers.Layer):
+    r"""Time-delay neural network layer: each output sees a fixed window of inputs.
+
+    $$y_t = \mathrm{activation}\Big(b + \sum_i x_{t + \mathrm{context}[i]}\, W_i\Big)$$
+
+    `context` holds distinct integer offsets in increasing order: `(-2, -1, 0,
+    1, 2)` (a symmetric window), `(-3, 0, 3)` (a dilated one) or `(-4, -2, 0)`
+    (causal: only the past). Inputs (B, T, D); outputs (B, T', H) with
+    H = `units`.
+
+    - `padding="same"`: T' = T; inputs outside [0, T) count as zeros.
+    - `padding="valid"`: only the t for which every $x_{t+\mathrm{context}[i]}$
+      exists, T' = T - (max(context) - min(context)).
+    - `stride=s` keeps every s-th output of that sequence, starting with the
+      first (sub-sampling, as in Kaldi-style TDNNs): T' = ceil(T' / s).
+
+    Masked input steps count as zeros, and the output mask is the input mask
+    (for `"valid"`, an output is unmasked when its whole window is), sub-sampled
+    by `stride`. So a right-padded batch gives, at the real steps, what each
+    sequence gives alone.
+
+    Weights: `kernel` (len(context), D, H), `bias` (H,).
+
+    Args:
+        units: Positive integer H, the number of output features.
+        context: Sequence of distinct, increasing integer offsets.
+        padding: `"same"` or `"valid"`. Default: `"same"`.
+        stride: Positive integer sub-sampling factor. Default: `1`.
+        activation: Activation of the output. Default: `"relu"`.
+        use_bias: Whether to add `bias`. Default: `True`.
+        kernel_initializer: Default: `"glorot_uniform"`.
+        bias_initializer: Default: `"zeros"`.
+        kernel_regularizer, bias_regularizer: Default: `None`.
+        kernel_constraint, bias_constraint: Default: `None`.
+        **kwargs: Base layer arguments (`name`, `dtype`, `activity_regularizer`, ...).
+
+    Example:
+
+    >>> import numpy as np, keras_rnnkit
+    >>> layer = keras_rnnkit.TDNN(4, context=(-2, 0, 2), padding="valid", stride=2)
+    >>> layer(np.zeros((1, 10, 3), "float32")).shape
+    (1, 3, 4)
+    >>> layer.receptive_field
+    5
+    """
+
+    def __init__(
+        self,
+        units,
+        context,
+        padding="same",
+        stride=1,
+        activation="relu",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        checked = dict(
+            units=arguments.positive_int(owner, "units", units),
+            context=arguments.context_offsets(owner, "context", context),
+            padding=arguments.one_of(owner, "padding", padding, PADDINGS),
+            stride=arguments.positive_int(owner, "stride", stride),
+            activation=arguments.activation(owner, "activation", activation),
+            use_bias=arguments.boolean(owner, "use_bias", use_bias),
+        )
+        super().__init__(**kwargs)
+        for name, value in checked.items():
+            setattr(self, name, value)
+        _set_weight_options(self, kernel_initializer, bias_initializer,
+                            kernel_regularizer, bias_regularizer,
+                            kernel_constraint, bias_constraint)
+        self.supports_masking = True
+        self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    @property
+    def receptive_field(self):
+        """Number of consecutive input steps one output can see: max - min + 1."""
+        return self.context[-1] - self.context[0] + 1
+
+    def build(self, input_shape):
+        _add_weights(self, input_shape[-1])
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: input_shape[-1]})
+
+    def _output_length(self, length):
+        if length is None:
+            return None
+        if self.padding == "valid":
+            length = max(length - (self.context[-1] - self.context[0]), 0)
+        return -(-length // self.stride)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self._output_length(input_shape[1]), self.units)
+
+    def _windows(self, sequence, length):
+        """The slices x[t + context[i]] for every output t, one per offset."""
+        lo, hi = self.context[0], self.context[-1]
+        if self.padding == "same":
+            left, right = max(0, -lo), max(0, hi)
+            padded = keras.ops.pad(sequence, [(0, 0), (left, right), (0, 0)])
+            return [padded[:, c + left : c + left + length] for c in self.context]
+        out_length = length - (hi - lo)
+        return [sequence[:, c - lo : c - lo + out_length] for c in self.context]
+
+    def call(self, inputs, mask=None):
+        length = keras.ops.shape(inputs)[1]
+        if mask is not None:
+            inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
+        # One matrix product over all offsets: [x_{t+c_0}, ..., x_{t+c_K}] (K*D)
+        # against the kernel flattened to (K*D, H).
+        stacked = keras.ops.concatenate(self._windows(inputs, length), axis=-1)
+        kernel = keras.ops.reshape(self.kernel, (-1, self.units))
+        outputs = keras.ops.matmul(stacked, kernel)
+        if self.bias is not None:
+            outputs = outputs + self.bias
+        outputs = self.activation(outputs)
+        return outputs[:, :: self.stride] if self.stride > 1 else outputs
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None:
+            return None
+        if self.padding == "valid":
+            windows = self._windows(mask, keras.ops.shape(mask)[1])
+            mask = windows[0]
+            for window in windows[1:]:
+                mask = keras.ops.logical_and(mask, window)
+        return mask[:, :: self.stride] if self.stride > 1 else mask
+
+    def get_config(self):
+        return {**super().get_config(), **config_from_signature(self)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@export
+class TDNNCell(RecurrentCell):
+    r"""Streaming form of a causal TDNN, one step at a time, for `keras.layers.RNN`.
+
+    With every offset $\le 0$ (causal), $y_t = \mathrm{activation}(b +
+    \sum_i x_{t+\mathrm{context}[i]} W_i)$ depends only on inputs already seen.
+    Inside `keras.layers.RNN(TDNNCell(...))` the weights are `kernel`
+    (len(context), D, H) and `bias` (H,), as in `TDNN`, and with the same
+    weights the cell computes exactly `TDNN(..., padding="same")`.
+
+    The state is a buffer of pending partial sums: with m = -min(context),
+    slot j holds what the inputs seen so far contribute to the output j steps
+    ahead, so the state has m * H values (H for a context of `(0,)`), known
+    from the constructor alone, before the input size is. Under masking,
+    `keras.layers.RNN` keeps the state at masked steps, so a masked step is
+    skipped rather than counted as a zero input (the same for right padding).
+
+    Args:
+        units: Positive integer H.
+        context: Distinct increasing offsets, all <= 0.
+        activation: Default: `"relu"`.
+        use_bias: Default: `True`.
+        kernel_initializer, bias_initializer, kernel_regularizer,
+        bias_regularizer, kernel_constraint, bias_constraint: as in `TDNN`.
+        **kwargs: Base layer arguments.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_rnnkit
+    >>> stream = keras.layers.RNN(keras_rnnkit.TDNNCell(4, context=(-2, -1, 0)),
+    ...                           return_sequences=True)
+    >>> stream(np.zeros((2, 6, 3), "float32")).shape
+    (2, 6, 4)
+    """
+
+    def __init__(
+        self,
+        units,
+        context,
+        activation="relu",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        owner = type(self).__name__
+        checked = dict(
+            units=arguments.positive_int(owner, "units", units),
+            context=arguments.context_offsets(owner, "context", context, causal=True),
+            activation=arguments.activation(owner, "activation", activation),
+            use_bias=arguments.boolean(owner, "use_bias", use_bias),
+        )
+        super().__init__(**kwargs)
+        for name, value in checked.items():
+            setattr(self, name, value)
+        _set_weight_options(self, kernel_initializer, bias_initializer,
+                            kernel_regularizer, bias_regularizer,
+                            kernel_constraint, bias_constraint)
+        # No dropout in a TDNN: keras.layers.RNN still asks for the masks.
+        self.dropout = self.recurrent_dropout = 0.0
+        self.seed_generator = None
+        self.delay = -self.context[0]
+        self.state_size = max(self.delay, 1) * self.units
+        self.output_size = self.units
+
+    @property
+    def receptive_field(self):
+        return self.context[-1] - self.context[0] + 1
+
+    def build(self, input_shape):
+        _add_weights(self, input_shape[-1])
+
+    def call(self, sequence, states, training=False):
+        buffer = states[0] if isinstance(states, (list, tuple)) else states
+        h, m = self.units, self.delay
+        # x_t times every W_i at once: (B, K, H).
+        kernel = keras.ops.reshape(
+            keras.ops.transpose(self.kernel, (1, 0, 2)), (self.kernel.shape[1], -1)
+        )
+        parts = keras.ops.reshape(keras.ops.matmul(sequence, kernel), (-1, len(self.context), h))
+        # contribution[k]: what x_t adds to the output k steps ahead (offset -k).
+        by_delay = {-c: i for i, c in enumerate(self.context)}
+        zeros = keras.ops.zeros_like(parts[:, 0])
+        contribution = [parts[:, by_delay[k]] if k in by_delay else zeros for k in range(m + 1)]
+        output = contribution[0]
+        if m:
+            output = output + buffer[:, :h]
+        if self.bias is not None:
+            output = output + self.bias
+        output = self.activation(output)
+        if m:
+            pending = keras.ops.reshape(buffer, (-1, m, h))
+            shifted = [pending[:, j + 1] for j in range(m - 1)] + [zeros]
+            new_buffer = keras.ops.concatenate(
+                [s + c for s, c in zip(shifted, contribution[1:])], axis=-1
+            )
+        else:
+            new_buffer = buffer
+        return output, [new_buffer] if isinstance(states, (list, tuple)) else new_buffer
