@@ -44,6 +44,7 @@ def build(family, window):
 
 def ar_baseline(task, order=9):
     """ARV of a least-squares linear AR(order) model on the same windows."""
+
     def design(x):
         lags = x[:, -order:, 0]
         return np.concatenate([lags, np.ones((len(lags), 1))], axis=1)
@@ -62,8 +63,10 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     task = sunspot_windows(window=args.window)
-    print(f"backend: {keras.backend.backend()}, train {len(task['x_train'])} windows, "
-          f"test {len(task['x_test'])} (1921-1955)")
+    print(
+        f"backend: {keras.backend.backend()}, train {len(task['x_train'])} windows, "
+        f"test {len(task['x_test'])} (1921-1955)"
+    )
     print(f"{'model':8s} {'test ARV':>9s} {'seconds':>8s}")
     print(f"{'AR(9)':8s} {ar_baseline(task):9.3f} {'-':>8s}")
     results = {}

@@ -29,8 +29,9 @@ def gradients(function, arrays):
     elif backend == "jax":
         import jax
 
-        value, grads = jax.value_and_grad(lambda *t: function(*t), argnums=tuple(
-            range(len(arrays))))(*[jax.numpy.asarray(a) for a in arrays])
+        value, grads = jax.value_and_grad(
+            lambda *t: function(*t), argnums=tuple(range(len(arrays)))
+        )(*[jax.numpy.asarray(a) for a in arrays])
     elif backend == "torch":
         import torch
 

@@ -77,8 +77,9 @@ def jordan(
     return np.stack(ys, axis=1), np.stack(cs, axis=1)
 
 
-def tdnn(x, kernel, bias=None, context=(0,), padding="same", stride=1, activation="relu",
-         mask=None):
+def tdnn(
+    x, kernel, bias=None, context=(0,), padding="same", stride=1, activation="relu", mask=None
+):
     """y_t = act(b + sum_i x_{t+context[i]} W_i), out-of-range inputs are zeros.
 
     "same": t in [0, T); "valid": t in [-min, T-1-max]; then every stride-th.

@@ -42,14 +42,18 @@ def _check_gradients(layer, x, weights, reference_fn, rng):
 @pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
 def test_elman_matches_reference(activation, use_bias, rng):
     x = rng.normal(size=(3, 6, 4)).astype("float32")
-    layer = keras_rnnkit.ElmanRNN(5, activation=activation, use_bias=use_bias,
-                                  return_sequences=True)
+    layer = keras_rnnkit.ElmanRNN(
+        5, activation=activation, use_bias=use_bias, return_sequences=True
+    )
     layer.build(x.shape)
     weights = _random_weights(layer, rng)
 
     def ref(x64, *w):
-        return reference.elman(x64, *w, activation=activation) if use_bias else \
-            reference.elman(x64, w[0], w[1], None, activation=activation)
+        return (
+            reference.elman(x64, *w, activation=activation)
+            if use_bias
+            else reference.elman(x64, w[0], w[1], None, activation=activation)
+        )
 
     np.testing.assert_allclose(to_numpy(layer(x)), ref(*_as64([x, *weights])), **FORWARD_TOL)
     _check_gradients(layer, x, weights, ref, rng)
@@ -75,16 +79,24 @@ def test_elman_last_output_and_state(shape, rng):
 def test_jordan_matches_reference(activation, output_activation, context_decay, rng):
     x = rng.normal(size=(2, 7, 3)).astype("float32")
     layer = keras_rnnkit.JordanRNN(
-        4, output_units=2, activation=activation, output_activation=output_activation,
-        context_decay=context_decay, return_sequences=True,
+        4,
+        output_units=2,
+        activation=activation,
+        output_activation=output_activation,
+        context_decay=context_decay,
+        return_sequences=True,
     )
     layer.build(x.shape)
     weights = _random_weights(layer, rng)
 
     def ref(x64, *w):
-        return reference.jordan(x64, *w, activation=activation,
-                                output_activation=output_activation,
-                                context_decay=context_decay)[0]
+        return reference.jordan(
+            x64,
+            *w,
+            activation=activation,
+            output_activation=output_activation,
+            context_decay=context_decay,
+        )[0]
 
     np.testing.assert_allclose(to_numpy(layer(x)), ref(*_as64([x, *weights])), **FORWARD_TOL)
     _check_gradients(layer, x, weights, ref, rng)
@@ -115,8 +127,7 @@ TDNN_CASES = [
 @pytest.mark.parametrize("context,padding,stride", TDNN_CASES, ids=str)
 def test_tdnn_matches_reference(context, padding, stride, rng):
     x = rng.normal(size=(2, 9, 3)).astype("float32")
-    layer = keras_rnnkit.TDNN(4, context=context, padding=padding, stride=stride,
-                              activation="tanh")
+    layer = keras_rnnkit.TDNN(4, context=context, padding=padding, stride=stride, activation="tanh")
     layer.build(x.shape)
     weights = _random_weights(layer, rng)
 
@@ -132,8 +143,9 @@ def test_tdnn_matches_reference(context, padding, stride, rng):
 @pytest.mark.parametrize("context", [(-2, -1, 0), (-4, -2, 0), (-3,), (0,), (-1, 0)], ids=str)
 def test_tdnn_cell_streams_the_same_tdnn(context, rng):
     x = rng.normal(size=(2, 8, 3)).astype("float32")
-    stream = keras.layers.RNN(keras_rnnkit.TDNNCell(4, context, activation="tanh"),
-                              return_sequences=True)
+    stream = keras.layers.RNN(
+        keras_rnnkit.TDNNCell(4, context, activation="tanh"), return_sequences=True
+    )
     stream.build(x.shape)
     weights = _random_weights(stream, rng)
     assert [w.shape for w in stream.weights] == [(len(context), 3, 4), (4,)]

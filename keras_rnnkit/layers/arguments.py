@@ -16,9 +16,7 @@ def _error(owner, message):
 def positive_int(owner, name, value):
     """Returns `value` as an int, or raises if it is not a positive integer."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise _error(
-            owner, f"`{name}` must be a positive integer. Received: {name}={value!r}"
-        )
+        raise _error(owner, f"`{name}` must be a positive integer. Received: {name}={value!r}")
     return int(value)
 
 
@@ -36,9 +34,7 @@ def rate(owner, name, value):
 def one_of(owner, name, value, allowed):
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)
-        raise _error(
-            owner, f"`{name}` must be one of {choices}. Received: {name}={value!r}"
-        )
+        raise _error(owner, f"`{name}` must be one of {choices}. Received: {name}={value!r}")
     return value
 
 
@@ -66,9 +62,8 @@ def context_offsets(owner, name, value, *, causal=False):
         offsets = tuple(value)
     except TypeError:
         offsets = None
-    if (
-        not offsets
-        or any(isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in offsets)
+    if not offsets or any(
+        isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in offsets
     ):
         raise _error(
             owner,
@@ -79,8 +74,7 @@ def context_offsets(owner, name, value, *, causal=False):
     if any(b <= a for a, b in zip(offsets, offsets[1:])):
         raise _error(
             owner,
-            f"`{name}` must hold distinct offsets in increasing order. "
-            f"Received: {name}={value!r}",
+            f"`{name}` must hold distinct offsets in increasing order. Received: {name}={value!r}",
         )
     if causal and offsets[-1] > 0:
         raise _error(

@@ -29,9 +29,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def _init_dropout(self, dropout, recurrent_dropout, seed):
         owner = type(self).__name__
         self.dropout = arguments.rate(owner, "dropout", dropout)
-        self.recurrent_dropout = arguments.rate(
-            owner, "recurrent_dropout", recurrent_dropout
-        )
+        self.recurrent_dropout = arguments.rate(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = seed
         # Created even without dropout, as SimpleRNNCell does, so that the
         # layer's variables are the same whatever the rates.
@@ -108,8 +106,14 @@ class RecurrentLayer(keras.layers.RNN):
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         owner = type(self).__name__
-        for flag in ("return_sequences", "return_state", "go_backwards", "stateful",
-                     "unroll", "zero_output_for_mask"):
+        for flag in (
+            "return_sequences",
+            "return_state",
+            "go_backwards",
+            "stateful",
+            "unroll",
+            "zero_output_for_mask",
+        ):
             arguments.boolean(owner, flag, loop_kwargs[flag])
         cell = self.cell_class(
             *args,
@@ -131,9 +135,7 @@ class RecurrentLayer(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
         # After build a different feature size is an error naming this layer,
         # not a shape mismatch deep inside a matrix product.
-        self.input_spec = keras.layers.InputSpec(
-            ndim=3, axes={-1: sequences_shape[-1]}
-        )
+        self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         # `keras.layers.RNN` prepares one dropout mask per sequence only for
@@ -141,9 +143,14 @@ class RecurrentLayer(keras.layers.RNN):
         # here as well (the cache makes it idempotent) keeps our layers right
         # whatever Keras does.
         if self.cell.dropout or self.cell.recurrent_dropout:
-            state = initial_state if initial_state is not None else (
-                self.states if self.stateful else
-                self.get_initial_state(keras.ops.shape(sequences)[0])
+            state = (
+                initial_state
+                if initial_state is not None
+                else (
+                    self.states
+                    if self.stateful
+                    else self.get_initial_state(keras.ops.shape(sequences)[0])
+                )
             )
             first_state = state[0] if isinstance(state, (list, tuple)) else state
             self.cell.get_dropout_mask(sequences[:, 0, :])
@@ -161,9 +168,7 @@ class RecurrentLayer(keras.layers.RNN):
     def get_config(self):
         config = super().get_config()
         del config["cell"]
-        cell_config = {
-            k: v for k, v in self.cell.get_config().items() if k not in BASE_LAYER_KEYS
-        }
+        cell_config = {k: v for k, v in self.cell.get_config().items() if k not in BASE_LAYER_KEYS}
         loop_config = {
             "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer)
         }

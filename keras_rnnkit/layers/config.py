@@ -40,6 +40,5 @@ def serialize_argument(value):
 def config_from_signature(obj):
     """`{argument: serialized attribute}` for every constructor argument of `obj`."""
     return {
-        name: serialize_argument(getattr(obj, name))
-        for name in constructor_arguments(type(obj))
+        name: serialize_argument(getattr(obj, name)) for name in constructor_arguments(type(obj))
     }

@@ -52,7 +52,7 @@ class ElmanCell(RecurrentCell):
 
     >>> import numpy as np, keras, keras_rnnkit
     >>> layer = keras.layers.RNN(keras_rnnkit.ElmanCell(4), return_sequences=True)
-    >>> layer(np.zeros((2, 5, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((2, 5, 3), "float32")).shape)
     (2, 5, 4)
     """
 
@@ -173,7 +173,7 @@ class ElmanRNN(RecurrentLayer):
     >>> import numpy as np, keras_rnnkit
     >>> layer = keras_rnnkit.ElmanRNN(4, return_sequences=True, return_state=True)
     >>> outputs, state = layer(np.ones((2, 5, 3), "float32"))
-    >>> outputs.shape, state.shape
+    >>> tuple(outputs.shape), tuple(state.shape)
     ((2, 5, 4), (2, 4))
     """
 

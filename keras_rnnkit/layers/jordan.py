@@ -60,7 +60,7 @@ class JordanCell(RecurrentCell):
 
     >>> import numpy as np, keras, keras_rnnkit
     >>> cell = keras_rnnkit.JordanCell(8, output_units=2, context_decay=0.5)
-    >>> keras.layers.RNN(cell)(np.zeros((3, 4, 5), "float32")).shape
+    >>> tuple(keras.layers.RNN(cell)(np.zeros((3, 4, 5), "float32")).shape)
     (3, 2)
     """
 
@@ -97,9 +97,7 @@ class JordanCell(RecurrentCell):
             units=arguments.positive_int(owner, "units", units),
             output_units=arguments.positive_int(owner, "output_units", output_units),
             activation=arguments.activation(owner, "activation", activation),
-            output_activation=arguments.activation(
-                owner, "output_activation", output_activation
-            ),
+            output_activation=arguments.activation(owner, "output_activation", output_activation),
             context_decay=arguments.rate(owner, "context_decay", context_decay),
             use_bias=arguments.boolean(owner, "use_bias", use_bias),
         )
@@ -109,12 +107,19 @@ class JordanCell(RecurrentCell):
         for weight in _WEIGHTS:
             prefix = "recurrent" if weight == "recurrent_kernel" else weight
             local = locals()
-            setattr(self, f"{prefix}_initializer",
-                    keras.initializers.get(local[f"{prefix}_initializer"]))
-            setattr(self, f"{prefix}_regularizer",
-                    keras.regularizers.get(local[f"{prefix}_regularizer"]))
-            setattr(self, f"{prefix}_constraint",
-                    keras.constraints.get(local[f"{prefix}_constraint"]))
+            setattr(
+                self,
+                f"{prefix}_initializer",
+                keras.initializers.get(local[f"{prefix}_initializer"]),
+            )
+            setattr(
+                self,
+                f"{prefix}_regularizer",
+                keras.regularizers.get(local[f"{prefix}_regularizer"]),
+            )
+            setattr(
+                self, f"{prefix}_constraint", keras.constraints.get(local[f"{prefix}_constraint"])
+            )
         self._init_dropout(dropout, recurrent_dropout, seed)
         self.state_size = self.output_units
         self.output_size = self.output_units
@@ -160,12 +165,8 @@ class JordanCell(RecurrentCell):
             use_own = sequence[:, features + self.output_units :]
             sequence = sequence[:, :features]
         x = self._dropped(sequence, input_mask, training)
-        fed_context = self._dropped(
-            context, self.get_recurrent_dropout_mask(context), training
-        )
-        z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(
-            fed_context, self.recurrent_kernel
-        )
+        fed_context = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
+        z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(fed_context, self.recurrent_kernel)
         if self.bias is not None:
             z = z + self.bias
         h = self.activation(z)
@@ -223,8 +224,8 @@ class JordanRNN(RecurrentLayer):
     >>> model.compile("adam", "mse")
     >>> series = np.sin(np.arange(21) / 3.0).astype("float32")[None, :, None]
     >>> _ = model.fit([series[:, :-1], series[:, 1:]], series[:, 1:], verbose=0)
-    >>> jordan.generate(series[:, :10], steps=5).shape
-    TensorShape([1, 5, 1])
+    >>> tuple(jordan.generate(series[:, :10], steps=5).shape)
+    (1, 5, 1)
     """
 
     cell_class = JordanCell

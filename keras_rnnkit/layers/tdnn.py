@@ -10,9 +10,15 @@ from keras_rnnkit.layers.config import config_from_signature
 PADDINGS = ("same", "valid")
 
 
-def _set_weight_options(layer, kernel_initializer, bias_initializer,
-                        kernel_regularizer, bias_regularizer,
-                        kernel_constraint, bias_constraint):
+def _set_weight_options(
+    layer,
+    kernel_initializer,
+    bias_initializer,
+    kernel_regularizer,
+    bias_regularizer,
+    kernel_constraint,
+    bias_constraint,
+):
     layer.kernel_initializer = keras.initializers.get(kernel_initializer)
     layer.bias_initializer = keras.initializers.get(bias_initializer)
     layer.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
@@ -82,7 +88,7 @@ class TDNN(keras.layers.Layer):
 
     >>> import numpy as np, keras_rnnkit
     >>> layer = keras_rnnkit.TDNN(4, context=(-2, 0, 2), padding="valid", stride=2)
-    >>> layer(np.zeros((1, 10, 3), "float32")).shape
+    >>> tuple(layer(np.zeros((1, 10, 3), "float32")).shape)
     (1, 3, 4)
     >>> layer.receptive_field
     5
@@ -116,9 +122,15 @@ class TDNN(keras.layers.Layer):
         super().__init__(**kwargs)
         for name, value in checked.items():
             setattr(self, name, value)
-        _set_weight_options(self, kernel_initializer, bias_initializer,
-                            kernel_regularizer, bias_regularizer,
-                            kernel_constraint, bias_constraint)
+        _set_weight_options(
+            self,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
@@ -214,7 +226,7 @@ class TDNNCell(RecurrentCell):
     >>> import numpy as np, keras, keras_rnnkit
     >>> stream = keras.layers.RNN(keras_rnnkit.TDNNCell(4, context=(-2, -1, 0)),
     ...                           return_sequences=True)
-    >>> stream(np.zeros((2, 6, 3), "float32")).shape
+    >>> tuple(stream(np.zeros((2, 6, 3), "float32")).shape)
     (2, 6, 4)
     """
 
@@ -242,9 +254,15 @@ class TDNNCell(RecurrentCell):
         super().__init__(**kwargs)
         for name, value in checked.items():
             setattr(self, name, value)
-        _set_weight_options(self, kernel_initializer, bias_initializer,
-                            kernel_regularizer, bias_regularizer,
-                            kernel_constraint, bias_constraint)
+        _set_weight_options(
+            self,
+            kernel_initializer,
+            bias_initializer,
+            kernel_regularizer,
+            bias_regularizer,
+            kernel_constraint,
+            bias_constraint,
+        )
         # No dropout in a TDNN: keras.layers.RNN still asks for the masks.
         self.dropout = self.recurrent_dropout = 0.0
         self.seed_generator = None

@@ -1,0 +1,144 @@
+"""Bad input raises early, naming the layer, the argument, what is allowed and what came."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnnkit
+
+BAD_CONFIGURATIONS = [
+    (
+        lambda: keras_rnnkit.ElmanRNN(0),
+        "ElmanCell: `units` must be a positive integer. Received: units=0",
+    ),
+    (
+        lambda: keras_rnnkit.ElmanCell(2.5),
+        "`units` must be a positive integer. Received: units=2.5",
+    ),
+    (lambda: keras_rnnkit.ElmanRNN(True), "Received: units=True"),
+    (
+        lambda: keras_rnnkit.JordanRNN(4, -1),
+        "`output_units` must be a positive integer. Received: output_units=-1",
+    ),
+    (
+        lambda: keras_rnnkit.ElmanRNN(4, dropout=1.5),
+        "`dropout` must be in [0, 1). Received: dropout=1.5",
+    ),
+    (
+        lambda: keras_rnnkit.ElmanRNN(4, dropout=1.0),
+        "`dropout` must be in [0, 1). Received: dropout=1.0",
+    ),
+    (
+        lambda: keras_rnnkit.ElmanCell(4, recurrent_dropout=-0.1),
+        "`recurrent_dropout` must be in [0, 1). Received: recurrent_dropout=-0.1",
+    ),
+    (
+        lambda: keras_rnnkit.JordanRNN(4, 2, recurrent_dropout=2),
+        "`recurrent_dropout` must be in [0, 1)",
+    ),
+    (
+        lambda: keras_rnnkit.JordanCell(4, 2, context_decay=1.0),
+        "`context_decay` must be in [0, 1). Received: context_decay=1.0",
+    ),
+    (
+        lambda: keras_rnnkit.JordanRNN(4, 2, context_decay=-0.5),
+        "JordanCell: `context_decay` must be in [0, 1)",
+    ),
+    (
+        lambda: keras_rnnkit.ElmanRNN(4, activation="tanhh"),
+        "`activation` must be the name of a Keras activation",
+    ),
+    (
+        lambda: keras_rnnkit.JordanRNN(4, 2, output_activation="nope"),
+        "Received: output_activation='nope'",
+    ),
+    (
+        lambda: keras_rnnkit.TDNN(4, ()),
+        "TDNN: `context` must be a non-empty sequence of integer time offsets",
+    ),
+    (lambda: keras_rnnkit.TDNN(4, 3), "`context` must be a non-empty sequence"),
+    (lambda: keras_rnnkit.TDNN(4, (0, 1.5)), "`context` must be a non-empty sequence of integer"),
+    (
+        lambda: keras_rnnkit.TDNN(4, (1, 0)),
+        "`context` must hold distinct offsets in increasing order. Received: context=(1, 0)",
+    ),
+    (
+        lambda: keras_rnnkit.TDNN(4, (-1, 0, 0)),
+        "`context` must hold distinct offsets in increasing order",
+    ),
+    (
+        lambda: keras_rnnkit.TDNN(4, (0,), padding="causal"),
+        "TDNN: `padding` must be one of 'same', 'valid'. Received: padding='causal'",
+    ),
+    (
+        lambda: keras_rnnkit.TDNN(4, (0,), stride=0),
+        "`stride` must be a positive integer. Received: stride=0",
+    ),
+    (
+        lambda: keras_rnnkit.TDNNCell(4, (-1, 0, 1)),
+        "TDNNCell: `context` must be causal (every offset <= 0)",
+    ),
+    (lambda: keras_rnnkit.ElmanRNN(4, use_bias="yes"), "`use_bias` must be True or False"),
+    (
+        lambda: keras_rnnkit.ElmanRNN(4, return_sequences=1),
+        "ElmanRNN: `return_sequences` must be True or False",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "factory,message", BAD_CONFIGURATIONS, ids=[m for _, m in BAD_CONFIGURATIONS]
+)
+def test_bad_configuration_raises_value_error(factory, message):
+    with pytest.raises(ValueError) as error:
+        factory()
+    assert message in str(error.value)
+
+
+def test_unknown_argument_is_refused():
+    with pytest.raises(
+        ValueError, match="Unrecognized keyword arguments passed to ElmanRNN.*unitz"
+    ):
+        keras_rnnkit.ElmanRNN(4, unitz=3)
+
+
+LAYERS = [
+    lambda: keras_rnnkit.ElmanRNN(3),
+    lambda: keras_rnnkit.JordanRNN(3, 2),
+    lambda: keras_rnnkit.TDNN(3, (-1, 0)),
+]
+
+
+@pytest.mark.parametrize("factory", LAYERS, ids=["ElmanRNN", "JordanRNN", "TDNN"])
+def test_input_of_wrong_rank_names_the_layer(factory):
+    layer = factory()
+    with pytest.raises(ValueError, match=f"{layer.name}.*expected ndim=3"):
+        layer(np.zeros((2, 3), "float32"))
+
+
+@pytest.mark.parametrize("factory", LAYERS, ids=["ElmanRNN", "JordanRNN", "TDNN"])
+def test_feature_size_different_from_the_built_one_names_the_layer(factory):
+    layer = factory()
+    layer(np.zeros((2, 4, 3), "float32"))
+    with pytest.raises(ValueError, match=f"{layer.name}.*axis -1.*value 3.*shape \\(2, 4, 5\\)"):
+        layer(np.zeros((2, 4, 5), "float32"))
+
+
+def test_generate_needs_outputs_shaped_like_inputs():
+    layer = keras_rnnkit.JordanRNN(3, output_units=2)
+    with pytest.raises(
+        ValueError, match=r"JordanRNN.generate: `primer` must have shape \(batch, time, 2\)"
+    ):
+        layer.generate(np.zeros((1, 4, 3), "float32"), steps=2)
+
+
+def test_generate_needs_positive_steps():
+    layer = keras_rnnkit.JordanRNN(3, output_units=1)
+    with pytest.raises(ValueError, match="`steps` must be a positive integer. Received: steps=0"):
+        layer.generate(np.zeros((1, 4, 1), "float32"), steps=0)
+
+
+def test_stateful_needs_a_fixed_batch_size():
+    layer = keras_rnnkit.ElmanRNN(3, stateful=True)
+    with pytest.raises(ValueError, match="batch size must be static"):
+        keras.Sequential([keras.Input((None, 2)), layer])
