@@ -1,0 +1,23 @@
+"""Every example runs end to end at a tiny size."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_sunspots_example_trains_all_three_families():
+    results = _load("sunspots").main(["--epochs", "1", "--window", "6"])
+    assert sorted(results) == ["elman", "jordan", "tdnn"]
+    assert all(np.isfinite(arv) and arv > 0 for arv in results.values())
