@@ -26,9 +26,9 @@ def build(family, window):
     """A small forecaster of the given family: (B, window, 1) -> (B, 1)."""
     inputs = keras.Input((window, 1))
     if family == "elman":
-        features = keras_rnnkit.ElmanRNN(16)(inputs)
+        features = keras_rnnkit.ElmanRNN(8)(inputs)
     elif family == "jordan":
-        features = keras_rnnkit.JordanRNN(16, output_units=4, context_decay=0.5)(inputs)
+        features = keras_rnnkit.JordanRNN(8, output_units=4, context_decay=0.5)(inputs)
     else:
         hidden = keras_rnnkit.TDNN(16, context=(-2, -1, 0), padding="valid", activation="tanh")(
             inputs
