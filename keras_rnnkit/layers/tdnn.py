@@ -160,7 +160,14 @@ class TDNN(keras.layers.Layer):
             left, right = max(0, -lo), max(0, hi)
             padded = keras.ops.pad(sequence, [(0, 0), (left, right), (0, 0)])
             return [padded[:, c + left : c + left + length] for c in self.context]
+        # Sequences shorter than the window give no output (a negative end
+        # would wrap around like a Python index).
         out_length = length - (hi - lo)
+        out_length = (
+            max(out_length, 0)
+            if isinstance(out_length, int)
+            else (keras.ops.maximum(out_length, 0))
+        )
         return [sequence[:, c - lo : c - lo + out_length] for c in self.context]
 
     def call(self, inputs, mask=None):
