@@ -41,6 +41,30 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             return tensor * mask
         return tensor
 
+    # Set by `RecurrentLayer.inner_loop` while it runs a masked sequence: each
+    # step's input then ends with a 0/1 mask channel, and the states end with
+    # the previous output. None, "previous" or "zeros" (zero_output_for_mask).
+    _masked_steps = None
+
+    def call(self, sequence, states, training=False):
+        """One step, as `keras.layers.RNN` calls it; the math is in `step`."""
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if self._masked_steps is None:
+            return self.step(sequence, states, training=training)
+        keep = sequence[:, -1:] > 0.5
+        *states, previous_output = states
+        output, new_states = self.step(sequence[:, :-1], states, training=training)
+        # Keras's masking rule: a masked step keeps the states and repeats the
+        # previous output (or outputs zeros).
+        new_states = [keras.ops.where(keep, new, old) for new, old in zip(new_states, states)]
+        held = keras.ops.zeros_like(output) if self._masked_steps == "zeros" else previous_output
+        output = keras.ops.where(keep, output, held)
+        return output, [*new_states, output]
+
+    def step(self, sequence, states, training=False):
+        """Returns `(output, new_states)` for one step; `states` is a list."""
+        raise NotImplementedError
+
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
         return [keras.ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
@@ -164,6 +188,31 @@ class RecurrentLayer(keras.layers.RNN):
         finally:
             self.cell.reset_dropout_mask()
             self.cell.reset_recurrent_dropout_mask()
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if mask is None:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        # The cell applies the mask itself (see RecurrentCell.call) instead of
+        # the backend's loop: the JAX loop assumes that the first state is the
+        # previous output, which is false for Jordan (context) and TDNN
+        # (pending sums) cells. The mask travels as one more input channel, so
+        # `go_backwards` reverses it with the inputs.
+        if len(mask.shape) == 3:
+            mask = mask[..., 0]
+        channel = keras.ops.cast(keras.ops.expand_dims(mask, -1), sequences.dtype)
+        sequences = keras.ops.concatenate([sequences, channel], axis=-1)
+        previous_output = keras.ops.zeros(
+            (keras.ops.shape(sequences)[0], self.cell.output_size),
+            dtype=initial_state[0].dtype,
+        )
+        self.cell._masked_steps = "zeros" if self.zero_output_for_mask else "previous"
+        try:
+            last_output, outputs, states = super().inner_loop(
+                sequences, [*initial_state, previous_output], None, training=training
+            )
+        finally:
+            self.cell._masked_steps = None
+        return last_output, outputs, list(states)[:-1]
 
     def get_config(self):
         config = super().get_config()

@@ -120,8 +120,8 @@ class ElmanCell(RecurrentCell):
                 constraint=self.bias_constraint,
             )
 
-    def call(self, sequence, states, training=False):
-        previous = states[0] if isinstance(states, (list, tuple)) else states
+    def step(self, sequence, states, training=False):
+        previous = states[0]
         inputs = self._dropped(sequence, self.get_dropout_mask(sequence), training)
         previous_dropped = self._dropped(
             previous, self.get_recurrent_dropout_mask(previous), training
@@ -130,7 +130,7 @@ class ElmanCell(RecurrentCell):
         if self.bias is not None:
             z = z + self.bias
         h = self.activation(z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
-        return h, [h] if isinstance(states, (list, tuple)) else h
+        return h, [h]
 
 
 @export

@@ -154,8 +154,8 @@ class JordanCell(RecurrentCell):
                 ),
             )
 
-    def call(self, sequence, states, training=False):
-        context = states[0] if isinstance(states, (list, tuple)) else states
+    def step(self, sequence, states, training=False):
+        context = states[0]
         input_mask = self.get_dropout_mask(sequence)
         features = self._teacher_forced_features
         if features is not None:
@@ -176,7 +176,7 @@ class JordanCell(RecurrentCell):
         y = self.output_activation(y)
         fed_back = y if features is None else use_own * y + (1.0 - use_own) * target
         new_context = fed_back + self.context_decay * context if self.context_decay else fed_back
-        return y, [new_context] if isinstance(states, (list, tuple)) else new_context
+        return y, [new_context]
 
 
 @export
@@ -295,10 +295,16 @@ class JordanRNN(RecurrentLayer):
         # A plain loop over the cell: generation is an inference utility, and
         # `keras.ops.scan` on TensorFlow requires outputs shaped like the carry.
         states = [context]
-        for t in range(primer.shape[1]):
-            y, states = self.cell(primer[:, t], states, training=False)
-        generated = []
-        for _ in range(steps):
-            generated.append(y)
-            y, states = self.cell(y, states, training=False)
+        try:
+            for t in range(primer.shape[1]):
+                y, states = self.cell(primer[:, t], states, training=False)
+            generated = []
+            for _ in range(steps):
+                generated.append(y)
+                y, states = self.cell(y, states, training=False)
+        finally:
+            # The cell caches dropout masks sized to this batch; the next
+            # sequence must draw its own, as after every layer call.
+            self.cell.reset_dropout_mask()
+            self.cell.reset_recurrent_dropout_mask()
         return keras.ops.stack(generated, axis=1)

@@ -212,12 +212,15 @@ class TDNNCell(RecurrentCell):
     (len(context), D, H) and `bias` (H,), as in `TDNN`, and with the same
     weights the cell computes exactly `TDNN(..., padding="same")`.
 
-    The state is a buffer of pending partial sums: with m = -min(context),
-    slot j holds what the inputs seen so far contribute to the output j steps
-    ahead, so the state has m * H values (H for a context of `(0,)`), known
-    from the constructor alone, before the input size is. Under masking,
-    `keras.layers.RNN` keeps the state at masked steps, so a masked step is
-    skipped rather than counted as a zero input (the same for right padding).
+    The states are the last output (B, H) and, unless the context is `(0,)`,
+    a buffer of pending partial sums (B, m * H) with m = -min(context): slot j
+    holds what the inputs seen so far contribute to the output j steps ahead.
+    Both sizes follow from the constructor alone, before the input size is
+    known. (The last output comes first because Keras's JAX loop repeats the
+    first state as the output of a masked step.) Under masking,
+    `keras.layers.RNN` keeps the states at masked steps, so a masked step is
+    skipped rather than counted as a zero input; for right padding the real
+    steps come out the same either way.
 
     Args:
         units: Positive integer H.
@@ -274,7 +277,9 @@ class TDNNCell(RecurrentCell):
         self.dropout = self.recurrent_dropout = 0.0
         self.seed_generator = None
         self.delay = -self.context[0]
-        self.state_size = max(self.delay, 1) * self.units
+        # [last output, pending sums]: the output comes first because Keras's
+        # JAX loop repeats `states[0]` as the output of a masked step.
+        self.state_size = [self.units] + ([self.delay * self.units] if self.delay else [])
         self.output_size = self.units
 
     @property
@@ -284,9 +289,9 @@ class TDNNCell(RecurrentCell):
     def build(self, input_shape):
         _add_weights(self, input_shape[-1])
 
-    def call(self, sequence, states, training=False):
-        buffer = states[0] if isinstance(states, (list, tuple)) else states
+    def step(self, sequence, states, training=False):
         h, m = self.units, self.delay
+        buffer = states[1] if m else None
         # x_t times every W_i at once: (B, K, H).
         kernel = keras.ops.reshape(
             keras.ops.transpose(self.kernel, (1, 0, 2)), (self.kernel.shape[1], -1)
@@ -308,6 +313,5 @@ class TDNNCell(RecurrentCell):
             new_buffer = keras.ops.concatenate(
                 [s + c for s, c in zip(shifted, contribution[1:])], axis=-1
             )
-        else:
-            new_buffer = buffer
-        return output, [new_buffer] if isinstance(states, (list, tuple)) else new_buffer
+            return output, [output, new_buffer]
+        return output, [output]
