@@ -194,9 +194,9 @@ class RecurrentLayer(keras.layers.RNN):
             return super().inner_loop(sequences, initial_state, mask, training=training)
         # The cell applies the mask itself (see RecurrentCell.call) instead of
         # the backend's loop: the JAX loop assumes that the first state is the
-        # previous output, which is false for Jordan (context) and TDNN
-        # (pending sums) cells. The mask travels as one more input channel, so
-        # `go_backwards` reverses it with the inputs.
+        # previous output, which is false for a Jordan cell (its context). The
+        # mask travels as one more input channel, so `go_backwards` reverses
+        # it with the inputs, and the previous output as one more state.
         if len(mask.shape) == 3:
             mask = mask[..., 0]
         channel = keras.ops.cast(keras.ops.expand_dims(mask, -1), sequences.dtype)
