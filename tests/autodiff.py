@@ -38,6 +38,7 @@ def gradients(function, arrays):
         tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
         value = function(*tensors)
         grads = torch.autograd.grad(value, tensors)
+        value = value.detach()
     else:  # pragma: no cover
         raise NotImplementedError(f"No gradient helper for backend {backend!r}")
     return float(keras.ops.convert_to_numpy(value)), [
