@@ -37,12 +37,14 @@ def gradients(function, arrays):
 
         tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
         value = function(*tensors)
-        grads = torch.autograd.grad(value, tensors)
+        grads = torch.autograd.grad(value, tensors, allow_unused=True)
         value = value.detach()
     else:  # pragma: no cover
         raise NotImplementedError(f"No gradient helper for backend {backend!r}")
+    # An input the value does not depend on has no gradient (None): zero.
     return float(keras.ops.convert_to_numpy(value)), [
-        np.asarray(keras.ops.convert_to_numpy(g)) for g in grads
+        np.zeros_like(a) if g is None else np.asarray(keras.ops.convert_to_numpy(g))
+        for g, a in zip(grads, arrays, strict=True)
     ]
 
 

@@ -34,6 +34,52 @@ def elman(x, kernel, recurrent_kernel, bias=None, activation="tanh", h0=None, ma
     return np.stack(outputs, axis=1)
 
 
+def elman_bptt(x, kernel, recurrent_kernel, bias, output_weights, activation="tanh",
+               clip=None, clip_mode="value", truncate=None):
+    """Back-propagation through time for an Elman net, written out by hand.
+
+    The loss is sum(output_weights * h) over all steps. The gradient that flows
+    from step t back into the state h_{t-1} is clipped (elementwise to
+    [-clip, clip], or each sample's vector to norm <= clip), and with
+    `truncate=k` it is cut (zero) at every step t = k, 2k, ... (0-based).
+
+    Returns (d kernel, d recurrent_kernel, d bias, d x, [the gradient into
+    h_{t-1} from step t, for every t, after clipping]).
+    """
+    derivatives = {
+        "tanh": lambda h: 1 - h**2,
+        "relu": lambda h: (h > 0).astype(float),
+        "linear": lambda h: np.ones_like(h),
+    }
+    h = elman(x, kernel, recurrent_kernel, bias, activation)
+    batch, steps, _ = x.shape
+    previous = np.concatenate([np.zeros((batch, 1, h.shape[2])), h[:, :-1]], axis=1)
+    d_kernel = np.zeros_like(kernel)
+    d_recurrent = np.zeros_like(recurrent_kernel)
+    d_bias = np.zeros(kernel.shape[1])
+    d_x = np.zeros_like(x)
+    into_state = [None] * steps
+    from_later = np.zeros((batch, h.shape[2]))
+    for t in reversed(range(steps)):
+        d_h = output_weights[:, t] + from_later
+        d_a = d_h * derivatives[activation](h[:, t])
+        d_kernel += x[:, t].T @ d_a
+        d_recurrent += previous[:, t].T @ d_a
+        d_bias += d_a.sum(axis=0)
+        d_x[:, t] = d_a @ kernel.T
+        back = d_a @ recurrent_kernel.T
+        if truncate and t > 0 and t % truncate == 0:
+            back = np.zeros_like(back)
+        if clip is not None and clip_mode == "value":
+            back = np.clip(back, -clip, clip)
+        elif clip is not None:
+            norm = np.linalg.norm(back, axis=-1, keepdims=True)
+            back = back * np.minimum(1.0, clip / np.maximum(norm, 1e-12))
+        into_state[t] = back
+        from_later = back
+    return d_kernel, d_recurrent, d_bias, d_x, into_state
+
+
 def jordan(
     x,
     kernel,

@@ -70,9 +70,15 @@ def test_same_stateful_behaviour_as_simple_rnn(rng):
     np.testing.assert_allclose(to_numpy(elman(x)), to_numpy(simple(x)), atol=1e-6)
 
 
-def test_same_config_keys_as_simple_rnn_plus_seed():
+def test_same_config_keys_as_simple_rnn_plus_ours():
     simple = keras.layers.SimpleRNN(5).get_config()
     elman = keras_rnnkit.ElmanRNN(5).get_config()
-    # SimpleRNN's config forgets `seed` (its argument list is copied by hand).
-    assert set(elman) - set(simple) == {"seed"}
+    # SimpleRNN's config forgets `seed` (its argument list is copied by hand);
+    # the others are ours: per-step clipping and truncated BPTT.
+    assert set(elman) - set(simple) == {
+        "seed",
+        "gradient_clip",
+        "gradient_clip_mode",
+        "truncate_gradient",
+    }
     assert set(simple) - set(elman) == set()

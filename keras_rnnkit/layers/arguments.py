@@ -31,6 +31,26 @@ def rate(owner, name, value):
     return float(value)
 
 
+def optional_positive_float(owner, name, value):
+    """Returns None or `value` as a positive float, or raises."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not 0.0 < float(value) < float("inf")
+    ):
+        raise _error(
+            owner, f"`{name}` must be None or a positive number. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def optional_positive_int(owner, name, value):
+    """Returns None or `value` as a positive int, or raises."""
+    return None if value is None else positive_int(owner, name, value)
+
+
 def one_of(owner, name, value, allowed):
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)

@@ -8,6 +8,7 @@ so that the two can never disagree.
 
 import inspect
 import re
+from typing import NamedTuple
 
 import keras
 
@@ -16,6 +17,21 @@ from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
+from keras_rnnkit.training.clipping import CLIP_MODES
+from keras_rnnkit.training.clipping import clip_gradient
+
+
+class LoopControls(NamedTuple):
+    """What a layer's loop asks of its cell beyond the recurrence.
+
+    `mask`: None, "previous" or "zeros" (`zero_output_for_mask`): the step's
+    input ends with a 0/1 mask channel, and the states end with the previous
+    output. `truncate`: whether the input ends with a 0/1 channel marking the
+    steps where BPTT is cut (the last channel).
+    """
+
+    mask: str | None = None
+    truncate: bool = False
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -41,23 +57,47 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             return tensor * mask
         return tensor
 
-    # Set by `RecurrentLayer.inner_loop` while it runs a masked sequence: each
-    # step's input then ends with a 0/1 mask channel, and the states end with
-    # the previous output. None, "previous" or "zeros" (zero_output_for_mask).
-    _masked_steps = None
+    def _init_gradient_clip(self, gradient_clip, gradient_clip_mode):
+        owner = type(self).__name__
+        self.gradient_clip = arguments.optional_positive_float(
+            owner, "gradient_clip", gradient_clip
+        )
+        self.gradient_clip_mode = arguments.one_of(
+            owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
+        )
+
+    # Set by `RecurrentLayer.inner_loop` for the length of one loop (None
+    # otherwise): which control channels end each step's input.
+    _loop_controls = None
 
     def call(self, sequence, states, training=False):
-        """One step, as `keras.layers.RNN` calls it; the math is in `step`."""
+        """One step, as `keras.layers.RNN` calls it; the math is in `step`.
+
+        Around `step` come the loop's controls, in this order: truncation of
+        BPTT, per-step gradient clipping, masking.
+        """
         states = list(states) if isinstance(states, (list, tuple)) else [states]
-        if self._masked_steps is None:
-            return self.step(sequence, states, training=training)
-        keep = sequence[:, -1:] > 0.5
-        *states, previous_output = states
-        output, new_states = self.step(sequence[:, :-1], states, training=training)
+        controls = self._loop_controls or LoopControls()
+        if controls.truncate:
+            cut = sequence[:, -1:] > 0.5
+            sequence = sequence[:, :-1]
+        if controls.mask:
+            keep = sequence[:, -1:] > 0.5
+            sequence = sequence[:, :-1]
+            *states, previous_output = states
+        if controls.truncate:
+            # Williams & Peng: no gradient flows back through the carried
+            # state at a chunk edge; the forward value is unchanged.
+            states = [keras.ops.where(cut, keras.ops.stop_gradient(s), s) for s in states]
+        if self.gradient_clip is not None:
+            states = [clip_gradient(s, self.gradient_clip, self.gradient_clip_mode) for s in states]
+        output, new_states = self.step(sequence, states, training=training)
+        if not controls.mask:
+            return output, new_states
         # Keras's masking rule: a masked step keeps the states and repeats the
         # previous output (or outputs zeros).
         new_states = [keras.ops.where(keep, new, old) for new, old in zip(new_states, states)]
-        held = keras.ops.zeros_like(output) if self._masked_steps == "zeros" else previous_output
+        held = keras.ops.zeros_like(output) if controls.mask == "zeros" else previous_output
         output = keras.ops.where(keep, output, held)
         return output, [*new_states, output]
 
@@ -91,6 +131,8 @@ RNN_LAYER_DEFAULTS = {
     "unroll": False,
     "zero_output_for_mask": False,
 }
+# The arguments our loop adds to `keras.layers.RNN`'s.
+OUR_LOOP_DEFAULTS = {"truncate_gradient": None}
 
 
 class RecurrentLayer(keras.layers.RNN):
@@ -120,7 +162,7 @@ class RecurrentLayer(keras.layers.RNN):
         ]
         loop_params = [
             inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
-            for n, d in RNN_LAYER_DEFAULTS.items()
+            for n, d in {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS}.items()
         ]
         kwargs_param = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
         cls.__signature__ = inspect.Signature(cell_params + loop_params + [kwargs_param])
@@ -130,6 +172,9 @@ class RecurrentLayer(keras.layers.RNN):
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         owner = type(self).__name__
+        truncate_gradient = arguments.optional_positive_int(
+            owner, "truncate_gradient", kwargs.pop("truncate_gradient", None)
+        )
         for flag in (
             "return_sequences",
             "return_state",
@@ -154,6 +199,7 @@ class RecurrentLayer(keras.layers.RNN):
             **kwargs,
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
+        self.truncate_gradient = truncate_gradient
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
@@ -190,36 +236,62 @@ class RecurrentLayer(keras.layers.RNN):
             self.cell.reset_recurrent_dropout_mask()
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if mask is None:
+        # Controls travel as extra input channels, so that the backend's loop
+        # (and `go_backwards`) carries them step by step with the inputs.
+        channels, extra_states = [], []
+        if mask is not None:
+            # The cell applies the mask itself (see RecurrentCell.call): the
+            # JAX loop assumes that the first state is the previous output,
+            # which is false for a Jordan cell (its context).
+            if len(mask.shape) == 3:
+                mask = mask[..., 0]
+            channels.append(keras.ops.expand_dims(mask, -1))
+            extra_states.append(
+                keras.ops.zeros(
+                    (keras.ops.shape(sequences)[0], self.cell.output_size),
+                    dtype=initial_state[0].dtype,
+                )
+            )
+        if self.truncate_gradient:
+            channels.append(self._truncation_channel(sequences))
+        if not channels:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        # The cell applies the mask itself (see RecurrentCell.call) instead of
-        # the backend's loop: the JAX loop assumes that the first state is the
-        # previous output, which is false for a Jordan cell (its context). The
-        # mask travels as one more input channel, so `go_backwards` reverses
-        # it with the inputs, and the previous output as one more state.
-        if len(mask.shape) == 3:
-            mask = mask[..., 0]
-        channel = keras.ops.cast(keras.ops.expand_dims(mask, -1), sequences.dtype)
-        sequences = keras.ops.concatenate([sequences, channel], axis=-1)
-        previous_output = keras.ops.zeros(
-            (keras.ops.shape(sequences)[0], self.cell.output_size),
-            dtype=initial_state[0].dtype,
+        controls = LoopControls(
+            mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
+            truncate=bool(self.truncate_gradient),
         )
-        self.cell._masked_steps = "zeros" if self.zero_output_for_mask else "previous"
+        sequences = keras.ops.concatenate(
+            [sequences] + [keras.ops.cast(c, sequences.dtype) for c in channels], axis=-1
+        )
+        self.cell._loop_controls = controls
         try:
             last_output, outputs, states = super().inner_loop(
-                sequences, [*initial_state, previous_output], None, training=training
+                sequences, [*initial_state, *extra_states], None, training=training
             )
         finally:
-            self.cell._masked_steps = None
-        return last_output, outputs, list(states)[:-1]
+            self.cell._loop_controls = None
+        return last_output, outputs, list(states)[: len(initial_state)]
+
+    def _truncation_channel(self, sequences):
+        """(B, T, 1): 1 at the steps, counted in processing order, where BPTT stops.
+
+        Every `truncate_gradient`-th step (but the first) cuts the gradient
+        through the state it receives.
+        """
+        steps = keras.ops.arange(keras.ops.shape(sequences)[1])
+        cut = keras.ops.logical_and(steps % self.truncate_gradient == 0, steps > 0)
+        if self.go_backwards:
+            cut = keras.ops.flip(cut, axis=0)  # the loop flips it back
+        cut = keras.ops.cast(cut[None, :, None], sequences.dtype)
+        return keras.ops.zeros_like(sequences[..., :1]) + cut
 
     def get_config(self):
         config = super().get_config()
         del config["cell"]
         cell_config = {k: v for k, v in self.cell.get_config().items() if k not in BASE_LAYER_KEYS}
         loop_config = {
-            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer)
+            "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
+            "truncate_gradient": self.truncate_gradient,
         }
         return {**config, **loop_config, **cell_config}
 

@@ -73,6 +73,8 @@ class ElmanCell(RecurrentCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        gradient_clip=None,
+        gradient_clip_mode="value",
         **kwargs,
     ):
         owner = type(self).__name__
@@ -92,6 +94,7 @@ class ElmanCell(RecurrentCell):
         self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self._init_dropout(dropout, recurrent_dropout, seed)
+        self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         self.state_size = self.units
         self.output_size = self.units
 

@@ -90,6 +90,8 @@ class JordanCell(RecurrentCell):
         dropout=0.0,
         recurrent_dropout=0.0,
         seed=None,
+        gradient_clip=None,
+        gradient_clip_mode="value",
         **kwargs,
     ):
         owner = type(self).__name__
@@ -121,6 +123,7 @@ class JordanCell(RecurrentCell):
                 self, f"{prefix}_constraint", keras.constraints.get(local[f"{prefix}_constraint"])
             )
         self._init_dropout(dropout, recurrent_dropout, seed)
+        self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         self.state_size = self.output_units
         self.output_size = self.output_units
         # Set by `JordanRNN` while it runs with teacher forcing: the number of

@@ -252,6 +252,8 @@ class TDNNCell(RecurrentCell):
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        gradient_clip=None,
+        gradient_clip_mode="value",
         **kwargs,
     ):
         owner = type(self).__name__
@@ -273,6 +275,7 @@ class TDNNCell(RecurrentCell):
             kernel_constraint,
             bias_constraint,
         )
+        self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         # No dropout in a TDNN: keras.layers.RNN still asks for the masks.
         self.dropout = self.recurrent_dropout = 0.0
         self.seed_generator = None

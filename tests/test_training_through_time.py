@@ -1,0 +1,201 @@
+"""Per-step gradient clipping and truncated BPTT, against hand-written BPTT in NumPy."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnnkit
+from tests import reference
+from tests.autodiff import gradients
+from tests.autodiff import layer_gradients
+from tests.autodiff import to_numpy
+
+B, T, D, H = 3, 8, 2, 4
+TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def _elman(rng, recurrent_scale=1.5, **kwargs):
+    layer = keras_rnnkit.ElmanRNN(H, return_sequences=True, **kwargs)
+    layer.build((B, T, D))
+    weights = [
+        rng.normal(size=(D, H)),
+        rng.normal(scale=recurrent_scale / np.sqrt(H), size=(H, H)),
+        rng.normal(scale=0.1, size=(H,)),
+    ]
+    weights = [w.astype("float32") for w in weights]
+    layer.set_weights(weights)
+    return layer, weights
+
+
+@pytest.mark.parametrize("mode", ["value", "norm"])
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+def test_per_step_clip_equals_hand_written_bptt(mode, activation, rng):
+    clip = 0.3
+    layer, weights = _elman(rng, activation=activation, gradient_clip=clip, gradient_clip_mode=mode)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    loss_weights = rng.normal(size=(B, T, H)).astype("float32")
+    _, d_x, d_weights = layer_gradients(layer, x, weights, loss_weights)
+    *expected, expected_x, into_state = reference.elman_bptt(
+        *[w.astype(float) for w in [x, *weights]], loss_weights, activation, clip, mode
+    )
+    # The clip must bind somewhere, or this test would prove nothing.
+    *_, unclipped = reference.elman_bptt(
+        *[w.astype(float) for w in [x, *weights]], loss_weights, activation
+    )
+    assert max(np.abs(u).max() for u in unclipped[1:]) > 2 * clip
+    np.testing.assert_allclose(d_x, expected_x, **TOL)
+    for got, want in zip(d_weights, expected, strict=True):
+        np.testing.assert_allclose(got, want, **TOL)
+    # The reference's own invariant, before it is trusted as a reference.
+    for back in into_state:
+        bound = np.abs(back) if mode == "value" else np.linalg.norm(back, axis=-1)
+        assert bound.max() <= clip * (1 + 1e-9)
+
+
+LAYERS = {
+    "ElmanRNN": lambda **kw: keras_rnnkit.ElmanRNN(H, return_sequences=True, **kw),
+    "JordanRNN": lambda **kw: keras_rnnkit.JordanRNN(
+        H, 3, context_decay=0.5, return_sequences=True, **kw
+    ),
+    "RNN(TDNNCell)": lambda **kw: keras.layers.RNN(
+        keras_rnnkit.TDNNCell(H, (-2, -1, 0), activation="tanh", **kw), return_sequences=True
+    ),
+}
+
+
+def _randomize(layer, rng, scale=1.5):
+    layer.build((B, None, D))
+    layer.set_weights(
+        [rng.normal(scale=scale, size=w.shape).astype("float32") for w in layer.weights]
+    )
+    return layer
+
+
+def _state_gradient(layer, x, states, loss_weights):
+    """d loss / d initial states: the gradient flowing into the carried state."""
+
+    def loss(*initial):
+        outputs = layer(x, initial_state=list(initial))
+        return keras.ops.sum(outputs * keras.ops.convert_to_tensor(loss_weights))
+
+    return gradients(loss, states)[1]
+
+
+@pytest.mark.parametrize("mode", ["value", "norm"])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_state_gradient_never_exceeds_the_clip(name, mode, rng):
+    """At every split point t, the gradient flowing into h_t is within the clip.
+
+    Splitting the sequence at t and feeding the state in as `initial_state`
+    exposes exactly the gradient that step t+1 sends back into the state.
+    """
+    clip = 0.25
+    clipped = _randomize(LAYERS[name](gradient_clip=clip, gradient_clip_mode=mode), rng)
+    plain = LAYERS[name]()
+    plain.build((B, None, D))
+    plain.set_weights(clipped.get_weights())
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    loss_weights = rng.normal(size=(B, T, clipped.cell.output_size)).astype("float32")
+    largest_unclipped = 0.0
+    for t in range(1, T):
+        _, *states = _as_list(plain_with_state(plain, x[:, :t]))
+        for layer, is_clipped in ((clipped, True), (plain, False)):
+            grads = _state_gradient(layer, x[:, t:], states, loss_weights[:, t:])
+            for g in grads:
+                size = np.abs(g) if mode == "value" else np.linalg.norm(g, axis=-1)
+                if is_clipped:
+                    assert size.max() <= clip * (1 + 1e-5), (t, size.max())
+                else:
+                    largest_unclipped = max(largest_unclipped, size.max())
+    assert largest_unclipped > 2 * clip  # the clip did bind
+
+
+def _as_list(outputs):
+    return [to_numpy(o) for o in outputs]
+
+
+def plain_with_state(layer, x):
+    """Runs `layer` (with its own weights) and returns (outputs, *states)."""
+    config = layer.get_config()
+    config["return_state"] = True
+    twin = type(layer).from_config(config)
+    twin.build((B, None, D))
+    twin.set_weights(layer.get_weights())
+    return twin(x)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_huge_clip_equals_no_clip_and_forward_is_unchanged(name, rng):
+    clipped = _randomize(LAYERS[name](gradient_clip=1e30, gradient_clip_mode="norm"), rng)
+    small = LAYERS[name](gradient_clip=1e-3)
+    plain = LAYERS[name]()
+    for layer in (small, plain):
+        layer.build((B, None, D))
+        layer.set_weights(clipped.get_weights())
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    loss_weights = rng.normal(size=(B, T, clipped.cell.output_size)).astype("float32")
+    for layer in (clipped, small):
+        np.testing.assert_array_equal(to_numpy(layer(x)), to_numpy(plain(x)))
+    weights = clipped.get_weights()
+    _, gx_huge, gw_huge = layer_gradients(clipped, x, weights, loss_weights)
+    _, gx_plain, gw_plain = layer_gradients(plain, x, weights, loss_weights)
+    np.testing.assert_allclose(gx_huge, gx_plain, rtol=1e-6, atol=1e-7)
+    for a, b in zip(gw_huge, gw_plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("k", [1, 3, 4])
+def test_truncated_bptt_equals_hand_written_bptt(k, rng):
+    layer, weights = _elman(rng, truncate_gradient=k)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    loss_weights = rng.normal(size=(B, T, H)).astype("float32")
+    _, d_x, d_weights = layer_gradients(layer, x, weights, loss_weights)
+    *expected, expected_x, _ = reference.elman_bptt(
+        *[w.astype(float) for w in [x, *weights]], loss_weights, truncate=k
+    )
+    np.testing.assert_allclose(d_x, expected_x, **TOL)
+    for got, want in zip(d_weights, expected, strict=True):
+        np.testing.assert_allclose(got, want, **TOL)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True], ids=["forwards", "backwards"])
+@pytest.mark.parametrize("name", ["ElmanRNN", "JordanRNN"])
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "masked"])
+def test_gradient_older_than_k_steps_is_zero(name, go_backwards, masked, rng):
+    k = 3
+    make = LAYERS[name]
+    layer = _randomize(make(truncate_gradient=k, go_backwards=go_backwards), rng, scale=0.7)
+    plain = make(go_backwards=go_backwards)
+    plain.build((B, None, D))
+    plain.set_weights(layer.get_weights())
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    mask = np.ones((B, T), bool)
+    if masked:
+        mask[0, -2:] = False  # right padding must not move the chunk edges
+
+    def last_output(layer):
+        def loss(x):
+            outputs = layer(x, mask=keras.ops.convert_to_tensor(mask))
+            return keras.ops.sum(outputs[:, -1])
+
+        return loss
+
+    np.testing.assert_array_equal(to_numpy(layer(x, mask=mask)), to_numpy(plain(x, mask=mask)))
+    grad = gradients(last_output(layer), [x])[1][0]
+    full = gradients(last_output(plain), [x])[1][0]
+    for sample in range(B):
+        per_step = np.abs(grad[sample]).sum(axis=-1)
+        per_step_full = np.abs(full[sample]).sum(axis=-1)
+        real_steps = mask[sample]
+        if go_backwards:  # compare in processing order
+            per_step, per_step_full, real_steps = (
+                a[::-1] for a in (per_step, per_step_full, real_steps)
+            )
+        # The last output comes from the last real step processed; chunk edges
+        # sit at multiples of k in processing order, whatever the mask.
+        last = int(np.flatnonzero(real_steps)[-1])
+        chunk_start = (last // k) * k
+        np.testing.assert_array_equal(per_step[:chunk_start], 0.0)
+        # Without truncation the real ones among them do get a gradient.
+        assert np.all(per_step_full[:chunk_start][real_steps[:chunk_start]] > 0)
+        np.testing.assert_allclose(per_step[chunk_start:], per_step_full[chunk_start:], rtol=1e-5)
