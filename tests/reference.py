@@ -34,8 +34,17 @@ def elman(x, kernel, recurrent_kernel, bias=None, activation="tanh", h0=None, ma
     return np.stack(outputs, axis=1)
 
 
-def elman_bptt(x, kernel, recurrent_kernel, bias, output_weights, activation="tanh",
-               clip=None, clip_mode="value", truncate=None):
+def elman_bptt(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    output_weights,
+    activation="tanh",
+    clip=None,
+    clip_mode="value",
+    truncate=None,
+):
     """Back-propagation through time for an Elman net, written out by hand.
 
     The loss is sum(output_weights * h) over all steps. The gradient that flows

@@ -199,3 +199,62 @@ def test_gradient_older_than_k_steps_is_zero(name, go_backwards, masked, rng):
         # Without truncation the real ones among them do get a gradient.
         assert np.all(per_step_full[:chunk_start][real_steps[:chunk_start]] > 0)
         np.testing.assert_allclose(per_step[chunk_start:], per_step_full[chunk_start:], rtol=1e-5)
+
+
+def test_clipping_rescues_a_configuration_that_explodes_to_nan():
+    """Zero input kernel, recurrent gain 3: the state stays exactly 0 going forward,
+    where tanh is linear, so the gradient flowing back grows like 3^T and
+    overflows float32 at T = 100 (3^100 ~ 5e47). Per-step clipping bounds it."""
+    rng = np.random.default_rng(0)
+    steps = 100
+    x = rng.normal(size=(32, steps, 2)).astype("float32")
+    y = x[:, -5:, :1].mean(axis=1)
+    losses = {}
+    for clip in (None, 1.0):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((steps, 2)),
+                keras_rnnkit.ElmanRNN(
+                    8,
+                    kernel_initializer="zeros",
+                    recurrent_initializer=keras.initializers.Orthogonal(3.0),
+                    gradient_clip=clip,
+                    gradient_clip_mode="norm",
+                ),
+                keras.layers.Dense(1),
+            ]
+        )
+        model.compile(keras.optimizers.SGD(0.01), "mse")
+        losses[clip] = model.fit(x, y, epochs=6, batch_size=8, verbose=0).history["loss"]
+    assert np.isnan(losses[None][-1])
+    assert np.all(np.isfinite(losses[1.0]))
+    assert losses[1.0][-1] < 0.7 * losses[1.0][0]
+
+
+@pytest.mark.tensorflow_only
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_clip_and_truncation_give_the_same_gradients_under_xla(name, rng):
+    import tensorflow as tf
+
+    options = dict(gradient_clip=0.2, gradient_clip_mode="norm")
+    layer = LAYERS[name](**options)
+    if name != "RNN(TDNNCell)":  # truncation is an option of our layers' loop
+        layer = LAYERS[name](truncate_gradient=3, **options)
+    layer = _randomize(layer, rng)
+    x = tf.constant(rng.normal(size=(B, T, D)).astype("float32"))
+
+    def weight_gradients(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(layer(x)))
+        return tape.gradient(loss, layer.trainable_variables)
+
+    eager = weight_gradients(x)
+    for compiled in (
+        tf.function(weight_gradients),
+        tf.function(weight_gradients, jit_compile=True),
+    ):
+        for got, want in zip(compiled(x), eager, strict=True):
+            # XLA fuses and reorders float32 sums: agree to 1e-4 of the scale.
+            scale = np.abs(want.numpy()).max()
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * scale)
