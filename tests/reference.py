@@ -16,8 +16,34 @@ ACTIVATIONS = {
 }
 
 
-def elman(x, kernel, recurrent_kernel, bias=None, activation="tanh", h0=None, mask=None):
-    """h_t = act(x_t W + h_{t-1} U + b); masked steps keep h. Returns (B, T, H)."""
+def layer_norm(z, scale, offset, epsilon=1e-3):
+    """Ba et al. 2016: normalise over the units, then scale and offset."""
+    mean = z.mean(axis=-1, keepdims=True)
+    variance = z.var(axis=-1, keepdims=True)
+    return (z - mean) / np.sqrt(variance + epsilon) * scale + offset
+
+
+def zoneout(new, old, keep):
+    """Krueger et al. 2016: `keep` is a 0/1 mask (training) or the rate (inference)."""
+    return keep * old + (1 - keep) * new
+
+
+def elman(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    activation="tanh",
+    h0=None,
+    mask=None,
+    norm=None,
+    keep=None,
+):
+    """h_t = act(x_t W + h_{t-1} U + b); masked steps keep h. Returns (B, T, H).
+
+    `norm=(scale, offset)` normalises the pre-activation (layer norm);
+    `keep` applies zoneout: a (B, T, H) 0/1 array or a rate (its expectation).
+    """
     act = ACTIVATIONS[activation]
     batch, steps, _ = x.shape
     h = np.zeros((batch, kernel.shape[1])) if h0 is None else np.array(h0, dtype=float)
@@ -26,7 +52,11 @@ def elman(x, kernel, recurrent_kernel, bias=None, activation="tanh", h0=None, ma
         z = x[:, t] @ kernel + h @ recurrent_kernel
         if bias is not None:
             z = z + bias
+        if norm is not None:
+            z = layer_norm(z, *norm)
         new_h = act(z)
+        if keep is not None:
+            new_h = zoneout(new_h, h, keep if np.isscalar(keep) else keep[:, t])
         if mask is not None:
             new_h = np.where(mask[:, t, None], new_h, h)
         h = new_h
@@ -102,12 +132,15 @@ def jordan(
     c0=None,
     targets=None,
     use_own=None,
+    norm=None,
+    keep=None,
 ):
     """Jordan network. Returns (outputs y (B, T, O), contexts c (B, T, O)).
 
     h_t = act(x_t W + c_{t-1} U + b), y_t = out_act(h_t V + b_o),
     c_t = decay c_{t-1} + fed_t, where fed_t = y_t, or, with teacher forcing,
-    targets_t where use_own[:, t] is 0.
+    targets_t where use_own[:, t] is 0. `norm` and `keep` as in `elman`
+    (zoneout acts on the context).
     """
     act, out_act = ACTIVATIONS[activation], ACTIVATIONS[output_activation]
     batch, steps, _ = x.shape
@@ -117,6 +150,8 @@ def jordan(
         z = x[:, t] @ kernel + c @ recurrent_kernel
         if bias is not None:
             z = z + bias
+        if norm is not None:
+            z = layer_norm(z, *norm)
         h = act(z)
         y = h @ output_kernel
         if output_bias is not None:
@@ -126,7 +161,8 @@ def jordan(
         if targets is not None:
             own = np.zeros((batch, 1)) if use_own is None else use_own[:, t]
             fed = own * y + (1 - own) * targets[:, t]
-        c = context_decay * c + fed
+        new_c = context_decay * c + fed
+        c = new_c if keep is None else zoneout(new_c, c, keep if np.isscalar(keep) else keep[:, t])
         ys.append(y)
         cs.append(c)
     return np.stack(ys, axis=1), np.stack(cs, axis=1)

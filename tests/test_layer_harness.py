@@ -163,6 +163,8 @@ def _non_default(argument):
         "gradient_clip": 2.5,
         "gradient_clip_mode": "norm",
         "truncate_gradient": 4,
+        "zoneout": 0.2,
+        "layer_norm": True,
         "padding": "valid",
         "stride": 3,
         "return_sequences": True,

@@ -74,11 +74,13 @@ def test_same_config_keys_as_simple_rnn_plus_ours():
     simple = keras.layers.SimpleRNN(5).get_config()
     elman = keras_rnnkit.ElmanRNN(5).get_config()
     # SimpleRNN's config forgets `seed` (its argument list is copied by hand);
-    # the others are ours: per-step clipping and truncated BPTT.
+    # the others are ours: per-step clipping, truncated BPTT, zoneout, layer norm.
     assert set(elman) - set(simple) == {
         "seed",
         "gradient_clip",
         "gradient_clip_mode",
         "truncate_gradient",
+        "zoneout",
+        "layer_norm",
     }
     assert set(simple) - set(elman) == set()

@@ -20,6 +20,8 @@ from keras_rnnkit.layers.config import constructor_arguments
 from keras_rnnkit.training.clipping import CLIP_MODES
 from keras_rnnkit.training.clipping import clip_gradient
 
+LAYER_NORM_EPSILON = 1e-3
+
 
 class LoopControls(NamedTuple):
     """What a layer's loop asks of its cell beyond the recurrence.
@@ -27,11 +29,14 @@ class LoopControls(NamedTuple):
     `mask`: None, "previous" or "zeros" (`zero_output_for_mask`): the step's
     input ends with a 0/1 mask channel, and the states end with the previous
     output. `truncate`: whether the input ends with a 0/1 channel marking the
-    steps where BPTT is cut (the last channel).
+    steps where BPTT is cut (the last channel). `zoneout`: whether the input
+    carries, before those, one 0/1 channel per state unit: 1 where the unit
+    keeps its previous value at this step.
     """
 
     mask: str | None = None
     truncate: bool = False
+    zoneout: bool = False
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -66,6 +71,62 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
         )
 
+    # Whether the step's output is its (first) state, as in an Elman cell:
+    # then zoneout acts on the output too.
+    output_is_state = False
+
+    def _init_regularization(self, zoneout, layer_norm):
+        owner = type(self).__name__
+        self.zoneout = arguments.rate(owner, "zoneout", zoneout)
+        self.layer_norm = arguments.boolean(owner, "layer_norm", layer_norm)
+
+    def _build_layer_norm(self, size):
+        """The scale and offset of the layer normalisation, when it is on."""
+        self.layer_norm_scale = self.layer_norm_offset = None
+        if self.layer_norm:
+            self.layer_norm_scale = self.add_weight(
+                shape=(size,), name="layer_norm_scale", initializer="ones"
+            )
+            self.layer_norm_offset = self.add_weight(
+                shape=(size,), name="layer_norm_offset", initializer="zeros"
+            )
+
+    def _normalized(self, z):
+        r"""Layer normalisation (Ba et al. 2016) of a pre-activation, when it is on.
+
+        $\mathrm{LN}(z) = \gamma \odot (z - \mu) / \sqrt{\sigma^2 + \epsilon} + eta$,
+        with the mean and variance over the units and $\epsilon = 10^{-3}$.
+        """
+        if not self.layer_norm:
+            return z
+        mean = keras.ops.mean(z, axis=-1, keepdims=True)
+        variance = keras.ops.var(z, axis=-1, keepdims=True)
+        normalized = (z - mean) * keras.ops.rsqrt(variance + LAYER_NORM_EPSILON)
+        return normalized * self.layer_norm_scale + self.layer_norm_offset
+
+    def _zoned_out(self, new_states, states, keep, training):
+        """Zoneout (Krueger et al. 2016): units keep their previous value.
+
+        While training, each unit keeps it with probability `zoneout` (`keep`
+        holds the draws, one 0/1 per unit, all states side by side); at
+        inference the expectation `zoneout * old + (1 - zoneout) * new`.
+        """
+        if keep is None:
+            if training:
+                raise ValueError(
+                    f"{type(self).__name__}: zoneout draws its masks outside the step "
+                    "loop, which only keras_rnnkit's layers do (ElmanRNN, JordanRNN); "
+                    "a plain keras.layers.RNN cannot train with `zoneout` > 0."
+                )
+            rate = self.zoneout
+            return [rate * old + (1.0 - rate) * new for new, old in zip(new_states, states)]
+        zoned, start = [], 0
+        for new, old in zip(new_states, states):
+            unit_keep = keep[:, start : start + new.shape[-1]]
+            start += new.shape[-1]
+            zoned.append(unit_keep * old + (1.0 - unit_keep) * new)
+        return zoned
+
     # Set by `RecurrentLayer.inner_loop` for the length of one loop (None
     # otherwise): which control channels end each step's input.
     _loop_controls = None
@@ -74,7 +135,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         """One step, as `keras.layers.RNN` calls it; the math is in `step`.
 
         Around `step` come the loop's controls, in this order: truncation of
-        BPTT, per-step gradient clipping, masking.
+        BPTT, per-step gradient clipping, then zoneout and masking.
         """
         states = list(states) if isinstance(states, (list, tuple)) else [states]
         controls = self._loop_controls or LoopControls()
@@ -85,6 +146,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             keep = sequence[:, -1:] > 0.5
             sequence = sequence[:, :-1]
             *states, previous_output = states
+        zoneout_keep = None
+        if controls.zoneout:
+            units = sum(int(state.shape[-1]) for state in states)
+            zoneout_keep = sequence[:, -units:]
+            sequence = sequence[:, :-units]
         if controls.truncate:
             # Williams & Peng: no gradient flows back through the carried
             # state at a chunk edge; the forward value is unchanged.
@@ -92,6 +158,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         if self.gradient_clip is not None:
             states = [clip_gradient(s, self.gradient_clip, self.gradient_clip_mode) for s in states]
         output, new_states = self.step(sequence, states, training=training)
+        if getattr(self, "zoneout", 0.0):
+            new_states = self._zoned_out(new_states, states, zoneout_keep, training)
+            if self.output_is_state:
+                output = new_states[0]
         if not controls.mask:
             return output, new_states
         # Keras's masking rule: a masked step keeps the states and repeats the
@@ -239,6 +309,16 @@ class RecurrentLayer(keras.layers.RNN):
         # Controls travel as extra input channels, so that the backend's loop
         # (and `go_backwards`) carries them step by step with the inputs.
         channels, extra_states = [], []
+        zoneout = bool(getattr(self.cell, "zoneout", 0.0)) and bool(training)
+        if zoneout:
+            state_units = sum(self.state_size)
+            channels.append(
+                keras.random.uniform(
+                    (*keras.ops.shape(sequences)[:2], state_units),
+                    seed=self.cell.seed_generator,
+                )
+                < self.cell.zoneout
+            )
         if mask is not None:
             # The cell applies the mask itself (see RecurrentCell.call): the
             # JAX loop assumes that the first state is the previous output,
@@ -259,6 +339,7 @@ class RecurrentLayer(keras.layers.RNN):
         controls = LoopControls(
             mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
             truncate=bool(self.truncate_gradient),
+            zoneout=zoneout,
         )
         sequences = keras.ops.concatenate(
             [sequences] + [keras.ops.cast(c, sequences.dtype) for c in channels], axis=-1

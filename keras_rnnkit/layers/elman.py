@@ -56,6 +56,8 @@ class ElmanCell(RecurrentCell):
     (2, 5, 4)
     """
 
+    output_is_state = True
+
     def __init__(
         self,
         units,
@@ -75,6 +77,8 @@ class ElmanCell(RecurrentCell):
         seed=None,
         gradient_clip=None,
         gradient_clip_mode="value",
+        zoneout=0.0,
+        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
@@ -95,6 +99,7 @@ class ElmanCell(RecurrentCell):
         self.bias_constraint = keras.constraints.get(bias_constraint)
         self._init_dropout(dropout, recurrent_dropout, seed)
         self._init_gradient_clip(gradient_clip, gradient_clip_mode)
+        self._init_regularization(zoneout, layer_norm)
         self.state_size = self.units
         self.output_size = self.units
 
@@ -122,6 +127,7 @@ class ElmanCell(RecurrentCell):
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
+        self._build_layer_norm(self.units)
 
     def step(self, sequence, states, training=False):
         previous = states[0]
@@ -132,7 +138,9 @@ class ElmanCell(RecurrentCell):
         z = keras.ops.matmul(inputs, self.kernel)
         if self.bias is not None:
             z = z + self.bias
-        h = self.activation(z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
+        h = self.activation(
+            self._normalized(z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
+        )
         return h, [h]
 
 

@@ -92,6 +92,8 @@ class JordanCell(RecurrentCell):
         seed=None,
         gradient_clip=None,
         gradient_clip_mode="value",
+        zoneout=0.0,
+        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
@@ -124,6 +126,7 @@ class JordanCell(RecurrentCell):
             )
         self._init_dropout(dropout, recurrent_dropout, seed)
         self._init_gradient_clip(gradient_clip, gradient_clip_mode)
+        self._init_regularization(zoneout, layer_norm)
         self.state_size = self.output_units
         self.output_size = self.output_units
         # Set by `JordanRNN` while it runs with teacher forcing: the number of
@@ -156,6 +159,7 @@ class JordanCell(RecurrentCell):
                     constraint=getattr(self, f"{prefix}_constraint"),
                 ),
             )
+        self._build_layer_norm(h)
 
     def step(self, sequence, states, training=False):
         context = states[0]
@@ -172,7 +176,7 @@ class JordanCell(RecurrentCell):
         z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(fed_context, self.recurrent_kernel)
         if self.bias is not None:
             z = z + self.bias
-        h = self.activation(z)
+        h = self.activation(self._normalized(z))
         y = keras.ops.matmul(h, self.output_kernel)
         if self.output_bias is not None:
             y = y + self.output_bias
