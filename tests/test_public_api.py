@@ -8,7 +8,7 @@ import pytest
 import keras_rnnkit
 
 PUBLIC_API = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
-PUBLIC_MODULES = ["backend", "data", "layers", "training"]
+PUBLIC_MODULES = ["backend", "data", "layers", "regularizers", "training"]
 LAYER_CLASSES = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
 
 

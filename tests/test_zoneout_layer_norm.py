@@ -9,7 +9,7 @@ from tests import reference
 from tests.autodiff import layer_gradients
 from tests.autodiff import to_numpy
 
-B, T, D, H, O = 3, 6, 2, 4, 3
+B, T, D, H, OUT = 3, 6, 2, 4, 3
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 
@@ -18,7 +18,7 @@ def _layer(kind, rng, **kwargs):
         layer = keras_rnnkit.ElmanRNN(H, return_sequences=True, **kwargs)
     else:
         layer = keras_rnnkit.JordanRNN(
-            H, O, context_decay=0.5, return_sequences=True, return_state=False, **kwargs
+            H, OUT, context_decay=0.5, return_sequences=True, return_state=False, **kwargs
         )
     layer.build((B, T, D))
     layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.weights])
@@ -88,7 +88,7 @@ def test_elman_zoneout_while_training_keeps_or_updates_each_unit(rng):
 
 def test_jordan_zoneout_while_training_acts_on_the_context(rng):
     rate = 0.5
-    layer = keras_rnnkit.JordanRNN(H, O, zoneout=rate, return_state=True, seed=1)
+    layer = keras_rnnkit.JordanRNN(H, OUT, zoneout=rate, return_state=True, seed=1)
     layer.build((B, T, D))
     x = rng.normal(size=(64, 1, D)).astype("float32")
     # One step from c_0 = 0: a kept unit stays exactly 0, an updated one is y_1.
@@ -108,11 +108,11 @@ def test_zoneout_keeps_masking_and_saves(rng, tmp_path):
             keras.layers.Bidirectional(
                 keras_rnnkit.ElmanRNN(H, zoneout=0.2, layer_norm=True, return_sequences=True)
             ),
-            keras_rnnkit.JordanRNN(H, O, zoneout=0.2, layer_norm=True),
+            keras_rnnkit.JordanRNN(H, OUT, zoneout=0.2, layer_norm=True),
         ]
     )
     model.compile("adam", "mse")
-    model.fit(x, np.zeros((B, O), "float32"), epochs=1, verbose=0)
+    model.fit(x, np.zeros((B, OUT), "float32"), epochs=1, verbose=0)
     alone = model(x[:1, :4])
     np.testing.assert_allclose(to_numpy(model(x[:1])), to_numpy(alone), **TOL)
     model.save(tmp_path / "m.keras")

@@ -31,12 +31,17 @@ class LoopControls(NamedTuple):
     output. `truncate`: whether the input ends with a 0/1 channel marking the
     steps where BPTT is cut (the last channel). `zoneout`: whether the input
     carries, before those, one 0/1 channel per state unit: 1 where the unit
-    keeps its previous value at this step.
+    keeps its previous value at this step. `probe`: whether the input carries,
+    first of all controls, one channel per state unit that is added to the new
+    state (zeros: the forward pass is unchanged); the loss gradient with
+    respect to it is the gradient with respect to the state at that step,
+    which is how `GradientFlowMonitor` sees gradient flow.
     """
 
     mask: str | None = None
     truncate: bool = False
     zoneout: bool = False
+    probe: bool = False
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
@@ -146,10 +151,13 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             keep = sequence[:, -1:] > 0.5
             sequence = sequence[:, :-1]
             *states, previous_output = states
-        zoneout_keep = None
+        units = sum(int(state.shape[-1]) for state in states)
+        zoneout_keep = probe = None
         if controls.zoneout:
-            units = sum(int(state.shape[-1]) for state in states)
             zoneout_keep = sequence[:, -units:]
+            sequence = sequence[:, :-units]
+        if controls.probe:
+            probe = sequence[:, -units:]
             sequence = sequence[:, :-units]
         if controls.truncate:
             # Williams & Peng: no gradient flows back through the carried
@@ -160,8 +168,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         output, new_states = self.step(sequence, states, training=training)
         if getattr(self, "zoneout", 0.0):
             new_states = self._zoned_out(new_states, states, zoneout_keep, training)
-            if self.output_is_state:
-                output = new_states[0]
+        if probe is not None:
+            new_states = _split_add(new_states, probe)
+        if self.output_is_state and (self.zoneout or probe is not None):
+            output = new_states[0]
         if not controls.mask:
             return output, new_states
         # Keras's masking rule: a masked step keeps the states and repeats the
@@ -185,6 +195,16 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _split_add(states, values):
+    """Adds `values` (B, sum of state sizes) to the states, side by side."""
+    added, start = [], 0
+    for state in states:
+        size = int(state.shape[-1])
+        added.append(state + values[:, start : start + size])
+        start += size
+    return added
 
 
 def _snake_case(name):
@@ -309,6 +329,14 @@ class RecurrentLayer(keras.layers.RNN):
         # Controls travel as extra input channels, so that the backend's loop
         # (and `go_backwards`) carries them step by step with the inputs.
         channels, extra_states = [], []
+        probe_hook = getattr(self, "_state_probe_hook", None)
+        if probe_hook is not None:
+            # Zeros the size of all states at every step; the hook may swap
+            # them for a tensor it differentiates by (see GradientFlowMonitor).
+            probe = keras.ops.zeros(
+                (*keras.ops.shape(sequences)[:2], sum(self.state_size)), dtype=sequences.dtype
+            )
+            channels.append(probe_hook(self, probe))
         zoneout = bool(getattr(self.cell, "zoneout", 0.0)) and bool(training)
         if zoneout:
             state_units = sum(self.state_size)
@@ -340,6 +368,7 @@ class RecurrentLayer(keras.layers.RNN):
             mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
             truncate=bool(self.truncate_gradient),
             zoneout=zoneout,
+            probe=probe_hook is not None,
         )
         sequences = keras.ops.concatenate(
             [sequences] + [keras.ops.cast(c, sequences.dtype) for c in channels], axis=-1

@@ -23,7 +23,7 @@ refuses (it needs a time axis). Masks are not seen: padded steps count.
 import keras
 
 from keras_rnnkit._api import export
-from keras_rnnkit.regularizers import _checks
+from keras_rnnkit.layers import arguments
 
 
 def _at_least_float32(x):
@@ -93,7 +93,7 @@ class ActivationRegularizer(keras.regularizers.Regularizer):
     """
 
     def __init__(self, alpha=2.0):
-        self.alpha = _checks.non_negative_float(type(self).__name__, "alpha", alpha)
+        self.alpha = arguments.non_negative_float(type(self).__name__, "alpha", alpha)
 
     def __call__(self, x):
         return self.alpha * _mean_square(_at_least_float32(x))
@@ -138,7 +138,7 @@ class TemporalActivationRegularizer(keras.regularizers.Regularizer):
     """
 
     def __init__(self, beta=1.0):
-        self.beta = _checks.non_negative_float(type(self).__name__, "beta", beta)
+        self.beta = arguments.non_negative_float(type(self).__name__, "beta", beta)
 
     def __call__(self, x):
         x = _at_least_float32(x)
@@ -184,8 +184,8 @@ class ActivationTemporalRegularizer(keras.regularizers.Regularizer):
 
     def __init__(self, alpha=2.0, beta=1.0):
         owner = type(self).__name__
-        self.alpha = _checks.non_negative_float(owner, "alpha", alpha)
-        self.beta = _checks.non_negative_float(owner, "beta", beta)
+        self.alpha = arguments.non_negative_float(owner, "alpha", alpha)
+        self.beta = arguments.non_negative_float(owner, "beta", beta)
 
     def __call__(self, x):
         x = _at_least_float32(x)

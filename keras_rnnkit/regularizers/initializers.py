@@ -3,7 +3,7 @@
 import keras
 
 from keras_rnnkit._api import export
-from keras_rnnkit.regularizers import _checks
+from keras_rnnkit.layers import arguments
 
 
 @export
@@ -43,10 +43,10 @@ class IdentityRecurrent(keras.initializers.Initializer):
     """
 
     def __init__(self, gain=1.0):
-        self.gain = _checks.positive_float(type(self).__name__, "gain", gain)
+        self.gain = arguments.positive_float(type(self).__name__, "gain", gain)
 
     def __call__(self, shape, dtype=None):
-        size, _ = _checks.square_shape(type(self).__name__, shape)
+        size, _ = arguments.square_shape(type(self).__name__, shape)
         dtype = keras.backend.standardize_dtype(dtype)
         return keras.ops.multiply(
             keras.ops.eye(size, dtype=dtype), keras.ops.cast(self.gain, dtype)
@@ -93,12 +93,12 @@ class ScaledOrthogonal(keras.initializers.Initializer):
 
     def __init__(self, spectral_radius=1.0, seed=None):
         owner = type(self).__name__
-        self.spectral_radius = _checks.positive_float(owner, "spectral_radius", spectral_radius)
-        self.seed = _checks.optional_seed(owner, "seed", seed)
+        self.spectral_radius = arguments.positive_float(owner, "spectral_radius", spectral_radius)
+        self.seed = arguments.optional_seed(owner, "seed", seed)
         self._orthogonal = keras.initializers.Orthogonal(gain=self.spectral_radius, seed=self.seed)
 
     def __call__(self, shape, dtype=None):
-        shape = _checks.square_shape(type(self).__name__, shape)
+        shape = arguments.square_shape(type(self).__name__, shape)
         return self._orthogonal(shape, dtype=keras.backend.standardize_dtype(dtype))
 
     def get_config(self):

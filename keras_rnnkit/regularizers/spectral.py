@@ -3,7 +3,7 @@
 import keras
 
 from keras_rnnkit._api import export
-from keras_rnnkit.regularizers import _checks
+from keras_rnnkit.layers import arguments
 
 
 @export
@@ -51,7 +51,7 @@ class SpectralNormConstraint(keras.constraints.Constraint):
     """
 
     def __init__(self, max_norm=1.0):
-        self.max_norm = _checks.positive_float(type(self).__name__, "max_norm", max_norm)
+        self.max_norm = arguments.positive_float(type(self).__name__, "max_norm", max_norm)
 
     def __call__(self, w):
         w = keras.ops.convert_to_tensor(w)

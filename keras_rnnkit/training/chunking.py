@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from keras_rnnkit.layers import arguments
+from keras_rnnkit.training.model_layers import walk_layers
 
 
 @dataclass(frozen=True)
@@ -131,23 +132,9 @@ def chunk_sequences(x, y=None, *, chunk_length, batch_size):
 
 def reset_recurrent_states(model):
     """Resets the state of every stateful layer in `model`, nested ones included."""
-    for layer in _walk(model):
+    for layer in walk_layers(model):
         if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
             layer.reset_state()
-
-
-def _walk(layer):
-    # `layers` of models, `forward_layer`/`backward_layer` of Bidirectional,
-    # `layer` of other wrappers (TimeDistributed).
-    children = list(getattr(layer, "layers", []))
-    children += [
-        getattr(layer, name)
-        for name in ("forward_layer", "backward_layer", "layer")
-        if isinstance(getattr(layer, name, None), keras.layers.Layer)
-    ]
-    for child in children:
-        yield child
-        yield from _walk(child)
 
 
 class ResetStatesEvery(keras.callbacks.Callback):

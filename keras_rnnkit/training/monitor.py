@@ -1,0 +1,246 @@
+"""Seeing gradient flow through time: `GradientFlowMonitor`."""
+
+import warnings
+
+import keras
+import numpy as np
+
+from keras_rnnkit.backend.gradients import value_and_gradients
+from keras_rnnkit.training.model_layers import walk_layers
+
+
+class GradientFlowWarning(UserWarning):
+    """Gradients vanish through time, or are not finite."""
+
+
+class GradientFlowMonitor(keras.callbacks.Callback):
+    r"""Records how the loss gradient flows back through time, once per epoch.
+
+    On a fixed probe batch it computes, for every recurrent layer of
+    keras_rnnkit (`ElmanRNN`, `JordanRNN`, also inside `Bidirectional`), the
+    norm of the loss gradient with respect to the layer's state at each step,
+    $\lVert \partial L / \partial s_t \rVert$ over the batch and the state's
+    units, and for every layer the norms of its weight gradients. It runs with
+    `training=False` (no dropout or zoneout), on a copy of nothing: the state
+    gradients come from zero-valued probes added to the states, which leave the
+    forward pass unchanged.
+
+    Results, kept as attributes:
+
+    - `state_gradient_norms`: `{layer name: array (epochs, T)}`, one row per
+      epoch, one non-negative norm per time step (in time order).
+    - `weight_gradient_norms`: `{layer name: {weight name: [norm per epoch]}}`.
+
+    Each epoch it also adds scalars to the logs (so to `History` and, if it
+    comes after this callback, `TensorBoard`): `gradient_flow/<layer>/first_step`,
+    `.../last_step` and `.../weights` (the layer's total weight-gradient norm).
+    It warns (`GradientFlowWarning`) when the gradient at the first step is
+    smaller than at the last by more than `vanishing_factor`, and when a norm
+    is not finite (exploding).
+
+    Works on TensorFlow, JAX and PyTorch alike (the gradient itself is taken by
+    `keras_rnnkit.backend.gradients`, one short branch per backend).
+
+    Args:
+        x_probe: inputs of the probe batch (what the model takes).
+        y_probe: its targets.
+        loss: loss used for the gradients; default: the model's compiled loss.
+        vanishing_factor: warn when first-step norm * factor < last-step norm.
+            Default: `1e3`.
+        plot_path: if given, `plot(plot_path)` at the end of training.
+
+    Example:
+
+    >>> import numpy as np, keras, keras_rnnkit
+    >>> from keras_rnnkit.training import GradientFlowMonitor
+    >>> x = np.random.rand(8, 10, 2).astype("float32"); y = x[:, :1, 0]
+    >>> model = keras.Sequential([keras.Input((10, 2)), keras_rnnkit.ElmanRNN(4, name="elman"),
+    ...                           keras.layers.Dense(1)])
+    >>> model.compile("adam", "mse")
+    >>> monitor = GradientFlowMonitor(x, y, vanishing_factor=1e9)
+    >>> _ = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    >>> monitor.state_gradient_norms["elman"].shape
+    (2, 10)
+    """
+
+    def __init__(self, x_probe, y_probe, loss=None, vanishing_factor=1e3, plot_path=None):
+        super().__init__()
+        owner = type(self).__name__
+        if (
+            isinstance(vanishing_factor, bool)
+            or not isinstance(vanishing_factor, (int, float))
+            or vanishing_factor <= 1
+        ):
+            raise ValueError(
+                f"{owner}: `vanishing_factor` must be a number > 1. "
+                f"Received: vanishing_factor={vanishing_factor!r}"
+            )
+        self.x_probe = x_probe
+        self.y_probe = y_probe
+        self.loss = None if loss is None else keras.losses.get(loss)
+        self.vanishing_factor = float(vanishing_factor)
+        self.plot_path = plot_path
+        self.state_gradient_norms = {}
+        self.weight_gradient_norms = {}
+        self._epoch_rows = {}
+
+    def _recurrent_layers(self):
+        # Imported here: the layers import `keras_rnnkit.training` (clipping).
+        from keras_rnnkit.layers.base import RecurrentLayer
+
+        return [layer for layer in walk_layers(self.model) if isinstance(layer, RecurrentLayer)]
+
+    def _loss_function(self):
+        if self.loss is not None:
+            return self.loss
+        compiled = getattr(self.model, "loss", None)
+        if compiled is None:
+            raise ValueError(
+                "GradientFlowMonitor: the model has no compiled loss; compile it or pass `loss=`."
+            )
+        return keras.losses.get(compiled)
+
+    def _with_probes(self, probes_for):
+        """Installs probe hooks on every recurrent layer; returns an undo function."""
+        layers = self._recurrent_layers()
+        for layer in layers:
+            layer._state_probe_hook = probes_for
+        return lambda: [setattr(layer, "_state_probe_hook", None) for layer in layers]
+
+    def measure(self):
+        """Gradient norms on the probe batch now: (state norms, weight norms) by layer."""
+        model = self.model
+        loss_fn = self._loss_function()
+        x = self.x_probe
+        y = keras.ops.convert_to_tensor(self.y_probe)
+
+        # Pass 1: learn which layers run, in which order, with which probe shapes.
+        order = []
+
+        def record(layer, zeros):
+            order.append((layer, tuple(zeros.shape)))
+            return zeros
+
+        undo = self._with_probes(record)
+        try:
+            model(x, training=False)
+        finally:
+            undo()
+        probes = [np.zeros(shape, "float32") for _, shape in order]
+        trainable = list(model.trainable_variables)
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def scalar_loss(*flat):
+            given = list(flat[: len(probes)])
+            calls = iter(range(len(given)))
+
+            def inject(layer, zeros):
+                return keras.ops.cast(given[next(calls)], zeros.dtype)
+
+            undo = self._with_probes(inject)
+            try:
+                y_pred, _ = model.stateless_call(
+                    list(flat[len(probes) :]), non_trainable, x, training=False
+                )
+            finally:
+                undo()
+            return keras.ops.mean(loss_fn(y, y_pred))
+
+        _, grads = value_and_gradients(
+            scalar_loss, probes + [keras.ops.convert_to_tensor(v) for v in trainable]
+        )
+        state_norms = {}
+        for (layer, _), grad in zip(order, grads[: len(probes)], strict=True):
+            grad = np.asarray(keras.ops.convert_to_numpy(grad), np.float64)
+            state_norms[layer.name] = np.sqrt(np.sum(grad**2, axis=(0, 2)))
+        # A weight belongs to the innermost layer listing it (a cell's weights
+        # to its RNN layer; a Bidirectional's to its forward or backward layer).
+        owner = {}
+        for layer in walk_layers(model):
+            for variable in layer.trainable_weights:
+                owner[id(variable)] = layer.name
+        weight_norms = {}
+        for variable, grad in zip(trainable, grads[len(probes) :], strict=True):
+            grad = np.asarray(keras.ops.convert_to_numpy(grad), np.float64)
+            weights = weight_norms.setdefault(owner.get(id(variable), model.name), {})
+            weights[variable.name] = float(np.sqrt(np.sum(grad**2)))
+        return state_norms, weight_norms
+
+    def on_epoch_end(self, epoch, logs=None):
+        state_norms, weight_norms = self.measure()
+        logs = logs if logs is not None else {}
+        for name, norms in state_norms.items():
+            rows = self._epoch_rows.setdefault(name, [])
+            rows.append(norms)
+            self.state_gradient_norms[name] = np.stack(rows)
+            logs[f"gradient_flow/{name}/first_step"] = float(norms[0])
+            logs[f"gradient_flow/{name}/last_step"] = float(norms[-1])
+            self._warn(name, epoch, norms)
+        for name, weights in weight_norms.items():
+            record = self.weight_gradient_norms.setdefault(name, {})
+            for weight, norm in weights.items():
+                record.setdefault(weight, []).append(norm)
+            total = float(np.sqrt(sum(n**2 for n in weights.values())))
+            logs[f"gradient_flow/{name}/weights"] = total
+            if not np.isfinite(total):
+                self._warn_not_finite(name, epoch, "weight")
+
+    def _warn_not_finite(self, name, epoch, what):
+        warnings.warn(
+            f"GradientFlowMonitor: epoch {epoch + 1}, layer '{name}': the {what} gradient is "
+            "not finite (exploding); try per-step `gradient_clip` or the optimizer's "
+            "`clipnorm`.",
+            GradientFlowWarning,
+            stacklevel=3,
+        )
+
+    def _warn(self, name, epoch, norms):
+        if not np.all(np.isfinite(norms)):
+            self._warn_not_finite(name, epoch, "state")
+        elif norms[0] * self.vanishing_factor < norms[-1]:
+            warnings.warn(
+                f"GradientFlowMonitor: epoch {epoch + 1}, layer '{name}': the state gradient "
+                f"at the first step ({norms[0]:.3g}) is more than {self.vanishing_factor:g} "
+                f"times smaller than at the last ({norms[-1]:.3g}): it vanishes through time.",
+                GradientFlowWarning,
+                stacklevel=2,
+            )
+
+    def on_train_end(self, logs=None):
+        if self.plot_path is not None:
+            self.plot(self.plot_path)
+
+    def plot(self, path):
+        """Saves a PNG: state-gradient norm against time step, one line per epoch.
+
+        Needs matplotlib (`pip install keras-rnnkit[plot]`).
+        """
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as error:
+            raise ImportError(
+                "GradientFlowMonitor.plot needs matplotlib: pip install 'keras-rnnkit[plot]'"
+            ) from error
+        if not self.state_gradient_norms:
+            raise ValueError("GradientFlowMonitor.plot: nothing recorded yet; train first.")
+        names = list(self.state_gradient_norms)
+        figure, axes = plt.subplots(
+            len(names), 1, figsize=(7, 3 * len(names)), squeeze=False, constrained_layout=True
+        )
+        for axis, name in zip(axes[:, 0], names, strict=True):
+            rows = self.state_gradient_norms[name]
+            colors = plt.cm.viridis(np.linspace(0, 1, len(rows)))
+            for epoch, (row, color) in enumerate(zip(rows, colors, strict=True)):
+                axis.plot(np.arange(1, len(row) + 1), row, color=color, label=f"epoch {epoch + 1}")
+            axis.set_yscale("log")
+            axis.set_xlabel("time step")
+            axis.set_ylabel("‖∂L/∂state‖")
+            axis.set_title(name)
+            if len(rows) <= 10:
+                axis.legend(fontsize="small")
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        return path

@@ -1,0 +1,147 @@
+"""GradientFlowMonitor against hand-written BPTT, and its warnings, logs and plot."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnnkit
+from keras_rnnkit.training import GradientFlowMonitor
+from keras_rnnkit.training import GradientFlowWarning
+from tests import reference
+from tests.autodiff import to_numpy
+
+B, T, D, H = 4, 7, 2, 3
+
+
+def _flow_warnings(run):
+    """The GradientFlowWarnings that `run()` emits.
+
+    Not `pytest.warns`: it re-raises every other warning recorded meanwhile,
+    including third-party deprecations the project's filters ignore.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run()
+    return [str(w.message) for w in caught if issubclass(w.category, GradientFlowWarning)]
+
+
+def _elman_model(rng, recurrent_scale=1.0, **kwargs):
+    model = keras.Sequential(
+        [
+            keras.Input((T, D)),
+            keras_rnnkit.ElmanRNN(H, return_sequences=True, name="elman", **kwargs),
+        ]
+    )
+    layer = model.layers[0]
+    layer.set_weights(
+        [
+            rng.normal(size=(D, H)).astype("float32"),
+            (recurrent_scale * rng.normal(size=(H, H)) / np.sqrt(H)).astype("float32"),
+            rng.normal(scale=0.1, size=(H,)).astype("float32"),
+        ]
+    )
+    return model
+
+
+def test_state_and_weight_gradients_equal_hand_written_bptt(rng):
+    model = _elman_model(rng)
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    loss_weights = rng.normal(size=(B, T, H)).astype("float32")
+    weighted_sum = keras.ops.convert_to_tensor(loss_weights)
+    monitor = GradientFlowMonitor(
+        x, np.zeros((B, T, H), "float32"), loss=lambda y, p: keras.ops.sum(p * weighted_sum)
+    )
+    monitor.set_model(model)
+    before = to_numpy(model(x))
+    state_norms, weight_norms = monitor.measure()
+    np.testing.assert_array_equal(to_numpy(model(x)), before)  # probes leave no trace
+
+    kernel, recurrent, bias = (w.astype(float) for w in model.get_weights())
+    d_kernel, d_recurrent, d_bias, _, into_state = reference.elman_bptt(
+        x.astype(float), kernel, recurrent, bias, loss_weights.astype(float)
+    )
+    # dL/dh_t: its own output's weight plus what step t+1 sends back.
+    total = [loss_weights[:, t] + (into_state[t + 1] if t + 1 < T else 0) for t in range(T)]
+    expected = [np.linalg.norm(g) for g in total]
+    np.testing.assert_allclose(state_norms["elman"], expected, rtol=1e-4)
+    np.testing.assert_allclose(
+        [weight_norms["elman"][n] for n in ("kernel", "recurrent_kernel", "bias")],
+        [np.linalg.norm(g) for g in (d_kernel, d_recurrent, d_bias)],
+        rtol=1e-4,
+    )
+
+
+def test_records_one_row_per_epoch_and_logs_scalars(rng):
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = rng.normal(size=(B, 1)).astype("float32")
+    inputs = keras.Input((T, D))
+    hidden = keras.layers.Bidirectional(
+        keras_rnnkit.ElmanRNN(H, return_sequences=True, name="elman"), name="bi"
+    )(inputs)
+    outputs = keras.layers.Dense(1)(keras_rnnkit.JordanRNN(H, 2, name="jordan")(hidden))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "mse")
+    monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[monitor])
+    names = set(monitor.state_gradient_norms)
+    assert {"jordan"} < names and len(names) == 3  # forward, backward, jordan
+    for rows in monitor.state_gradient_norms.values():
+        assert rows.shape == (3, T)
+        assert np.all(rows >= 0) and np.all(np.isfinite(rows))
+    assert set(monitor.weight_gradient_norms["jordan"]) == {
+        "kernel",
+        "recurrent_kernel",
+        "bias",
+        "output_kernel",
+        "output_bias",
+    }
+    assert len(history.history["gradient_flow/jordan/first_step"]) == 3
+    assert history.history["gradient_flow/jordan/last_step"][-1] == pytest.approx(
+        monitor.state_gradient_norms["jordan"][-1, -1]
+    )
+
+
+def test_warns_when_the_gradient_vanishes_through_time(rng):
+    model = _elman_model(rng, recurrent_scale=0.05)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = np.zeros((B, T, H), "float32")
+    # Only the last step's output carries a loss: its gradient shrinks ~0.05^t going back.
+    only_last = np.zeros((B, T, H), "float32")
+    only_last[:, -1] = 1.0
+    weights = keras.ops.convert_to_tensor(only_last)
+    monitor = GradientFlowMonitor(
+        x, y, loss=lambda y, p: keras.ops.sum(p * weights), vanishing_factor=100
+    )
+    messages = _flow_warnings(lambda: model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor]))
+    assert len(messages) == 1 and "vanishes through time" in messages[0]
+
+
+def test_warns_when_the_gradient_is_not_finite(rng):
+    model = _elman_model(rng)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    x[0, 0, 0] = np.inf
+    monitor = GradientFlowMonitor(x, np.zeros((B, T, H), "float32"))
+    monitor.set_model(model)
+    messages = _flow_warnings(lambda: monitor.on_epoch_end(0, {}))
+    assert messages and all("not finite" in m for m in messages)
+
+
+def test_saves_a_plot(rng, tmp_path):
+    pytest.importorskip("matplotlib")
+    model = _elman_model(rng)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = np.zeros((B, T, H), "float32")
+    path = tmp_path / "flow.png"
+    monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, plot_path=path)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_vanishing_factor():
+    with pytest.raises(ValueError, match="`vanishing_factor` must be a number > 1"):
+        GradientFlowMonitor(np.zeros((1, 2, 1)), np.zeros((1, 1)), vanishing_factor=0.5)
