@@ -21,3 +21,12 @@ def test_sunspots_example_trains_all_three_families():
     results = _load("sunspots").main(["--epochs", "1", "--window", "6"])
     assert sorted(results) == ["elman", "jordan", "tdnn"]
     assert all(np.isfinite(arv) and arv > 0 for arv in results.values())
+
+
+@pytest.mark.slow
+def test_adding_problem_example_runs_and_plots(tmp_path):
+    results = _load("adding_problem").main(["--smoke", "--out", str(tmp_path)])
+    assert sorted(results) == ["irnn", "tanh"]
+    for kind, result in results.items():
+        assert np.isfinite(result["test_mse"])
+        assert (tmp_path / f"gradient_flow_{kind}.png").read_bytes()[:4] == b"\x89PNG"
