@@ -132,3 +132,25 @@ def test_plain_rnn_refuses_to_train_with_zoneout():
 def test_bad_zoneout(value):
     with pytest.raises(ValueError, match="`zoneout` must be in \\[0, 1\\)"):
         keras_rnnkit.ElmanRNN(H, zoneout=value)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_tdnn_layer_norm_matches_reference_and_its_streaming_cell(padding, rng):
+    context = (-2, -1, 0)
+    tdnn = keras_rnnkit.TDNN(H, context, padding=padding, activation="tanh", layer_norm=True)
+    tdnn.build((B, T, D))
+    tdnn.set_weights([rng.normal(size=w.shape).astype("float32") for w in tdnn.weights])
+    kernel, bias, scale, offset = (w.astype(float) for w in tdnn.get_weights())
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    # LN between the sum and the activation: the reference's linear TDNN, then LN.
+    linear = reference.tdnn(x.astype(float), kernel, bias, context, padding, activation=None)
+    expected = np.tanh(reference.layer_norm(linear, scale, offset))
+    np.testing.assert_allclose(to_numpy(tdnn(x)), expected, **TOL)
+    if padding == "same":
+        stream = keras.layers.RNN(
+            keras_rnnkit.TDNNCell(H, context, activation="tanh", layer_norm=True),
+            return_sequences=True,
+        )
+        stream.build((B, None, D))
+        stream.set_weights(tdnn.get_weights())
+        np.testing.assert_allclose(to_numpy(stream(x)), expected, **TOL)

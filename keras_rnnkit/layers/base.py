@@ -17,10 +17,10 @@ from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
+from keras_rnnkit.layers.normalization import add_layer_norm_weights
+from keras_rnnkit.layers.normalization import layer_normalized
 from keras_rnnkit.training.clipping import CLIP_MODES
 from keras_rnnkit.training.clipping import clip_gradient
-
-LAYER_NORM_EPSILON = 1e-3
 
 
 class LoopControls(NamedTuple):
@@ -86,28 +86,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         self.layer_norm = arguments.boolean(owner, "layer_norm", layer_norm)
 
     def _build_layer_norm(self, size):
-        """The scale and offset of the layer normalisation, when it is on."""
-        self.layer_norm_scale = self.layer_norm_offset = None
-        if self.layer_norm:
-            self.layer_norm_scale = self.add_weight(
-                shape=(size,), name="layer_norm_scale", initializer="ones"
-            )
-            self.layer_norm_offset = self.add_weight(
-                shape=(size,), name="layer_norm_offset", initializer="zeros"
-            )
+        add_layer_norm_weights(self, size)
 
     def _normalized(self, z):
-        r"""Layer normalisation (Ba et al. 2016) of a pre-activation, when it is on.
-
-        $\mathrm{LN}(z) = \gamma \odot (z - \mu) / \sqrt{\sigma^2 + \epsilon} + eta$,
-        with the mean and variance over the units and $\epsilon = 10^{-3}$.
-        """
-        if not self.layer_norm:
-            return z
-        mean = keras.ops.mean(z, axis=-1, keepdims=True)
-        variance = keras.ops.var(z, axis=-1, keepdims=True)
-        normalized = (z - mean) * keras.ops.rsqrt(variance + LAYER_NORM_EPSILON)
-        return normalized * self.layer_norm_scale + self.layer_norm_offset
+        return layer_normalized(self, z)
 
     def _zoned_out(self, new_states, states, keep, training):
         """Zoneout (Krueger et al. 2016): units keep their previous value.

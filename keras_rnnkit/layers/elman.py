@@ -38,6 +38,17 @@ class ElmanCell(RecurrentCell):
         recurrent_dropout: Fraction of $h_{t-1}$ to drop while training, in
             [0, 1); one mask per sequence. Default: `0.0`.
         seed: Integer seed of the dropout masks. Default: `None`.
+        gradient_clip: None, or a positive float c: at every step, the gradient
+            flowing back into the state is clipped to c (elementwise, or by
+            its norm per sample; see `gradient_clip_mode`). The forward pass
+            is unchanged. Default: `None`.
+        gradient_clip_mode: `"value"` or `"norm"`. Default: `"value"`.
+        zoneout: Probability in [0, 1) that a state unit keeps its previous
+            value at a step while training (Krueger et al. 2016); at inference
+            the expectation. Needs keras_rnnkit's layers to train. Default: `0.0`.
+        layer_norm: Normalise the pre-activation over the units (Ba et al.
+            2016), with weights `layer_norm_scale` and `layer_norm_offset`.
+            Default: `False`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -159,7 +170,8 @@ class ElmanRNN(RecurrentLayer):
         units, activation, use_bias, kernel_initializer, recurrent_initializer,
         bias_initializer, kernel_regularizer, recurrent_regularizer,
         bias_regularizer, kernel_constraint, recurrent_constraint,
-        bias_constraint, dropout, recurrent_dropout, seed: as in `ElmanCell`.
+        bias_constraint, dropout, recurrent_dropout, seed, gradient_clip,
+        gradient_clip_mode, zoneout, layer_norm: as in `ElmanCell`.
         activity_regularizer: Regularizer of the layer's output. Default: `None`.
         return_sequences: Return the whole sequence of outputs, not only the
             last. Default: `False`.
@@ -171,6 +183,9 @@ class ElmanRNN(RecurrentLayer):
         unroll: Unroll the loop (needs a fixed length). Default: `False`.
         zero_output_for_mask: Output zeros (instead of the previous output)
             at masked steps. Default: `False`.
+        truncate_gradient: None, or a positive int k: truncated BPTT, the
+            gradient through the carried state stops every k steps (in
+            processing order); the forward pass is unchanged. Default: `None`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

@@ -54,6 +54,17 @@ class JordanCell(RecurrentCell):
             training, in [0, 1); one mask per sequence. Default: `0.0`.
         seed: Integer seed of the dropout masks and of scheduled sampling.
             Default: `None`.
+        gradient_clip: None, or a positive float c: at every step, the gradient
+            flowing back into the state is clipped to c (elementwise, or by
+            its norm per sample; see `gradient_clip_mode`). The forward pass
+            is unchanged. Default: `None`.
+        gradient_clip_mode: `"value"` or `"norm"`. Default: `"value"`.
+        zoneout: Probability in [0, 1) that a state unit keeps its previous
+            value at a step while training (Krueger et al. 2016); at inference
+            the expectation. Needs keras_rnnkit's layers to train. Default: `0.0`.
+        layer_norm: Normalise the pre-activation over the units (Ba et al.
+            2016), with weights `layer_norm_scale` and `layer_norm_offset`.
+            Default: `False`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Example:
@@ -201,9 +212,11 @@ class JordanRNN(RecurrentLayer):
         units, output_units, activation, output_activation, context_decay,
         use_bias, the initializers, regularizers and constraints of `kernel`,
         `recurrent_kernel`, `bias`, `output_kernel` and `output_bias`,
-        dropout, recurrent_dropout, seed: as in `JordanCell`.
+        dropout, recurrent_dropout, seed, gradient_clip, gradient_clip_mode,
+        zoneout, layer_norm: as in `JordanCell`.
         activity_regularizer, return_sequences, return_state, go_backwards,
-        stateful, unroll, zero_output_for_mask: as in `ElmanRNN`.
+        stateful, unroll, zero_output_for_mask, truncate_gradient: as in
+        `ElmanRNN`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

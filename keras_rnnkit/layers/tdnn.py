@@ -6,6 +6,8 @@ from keras_rnnkit._api import export
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.config import config_from_signature
+from keras_rnnkit.layers.normalization import add_layer_norm_weights
+from keras_rnnkit.layers.normalization import layer_normalized
 
 PADDINGS = ("same", "valid")
 
@@ -28,7 +30,10 @@ def _set_weight_options(
 
 
 def _add_weights(layer, input_dim):
-    """`kernel` (len(context), D, H) and `bias` (H,): shared by TDNN and TDNNCell."""
+    """`kernel` (len(context), D, H), `bias` (H,) and the layer-norm weights, if any.
+
+    Shared by TDNN and TDNNCell, so that their weights are the same.
+    """
     layer.kernel = layer.add_weight(
         shape=(len(layer.context), input_dim, layer.units),
         name="kernel",
@@ -45,6 +50,7 @@ def _add_weights(layer, input_dim):
             regularizer=layer.bias_regularizer,
             constraint=layer.bias_constraint,
         )
+    add_layer_norm_weights(layer, layer.units)
 
 
 @export
@@ -82,6 +88,9 @@ class TDNN(keras.layers.Layer):
         bias_initializer: Default: `"zeros"`.
         kernel_regularizer, bias_regularizer: Default: `None`.
         kernel_constraint, bias_constraint: Default: `None`.
+        layer_norm: Normalise the pre-activation over the units (Ba et al.
+            2016), with weights `layer_norm_scale` and `layer_norm_offset`.
+            Default: `False`.
         **kwargs: Base layer arguments (`name`, `dtype`, `activity_regularizer`, ...).
 
     Example:
@@ -108,12 +117,14 @@ class TDNN(keras.layers.Layer):
         bias_regularizer=None,
         kernel_constraint=None,
         bias_constraint=None,
+        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
         checked = dict(
             units=arguments.positive_int(owner, "units", units),
             context=arguments.context_offsets(owner, "context", context),
+            layer_norm=arguments.boolean(owner, "layer_norm", layer_norm),
             padding=arguments.one_of(owner, "padding", padding, PADDINGS),
             stride=arguments.positive_int(owner, "stride", stride),
             activation=arguments.activation(owner, "activation", activation),
@@ -181,7 +192,7 @@ class TDNN(keras.layers.Layer):
         outputs = keras.ops.matmul(stacked, kernel)
         if self.bias is not None:
             outputs = outputs + self.bias
-        outputs = self.activation(outputs)
+        outputs = self.activation(layer_normalized(self, outputs))
         return outputs[:, :: self.stride] if self.stride > 1 else outputs
 
     def compute_mask(self, inputs, mask=None):
@@ -228,8 +239,15 @@ class TDNNCell(RecurrentCell):
         activation: Default: `"relu"`.
         use_bias: Default: `True`.
         kernel_initializer, bias_initializer, kernel_regularizer,
-        bias_regularizer, kernel_constraint, bias_constraint: as in `TDNN`.
+        bias_regularizer, kernel_constraint, bias_constraint, layer_norm: as
+            in `TDNN`.
+        gradient_clip, gradient_clip_mode: per-step clipping of the gradient
+            flowing back into the state, as in `ElmanCell`.
         **kwargs: Base layer arguments.
+
+    A TDNN has no hidden state to regularise with zoneout or recurrent
+    dropout: its state is an exact buffer of partial sums, so those options
+    are not offered.
 
     Example:
 
@@ -254,11 +272,13 @@ class TDNNCell(RecurrentCell):
         bias_constraint=None,
         gradient_clip=None,
         gradient_clip_mode="value",
+        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
         checked = dict(
             units=arguments.positive_int(owner, "units", units),
+            layer_norm=arguments.boolean(owner, "layer_norm", layer_norm),
             context=arguments.context_offsets(owner, "context", context, causal=True),
             activation=arguments.activation(owner, "activation", activation),
             use_bias=arguments.boolean(owner, "use_bias", use_bias),
@@ -309,7 +329,7 @@ class TDNNCell(RecurrentCell):
             output = output + buffer[:, :h]
         if self.bias is not None:
             output = output + self.bias
-        output = self.activation(output)
+        output = self.activation(layer_normalized(self, output))
         if m:
             pending = keras.ops.reshape(buffer, (-1, m, h))
             shifted = [pending[:, j + 1] for j in range(m - 1)] + [zeros]
