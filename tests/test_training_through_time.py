@@ -258,3 +258,38 @@ def test_clip_and_truncation_give_the_same_gradients_under_xla(name, rng):
             # XLA fuses and reorders float32 sums: agree to 1e-4 of the scale.
             scale = np.abs(want.numpy()).max()
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * scale)
+
+
+def test_every_training_option_in_bidirectional_with_masking_saves_and_loads(rng, tmp_path):
+    options = dict(
+        gradient_clip=0.5,
+        gradient_clip_mode="norm",
+        truncate_gradient=2,
+        zoneout=0.1,
+        layer_norm=True,
+        dropout=0.1,
+        recurrent_dropout=0.1,
+        seed=4,
+    )
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    x[0, 5:] = 0.0  # right padding, masked below
+    model = keras.Sequential(
+        [
+            keras.Input((T, D)),
+            keras.layers.Masking(0.0),
+            keras.layers.Bidirectional(keras_rnnkit.ElmanRNN(H, return_sequences=True, **options)),
+            keras_rnnkit.JordanRNN(H, 2, context_decay=0.3, **options),
+        ]
+    )
+    model.compile("adam", "mse")
+    history = model.fit(x, np.zeros((B, 2), "float32"), epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    # At inference the padded sample equals its unpadded self.
+    np.testing.assert_allclose(
+        to_numpy(model(x[:1])), to_numpy(model(x[:1, :5])), rtol=1e-5, atol=1e-5
+    )
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    backward = loaded.layers[1].backward_layer
+    assert backward.truncate_gradient == 2 and backward.cell.gradient_clip == 0.5
+    np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
