@@ -8,9 +8,11 @@ from importlib import resources
 
 import numpy as np
 
-# Weigend, Huberman & Rumelhart (1990): train on 1700–1920, test on 1921–1955.
+# Weigend, Huberman & Rumelhart (1990): train on 1700–1920, test on 1921–1955
+# and, harder, 1956–1979.
 TRAIN_YEARS = (1700, 1920)
 TEST_YEARS = (1921, 1955)
+LATE_TEST_YEARS = (1956, 1979)
 
 
 def load_sunspots():
@@ -41,7 +43,8 @@ def sunspot_windows(window=12):
 
     Returns:
         A dict with `x_train` (N, window, 1), `y_train` (N, 1), `x_test`,
-        `y_test` (targets in 1921–1955), `scale` (divide by it to scale) and
+        `y_test` (targets in 1921–1955), `x_test_late`, `y_test_late`
+        (targets in 1956–1979), `scale` (divide by it to scale) and
         `variance` (of the scaled series over the train and test years, the
         denominator of the average relative variance ARV = MSE / variance).
 
@@ -66,12 +69,15 @@ def sunspot_windows(window=12):
     target_years = years[targets]
     in_train = target_years <= TRAIN_YEARS[1]
     in_test = (target_years >= TEST_YEARS[0]) & (target_years <= TEST_YEARS[1])
+    in_late = (target_years >= LATE_TEST_YEARS[0]) & (target_years <= LATE_TEST_YEARS[1])
     used = (years >= TRAIN_YEARS[0]) & (years <= TEST_YEARS[1])
     return {
         "x_train": x[in_train],
         "y_train": y[in_train],
         "x_test": x[in_test],
         "y_test": y[in_test],
+        "x_test_late": x[in_late],
+        "y_test_late": y[in_late],
         "scale": scale,
         "variance": float(np.var(series[used])),
     }
