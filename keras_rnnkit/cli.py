@@ -7,6 +7,7 @@ the trained models (`.keras`), the metrics (JSON) and plots into a new folder.
 
 import argparse
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -152,6 +153,9 @@ def main(argv=None):
     """Runs `rnnkit`; returns the exit code."""
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's retracing notices (each model has its own predict function)
+    # say nothing useful to a user of the command line.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         return args.run(args)
     except (ValueError, OSError) as error:
