@@ -67,3 +67,63 @@ def test_ar9_baseline_equals_an_independent_least_squares_fit():
     test = np.hstack([task["x_test"][:, -9:, 0], np.ones((len(task["x_test"]), 1))])
     expected = np.mean((test @ coefficients - task["y_test"][:, 0]) ** 2) / task["variance"]
     assert ar_baseline(task)["1921-1955"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_train_on_a_built_in_task(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--model", "elman", "--task", "sunspots", "--epochs", "2", "--quiet"]
+    assert cli.main([*argv, "--out", str(out), "--clip", "1.0"]) == 0
+    assert "elman on sunspots" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["train_mse"]) == 2 and np.isfinite(metrics["test_mse"])
+    assert (out / "model.keras").stat().st_size > 0
+    assert cli.main([*argv, "--out", str(out)]) == 1  # exists: refused
+    assert cli.main([*argv, "--out", str(out), "--overwrite"]) == 0
+
+
+def test_train_on_a_csv_file_forecasts_the_target_column(tmp_path):
+    rows = np.stack([np.sin(np.arange(80) / 4), np.cos(np.arange(80) / 4)], axis=1)
+    path = tmp_path / "series.csv"
+    np.savetxt(path, rows, delimiter=",", header="a,b", comments="")
+    out = tmp_path / "csv-run"
+    argv = ["train", "--model", "tdnn", "--data", str(path), "--target", "b", "--window", "5"]
+    assert cli.main([*argv, "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"] == str(path)
+
+    from keras_rnnkit.data.tasks import load_csv
+
+    task = load_csv(path, "b", 5)
+    # 75 windows, the last 20% (15) held out; each target is the next row's b.
+    assert task["x_train"].shape == (60, 5, 2) and task["x_test"].shape == (15, 5, 2)
+    np.testing.assert_allclose(task["y_train"][0, 0], rows[5, 1], rtol=1e-6)
+    np.testing.assert_allclose(task["x_test"][-1], rows[-6:-1], rtol=1e-6)
+
+
+def test_train_on_an_npz_file(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data.npz"
+    np.savez(path, x=rng.normal(size=(40, 6, 3)), y=rng.normal(size=40))
+    out = tmp_path / "npz-run"
+    argv = ["train", "--model", "jordan", "--data", str(path), "--epochs", "1", "--quiet"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--data", "missing.csv", "--target", "a"], "no such file"),
+        (["--data", "{csv}"], "needs --target COLUMN"),
+        (["--data", "{csv}", "--target", "zzz"], "no column 'zzz'"),
+        (["--data", "{txt}"], "expected a .csv or .npz file"),
+    ],
+)
+def test_train_explains_bad_input_in_one_line(extra, message, tmp_path, capsys):
+    csv = tmp_path / "t.csv"
+    csv.write_text("a,b\n" + "\n".join(f"{i},{i}" for i in range(30)))
+    txt = tmp_path / "t.txt"
+    txt.write_text("hello")
+    extra = [e.format(csv=csv, txt=txt) for e in extra]
+    code = cli.main(["train", "--model", "elman", *extra, "--out", str(tmp_path / "o")])
+    error = capsys.readouterr().err
+    assert code == 1 and message in error and len(error.strip().splitlines()) == 1
