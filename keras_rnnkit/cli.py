@@ -6,6 +6,7 @@ the trained models (`.keras`), the metrics (JSON) and plots into a new folder.
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,35 @@ import time
 import numpy as np
 
 
+def _refuse_existing(out, overwrite):
+    """Fails early, before any training, if `out` exists and may not be replaced."""
+    if pathlib.Path(out).exists() and not overwrite:
+        raise FileExistsError(
+            f"the output folder {str(out)!r} exists; choose another --out, or pass "
+            "--overwrite to replace it"
+        )
+
+
+@contextlib.contextmanager
+def _new_output_folder(out, overwrite):
+    """Yields a staging folder beside `out`, moved into place only when complete.
+
+    A run that fails part-way leaves `out` as it was; an existing `out` is
+    replaced only with `overwrite`.
+    """
+    out = pathlib.Path(out)
+    _refuse_existing(out, overwrite)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield staging
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _demo(args):
     import keras
 
@@ -28,12 +58,7 @@ def _demo(args):
     from keras_rnnkit.forecasting import arv
     from keras_rnnkit.forecasting import build_forecaster
 
-    out = pathlib.Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(
-            f"the output folder {str(out)!r} exists; choose another --out, or pass "
-            "--overwrite to replace it"
-        )
+    _refuse_existing(args.out, args.overwrite)
     epochs = 2 if args.smoke else args.epochs
     keras.utils.set_random_seed(args.seed)
     task = sunspot_windows(window=12)
@@ -48,11 +73,9 @@ def _demo(args):
     print(header)
     baseline = ar_baseline(task)
     print(f"{'AR(9)':8s} {10:7d} {'-':>8s} " + " ".join(f"{baseline[p]:14.3f}" for p in periods))
-    # Written beside the target, moved into place only when complete.
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".rnnkit-demo-", dir=out.parent or "."))
     metrics = {"baseline_ar9": baseline, "epochs": epochs, "seed": args.seed, "models": {}}
     histories = {}
-    try:
+    with _new_output_folder(args.out, args.overwrite) as staging:
         for family in FAMILIES:
             model = build_forecaster(family, 12)
             start = time.perf_counter()
@@ -75,12 +98,7 @@ def _demo(args):
             _keep_predictions(metrics["models"][family], model, task)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
         _plots(staging, histories, metrics, task)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    print(f"Models, metrics.json and plots written to {out}/")
+    print(f"Models, metrics.json and plots written to {args.out}/")
     return 0
 
 
@@ -91,12 +109,7 @@ def _train(args):
     from keras_rnnkit.data.tasks import load_task
     from keras_rnnkit.forecasting import build_model
 
-    out = pathlib.Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(
-            f"the output folder {str(out)!r} exists; choose another --out, or pass "
-            "--overwrite to replace it"
-        )
+    _refuse_existing(args.out, args.overwrite)
     if args.window < 3:
         raise ValueError(f"--window must be at least 3; received {args.window}")
     keras.utils.set_random_seed(args.seed)
@@ -136,19 +149,13 @@ def _train(args):
             np.mean((task["y_test"] - task["y_train"].mean(axis=0)) ** 2)
         ),
     }
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".rnnkit-train-", dir=out.parent or "."))
-    try:
+    with _new_output_folder(args.out, args.overwrite) as staging:
         model.save(staging / "model.keras")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     print(
         f"{args.model} on {source}: {model.count_params()} parameters, {seconds:.1f} s, "
         f"test MSE {test_mse:.4g} (predicting the training mean: "
-        f"{metrics['test_mse_of_train_mean']:.4g}); model and metrics in {out}/"
+        f"{metrics['test_mse_of_train_mean']:.4g}); model and metrics in {args.out}/"
     )
     return 0
 

@@ -54,17 +54,9 @@ class JordanCell(RecurrentCell):
             training, in [0, 1); one mask per sequence. Default: `0.0`.
         seed: Integer seed of the dropout masks and of scheduled sampling.
             Default: `None`.
-        gradient_clip: None, or a positive float c: at every step, the gradient
-            flowing back into the state is clipped to c (elementwise, or by
-            its norm per sample; see `gradient_clip_mode`). The forward pass
-            is unchanged. Default: `None`.
-        gradient_clip_mode: `"value"` or `"norm"`. Default: `"value"`.
-        zoneout: Probability in [0, 1) that a state unit keeps its previous
-            value at a step while training (Krueger et al. 2016); at inference
-            the expectation. Needs keras_rnnkit's layers to train. Default: `0.0`.
-        layer_norm: Normalise the pre-activation over the units (Ba et al.
-            2016), with weights `layer_norm_scale` and `layer_norm_offset`.
-            Default: `False`.
+        gradient_clip, gradient_clip_mode, zoneout, layer_norm: as in
+            `ElmanCell`; here the state that is clipped and zoned out is the
+            context, and layer norm acts on the hidden pre-activation.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Example:
