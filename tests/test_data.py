@@ -58,3 +58,48 @@ def test_sunspots_split_years_and_windows():
 def test_sunspot_windows_rejects_bad_window():
     with pytest.raises(ValueError, match="`window` must be a positive integer"):
         sunspot_windows(window=0)
+
+
+def test_temporal_xor_every_third_bit_is_the_xor_of_the_two_before():
+    from keras_rnnkit.data import temporal_xor
+
+    x, y = temporal_xor(50, 30, seed=2)
+    bits = x[:, :, 0]  # 10 whole triples
+    np.testing.assert_array_equal(y[:, :-1, 0], x[:, 1:, 0])  # y is x shifted by one
+    np.testing.assert_array_equal(bits[:, 2::3], np.logical_xor(bits[:, 0::3], bits[:, 1::3]))
+    assert set(np.unique(bits)) == {0.0, 1.0}
+    np.testing.assert_array_equal(temporal_xor(3, 6, seed=5)[0], temporal_xor(3, 6, seed=5)[0])
+    with pytest.raises(ValueError, match="multiple of 3"):
+        temporal_xor(3, 10)
+
+
+def test_copy_task_answer_is_the_input_after_the_delay():
+    from keras_rnnkit.data import copy_task
+
+    x, y = copy_task(20, length=5, delay=3, symbols=4, seed=1)
+    assert x.shape == (20, 13, 5) and y.shape == (20, 13)
+    np.testing.assert_array_equal(y[:, :8], 0)  # blank until the answer
+    np.testing.assert_array_equal(y[:, 8:] - 1, x[:, :5, :4].argmax(axis=-1))
+    np.testing.assert_array_equal(x[:, 5:, :4], 0)  # nothing shown after the symbols
+    np.testing.assert_array_equal(x[:, :, 4].argmax(axis=1), 7)  # go, just before the answer
+
+
+def test_plan_sequences_hold_the_plan_and_differ_by_plan():
+    from keras_rnnkit.data import plan_sequences
+
+    x, y = plan_sequences(plans=4, length=10, outputs=3, seed=0)
+    np.testing.assert_array_equal(x, np.repeat(np.eye(4)[:, None], 10, axis=1))
+    assert len({row.tobytes() for row in y}) == 4  # one sequence per plan
+
+
+def test_shifted_patterns_hold_their_class_pattern_at_the_offset():
+    from keras_rnnkit.data import shifted_patterns
+
+    x, y, offsets = shifted_patterns(300, length=30, classes=3, pattern_length=5, seed=4)
+    patterns = np.random.default_rng(4).normal(size=(3, 5, 4))
+    # At the offset the sample is its pattern plus noise of std 0.5; elsewhere noise.
+    residual = np.stack([x[i, o : o + 5] - patterns[y[i]] for i, o in enumerate(offsets)])
+    assert abs(residual.std() - 0.5) < 0.03
+    assert set(np.unique(y)) == {0, 1, 2} and offsets.min() >= 0 and offsets.max() <= 25
+    with pytest.raises(ValueError, match="`pattern_length` must be at most `length`"):
+        shifted_patterns(2, length=4, pattern_length=5)
