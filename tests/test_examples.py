@@ -31,3 +31,9 @@ def test_adding_problem_example_runs_and_plots(tmp_path):
     for kind, result in results.items():
         assert np.isfinite(result["test_mse"])
         assert (tmp_path / f"gradient_flow_{kind}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_jordan_sequences_example_runs():
+    accuracy = _load("jordan_sequences").main(["--smoke"])
+    assert 0.0 <= accuracy <= 1.0
