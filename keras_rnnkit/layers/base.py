@@ -17,8 +17,6 @@ from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
-from keras_rnnkit.layers.normalization import add_layer_norm_weights
-from keras_rnnkit.layers.normalization import layer_normalized
 from keras_rnnkit.training.clipping import CLIP_MODES
 from keras_rnnkit.training.clipping import clip_gradient
 
@@ -79,17 +77,13 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     # Whether the step's output is its (first) state, as in an Elman cell:
     # then zoneout acts on the output too.
     output_is_state = False
+    # Cells without the option (TDNNCell) never zone out.
+    zoneout = 0.0
 
     def _init_regularization(self, zoneout, layer_norm):
         owner = type(self).__name__
         self.zoneout = arguments.rate(owner, "zoneout", zoneout)
         self.layer_norm = arguments.boolean(owner, "layer_norm", layer_norm)
-
-    def _build_layer_norm(self, size):
-        add_layer_norm_weights(self, size)
-
-    def _normalized(self, z):
-        return layer_normalized(self, z)
 
     def _zoned_out(self, new_states, states, keep, training):
         """Zoneout (Krueger et al. 2016): units keep their previous value.
@@ -107,12 +101,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
                 )
             rate = self.zoneout
             return [rate * old + (1.0 - rate) * new for new, old in zip(new_states, states)]
-        zoned, start = [], 0
-        for new, old in zip(new_states, states):
-            unit_keep = keep[:, start : start + new.shape[-1]]
-            start += new.shape[-1]
-            zoned.append(unit_keep * old + (1.0 - unit_keep) * new)
-        return zoned
+        return [
+            unit_keep * old + (1.0 - unit_keep) * new
+            for new, old, unit_keep in zip(new_states, states, _per_state(keep, states))
+        ]
 
     # Set by `RecurrentLayer.inner_loop` for the length of one loop (None
     # otherwise): which control channels end each step's input.
@@ -148,10 +140,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         if self.gradient_clip is not None:
             states = [clip_gradient(s, self.gradient_clip, self.gradient_clip_mode) for s in states]
         output, new_states = self.step(sequence, states, training=training)
-        if getattr(self, "zoneout", 0.0):
+        if self.zoneout:
             new_states = self._zoned_out(new_states, states, zoneout_keep, training)
         if probe is not None:
-            new_states = _split_add(new_states, probe)
+            new_states = [s + p for s, p in zip(new_states, _per_state(probe, new_states))]
         if self.output_is_state and (self.zoneout or probe is not None):
             output = new_states[0]
         if not controls.mask:
@@ -179,14 +171,14 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return cls(**config)
 
 
-def _split_add(states, values):
-    """Adds `values` (B, sum of state sizes) to the states, side by side."""
-    added, start = [], 0
+def _per_state(values, states):
+    """Splits `values` (B, sum of the state sizes) into one slice per state."""
+    slices, start = [], 0
     for state in states:
         size = int(state.shape[-1])
-        added.append(state + values[:, start : start + size])
+        slices.append(values[:, start : start + size])
         start += size
-    return added
+    return slices
 
 
 def _snake_case(name):
@@ -319,12 +311,11 @@ class RecurrentLayer(keras.layers.RNN):
                 (*keras.ops.shape(sequences)[:2], sum(self.state_size)), dtype=sequences.dtype
             )
             channels.append(probe_hook(self, probe))
-        zoneout = bool(getattr(self.cell, "zoneout", 0.0)) and bool(training)
+        zoneout = bool(self.cell.zoneout) and bool(training)
         if zoneout:
-            state_units = sum(self.state_size)
             channels.append(
                 keras.random.uniform(
-                    (*keras.ops.shape(sequences)[:2], state_units),
+                    (*keras.ops.shape(sequences)[:2], sum(self.state_size)),
                     seed=self.cell.seed_generator,
                 )
                 < self.cell.zoneout

@@ -6,6 +6,8 @@ from keras_rnnkit._api import export
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.normalization import add_layer_norm_weights
+from keras_rnnkit.layers.normalization import layer_normalized
 
 
 @export
@@ -138,7 +140,7 @@ class ElmanCell(RecurrentCell):
                 regularizer=self.bias_regularizer,
                 constraint=self.bias_constraint,
             )
-        self._build_layer_norm(self.units)
+        add_layer_norm_weights(self, self.units)
 
     def step(self, sequence, states, training=False):
         previous = states[0]
@@ -150,7 +152,7 @@ class ElmanCell(RecurrentCell):
         if self.bias is not None:
             z = z + self.bias
         h = self.activation(
-            self._normalized(z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
+            layer_normalized(self, z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
         )
         return h, [h]
 

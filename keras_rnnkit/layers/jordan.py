@@ -6,6 +6,8 @@ from keras_rnnkit._api import export
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.normalization import add_layer_norm_weights
+from keras_rnnkit.layers.normalization import layer_normalized
 
 # Every weight of the cell, in order: (name, shape from (D, H, O)).
 _WEIGHTS = ("kernel", "recurrent_kernel", "bias", "output_kernel", "output_bias")
@@ -162,7 +164,7 @@ class JordanCell(RecurrentCell):
                     constraint=getattr(self, f"{prefix}_constraint"),
                 ),
             )
-        self._build_layer_norm(h)
+        add_layer_norm_weights(self, h)
 
     def step(self, sequence, states, training=False):
         context = states[0]
@@ -179,7 +181,7 @@ class JordanCell(RecurrentCell):
         z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(fed_context, self.recurrent_kernel)
         if self.bias is not None:
             z = z + self.bias
-        h = self.activation(self._normalized(z))
+        h = self.activation(layer_normalized(self, z))
         y = keras.ops.matmul(h, self.output_kernel)
         if self.output_bias is not None:
             y = y + self.output_bias

@@ -12,8 +12,20 @@ from keras_rnnkit.layers.normalization import layer_normalized
 PADDINGS = ("same", "valid")
 
 
-def _set_weight_options(
+def _checked_options(owner, units, context, activation, use_bias, layer_norm, causal=False):
+    """The validated options that TDNN and TDNNCell share."""
+    return {
+        "units": arguments.positive_int(owner, "units", units),
+        "context": arguments.context_offsets(owner, "context", context, causal=causal),
+        "activation": arguments.activation(owner, "activation", activation),
+        "use_bias": arguments.boolean(owner, "use_bias", use_bias),
+        "layer_norm": arguments.boolean(owner, "layer_norm", layer_norm),
+    }
+
+
+def _set_options(
     layer,
+    checked,
     kernel_initializer,
     bias_initializer,
     kernel_regularizer,
@@ -21,12 +33,24 @@ def _set_weight_options(
     kernel_constraint,
     bias_constraint,
 ):
+    """Sets the checked options and the weights' initializers, regularizers, constraints."""
+    for name, value in checked.items():
+        setattr(layer, name, value)
     layer.kernel_initializer = keras.initializers.get(kernel_initializer)
     layer.bias_initializer = keras.initializers.get(bias_initializer)
     layer.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
     layer.bias_regularizer = keras.regularizers.get(bias_regularizer)
     layer.kernel_constraint = keras.constraints.get(kernel_constraint)
     layer.bias_constraint = keras.constraints.get(bias_constraint)
+
+
+class _ContextWindow:
+    """`receptive_field` of a layer with a `context` of time offsets."""
+
+    @property
+    def receptive_field(self):
+        """Number of consecutive input steps one output can see: max - min + 1."""
+        return self.context[-1] - self.context[0] + 1
 
 
 def _add_weights(layer, input_dim):
@@ -54,7 +78,7 @@ def _add_weights(layer, input_dim):
 
 
 @export
-class TDNN(keras.layers.Layer):
+class TDNN(_ContextWindow, keras.layers.Layer):
     r"""Time-delay neural network layer: each output sees a fixed window of inputs.
 
     $$y_t = \mathrm{activation}\Big(b + \sum_i x_{t + \mathrm{context}[i]}\, W_i\Big)$$
@@ -121,20 +145,13 @@ class TDNN(keras.layers.Layer):
         **kwargs,
     ):
         owner = type(self).__name__
-        checked = dict(
-            units=arguments.positive_int(owner, "units", units),
-            context=arguments.context_offsets(owner, "context", context),
-            layer_norm=arguments.boolean(owner, "layer_norm", layer_norm),
-            padding=arguments.one_of(owner, "padding", padding, PADDINGS),
-            stride=arguments.positive_int(owner, "stride", stride),
-            activation=arguments.activation(owner, "activation", activation),
-            use_bias=arguments.boolean(owner, "use_bias", use_bias),
-        )
+        checked = _checked_options(owner, units, context, activation, use_bias, layer_norm)
+        checked["padding"] = arguments.one_of(owner, "padding", padding, PADDINGS)
+        checked["stride"] = arguments.positive_int(owner, "stride", stride)
         super().__init__(**kwargs)
-        for name, value in checked.items():
-            setattr(self, name, value)
-        _set_weight_options(
+        _set_options(
             self,
+            checked,
             kernel_initializer,
             bias_initializer,
             kernel_regularizer,
@@ -144,11 +161,6 @@ class TDNN(keras.layers.Layer):
         )
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(ndim=3)
-
-    @property
-    def receptive_field(self):
-        """Number of consecutive input steps one output can see: max - min + 1."""
-        return self.context[-1] - self.context[0] + 1
 
     def build(self, input_shape):
         _add_weights(self, input_shape[-1])
@@ -214,7 +226,7 @@ class TDNN(keras.layers.Layer):
 
 
 @export
-class TDNNCell(RecurrentCell):
+class TDNNCell(_ContextWindow, RecurrentCell):
     r"""Streaming form of a causal TDNN, one step at a time, for `keras.layers.RNN`.
 
     With every offset $\le 0$ (causal), $y_t = \mathrm{activation}(b +
@@ -275,19 +287,13 @@ class TDNNCell(RecurrentCell):
         layer_norm=False,
         **kwargs,
     ):
-        owner = type(self).__name__
-        checked = dict(
-            units=arguments.positive_int(owner, "units", units),
-            layer_norm=arguments.boolean(owner, "layer_norm", layer_norm),
-            context=arguments.context_offsets(owner, "context", context, causal=True),
-            activation=arguments.activation(owner, "activation", activation),
-            use_bias=arguments.boolean(owner, "use_bias", use_bias),
+        checked = _checked_options(
+            type(self).__name__, units, context, activation, use_bias, layer_norm, causal=True
         )
         super().__init__(**kwargs)
-        for name, value in checked.items():
-            setattr(self, name, value)
-        _set_weight_options(
+        _set_options(
             self,
+            checked,
             kernel_initializer,
             bias_initializer,
             kernel_regularizer,
@@ -304,10 +310,6 @@ class TDNNCell(RecurrentCell):
         # JAX loop repeats `states[0]` as the output of a masked step.
         self.state_size = [self.units] + ([self.delay * self.units] if self.delay else [])
         self.output_size = self.units
-
-    @property
-    def receptive_field(self):
-        return self.context[-1] - self.context[0] + 1
 
     def build(self, input_shape):
         _add_weights(self, input_shape[-1])

@@ -82,7 +82,6 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self.plot_path = plot_path
         self.state_gradient_norms = {}
         self.weight_gradient_norms = {}
-        self._epoch_rows = {}
 
     def _recurrent_layers(self):
         # Imported here: the layers import `keras_rnnkit.training` (clipping).
@@ -170,9 +169,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         state_norms, weight_norms = self.measure()
         logs = logs if logs is not None else {}
         for name, norms in state_norms.items():
-            rows = self._epoch_rows.setdefault(name, [])
-            rows.append(norms)
-            self.state_gradient_norms[name] = np.stack(rows)
+            previous = self.state_gradient_norms.get(name, np.empty((0, len(norms))))
+            self.state_gradient_norms[name] = np.vstack([previous, norms])
             logs[f"gradient_flow/{name}/first_step"] = float(norms[0])
             logs[f"gradient_flow/{name}/last_step"] = float(norms[-1])
             self._warn(name, epoch, norms)
