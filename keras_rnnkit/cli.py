@@ -74,7 +74,8 @@ def _demo(args):
     baseline = ar_baseline(task)
     print(f"{'AR(9)':8s} {10:7d} {'-':>8s} " + " ".join(f"{baseline[p]:14.3f}" for p in periods))
     metrics = {"baseline_ar9": baseline, "epochs": epochs, "seed": args.seed, "models": {}}
-    histories = {}
+    histories, forecasts = {}, {}
+    both_periods = np.concatenate([task["x_test"], task["x_test_late"]])
     with _new_output_folder(args.out, args.overwrite) as staging:
         for family in FAMILIES:
             model = build_forecaster(family, 12)
@@ -95,9 +96,10 @@ def _demo(args):
                 f"{family:8s} {model.count_params():7d} {seconds:8.1f} "
                 + " ".join(f"{scores[p]:14.3f}" for p in periods)
             )
-            _keep_predictions(metrics["models"][family], model, task)
+            # One predict call over both periods: one trace, not one per length.
+            forecasts[family] = model.predict(both_periods, verbose=0)[:, 0]
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        _plots(staging, histories, metrics, task)
+        _plots(staging, histories, forecasts, task)
     print(f"Models, metrics.json and plots written to {args.out}/")
     return 0
 
@@ -160,19 +162,7 @@ def _train(args):
     return 0
 
 
-def _keep_predictions(record, model, task):
-    # One predict call over both periods: one trace, not one per length.
-    import numpy as np
-
-    both = model.predict(np.concatenate([task["x_test"], task["x_test_late"]]), verbose=0)
-    split = len(task["x_test"])
-    record["_predictions"] = {
-        "test": both[:split, 0].tolist(),
-        "test_late": both[split:, 0].tolist(),
-    }
-
-
-def _plots(folder, histories, metrics, task):
+def _plots(folder, histories, forecasts, task):
     try:
         import matplotlib
 
@@ -192,9 +182,8 @@ def _plots(folder, histories, metrics, task):
     years = list(range(1921, 1956)) + list(range(1956, 1980))
     truth = list(task["y_test"][:, 0]) + list(task["y_test_late"][:, 0])
     axis.plot(years, truth, "k-", linewidth=2, label="truth")
-    for family, record in metrics["models"].items():
-        predictions = record.pop("_predictions")
-        axis.plot(years, predictions["test"] + predictions["test_late"], label=family)
+    for family, forecast in forecasts.items():
+        axis.plot(years, forecast, label=family)
     axis.set(xlabel="year", ylabel="sunspots (scaled)", title="One-step-ahead forecasts")
     axis.legend()
     figure.savefig(folder / "forecasts.png", dpi=100)

@@ -22,6 +22,8 @@ def test_demo_smoke_writes_models_metrics_and_plots(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["models"]) == {"elman", "jordan", "tdnn"}
     for record in metrics["models"].values():
+        assert set(record) == {"parameters", "seconds", "arv"}
+    for record in metrics["models"].values():
         assert set(record["arv"]) == {"1921-1955", "1956-1979"}
         assert all(np.isfinite(v) and v > 0 for v in record["arv"].values())
     for name in ("elman.keras", "jordan.keras", "tdnn.keras"):
