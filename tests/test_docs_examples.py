@@ -7,18 +7,26 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Pages about TensorFlow-only features (SavedModel, TFLite, tf.distribute) run on TensorFlow only.
+TENSORFLOW_ONLY_PAGES = {"deployment.md", "distribution.md"}
 BLOCKS = [
-    (page, index, block)
+    pytest.param(
+        page,
+        index,
+        block,
+        id=f"{page.name}[{index}]",
+        marks=[pytest.mark.tensorflow_only] if page.name in TENSORFLOW_ONLY_PAGES else [],
+    )
     for page in PAGES
     for index, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL))
 ]
 
 
 def test_docs_have_python_examples():
-    assert {page.name for page, _, _ in BLOCKS} >= {"README.md", "training.md"}
+    assert {param.values[0].name for param in BLOCKS} >= {"README.md", "training.md"}
 
 
-@pytest.mark.parametrize("page,index,block", BLOCKS, ids=[f"{p.name}[{i}]" for p, i, _ in BLOCKS])
+@pytest.mark.parametrize("page,index,block", BLOCKS)
 def test_python_block_runs(page, index, block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples may save files
     exec(compile(block, f"{page.name}[python block {index}]", "exec"), {})
