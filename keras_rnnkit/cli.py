@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -51,6 +52,7 @@ def _new_output_folder(out, overwrite):
 def _demo(args):
     import keras
 
+    from keras_rnnkit._progress import EpochProgress
     from keras_rnnkit.data import sunspot_windows
     from keras_rnnkit.forecasting import FAMILIES
     from keras_rnnkit.forecasting import TEST_PERIODS
@@ -70,9 +72,8 @@ def _demo(args):
     header = f"{'model':8s} {'params':>7s} {'seconds':>8s} " + " ".join(
         f"{'ARV ' + p:>14s}" for p in periods
     )
-    print(header)
     baseline = ar_baseline(task)
-    print(f"{'AR(9)':8s} {10:7d} {'-':>8s} " + " ".join(f"{baseline[p]:14.3f}" for p in periods))
+    rows = [f"{'AR(9)':8s} {10:7d} {'-':>8s} " + " ".join(f"{baseline[p]:14.3f}" for p in periods)]
     metrics = {"baseline_ar9": baseline, "epochs": epochs, "seed": args.seed, "models": {}}
     histories, forecasts = {}, {}
     both_periods = np.concatenate([task["x_test"], task["x_test_late"]])
@@ -81,7 +82,12 @@ def _demo(args):
             model = build_forecaster(family, 12)
             start = time.perf_counter()
             history = model.fit(
-                task["x_train"], task["y_train"], epochs=epochs, batch_size=32, verbose=0
+                task["x_train"],
+                task["y_train"],
+                epochs=epochs,
+                batch_size=32,
+                verbose=0,
+                callbacks=[] if args.quiet else [EpochProgress(f"training {family}", epochs)],
             )
             seconds = time.perf_counter() - start
             scores = arv(model, task)
@@ -92,7 +98,7 @@ def _demo(args):
                 "arv": scores,
             }
             model.save(staging / f"{family}.keras")
-            print(
+            rows.append(
                 f"{family:8s} {model.count_params():7d} {seconds:8.1f} "
                 + " ".join(f"{scores[p]:14.3f}" for p in periods)
             )
@@ -100,31 +106,50 @@ def _demo(args):
             forecasts[family] = model.predict(both_periods, verbose=0)[:, 0]
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
         _plots(staging, histories, forecasts, task)
+    print("\n".join([header, *rows]))
     print(f"Models, metrics.json and plots written to {args.out}/")
     return 0
 
 
-def _train(args):
+def _load_task(args):
+    """The task of `--task` or `--data`: (arrays, its name, problem, sequence_output)."""
+    from keras_rnnkit.data import TASKS
+    from keras_rnnkit.data import load_file
+    from keras_rnnkit.data import load_task
+
+    if args.window is not None and args.window < 3:
+        raise ValueError(f"--window must be at least 3; received {args.window}")
+    if args.data is not None:
+        window = 12 if args.window is None else args.window
+        task = load_file(args.data, target=args.target, window=window)
+        return task, str(args.data), "regression", task["y_train"].ndim == 3
+    info = TASKS[args.task]
+    task = load_task(args.task, args.window, seed=args.seed)
+    return task, args.task, info.problem, info.sequence_output
+
+
+def _fit(args, callbacks_for=lambda task: []):
+    """Loads the task, builds the model and trains it: (model, history, task, facts).
+
+    `callbacks_for(task)` gives the training callbacks, which may use the task's arrays.
+    """
     import keras
 
-    from keras_rnnkit.data.tasks import load_file
-    from keras_rnnkit.data.tasks import load_task
-    from keras_rnnkit.forecasting import build_model
+    from keras_rnnkit.models import build_model
 
     _refuse_existing(args.out, args.overwrite)
-    if args.window < 3:
-        raise ValueError(f"--window must be at least 3; received {args.window}")
     keras.utils.set_random_seed(args.seed)
-    if args.data is not None:
-        task = load_file(args.data, target=args.target, window=args.window)
-        source = str(args.data)
+    task, source, problem, sequence_output = _load_task(args)
+    if problem == "classification":
+        outputs = int(max(task[f"y_{s}"].max() for s in ("train", "val", "test"))) + 1
     else:
-        task = load_task(args.task, args.window, seed=args.seed)
-        source = args.task
+        outputs = task["y_train"].shape[-1]
     model = build_model(
         args.model,
         task["x_train"].shape[1:],
-        task["y_train"].shape[-1],
+        outputs,
+        problem=problem,
+        sequence_output=sequence_output,
         units=args.units,
         gradient_clip=args.clip,
         clipnorm=args.clipnorm,
@@ -134,31 +159,93 @@ def _train(args):
     history = model.fit(
         task["x_train"],
         task["y_train"],
+        validation_data=(task["x_val"], task["y_val"]),
         epochs=args.epochs,
         batch_size=args.batch_size,
         verbose=0 if args.quiet else 1,
+        callbacks=callbacks_for(task),
     )
-    seconds = time.perf_counter() - start
-    test_mse = float(model.evaluate(task["x_test"], task["y_test"], verbose=0))
-    metrics = {
+    facts = {
         "model": args.model,
         "data": source,
+        "problem": problem,
         "parameters": model.count_params(),
-        "seconds": seconds,
-        "train_mse": history.history["loss"],
-        "test_mse": test_mse,
-        "test_mse_of_train_mean": float(
-            np.mean((task["y_test"] - task["y_train"].mean(axis=0)) ** 2)
-        ),
+        "seconds": time.perf_counter() - start,
     }
+    return model, history, task, facts
+
+
+def _baseline(task, problem):
+    """The test score of predicting from the training targets alone."""
+    train, test = task["y_train"], task["y_test"]
+    if problem == "regression":
+        return "MSE of predicting the training mean", float(np.mean((test - train.mean(0)) ** 2))
+    if problem == "classification":
+        majority = np.bincount(train.ravel()).argmax()
+        return "accuracy of the majority class", float(np.mean(test == majority))
+    majority = (train.mean(axis=tuple(range(train.ndim - 1))) >= 0.5).astype(test.dtype)
+    return "accuracy of the majority bit", float(np.mean(test == majority))
+
+
+def _train(args):
+    model, history, task, metrics = _fit(args)
+    test = model.evaluate(task["x_test"], task["y_test"], verbose=0, return_dict=True)
+    baseline_name, baseline = _baseline(task, metrics["problem"])
+    metrics.update(
+        history=history.history,
+        test=test,
+        test_baseline={"name": baseline_name, "value": baseline},
+    )
     with _new_output_folder(args.out, args.overwrite) as staging:
         model.save(staging / "model.keras")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    scores = ", ".join(f"{name} {value:.4g}" for name, value in test.items())
     print(
-        f"{args.model} on {source}: {model.count_params()} parameters, {seconds:.1f} s, "
-        f"test MSE {test_mse:.4g} (predicting the training mean: "
-        f"{metrics['test_mse_of_train_mean']:.4g}); model and metrics in {args.out}/"
+        f"{args.model} on {metrics['data']}: {metrics['parameters']} parameters, "
+        f"{metrics['seconds']:.1f} s, test {scores} ({baseline_name}: {baseline:.4g}); "
+        f"model and metrics in {args.out}/"
     )
+    return 0
+
+
+def _gradients(args):
+    from keras_rnnkit.training import GradientFlowMonitor
+    from keras_rnnkit.training import GradientFlowWarning
+
+    if args.model == "tdnn":
+        raise ValueError(
+            "--model tdnn has no recurrent state to follow back through time; "
+            "choose elman or jordan"
+        )
+    monitors = []
+
+    def monitor_on_validation_samples(task):
+        # The probe batch: validation samples, which training never updates on.
+        probe = task["x_val"][: args.probe], task["y_val"][: args.probe]
+        monitors.append(GradientFlowMonitor(*probe))
+        return monitors
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GradientFlowWarning)
+        _, _, _, facts = _fit(args, callbacks_for=monitor_on_validation_samples)
+    for message in dict.fromkeys(
+        str(w.message) for w in caught if w.category is GradientFlowWarning
+    ):
+        print(f"warning: {message}")
+    monitor = monitors[0]
+    norms = {name: rows.tolist() for name, rows in monitor.state_gradient_norms.items()}
+    with _new_output_folder(args.out, args.overwrite) as staging:
+        monitor.plot(staging / "gradient_flow.png")
+        record = {**facts, "state_gradient_norms": norms}
+        (staging / "gradient_norms.json").write_text(json.dumps(record, indent=2))
+    for name, rows in norms.items():
+        last_epoch = np.asarray(rows[-1])
+        print(
+            f"{name}, after {len(rows)} epochs: |dL/dstate| at the first step "
+            f"{last_epoch[0]:.3g}, at the last step {last_epoch[-1]:.3g}, largest "
+            f"{last_epoch.max():.3g} (step {last_epoch.argmax() + 1} of {len(last_epoch)})"
+        )
+    print(f"Plot gradient_flow.png and gradient_norms.json written to {args.out}/")
     return 0
 
 
@@ -190,10 +277,51 @@ def _plots(folder, histories, forecasts, task):
     plt.close(figure)
 
 
+def _tasks_help():
+    from keras_rnnkit.data import TASKS
+
+    lines = [f"  {name:9s} {info.description}" for name, info in TASKS.items()]
+    return (
+        "\n\nBuilt-in tasks (--task; --window sets the sequence length):\n"
+        + "\n".join(lines)
+        + "\n\nFiles (--data, regression): CSV with a header row, every column a feature; each "
+        "sample is --window\nconsecutive rows (default 12), its target the --target column of "
+        "the next row; split in time\norder: 70% train, 10% validation, 20% test. NPZ: arrays "
+        "x (N, T, D) and y (N, O), optionally\nx_val, y_val, x_test, y_test (missing splits are "
+        "cut from the end of x, y)."
+    )
+
+
+def _add_training_arguments(parser, default_out):
+    from keras_rnnkit.data import TASKS
+
+    parser.add_argument("--model", required=True, choices=("elman", "jordan", "tdnn"))
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--task", choices=tuple(TASKS), help="a built-in task")
+    source.add_argument("--data", help="a .csv or .npz file")
+    parser.add_argument("--target", help="CSV only: the column to forecast")
+    parser.add_argument("--window", type=int, default=None, help="time steps per sample")
+    parser.add_argument("--units", type=int, default=8, help="default: %(default)s")
+    parser.add_argument("--epochs", type=int, default=50, help="default: %(default)s")
+    parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
+    parser.add_argument("--learning-rate", type=float, default=0.01, help="default: %(default)s")
+    parser.add_argument(
+        "--clip", type=float, default=None, help="per-step gradient clip inside BPTT"
+    )
+    parser.add_argument(
+        "--clipnorm", type=float, default=1.0, help="optimizer clipnorm (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    parser.add_argument("--out", default=default_out, help="new output folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Elman, Jordan and TDNN networks for Keras 3."
     )
+    tasks_help = _tasks_help()
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
@@ -212,42 +340,39 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     demo.add_argument("--smoke", action="store_true", help="2 epochs: check that it runs")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(run=_demo)
 
     train = commands.add_parser(
         "train",
         help="train one family on a built-in task or your own CSV/NPZ file",
         description=(
-            "Train an Elman, Jordan or TDNN regressor (many-to-one: a window of steps to one "
-            "target) on a built-in task (--task) or a file (--data). CSV: a header row, every "
-            "column a feature; each sample is --window consecutive rows, its target the "
-            "--target column of the next row; the last 20%% of samples are the test set. NPZ: "
-            "arrays x (N, T, D) and y (N, O), optionally x_test and y_test."
+            "Train an Elman, Jordan or TDNN model on a built-in task (--task) or a file "
+            "(--data), with the task's validation split, and report its test score beside a "
+            "baseline. Writes model.keras and metrics.json to --out." + tasks_help
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("--model", required=True, choices=("elman", "jordan", "tdnn"))
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--task", choices=("sunspots", "adding"), help="a built-in task")
-    source.add_argument("--data", help="a .csv or .npz file")
-    train.add_argument("--target", help="CSV only: the column to forecast")
-    train.add_argument(
-        "--window", type=int, default=12, help="time steps per sample (default: %(default)s)"
-    )
-    train.add_argument("--units", type=int, default=8, help="default: %(default)s")
-    train.add_argument("--epochs", type=int, default=50, help="default: %(default)s")
-    train.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
-    train.add_argument("--learning-rate", type=float, default=0.01, help="default: %(default)s")
-    train.add_argument(
-        "--clip", type=float, default=None, help="per-step gradient clip inside BPTT"
-    )
-    train.add_argument(
-        "--clipnorm", type=float, default=1.0, help="optimizer clipnorm (default: %(default)s)"
-    )
-    train.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    train.add_argument("--out", default="rnnkit-train", help="new output folder")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_training_arguments(train, default_out="rnnkit-train")
     train.set_defaults(run=_train)
+
+    gradients = commands.add_parser(
+        "gradients",
+        help="plot how the loss gradient flows back through time while training",
+        description=(
+            "Train an Elman or Jordan model like `rnnkit train`, recording after each epoch the "
+            "norm of the loss gradient with respect to the recurrent state at every time step "
+            "(keras_rnnkit.training.GradientFlowMonitor, on validation samples). Writes "
+            "gradient_flow.png and gradient_norms.json to --out, and warns when the gradient "
+            "vanishes or explodes." + tasks_help
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_training_arguments(gradients, default_out="rnnkit-gradients")
+    gradients.add_argument(
+        "--probe", type=int, default=64, help="validation samples probed (default: %(default)s)"
+    )
+    gradients.set_defaults(run=_gradients)
     return parser
 
 

@@ -53,12 +53,14 @@ def test_bad_arguments_exit_non_zero_without_traceback():
     assert "invalid int value" in completed.stderr and "Traceback" not in completed.stderr
 
 
-def test_help_of_every_command():
+@pytest.mark.parametrize("command", ["demo", "train", "gradients"])
+def test_help_of_every_command(command, capsys):
     parser = cli.build_parser()
-    assert "demo" in parser.format_help()
+    assert command in parser.format_help()
     with pytest.raises(SystemExit) as exit_:
-        parser.parse_args(["demo", "--help"])
+        parser.parse_args([command, "--help"])
     assert exit_.value.code == 0
+    assert "--out" in capsys.readouterr().out
 
 
 def test_ar9_baseline_equals_an_independent_least_squares_fit():
@@ -77,7 +79,11 @@ def test_train_on_a_built_in_task(tmp_path, capsys):
     assert cli.main([*argv, "--out", str(out), "--clip", "1.0"]) == 0
     assert "elman on sunspots" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
-    assert len(metrics["train_mse"]) == 2 and np.isfinite(metrics["test_mse"])
+    assert len(metrics["history"]["loss"]) == len(metrics["history"]["val_loss"]) == 2
+    assert np.isfinite(metrics["test"]["loss"]) and metrics["problem"] == "regression"
+    task = sunspot_windows(window=12, validation_years=20)
+    expected = np.mean((task["y_test"] - task["y_train"].mean()) ** 2)
+    assert metrics["test_baseline"]["value"] == pytest.approx(expected, rel=1e-5)
     assert (out / "model.keras").stat().st_size > 0
     assert cli.main([*argv, "--out", str(out)]) == 1  # exists: refused
     assert cli.main([*argv, "--out", str(out), "--overwrite"]) == 0
@@ -96,8 +102,12 @@ def test_train_on_a_csv_file_forecasts_the_target_column(tmp_path):
     from keras_rnnkit.data.tasks import load_csv
 
     task = load_csv(path, "b", 5)
-    # 75 windows, the last 20% (15) held out; each target is the next row's b.
-    assert task["x_train"].shape == (60, 5, 2) and task["x_test"].shape == (15, 5, 2)
+    # 75 windows in time order: the last 20% (15) test, the 10% before them
+    # (7.5, rounded to even: 8) validation, the first 52 train; each target is
+    # the next row's b.
+    assert task["x_train"].shape == (52, 5, 2)
+    assert task["x_val"].shape == (8, 5, 2) and task["x_test"].shape == (15, 5, 2)
+    np.testing.assert_allclose(task["x_val"][0, -1], rows[52 + 4], rtol=1e-6)
     np.testing.assert_allclose(task["y_train"][0, 0], rows[5, 1], rtol=1e-6)
     np.testing.assert_allclose(task["x_test"][-1], rows[-6:-1], rtol=1e-6)
 
@@ -129,3 +139,45 @@ def test_train_explains_bad_input_in_one_line(extra, message, tmp_path, capsys):
     code = cli.main(["train", "--model", "elman", *extra, "--out", str(tmp_path / "o")])
     error = capsys.readouterr().err
     assert code == 1 and message in error and len(error.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_demo_shows_keras_progress_bars_unless_quiet(tmp_path, capsys):
+    assert cli.main(["demo", "--smoke", "--out", str(tmp_path / "loud")]) == 0
+    loud = capsys.readouterr().out
+    assert "training elman" in loud and "epoch" in loud
+    assert cli.main(["demo", "--smoke", "--quiet", "--out", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr().out
+    assert "training elman" not in quiet and "AR(9)" in quiet
+
+
+@pytest.mark.parametrize(
+    "task,model,metric",
+    [("digits", "elman", "accuracy"), ("xor", "jordan", "binary_accuracy")],
+)
+def test_train_on_classification_and_many_to_many_tasks(task, model, metric, tmp_path):
+    out = tmp_path / task
+    argv = ["train", "--model", model, "--task", task, "--epochs", "1", "--quiet"]
+    assert cli.main([*argv, "--units", "4", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0 <= metrics["test"][metric] <= 1
+    assert metrics["test_baseline"]["name"].startswith("accuracy")
+
+
+def test_gradients_writes_the_flow_plot_and_norms(tmp_path, capsys):
+    out = tmp_path / "flow"
+    argv = ["gradients", "--model", "elman", "--task", "adding", "--window", "12"]
+    assert cli.main([*argv, "--epochs", "2", "--quiet", "--probe", "16", "--out", str(out)]) == 0
+    record = json.loads((out / "gradient_norms.json").read_text())
+    (rows,) = record["state_gradient_norms"].values()  # one recurrent layer
+    rows = np.asarray(rows)
+    assert rows.shape == (2, 12) and np.all(rows >= 0) and np.all(np.isfinite(rows))
+    assert "at the first step" in capsys.readouterr().out
+    pytest.importorskip("matplotlib")
+    assert (out / "gradient_flow.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_gradients_refuses_tdnn_in_one_line(tmp_path, capsys):
+    argv = ["gradients", "--model", "tdnn", "--task", "adding", "--out", str(tmp_path / "o")]
+    assert cli.main(argv) == 1
+    assert "no recurrent state" in capsys.readouterr().err

@@ -3,9 +3,15 @@
 import numpy as np
 import pytest
 
+from keras_rnnkit.data import TASKS
 from keras_rnnkit.data import adding_problem
+from keras_rnnkit.data import digit_sequences
 from keras_rnnkit.data import load_sunspots
+from keras_rnnkit.data import load_task
 from keras_rnnkit.data import sunspot_windows
+from keras_rnnkit.data.splits import chronological_split
+from keras_rnnkit.data.splits import split_fractions
+from keras_rnnkit.data.tasks import load_npz
 
 
 def test_adding_problem_follows_its_definition():
@@ -103,3 +109,119 @@ def test_shifted_patterns_hold_their_class_pattern_at_the_offset():
     assert set(np.unique(y)) == {0, 1, 2} and offsets.min() >= 0 and offsets.max() <= 25
     with pytest.raises(ValueError, match="`pattern_length` must be at most `length`"):
         shifted_patterns(2, length=4, pattern_length=5)
+
+
+def test_sunspot_validation_years_are_the_last_training_years():
+    full = sunspot_windows(window=12)
+    held = sunspot_windows(window=12, validation_years=20)
+    assert len(full["x_val"]) == 0
+    # Targets 1712..1900 train, 1901..1920 validate; tests and scale unchanged.
+    assert len(held["x_train"]) == 1900 - 1712 + 1 and len(held["x_val"]) == 20
+    np.testing.assert_array_equal(np.concatenate([held["y_train"], held["y_val"]]), full["y_train"])
+    np.testing.assert_array_equal(held["x_test"], full["x_test"])
+    assert held["scale"] == full["scale"]
+    with pytest.raises(ValueError, match="`validation_years` must be an integer in"):
+        sunspot_windows(validation_years=-1)
+
+
+def _rows(array):
+    return {row.tobytes() for row in array.reshape(len(array), -1)}
+
+
+@pytest.mark.parametrize("name", sorted(set(TASKS) - {"plans"}))
+def test_every_task_splits_into_disjoint_seeded_parts(name):
+    info = TASKS[name]
+    task = load_task(name, seed=0)
+    assert sorted(task) == sorted(f"{a}_{s}" for s in ("train", "val", "test") for a in "xy")
+    sizes = {split: len(task[f"x_{split}"]) for split in ("train", "val", "test")}
+    assert all(len(task[f"y_{split}"]) == n > 0 for split, n in sizes.items())
+    assert task["x_train"].ndim == 3 and task["x_train"].dtype == np.float32
+    labels = task["y_train"]
+    if info.problem == "classification":
+        assert labels.dtype.kind == "i" and labels.ndim == (2 if info.sequence_output else 1)
+    else:
+        assert labels.dtype == np.float32
+        assert labels.ndim == (3 if info.sequence_output else 2)
+    if info.default_window is not None:
+        # The copy task's window is the symbols to remember: then as many blanks and answers.
+        steps = 3 * info.default_window if name == "copy" else info.default_window
+        assert task["x_train"].shape[1] == steps
+    # 10% validation, 20% test of the samples (+-1 per class when stratified);
+    # sunspots split by years instead (test_sunspots_split_years_and_windows).
+    total = sum(sizes.values())
+    assert (
+        name == "sunspots"
+        or abs(sizes["val"] - 0.1 * total) <= 10
+        and abs(sizes["test"] - 0.2 * total) <= 10
+    )
+    # No sample is in two splits. Discrete tasks (bits, symbols) draw equal
+    # sequences by chance (there are only 8^5 copy inputs), so not for them.
+    if name not in {"copy", "xor"}:
+        train, val, test = (_rows(task[f"x_{split}"]) for split in ("train", "val", "test"))
+        assert not (train & val or train & test or val & test)
+    again = load_task(name, seed=0)
+    np.testing.assert_array_equal(again["x_test"], task["x_test"])
+    if name != "sunspots":  # the real series has one split; synthetic ones are seeded draws
+        other = load_task(name, seed=1)
+        assert not np.array_equal(other["x_test"], task["x_test"])
+
+
+def test_load_task_window_and_errors():
+    assert load_task("adding", window=7)["x_val"].shape[1] == 7
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        load_task("nope")
+    with pytest.raises(ValueError, match="fixed sequence length"):
+        load_task("digits", window=5)
+
+
+def test_digit_sequences_are_the_images_row_by_row():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    task = digit_sequences(validation_fraction=0.1, test_fraction=0.2, seed=0)
+    total = sum(len(task[f"y_{s}"]) for s in ("train", "val", "test"))
+    assert total == len(digits.target) == 1797
+    assert task["x_train"].shape[1:] == (8, 8) and task["y_train"].dtype == np.int32
+    # Each sequence is an image scaled to [0, 1], rows as steps, with its own label.
+    images = {image.tobytes(): label for image, label in zip(digits.images / 16.0, digits.target)}
+    for x, y in zip(task["x_test"][:50], task["y_test"][:50]):
+        assert images[x.astype("float64").tobytes()] == y
+    # Stratified: each digit's share of the test set is its share of the data (+-1 sample).
+    expected = np.bincount(digits.target) * 0.2
+    assert np.all(np.abs(np.bincount(task["y_test"], minlength=10) - expected) <= 1)
+
+
+@pytest.mark.parametrize(
+    "validation, test, message",
+    [
+        (0.5, 0.5, "must be below 1"),
+        (-0.1, 0.2, "`validation_fraction` must be"),
+        (0.1, 0.0, "`test_fraction` must be"),
+        (0.1, True, "`test_fraction` must be"),
+    ],
+)
+def test_split_fractions_are_checked(validation, test, message):
+    with pytest.raises(ValueError, match=message):
+        split_fractions("owner", np.arange(10), np.arange(10), validation, test, seed=0)
+
+
+def test_chronological_split_keeps_time_order_and_refuses_too_few_samples():
+    parts = chronological_split("owner", np.arange(20), np.arange(20), 0.1, 0.2)
+    joined = np.concatenate([parts["x_train"], parts["x_val"], parts["x_test"]])
+    np.testing.assert_array_equal(joined, np.arange(20))
+    with pytest.raises(ValueError, match="too few"):
+        chronological_split("owner", np.arange(3), np.arange(3), 0.1, 0.2)
+
+
+def test_npz_files_keep_their_own_splits_and_cut_the_missing_ones(tmp_path):
+    x = np.arange(40 * 3, dtype="float32").reshape(40, 3, 1)
+    path = tmp_path / "data.npz"
+    np.savez(path, x=x, y=np.arange(40.0), x_test=x[:5], y_test=np.zeros(5))
+    task = load_npz(path)
+    np.testing.assert_array_equal(task["x_test"], x[:5])
+    # The validation split is the last 10% of x in file order.
+    np.testing.assert_array_equal(task["x_val"], x[36:])
+    np.testing.assert_array_equal(task["y_train"][:, 0], np.arange(36.0))
+    np.savez(path, x=x, y=np.arange(40.0), x_val=x[:5])
+    with pytest.raises(ValueError, match="'x_val' and 'y_val' go together"):
+        load_npz(path)

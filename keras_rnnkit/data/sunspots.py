@@ -32,17 +32,22 @@ def load_sunspots():
     return years, activity
 
 
-def sunspot_windows(window=12):
+def sunspot_windows(window=12, validation_years=0):
     """One-step-ahead forecasting windows on the classic split.
 
     Each input is the `window` years before a target year, scaled by the
-    training maximum; the target is that year's scaled activity.
+    training maximum; the target is that year's scaled activity. The classic
+    benchmark trains on every target year up to 1920 (`validation_years=0`);
+    `validation_years=V` holds the last V of them (1921 - V to 1920) out as a
+    validation set, for early stopping or model selection.
 
     Args:
         window: Positive integer, years of history per input.
+        validation_years: Integer in [0, 100), training years held out.
 
     Returns:
-        A dict with `x_train` (N, window, 1), `y_train` (N, 1), `x_test`,
+        A dict with `x_train` (N, window, 1), `y_train` (N, 1), `x_val`,
+        `y_val` (V targets, empty when V = 0), `x_test`,
         `y_test` (targets in 1921–1955), `x_test_late`, `y_test_late`
         (targets in 1956–1979), `scale` (divide by it to scale) and
         `variance` (of the scaled series over the train and test years, the
@@ -54,10 +59,22 @@ def sunspot_windows(window=12):
     >>> task = sunspot_windows(window=12)
     >>> task["x_train"].shape, task["x_test"].shape
     ((209, 12, 1), (35, 12, 1))
+    >>> task = sunspot_windows(window=12, validation_years=20)
+    >>> task["x_train"].shape, task["x_val"].shape
+    ((189, 12, 1), (20, 12, 1))
     """
     if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
         raise ValueError(
             f"sunspot_windows: `window` must be a positive integer. Received: window={window!r}"
+        )
+    if (
+        isinstance(validation_years, bool)
+        or not isinstance(validation_years, int)
+        or not 0 <= validation_years < 100
+    ):
+        raise ValueError(
+            "sunspot_windows: `validation_years` must be an integer in [0, 100). "
+            f"Received: validation_years={validation_years!r}"
         )
     years, activity = load_sunspots()
     train = (years >= TRAIN_YEARS[0]) & (years <= TRAIN_YEARS[1])
@@ -67,13 +84,16 @@ def sunspot_windows(window=12):
     x = np.stack([series[t - window : t] for t in targets])[..., None]
     y = series[targets][:, None]
     target_years = years[targets]
-    in_train = target_years <= TRAIN_YEARS[1]
+    in_train = target_years <= TRAIN_YEARS[1] - validation_years
+    in_val = ~in_train & (target_years <= TRAIN_YEARS[1])
     in_test = (target_years >= TEST_YEARS[0]) & (target_years <= TEST_YEARS[1])
     in_late = (target_years >= LATE_TEST_YEARS[0]) & (target_years <= LATE_TEST_YEARS[1])
     used = (years >= TRAIN_YEARS[0]) & (years <= TEST_YEARS[1])
     return {
         "x_train": x[in_train],
         "y_train": y[in_train],
+        "x_val": x[in_val],
+        "y_val": y[in_val],
         "x_test": x[in_test],
         "y_test": y[in_test],
         "x_test_late": x[in_late],

@@ -1,51 +1,164 @@
-"""Tasks by name, and users' own files, as train/test arrays for `rnnkit train`.
+"""Tasks by name, and users' own files, as train/validation/test arrays for `rnnkit train`.
 
-Every loader returns a dict with `x_train` (N, T, D), `y_train` (N, O),
-`x_test`, `y_test` (float32).
+Every loader returns a dict of float32 / int32 NumPy arrays: `x_train`
+(N, T, D), `y_train`, `x_val`, `y_val`, `x_test`, `y_test`. Targets are
+(N, O) for regression, (N,) integer labels for classification, and carry a
+time axis, (N, T, O) or (N, T), for the many-to-many tasks.
 
-User files:
+User files (regression):
 
 - **CSV** with a header row: every column is a feature; `target` names the
   column to forecast. Each sample is a window of `window` consecutive rows (all
   columns); its target is the `target` value of the row that follows. The
-  last 20% of the samples, in time order, are the test set.
+  samples are split in time order: the first 70% train, the next 10%
+  validate, the last 20% test.
 - **NPZ** with arrays `x` (N, T, D) and `y` (N, O) (or (N,)), and optionally
-  `x_test`, `y_test`; without them the last 20% of the samples are the test
-  set.
+  `x_val`, `y_val`, `x_test`, `y_test`; a split the file lacks is cut from the
+  end of `x`, `y` in file order (10% validation, 20% test).
 """
 
+import dataclasses
 import pathlib
 
 import numpy as np
 
+from keras_rnnkit.data.digits import digit_sequences
+from keras_rnnkit.data.splits import chronological_split
+from keras_rnnkit.data.splits import split_fractions
 from keras_rnnkit.data.sunspots import sunspot_windows
 from keras_rnnkit.data.synthetic import adding_problem
+from keras_rnnkit.data.synthetic import copy_task
+from keras_rnnkit.data.synthetic import plan_sequences
+from keras_rnnkit.data.synthetic import shifted_patterns
+from keras_rnnkit.data.synthetic import temporal_xor
 
-BUILT_IN = ("sunspots", "adding")
+VALIDATION_FRACTION = 0.1
 TEST_FRACTION = 0.2
 
 
-def _split(x, y):
-    cut = int(round(len(x) * (1 - TEST_FRACTION)))
-    if cut == 0 or cut == len(x):
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """What a built-in task is, for a model builder.
+
+    Attributes:
+        description: One line: the task, its source and what `window` means.
+        problem: `"regression"` (MSE), `"classification"` (integer labels,
+            softmax) or `"binary"` (0/1 targets, sigmoid).
+        sequence_output: Whether targets have a time axis (many-to-many).
+        default_window: The sequence length used when none is given, or
+            `None` where the length is fixed by the data.
+    """
+
+    description: str
+    problem: str
+    sequence_output: bool
+    default_window: int | None
+
+
+def _shuffled(name, x, y, seed, stratify=False):
+    return split_fractions(name, x, y, VALIDATION_FRACTION, TEST_FRACTION, seed, stratify)
+
+
+def _sunspots(window, seed):
+    task = sunspot_windows(window=window, validation_years=20)
+    return {k: task[k] for k in ARRAYS}
+
+
+def _plans(window, seed):
+    # Jordan's task is to reproduce the learned sequences: every split holds
+    # the same plans, and the test is free-running production.
+    x, y = plan_sequences(length=window, seed=seed)
+    return {f"{a}_{s}": v for s in ("train", "val", "test") for a, v in (("x", x), ("y", y))}
+
+
+TASKS = {
+    "sunspots": TaskInfo(
+        "yearly sunspots, `window` years -> the next year; train to 1900, validate "
+        "1901-1920, test 1921-1955",
+        "regression",
+        False,
+        12,
+    ),
+    "adding": TaskInfo(
+        "the adding problem (Hochreiter & Schmidhuber 1997), sequences of `window` steps",
+        "regression",
+        False,
+        50,
+    ),
+    "digits": TaskInfo(
+        "scikit-learn's 8x8 digits read row by row (8 steps of 8 pixels) -> the digit",
+        "classification",
+        False,
+        None,
+    ),
+    "shifted": TaskInfo(
+        "time-shifted patterns (Waibel et al. 1989), `window` frames -> one of 3 classes",
+        "classification",
+        False,
+        40,
+    ),
+    "xor": TaskInfo(
+        "Elman's temporal XOR (1990): predict the next bit of `window` bits (a multiple of 3)",
+        "binary",
+        True,
+        30,
+    ),
+    "copy": TaskInfo(
+        "copy task: `window` symbols, a delay of `window` steps, then reproduce them",
+        "classification",
+        True,
+        5,
+    ),
+    "plans": TaskInfo(
+        "Jordan's sequence production (1986): 4 plans -> their `window`-step bit sequences",
+        "binary",
+        True,
+        8,
+    ),
+}
+ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+_LOADERS = {
+    "sunspots": _sunspots,
+    "adding": lambda window, seed: _shuffled("adding", *adding_problem(7000, window, seed), seed),
+    "digits": lambda window, seed: digit_sequences(VALIDATION_FRACTION, TEST_FRACTION, seed),
+    "shifted": lambda window, seed: _shuffled(
+        "shifted", *shifted_patterns(3000, window, seed=seed)[:2], seed, stratify=True
+    ),
+    "xor": lambda window, seed: _shuffled("xor", *temporal_xor(3000, window, seed), seed),
+    "copy": lambda window, seed: _shuffled(
+        "copy", *copy_task(5000, window, delay=window, seed=seed), seed
+    ),
+    "plans": _plans,
+}
+
+
+def load_task(name, window=None, seed=0):
+    """A built-in task by name (see `TASKS`): a dict of the six split arrays.
+
+    Args:
+        name: One of `TASKS`: sunspots, adding, digits, shifted, xor, copy, plans.
+        window: Sequence length (its meaning per task is in `TASKS[name]`);
+            `None` for the task's default. Digits have a fixed length of 8.
+        seed: Integer seed of the generator and of the shuffle.
+
+    Returns:
+        A dict with `x_train`, `y_train`, `x_val`, `y_val`, `x_test`, `y_test`.
+
+    Example:
+
+    >>> from keras_rnnkit.data import load_task
+    >>> task = load_task("adding", window=20, seed=0)
+    >>> task["x_train"].shape, task["x_val"].shape, task["y_test"].shape
+    ((4900, 20, 2), (700, 20, 2), (1400, 1))
+    """
+    if name not in TASKS:
         raise ValueError(
-            f"too few samples ({len(x)}) to keep {TEST_FRACTION:.0%} of them for testing"
+            f"unknown task {name!r}; built-in tasks: {', '.join(TASKS)} (or pass --data FILE)"
         )
-    return {"x_train": x[:cut], "y_train": y[:cut], "x_test": x[cut:], "y_test": y[cut:]}
-
-
-def load_task(name, window, seed=0):
-    """A built-in task: `"sunspots"` (window years -> next year) or `"adding"` (T = window)."""
-    if name == "sunspots":
-        task = sunspot_windows(window=window)
-        return {k: task[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    if name == "adding":
-        x, y = adding_problem(5000, window, seed=seed)
-        x_test, y_test = adding_problem(1000, window, seed=seed + 1)
-        return {"x_train": x, "y_train": y, "x_test": x_test, "y_test": y_test}
-    raise ValueError(
-        f"unknown task {name!r}; built-in tasks: {', '.join(BUILT_IN)} (or pass --data FILE)"
-    )
+    info = TASKS[name]
+    if info.default_window is None and window is not None:
+        raise ValueError(f"task {name!r} has a fixed sequence length; do not pass a window")
+    return _LOADERS[name](info.default_window if window is None else window, seed)
 
 
 def load_csv(path, target, window):
@@ -64,27 +177,39 @@ def load_csv(path, target, window):
     column = names.index(target)
     x = np.stack([table[t - window : t] for t in range(window, len(table))])
     y = table[window:, column : column + 1]
-    return _split(x.astype("float32"), y.astype("float32"))
+    return chronological_split(
+        str(path), x.astype("float32"), y.astype("float32"), VALIDATION_FRACTION, TEST_FRACTION
+    )
 
 
 def load_npz(path):
-    """Arrays `x`, `y` (and optionally `x_test`, `y_test`) of an NPZ file."""
+    """Arrays `x`, `y` (and optionally `x_val`, `y_val`, `x_test`, `y_test`) of an NPZ file."""
     with np.load(path) as arrays:
         if "x" not in arrays or "y" not in arrays:
             raise ValueError(f"{path}: an NPZ file needs arrays 'x' and 'y'")
         data = {k: np.asarray(arrays[k], "float32") for k in arrays.files}
-    for key in [k for k in ("y", "y_test") if k in data and data[k].ndim == 1]:
+    for key in [k for k in ("y", "y_val", "y_test") if k in data and data[k].ndim == 1]:
         data[key] = data[key][:, None]
     if data["x"].ndim != 3:
         raise ValueError(f"{path}: 'x' must have shape (N, T, D); it has {data['x'].shape}")
-    if "x_test" in data and "y_test" in data:
-        return {
-            "x_train": data["x"],
-            "y_train": data["y"],
-            "x_test": data["x_test"],
-            "y_test": data["y_test"],
-        }
-    return _split(data["x"], data["y"])
+    task = {"x_train": data["x"], "y_train": data["y"]}
+    # Test first, from the very end; then validation from the end of the rest.
+    for split, fraction in (("test", TEST_FRACTION), ("val", VALIDATION_FRACTION)):
+        if (f"x_{split}" in data) != (f"y_{split}" in data):
+            raise ValueError(f"{path}: arrays 'x_{split}' and 'y_{split}' go together")
+        if f"x_{split}" in data:
+            task[f"x_{split}"], task[f"y_{split}"] = data[f"x_{split}"], data[f"y_{split}"]
+            continue
+        cut = len(task["x_train"]) - int(round(len(data["x"]) * fraction))
+        if not 0 < cut < len(task["x_train"]):
+            raise ValueError(
+                f"{path}: {len(data['x'])} samples are too few to cut {fraction:.0%} of them "
+                f"for the {split} split; add arrays 'x_{split}' and 'y_{split}'"
+            )
+        for array in ("x", "y"):
+            task[f"{array}_{split}"] = task[f"{array}_train"][cut:]
+            task[f"{array}_train"] = task[f"{array}_train"][:cut]
+    return {key: task[key] for key in ARRAYS}
 
 
 def load_file(path, target=None, window=12):
