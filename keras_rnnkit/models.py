@@ -27,8 +27,8 @@ def build_model(
 ):
     """A small compiled model of `family`: (B, T, D) -> (B, O), or (B, T, O) per step.
 
-    Elman: `ElmanRNN(units)`; Jordan: `JordanRNN(units, output_units=4,
-    context_decay=0.5)`; TDNN: `TDNN(2 * units, context=(-2, -1, 0),
+    Elman: `ElmanRNN(units)`; Jordan: `JordanRNN(units, output_units=max(4,
+    output_units), context_decay=0.5)`; TDNN: `TDNN(2 * units, context=(-2, -1, 0),
     activation="tanh")`, with `padding="valid"` and flattened for one output
     per sequence (needs a fixed T), causal `"same"` padding for one per step.
     Then a `Dense(output_units)` with the problem's activation and loss (see
@@ -64,9 +64,12 @@ def build_model(
     if family == "elman":
         features = keras_rnnkit.ElmanRNN(units, **recurrent)(inputs)
     elif family == "jordan":
-        features = keras_rnnkit.JordanRNN(units, output_units=4, context_decay=0.5, **recurrent)(
-            inputs
-        )
+        # The fed-back outputs carry everything Jordan remembers: at least as
+        # many as the model's outputs.
+        jordan_outputs = max(4, output_units)
+        features = keras_rnnkit.JordanRNN(
+            units, output_units=jordan_outputs, context_decay=0.5, **recurrent
+        )(inputs)
     elif family == "tdnn":
         features = keras_rnnkit.TDNN(
             2 * units,

@@ -37,3 +37,16 @@ def test_adding_problem_example_runs_and_plots(tmp_path):
 def test_jordan_sequences_example_runs():
     accuracy = _load("jordan_sequences").main(["--smoke"])
     assert 0.0 <= accuracy <= 1.0
+
+
+@pytest.mark.slow
+def test_digits_classification_example_runs_all_three_families():
+    accuracies = _load("digits_classification").main(["--smoke"])
+    assert sorted(accuracies) == ["elman", "jordan", "tdnn"]
+    assert all(0.0 <= accuracy <= 1.0 for accuracy in accuracies.values())
+
+
+@pytest.mark.slow
+def test_tdnn_example_streams_what_the_whole_sequence_model_computes():
+    result = _load("tdnn_shifted_patterns").main(["--smoke"])
+    assert result["stream_difference"] <= 1e-4  # the example also exits if it is larger
