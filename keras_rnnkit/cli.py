@@ -277,6 +277,38 @@ def _plots(folder, histories, forecasts, task):
     plt.close(figure)
 
 
+def _export(args):
+    import keras
+
+    from keras_rnnkit import export
+
+    model_path = pathlib.Path(args.model)
+    if not model_path.is_file() or model_path.suffix != ".keras":
+        raise ValueError(f"{model_path}: expected a saved model file (.keras)")
+    if args.format != "tflite" and (args.batch_size is not None or args.time_steps is not None):
+        raise ValueError("--batch-size and --time-steps apply to --format tflite only")
+    if args.format == "onnx" and args.streaming:
+        raise ValueError("--streaming applies to --format savedmodel or tflite")
+    model = keras.saving.load_model(model_path)
+    if args.format == "savedmodel":
+        written = export.export_saved_model(
+            model, args.out, streaming=args.streaming, overwrite=args.overwrite
+        )
+    elif args.format == "tflite":
+        written = export.export_tflite(
+            model,
+            args.out,
+            batch_size=1 if args.batch_size is None else args.batch_size,
+            time_steps=args.time_steps,
+            streaming=args.streaming,
+            overwrite=args.overwrite,
+        )
+    else:
+        written = export.export_onnx(model, args.out, overwrite=args.overwrite)
+    print(f"{model_path} exported as {args.format} to {written}")
+    return 0
+
+
 def _tasks_help():
     from keras_rnnkit.data import TASKS
 
@@ -373,6 +405,28 @@ def build_parser():
         "--probe", type=int, default=64, help="validation samples probed (default: %(default)s)"
     )
     gradients.set_defaults(run=_gradients)
+
+    export = commands.add_parser(
+        "export",
+        help="export a saved .keras model as a SavedModel, TFLite or ONNX file",
+        description=(
+            "Export a model saved as .keras (for example by rnnkit train) with "
+            "keras_rnnkit.export: a TensorFlow SavedModel (signature serve; with --streaming "
+            "also step and initial_state), a TFLite file with built-in operators only (fixed "
+            "--batch-size; a while loop, or unrolled for --time-steps; or with --streaming "
+            "the single-step model), or an ONNX file (dynamic batch and time). Needs the "
+            "TensorFlow backend; TFLite and ONNX need the [export] extra. Writes atomically "
+            "and refuses an existing --out without --overwrite. See docs/deployment.md."
+        ),
+    )
+    export.add_argument("model", help="a .keras file")
+    export.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
+    export.add_argument("--out", required=True, help="the SavedModel folder or file to create")
+    export.add_argument("--streaming", action="store_true", help="the one-step form too/instead")
+    export.add_argument("--batch-size", type=int, default=None, help="tflite: default 1")
+    export.add_argument("--time-steps", type=int, default=None, help="tflite: unroll for T")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    export.set_defaults(run=_export)
     return parser
 
 
@@ -385,7 +439,7 @@ def main(argv=None):
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         return args.run(args)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, RuntimeError, ImportError) as error:
         if args.debug:
             raise
         print(f"rnnkit: error: {error}", file=sys.stderr)

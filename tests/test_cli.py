@@ -53,7 +53,7 @@ def test_bad_arguments_exit_non_zero_without_traceback():
     assert "invalid int value" in completed.stderr and "Traceback" not in completed.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "gradients"])
+@pytest.mark.parametrize("command", ["demo", "train", "gradients", "export"])
 def test_help_of_every_command(command, capsys):
     parser = cli.build_parser()
     assert command in parser.format_help()
@@ -181,3 +181,43 @@ def test_gradients_refuses_tdnn_in_one_line(tmp_path, capsys):
     argv = ["gradients", "--model", "tdnn", "--task", "adding", "--out", str(tmp_path / "o")]
     assert cli.main(argv) == 1
     assert "no recurrent state" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.tensorflow_only
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # tf2onnx
+def test_export_a_trained_model_in_each_format(tmp_path, capsys):
+    import keras
+
+    run = tmp_path / "run"
+    argv = ["train", "--model", "elman", "--task", "sunspots", "--epochs", "1", "--quiet"]
+    assert cli.main([*argv, "--out", str(run)]) == 0
+    saved = str(run / "model.keras")
+    x = sunspot_windows(window=12)["x_test"][:1]
+    expected = keras.saving.load_model(saved).predict(x, verbose=0)
+
+    assert cli.main(["export", saved, "--format", "savedmodel", "--out", str(tmp_path / "sm")]) == 0
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))  # kept: it owns the variables
+    served = loaded.serve(tf.constant(x))
+    np.testing.assert_allclose(np.asarray(served), expected, rtol=1e-5, atol=1e-6)
+
+    tflite = str(tmp_path / "model.tflite")
+    assert cli.main(["export", saved, "--format", "tflite", "--out", tflite]) == 0
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=tflite).get_signature_runner("serve")
+    (output,) = runner(**{next(iter(runner.get_input_details())): x}).values()
+    np.testing.assert_allclose(output, expected, rtol=1e-5, atol=1e-6)
+
+    onnx = str(tmp_path / "model.onnx")
+    assert cli.main(["export", saved, "--format", "onnx", "--out", onnx]) == 0
+    assert "exported as onnx" in capsys.readouterr().out
+    # Refused: an existing target, a file that is no .keras model, options of another format.
+    assert cli.main(["export", saved, "--format", "onnx", "--out", onnx]) == 1
+    assert cli.main(["export", onnx, "--format", "onnx", "--out", str(tmp_path / "x")]) == 1
+    bad = ["export", saved, "--format", "onnx", "--time-steps", "3", "--out", str(tmp_path / "y")]
+    assert cli.main(bad) == 1
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and "exists" in errors[0] and ".keras" in errors[1]

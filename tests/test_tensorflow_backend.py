@@ -12,16 +12,13 @@ right" (tests/test_reference_equations.py covers that on every backend):
 - mixed precision keeps float32 variables and computes in float16 / bfloat16.
 """
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 import keras_rnnkit
 from tests.autodiff import to_numpy
+from tests.serving import serve_without_keras
 
 pytestmark = pytest.mark.tensorflow_only
 
@@ -262,58 +259,6 @@ def test_valid_tdnn_serves_sequences_shorter_than_its_window(rng):
 # 3. model.export serves without keras or keras_rnnkit.
 # --------------------------------------------------------------------------
 
-# Run in a fresh interpreter. The finder answers for keras, keras_rnnkit and
-# tf_keras with a spec that has no origin and whose loader refuses to create the
-# module: TensorFlow probes for keras with `importlib.util.find_spec` while it
-# imports and must see it as absent, and every real import of them fails, just
-# as on a serving machine where they are not installed.
-SERVE_WITHOUT_KERAS = r"""
-import importlib.abc
-import importlib.machinery
-import sys
-
-BLOCKED = ("keras", "keras_rnnkit", "tf_keras")
-
-
-class Refuse(importlib.abc.Loader):
-    def create_module(self, spec):
-        raise ImportError(f"{spec.name} is not available when serving")
-
-    def exec_module(self, module):
-        raise ImportError(f"{module.__name__} is not available when serving")
-
-
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in BLOCKED:
-            return importlib.machinery.ModuleSpec(name, Refuse())
-        return None
-
-
-sys.meta_path.insert(0, Block())
-
-import numpy as np
-import tensorflow as tf
-
-for blocked in BLOCKED:
-    try:
-        __import__(blocked)
-    except ImportError:
-        pass
-    else:
-        raise SystemExit(f"{blocked} could be imported")
-
-saved_model, *stems = sys.argv[1:]
-served = tf.saved_model.load(saved_model)
-for stem in stems:
-    outputs = served.serve(tf.constant(np.load(stem + ".x.npy")))
-    np.save(stem + ".served.npy", outputs.numpy())
-
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-if leaked:
-    raise SystemExit(f"serving imported {leaked}")
-"""
-
 
 @pytest.mark.parametrize(
     "build", [_masked_stack_model, _bidirectional_model], ids=["masked_stack", "bidirectional"]
@@ -323,26 +268,10 @@ def test_exported_saved_model_serves_without_keras(build, tmp_path, rng):
     path = tmp_path / "saved_model"
     model.export(str(path), format="tf_saved_model", verbose=False)
 
-    stems = {}
-    for batch, length in [(3, 6), (2, 11)]:
-        stem = str(tmp_path / f"b{batch}_t{length}")
-        x = _right_padded(rng, batch, length)
-        np.save(stem + ".x.npy", x)
-        stems[stem] = to_numpy(model(x))
-    # cwd=tmp_path so that the checkout is not on sys.path either.
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("PYTHONPATH", None)
-    completed = subprocess.run(
-        [sys.executable, "-c", SERVE_WITHOUT_KERAS, str(path), *stems],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    for stem, expected in stems.items():
-        np.testing.assert_allclose(np.load(stem + ".served.npy"), expected, rtol=1e-5, atol=1e-5)
+    inputs = [_right_padded(rng, batch, length) for batch, length in [(3, 6), (2, 11)]]
+    results = serve_without_keras(path, inputs, tmp_path)
+    for x, result in zip(inputs, results):
+        np.testing.assert_allclose(result["served"], to_numpy(model(x)), rtol=1e-5, atol=1e-5)
 
 
 # --------------------------------------------------------------------------

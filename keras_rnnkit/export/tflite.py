@@ -1,0 +1,123 @@
+"""`export_tflite`: a TFLite / LiteRT flatbuffer with built-in operators only."""
+
+import contextlib
+import pathlib
+import tempfile
+
+import keras
+
+from keras_rnnkit.export import checks
+from keras_rnnkit.export import signatures
+from keras_rnnkit.export.paths import staged
+from keras_rnnkit.export.program import StepProgram
+from keras_rnnkit.layers import arguments
+from keras_rnnkit.training.model_layers import walk_layers
+
+OWNER = "export_tflite"
+
+
+def export_tflite(model, path, *, batch_size=1, time_steps=None, streaming=False, overwrite=False):
+    """Writes `model` as a `.tflite` file that runs with built-in operators only.
+
+    No Flex delegate (`SELECT_TF_OPS`) is needed, so it runs in the plain
+    LiteRT interpreter (`ai_edge_litert.interpreter.Interpreter`) and on
+    devices. Three forms:
+
+    - `time_steps=None`: signature `serve`, input (batch_size, T, D), the
+      recurrences as TFLite `WHILE` loops; T is dynamic (resize the input
+      with `resize_tensor_input` before `allocate_tensors`).
+    - `time_steps=T`: signature `serve`, input (batch_size, T, D), every loop
+      unrolled for exactly T steps (no control flow at all).
+    - `streaming=True`: signature `step`, one time step: inputs `x_t`
+      (batch_size, D) and `state_0`, `state_1`, ... (batch_size, S_i) in
+      graph order (zeros to start a sequence); outputs `output_0` (y_t) then
+      the new states, `output_1`, ... See `to_streaming` for which models
+      can stream.
+
+    The batch size is fixed in every form. Masking inside the model is
+    exported with the whole-sequence forms.
+
+    Args:
+        model: A built Keras model with stateful=False layers.
+        path: The `.tflite` file to create.
+        batch_size: Positive integer, the fixed batch size. Default: `1`.
+        time_steps: None (a while loop, any length) or a positive integer
+            (unrolled for that length). Default: `None`.
+        streaming: Export the single-step model instead. Default: `False`.
+        overwrite: Replace an existing `path`. Default: `False`.
+
+    Returns:
+        `path`, as a `pathlib.Path`.
+    """
+    checks.require_tensorflow(OWNER)
+    checks.require_built(OWNER, model)
+    checks.refuse_stateful(OWNER, model)
+    batch_size = arguments.positive_int(OWNER, "batch_size", batch_size)
+    if time_steps is not None:
+        time_steps = arguments.positive_int(OWNER, "time_steps", time_steps)
+    if not isinstance(streaming, bool):
+        raise ValueError(
+            f"{OWNER}: `streaming` must be True or False. Received: streaming={streaming!r}"
+        )
+    if streaming and time_steps is not None:
+        raise ValueError(
+            f"{OWNER}: a streaming model takes one step per call, so `time_steps` does "
+            f"not apply; pass one or the other. Received: time_steps={time_steps}"
+        )
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if streaming:
+        program = StepProgram(model, owner=OWNER)
+        name = "step"
+        archive.add_endpoint(
+            name, signatures.step_function(program), signatures.step_signature(program, batch_size)
+        )
+    else:
+        name = "serve"
+        # The endpoint is traced here, so the loops are unrolled in its graph
+        # (and only there: saving retraces the layers with unknown shapes).
+        with _unrolled(model) if time_steps is not None else contextlib.nullcontext():
+            import tensorflow as tf
+
+            serve = tf.function(
+                signatures.serve_function(model),
+                input_signature=signatures.serve_signature(OWNER, model, batch_size, time_steps),
+                autograph=False,
+            )
+            serve.get_concrete_function()
+        archive.add_endpoint(name, serve)
+    flatbuffer = _convert(archive, name)
+    with staged(OWNER, path, overwrite) as staging:
+        staging.write_bytes(flatbuffer)
+    return pathlib.Path(path)
+
+
+def _convert(archive, signature):
+    """SavedModel -> TFLite, as Keras's LiteRT export does, but built-in ops only."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory() as saved_model:
+        archive.write_out(saved_model, verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            saved_model, signature_keys=[signature]
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        return converter.convert()
+
+
+def _recurrent_layers(model):
+    return [layer for layer in walk_layers(model) if isinstance(layer, keras.layers.RNN)]
+
+
+@contextlib.contextmanager
+def _unrolled(model):
+    """Every `keras.layers.RNN` of `model` unrolled while the graph is traced."""
+    layers = _recurrent_layers(model)
+    before = [layer.unroll for layer in layers]
+    for layer in layers:
+        layer.unroll = True
+    try:
+        yield
+    finally:
+        for layer, unroll in zip(layers, before):
+            layer.unroll = unroll
