@@ -1,0 +1,194 @@
+"""One call from a built-in task to a finished search: what the example and a CLI use."""
+
+import time
+from typing import NamedTuple
+
+import keras
+import numpy as np
+
+from keras_rnnkit.data.tasks import TASKS
+from keras_rnnkit.data.tasks import load_task
+from keras_rnnkit.layers import arguments
+from keras_rnnkit.tuning import space
+from keras_rnnkit.tuning._dependency import keras_tuner
+from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
+
+TUNERS = ("random", "bayesian", "hyperband")
+
+
+def make_tuner(
+    kind,
+    hypermodel,
+    *,
+    max_trials=10,
+    max_epochs=20,
+    objective="val_loss",
+    directory="rnnkit-tuning",
+    project_name="search",
+    overwrite=False,
+    seed=None,
+    **kwargs,
+):
+    """A keras-tuner tuner of `kind` ("random", "bayesian" or "hyperband") on `hypermodel`.
+
+    `max_trials` bounds RandomSearch and BayesianOptimization; Hyperband sizes
+    itself from `max_epochs` (its `factor` is 3). Other keyword arguments go to
+    the tuner (e.g. `max_consecutive_failed_trials`, `hyperparameters`).
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_rnnkit.tuning import HyperElman, make_tuner
+    >>> tuner = make_tuner("random", HyperElman((8, 1), 1), max_trials=2,
+    ...                    directory=tempfile.mkdtemp())
+    >>> type(tuner).__name__
+    'RandomSearch'
+    """
+    common = dict(
+        objective=objective,
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+        seed=seed,
+        **kwargs,
+    )
+    kind = arguments.one_of("make_tuner", "kind", kind, TUNERS)
+    if kind == "random":
+        return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    if kind == "bayesian":
+        return keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    return keras_tuner.Hyperband(hypermodel, max_epochs=max_epochs, factor=3, **common)
+
+
+class SearchResult(NamedTuple):
+    """What `run_search` found.
+
+    Attributes:
+        tuner: The keras-tuner tuner (`results_summary()`, `get_best_models()`).
+        best_hyperparameters: The best trial's values, a dict.
+        test_scores: The best model's loss (and accuracy for classification)
+            on the task's test split, a dict.
+        wall_time_s: Seconds spent in `search`.
+    """
+
+    tuner: object
+    best_hyperparameters: dict
+    test_scores: dict
+    wall_time_s: float
+
+
+# How each kind of built-in task is trained: output activation, loss, metrics.
+_HEADS = {
+    "regression": (None, "mse", None),
+    "classification": ("softmax", "sparse_categorical_crossentropy", ["accuracy"]),
+    "binary": ("sigmoid", "binary_crossentropy", ["binary_accuracy"]),
+}
+
+
+def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
+    """The `RecurrentHyperModel` for a built-in task's arrays (see `keras_rnnkit.data.tasks`).
+
+    Regression: linear output, MSE. Classification: softmax over the
+    `max(label) + 1` classes, sparse categorical cross-entropy. Binary:
+    sigmoid, binary cross-entropy. Tasks with a target per step are
+    many-to-many.
+    """
+    info = TASKS[task]
+    activation, loss, metrics = _HEADS[info.problem]
+    if info.problem == "classification":
+        labels = [data[f"y_{split}"] for split in ("train", "val", "test")]
+        output_units = int(max(int(np.max(y)) for y in labels)) + 1
+    else:
+        output_units = int(data["y_train"].shape[-1])
+    return RecurrentHyperModel(
+        data["x_train"].shape[1:],
+        output_units,
+        output_activation=activation,
+        loss=loss,
+        metrics=metrics,
+        families=families,
+        return_sequences=info.sequence_output,
+        seed=seed,
+    )
+
+
+def run_search(
+    task="sunspots",
+    *,
+    families=space.FAMILIES,
+    tuner="random",
+    max_trials=10,
+    epochs=20,
+    window=None,
+    samples=None,
+    batch_size=32,
+    directory="rnnkit-tuning",
+    project_name=None,
+    overwrite=False,
+    seed=0,
+    verbose=0,
+):
+    """Tunes a model on a built-in task and scores the best one on its test split.
+
+    Trials train on the task's training split and are ranked by the loss on
+    its validation split (`val_loss`); the test split is used once, for the
+    best model. The tuner's state lives in `directory/project_name`: run again
+    with `overwrite=False` to resume an interrupted search.
+
+    Args:
+        task: A built-in task of `keras_rnnkit.data.tasks.TASKS`, e.g.
+            `"sunspots"` (regression), `"digits"` (classification) or `"xor"`
+            (a target per step). Default: `"sunspots"`.
+        families: Families searched. Default: all three.
+        tuner: `"random"`, `"bayesian"` or `"hyperband"`. Default: `"random"`.
+        max_trials: Trials of random and Bayesian search. Default: 10.
+        epochs: Epochs per trial (Hyperband's `max_epochs`). Default: 20.
+        window: The task's sequence length; None for its default.
+        samples: Train on the first `samples` training samples only (a quick
+            run); None for all. Default: None.
+        batch_size: Default: 32.
+        directory: Where the tuner keeps its state. Default: `"rnnkit-tuning"`.
+        project_name: Default: `f"{task}-{tuner}"`.
+        overwrite: Start afresh instead of resuming. Default: False.
+        seed: Seed of Keras, of the task's data, of the tuner and of the
+            dropout masks. Default: 0.
+        verbose: Passed to `search` (0: quiet, 1: a report per trial). Default: 0.
+
+    Returns:
+        A `SearchResult`.
+    """
+    owner = "run_search"
+    arguments.one_of(owner, "task", task, tuple(TASKS))
+    arguments.one_of(owner, "tuner", tuner, TUNERS)
+    epochs = arguments.positive_int(owner, "epochs", epochs)
+    max_trials = arguments.positive_int(owner, "max_trials", max_trials)
+    data = load_task(task, window, seed=seed)
+    if samples is not None:
+        samples = arguments.positive_int(owner, "samples", samples)
+        data = {**data, "x_train": data["x_train"][:samples], "y_train": data["y_train"][:samples]}
+    keras.utils.set_random_seed(seed)
+    search = make_tuner(
+        tuner,
+        hypermodel_for_task(task, data, families=families, seed=seed),
+        max_trials=max_trials,
+        max_epochs=epochs,
+        directory=directory,
+        project_name=project_name or f"{task}-{tuner}",
+        overwrite=overwrite,
+        seed=seed,
+    )
+    fit_epochs = {} if tuner == "hyperband" else {"epochs": epochs}
+    start = time.perf_counter()
+    search.search(
+        data["x_train"],
+        data["y_train"],
+        validation_data=(data["x_val"], data["y_val"]),
+        batch_size=batch_size,
+        verbose=verbose,
+        **fit_epochs,
+    )
+    wall_time = time.perf_counter() - start
+    best = search.get_best_models(1)[0]
+    scores = best.evaluate(data["x_test"], data["y_test"], verbose=0, return_dict=True)
+    values = search.get_best_hyperparameters(1)[0].values
+    return SearchResult(search, dict(values), {k: float(v) for k, v in scores.items()}, wall_time)

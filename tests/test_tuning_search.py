@@ -1,0 +1,330 @@
+"""Real keras-tuner searches on keras_rnnkit.tuning: each tuner, NaN trials, resume, distributed.
+
+Tiny data and a small pinned space (one layer of 8 units) keep each search to
+seconds; what takes time is building and tracing a model per trial.
+"""
+
+import importlib.util
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import keras
+import numpy as np
+import pytest
+
+keras_tuner = pytest.importorskip("keras_tuner")
+
+from keras_rnnkit.tuning import RecurrentHyperModel  # noqa: E402
+from keras_rnnkit.tuning import make_tuner  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TDNN_ONLY = {"context_width", "dilation", "stride"}
+JORDAN_ONLY = {"jordan_output_units", "context_decay"}
+RECURRENT_ONLY = {"bidirectional", "dropout", "recurrent_dropout", "zoneout", "gradient_clip"}
+# Small models, so that a trial takes seconds: the search still covers the
+# families and all their other hyperparameters.
+QUICK = {"depth": 1, "units": 8, "bidirectional": False}
+
+
+def _data(samples=24, steps=6, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(samples, steps, 1)).astype("float32")
+    return x, x[:, -2:, 0].sum(axis=1, keepdims=True)
+
+
+def _statuses(tuner):
+    return [trial.status for trial in tuner.oracle.trials.values()]
+
+
+def _check_only_own_family_values(tuner):
+    for trial in tuner.oracle.trials.values():
+        values = trial.hyperparameters.values
+        family = values["family"]
+        foreign = {
+            "elman": TDNN_ONLY | JORDAN_ONLY,
+            "jordan": TDNN_ONLY,
+            "tdnn": JORDAN_ONLY | RECURRENT_ONLY,
+        }[family]
+        assert not foreign & set(values), (family, values)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
+def test_each_tuner_searches_and_its_best_model_saves_and_loads(kind, tmp_path, capsys):
+    x, y = _data()
+    x_val, y_val = _data(12, seed=1)
+    tuner = make_tuner(
+        kind,
+        RecurrentHyperModel((6, 1), 1, fixed=QUICK),
+        max_trials=3,
+        max_epochs=2,
+        directory=tmp_path,
+        project_name=kind,
+        seed=3,
+    )
+    epochs = {} if kind == "hyperband" else {"epochs": 1}
+    tuner.search(x, y, validation_data=(x_val, y_val), verbose=0, **epochs)
+    assert len(tuner.oracle.trials) >= 2 and set(_statuses(tuner)) == {"COMPLETED"}
+    _check_only_own_family_values(tuner)
+
+    tuner.results_summary(2)
+    summary = capsys.readouterr().out
+    assert 'Objective(name="val_loss", direction="min")' in summary
+    assert "family:" in summary and "learning_rate:" in summary and "Score:" in summary
+
+    best = tuner.get_best_models(1)[0]
+    path = tmp_path / "best.keras"
+    best.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        loaded.predict(x_val, verbose=0), best.predict(x_val, verbose=0), rtol=1e-5, atol=1e-6
+    )
+    # The best trial's score is its validation loss, recomputed from the loaded model.
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    assert np.isfinite(best_trial.score)
+
+
+@pytest.mark.slow
+def test_best_model_loads_in_a_fresh_process_with_only_keras_rnnkit(tmp_path):
+    x, y = _data()
+    tuner = keras_tuner.RandomSearch(
+        RecurrentHyperModel((6, 1), 1, families=("jordan",), fixed=QUICK),
+        objective="loss",
+        max_trials=1,
+        directory=tmp_path,
+        project_name="one",
+    )
+    tuner.search(x, y, epochs=1, verbose=0)
+    best = tuner.get_best_models(1)[0]
+    best.save(tmp_path / "best.keras")
+    np.save(tmp_path / "expected.npy", best.predict(x, verbose=0))
+    np.save(tmp_path / "x.npy", x)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import keras, numpy as np
+        import keras_rnnkit
+        model = keras.saving.load_model({str(tmp_path / "best.keras")!r})
+        got = model.predict(np.load({str(tmp_path / "x.npy")!r}), verbose=0)
+        np.testing.assert_allclose(got, np.load({str(tmp_path / "expected.npy")!r}), rtol=1e-5)
+        assert "keras_tuner" not in sys.modules, "loading must not need keras-tuner"
+        print("loaded", type(model.layers[1]).__name__)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded JordanRNN" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path):
+    x, y = _data()
+    hp = keras_tuner.HyperParameters()
+    # The grid runs 1e30 first: Adam's first step then moves every weight by
+    # about 1e30, and the next batch's loss overflows float32 to inf, then NaN.
+    hp.Choice("learning_rate", [1e30, 1e-3], ordered=False)
+    tuner = keras_tuner.GridSearch(
+        RecurrentHyperModel((6, 1), 1, families=("elman",), fixed=QUICK),
+        objective="loss",
+        hyperparameters=hp,
+        tune_new_entries=False,
+        directory=tmp_path,
+        project_name="nan",
+    )
+    tuner.search(x, y, epochs=2, batch_size=8, verbose=0)
+    trials = sorted(
+        tuner.oracle.trials.values(), key=lambda t: -t.hyperparameters.values["learning_rate"]
+    )
+    assert [t.hyperparameters.values["learning_rate"] for t in trials] == [1e30, 1e-3]
+    assert [t.status for t in trials] == ["FAILED", "COMPLETED"]
+    assert "FailedTrialError" in trials[0].message and "loss became" in trials[0].message
+    assert tuner.get_best_hyperparameters(1)[0].values["learning_rate"] == 1e-3
+
+
+# One script for the subprocess tests: a search over all three families whose
+# trials each train for at least `--pause` seconds; prints how many trials this
+# process ran. Distributed mode is keras-tuner's, from the KERASTUNER_* variables.
+SEARCH_SCRIPT = """
+import json, pathlib, sys, time
+import keras, keras_tuner, numpy as np
+from keras_rnnkit.tuning import RecurrentHyperModel
+
+directory, max_trials, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+ready = sys.argv[4:]
+ran = []
+
+class Count(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        ran.append(1)
+        pathlib.Path(f"{directory}-training-{len(ran)}").touch()
+        time.sleep(pause)
+
+rng = np.random.default_rng(0)
+x = rng.normal(size=(24, 6, 1)).astype("float32")
+y = x[:, -2:, 0].sum(axis=1, keepdims=True)
+tuner = keras_tuner.RandomSearch(
+    RecurrentHyperModel((6, 1), 1, fixed={"depth": 1, "units": 8, "bidirectional": False}),
+    objective="loss", max_trials=max_trials, seed=5, directory=directory, project_name="search",
+)
+if ready:  # a barrier, so that every worker is up before the first trial
+    pathlib.Path(ready[0]).touch()
+    while not all(pathlib.Path(p).exists() for p in ready[1:]):
+        time.sleep(0.1)
+tuner.search(x, y, epochs=1, verbose=0, callbacks=[Count()])
+print("RESULT " + json.dumps({"ran": len(ran)}))
+"""
+
+
+def _script(tmp_path):
+    path = tmp_path / "search_script.py"
+    path.write_text(SEARCH_SCRIPT)
+    return path
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return {**env, **extra}
+
+
+def _trials_on_disk(directory):
+    trials = {}
+    for path in sorted(pathlib.Path(directory, "search").glob("trial_*/trial.json")):
+        try:
+            record = json.loads(path.read_text())
+        except json.JSONDecodeError:  # being written
+            continue
+        trials[record["trial_id"]] = record
+    return trials
+
+
+def _result(stdout):
+    lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, stdout[-3000:]
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+@pytest.mark.slow
+def test_a_killed_search_resumes_keeping_finished_trials(tmp_path):
+    script, directory, max_trials = _script(tmp_path), tmp_path / "tuner", 4
+    process = subprocess.Popen(
+        [sys.executable, str(script), str(directory), str(max_trials), "1.5"],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        # Killed while its third trial trains (each trial pauses 1.5 s first),
+        # not while keras-tuner writes its state files (see docs/tuning.md).
+        third = pathlib.Path(f"{directory}-training-3")
+        deadline = time.monotonic() + 300
+        while not third.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+        process.stdout.close()
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+    finished = {k: t for k, t in _trials_on_disk(directory).items() if t["status"] == "COMPLETED"}
+    assert len(finished) == 2
+
+    resumed = subprocess.run(
+        [sys.executable, str(script), str(directory), str(max_trials), "0"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    # Only the remaining trials ran (the interrupted one among them) ...
+    assert _result(resumed.stdout)["ran"] == max_trials - len(finished)
+    after = _trials_on_disk(directory)
+    assert len(after) == max_trials
+    assert all(t["status"] == "COMPLETED" for t in after.values())
+    # ... and the finished ones are kept as they were.
+    for trial_id, record in finished.items():
+        assert after[trial_id]["hyperparameters"] == record["hyperparameters"]
+        assert after[trial_id]["score"] == record["score"]
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_distributed_search_one_chief_two_workers_on_loopback(tmp_path):
+    script, directory, max_trials = _script(tmp_path), tmp_path / "tuner", 4
+    port = str(_free_port())
+    ready = [str(tmp_path / "ready-0"), str(tmp_path / "ready-1")]
+    roles = {
+        "chief": [],
+        "tuner0": [ready[0], *ready],
+        "tuner1": [ready[1], *ready],
+    }
+    processes = {}
+    try:
+        for role, barrier in roles.items():
+            env = _env(
+                KERASTUNER_TUNER_ID=role,
+                KERASTUNER_ORACLE_IP="127.0.0.1",
+                KERASTUNER_ORACLE_PORT=port,
+            )
+            processes[role] = subprocess.Popen(
+                [sys.executable, str(script), str(directory), str(max_trials), "1.0", *barrier],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        outputs = {}
+        for role in ("tuner0", "tuner1", "chief"):
+            outputs[role] = processes[role].communicate(timeout=400)
+            assert processes[role].returncode == 0, (role, outputs[role][1][-3000:])
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    ran = {role: _result(outputs[role][0])["ran"] for role in ("tuner0", "tuner1")}
+    # Both workers trained, the chief none; together exactly the trials asked for.
+    assert ran["tuner0"] >= 1 and ran["tuner1"] >= 1, ran
+    assert ran["tuner0"] + ran["tuner1"] == max_trials
+    assert _result(outputs["chief"][0])["ran"] == 0
+    trials = _trials_on_disk(directory)
+    assert len(trials) == max_trials
+    assert all(t["status"] == "COMPLETED" for t in trials.values())
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("tuning_example", ROOT / "examples" / "tuning.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_example_smoke_run(tmp_path, capsys):
+    result = _example().main(["--smoke", "--directory", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "Results summary" in out and "wall time" in out
+    assert result.best_hyperparameters["family"] in ("elman", "jordan", "tdnn")
+    assert np.isfinite(result.test_scores["loss"])
