@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from keras_rnnkit.data import TASKS
+
 
 def _refuse_existing(out, overwrite):
     """Fails early, before any training, if `out` exists and may not be replaced."""
@@ -113,7 +115,6 @@ def _demo(args):
 
 def _load_task(args):
     """The task of `--task` or `--data`: (arrays, its name, problem, sequence_output)."""
-    from keras_rnnkit.data import TASKS
     from keras_rnnkit.data import load_file
     from keras_rnnkit.data import load_task
 
@@ -277,6 +278,33 @@ def _plots(folder, histories, forecasts, task):
     plt.close(figure)
 
 
+def _tune(args):
+    # Imports keras-tuner, for this command only (the [tuner] extra).
+    from keras_rnnkit.tuning import run_search
+
+    result = run_search(
+        args.task,
+        families=tuple(args.model or ("elman", "jordan", "tdnn")),
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        window=args.window,
+        directory=args.directory,
+        overwrite=args.overwrite,
+        seed=args.seed,
+        verbose=0 if args.quiet else 1,
+    )
+    if not args.quiet:
+        result.tuner.results_summary(3)
+    best = ", ".join(f"{k}={v}" for k, v in result.best_hyperparameters.items())
+    scores = ", ".join(f"{k} {v:.4g}" for k, v in result.test_scores.items())
+    print(
+        f"best: {best}\ntest {scores}; search {result.wall_time_s:.1f} s; "
+        f"tuner state in {args.directory}/ (run again to resume)"
+    )
+    return 0
+
+
 def _export(args):
     import keras
 
@@ -310,8 +338,6 @@ def _export(args):
 
 
 def _tasks_help():
-    from keras_rnnkit.data import TASKS
-
     lines = [f"  {name:9s} {info.description}" for name, info in TASKS.items()]
     return (
         "\n\nBuilt-in tasks (--task; --window sets the sequence length):\n"
@@ -325,8 +351,6 @@ def _tasks_help():
 
 
 def _add_training_arguments(parser, default_out):
-    from keras_rnnkit.data import TASKS
-
     parser.add_argument("--model", required=True, choices=("elman", "jordan", "tdnn"))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--task", choices=tuple(TASKS), help="a built-in task")
@@ -405,6 +429,38 @@ def build_parser():
         "--probe", type=int, default=64, help="validation samples probed (default: %(default)s)"
     )
     gradients.set_defaults(run=_gradients)
+
+    tune = commands.add_parser(
+        "tune",
+        help="search families and hyperparameters with keras-tuner",
+        description=(
+            "Tune Elman, Jordan and TDNN models on a built-in task with keras-tuner "
+            "(keras_rnnkit.tuning; needs the [tuner] extra): trials train on the training "
+            "split, are ranked by validation loss, and the best is scored on the test split. "
+            "Run again with the same --directory to resume an interrupted search; "
+            "--overwrite deletes the earlier trials and starts afresh. See docs/tuning.md."
+            + tasks_help
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tune.add_argument("--task", default="sunspots", choices=tuple(TASKS))
+    tune.add_argument(
+        "--model",
+        action="append",
+        choices=("elman", "jordan", "tdnn"),
+        help="a family to search (repeatable; default: all three)",
+    )
+    tune.add_argument("--tuner", default="random", choices=("random", "bayesian", "hyperband"))
+    tune.add_argument("--max-trials", type=int, default=12, help="default: %(default)s")
+    tune.add_argument("--epochs", type=int, default=20, help="default: %(default)s")
+    tune.add_argument("--window", type=int, default=None, help="the task's sequence length")
+    tune.add_argument("--directory", default="rnnkit-tuning", help="default: %(default)s")
+    tune.add_argument(
+        "--overwrite", action="store_true", help="delete earlier trials and start afresh"
+    )
+    tune.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    tune.add_argument("--quiet", action="store_true", help="no per-trial output")
+    tune.set_defaults(run=_tune)
 
     export = commands.add_parser(
         "export",

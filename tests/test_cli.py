@@ -53,14 +53,14 @@ def test_bad_arguments_exit_non_zero_without_traceback():
     assert "invalid int value" in completed.stderr and "Traceback" not in completed.stderr
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "gradients", "export"])
+@pytest.mark.parametrize("command", ["demo", "train", "gradients", "tune", "export"])
 def test_help_of_every_command(command, capsys):
     parser = cli.build_parser()
     assert command in parser.format_help()
     with pytest.raises(SystemExit) as exit_:
         parser.parse_args([command, "--help"])
     assert exit_.value.code == 0
-    assert "--out" in capsys.readouterr().out
+    assert f"usage: rnnkit {command}" in capsys.readouterr().out
 
 
 def test_ar9_baseline_equals_an_independent_least_squares_fit():
@@ -221,3 +221,24 @@ def test_export_a_trained_model_in_each_format(tmp_path, capsys):
     assert cli.main(bad) == 1
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and "exists" in errors[0] and ".keras" in errors[1]
+
+
+@pytest.mark.slow
+def test_tune_runs_a_small_search_and_resumes_it(tmp_path, capsys):
+    pytest.importorskip("keras_tuner")
+    directory = tmp_path / "search"
+    argv = ["tune", "--task", "sunspots", "--model", "elman", "--max-trials", "2"]
+    argv += ["--epochs", "1", "--quiet", "--directory", str(directory)]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "best: family=elman" in first and "test loss" in first
+    trials = sorted(p.name for p in directory.rglob("trial.json"))
+    assert len(trials) == 2
+    # Run again: the finished search is resumed, not repeated or overwritten.
+    assert cli.main(argv) == 0
+    assert sorted(p.name for p in directory.rglob("trial.json")) == trials
+    again = capsys.readouterr().out
+    assert "Reloading Tuner" in again
+    assert [line for line in again.splitlines() if line.startswith("best:")] == [
+        first.splitlines()[0]
+    ]
