@@ -12,6 +12,32 @@ import keras_rnnkit
 PUBLIC_API = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
 PUBLIC_MODULES = ["backend", "data", "layers", "regularizers", "training"]
 LAYER_CLASSES = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
+# Subpackages that `import keras_rnnkit` leaves alone: they import TensorFlow's
+# converters or keras-tuner, which a user of the layers need not install.
+OPT_IN_MODULES = {
+    "export": [
+        "StepProgram",
+        "StreamingModel",
+        "export_onnx",
+        "export_saved_model",
+        "export_tflite",
+        "to_streaming",
+    ],
+    "tuning": [
+        "FAMILIES",
+        "HYPERPARAMETERS",
+        "HyperElman",
+        "HyperJordan",
+        "HyperTDNN",
+        "RecurrentHyperModel",
+        "SearchResult",
+        "TUNERS",
+        "build_model",
+        "hypermodel_for_task",
+        "make_tuner",
+        "run_search",
+    ],
+}
 
 
 def test_public_names_are_the_golden_list():
@@ -46,3 +72,30 @@ def test_registered_under_the_package_name(name):
 def test_nothing_written_into_keras_namespaces():
     for name in LAYER_CLASSES:
         assert not hasattr(keras.layers, name)
+
+
+def _fresh_process_json(script):
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_import_leaves_the_opt_in_subpackages_and_keras_tuner_alone():
+    loaded = _fresh_process_json(
+        "import json, sys, keras_rnnkit; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith("
+        "('keras_tuner', 'keras_rnnkit.export', 'keras_rnnkit.tuning', 'tf2onnx')))))"
+    )
+    assert loaded == []
+
+
+@pytest.mark.parametrize("module", sorted(OPT_IN_MODULES))
+def test_opt_in_subpackages_export_their_golden_list(module):
+    pytest.importorskip("keras_tuner")
+    names = _fresh_process_json(
+        f"import json, types, keras_rnnkit.{module} as m; "
+        "print(json.dumps([n for n in dir(m) if not n.startswith('_') "
+        "and not isinstance(getattr(m, n), types.ModuleType)]))"
+    )
+    assert sorted(names) == sorted(OPT_IN_MODULES[module])
