@@ -173,6 +173,7 @@ def _non_default(argument):
         "stateful": True,
         "unroll": True,
         "zero_output_for_mask": True,
+        "use_cudnn": False,
     }[argument]
 
 

@@ -210,6 +210,9 @@ class RecurrentLayer(keras.layers.RNN):
     """
 
     cell_class = None
+    # Loop arguments of one layer class only (name: default), e.g. ElmanRNN's
+    # `use_cudnn`; each is stored as an attribute and kept in the config.
+    layer_defaults = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -226,7 +229,7 @@ class RecurrentLayer(keras.layers.RNN):
         ]
         loop_params = [
             inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
-            for n, d in {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS}.items()
+            for n, d in {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS, **cls.layer_defaults}.items()
         ]
         kwargs_param = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
         cls.__signature__ = inspect.Signature(cell_params + loop_params + [kwargs_param])
@@ -235,6 +238,7 @@ class RecurrentLayer(keras.layers.RNN):
         cell_names = constructor_arguments(self.cell_class)
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
+        layer_kwargs = {n: kwargs.pop(n, d) for n, d in self.layer_defaults.items()}
         owner = type(self).__name__
         truncate_gradient = arguments.optional_positive_int(
             owner, "truncate_gradient", kwargs.pop("truncate_gradient", None)
@@ -264,6 +268,8 @@ class RecurrentLayer(keras.layers.RNN):
         )
         self.input_spec = keras.layers.InputSpec(ndim=3)
         self.truncate_gradient = truncate_gradient
+        for name, value in layer_kwargs.items():
+            setattr(self, name, value)
 
     def build(self, sequences_shape, initial_state_shape=None):
         super().build(sequences_shape, initial_state_shape)
@@ -375,6 +381,7 @@ class RecurrentLayer(keras.layers.RNN):
         loop_config = {
             "activity_regularizer": keras.regularizers.serialize(self.activity_regularizer),
             "truncate_gradient": self.truncate_gradient,
+            **{name: getattr(self, name) for name in self.layer_defaults},
         }
         return {**config, **loop_config, **cell_config}
 

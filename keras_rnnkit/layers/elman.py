@@ -3,6 +3,7 @@
 import keras
 
 from keras_rnnkit._api import export
+from keras_rnnkit.backend import fused_elman
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
@@ -188,6 +189,21 @@ class ElmanRNN(RecurrentLayer):
         truncate_gradient: None, or a positive int k: truncated BPTT, the
             gradient through the carried state stops every k steps (in
             processing order); the forward pass is unchanged. Default: `None`.
+        use_cudnn: `"auto"`, `True` or `False`, as in `keras.layers.GRU`:
+            whether to run the whole recurrence as one fused operation
+            instead of a loop of cell calls. On the torch backend that is
+            PyTorch's RNN kernel (what `torch.nn.RNN` runs; cuDNN on a GPU);
+            on JAX and TensorFlow a scan with a hand-written backward pass.
+            The configuration must allow it: activation tanh or relu, no
+            mask, no recurrent dropout while training, no zoneout, layer
+            norm, `gradient_clip`, `truncate_gradient` or `unroll`, and on
+            torch a float32 or float64 compute dtype. `"auto"` then takes it
+            where it is faster: always on torch and JAX, and on TensorFlow
+            under XLA (`jit_compile=True`); the step loop otherwise. `True`
+            raises a `ValueError` (in the constructor, or in the call for a
+            mask) where it is not allowed;
+            `False` always runs the step loop. Both compute the same values.
+            Default: `"auto"`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -206,3 +222,58 @@ class ElmanRNN(RecurrentLayer):
     """
 
     cell_class = ElmanCell
+    layer_defaults = {"use_cudnn": "auto"}
+
+    def __init__(self, *args, **kwargs):
+        use_cudnn = kwargs.get("use_cudnn", "auto")
+        if not (use_cudnn == "auto" or use_cudnn is True or use_cudnn is False):
+            raise ValueError(
+                f"{type(self).__name__}: `use_cudnn` must be one of 'auto', True, False. "
+                f"Received: use_cudnn={use_cudnn!r}"
+            )
+        super().__init__(*args, **kwargs)
+        if use_cudnn is True:
+            # What can be known before a call: everything but the mask.
+            self._fused_unsupported(training=True, mask=None, raise_if_forced=True)
+
+    def _fused_unsupported(self, training, mask, raise_if_forced=False):
+        """Why the fused recurrence cannot run this call, or None (see `use_cudnn`)."""
+        if self.use_cudnn is False:
+            return "use_cudnn=False"
+        reason = fused_elman.unsupported_reason(
+            self.cell,
+            compute_dtype=self.compute_dtype,
+            training=training,
+            mask=mask,
+            unroll=self.unroll,
+            truncate=self.truncate_gradient,
+            probes=getattr(self, "_state_probe_hook", None) is not None,
+        )
+        if reason is None and self.use_cudnn == "auto" and not fused_elman.auto_prefers_fused():
+            return "the step loop is faster here (TensorFlow without XLA)"
+        if reason is not None and raise_if_forced and self.use_cudnn is True:
+            raise ValueError(
+                f"{type(self).__name__}: `use_cudnn=True` needs a configuration that the "
+                f"fused recurrence supports, but {reason} on the "
+                f"{keras.backend.backend()} backend. Pass use_cudnn='auto' to fall back "
+                "to the step loop. Received: use_cudnn=True"
+            )
+        return reason
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self._fused_unsupported(training, mask, raise_if_forced=True) is not None:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+        if training and dropout_mask is not None:
+            # One mask per sequence, as in the step loop.
+            sequences = sequences * keras.ops.expand_dims(dropout_mask, 1)
+        outputs, last_state = fused_elman.run(
+            sequences,
+            initial_state[0],
+            self.cell.kernel,
+            self.cell.recurrent_kernel,
+            self.cell.bias,
+            self.cell.activation,
+            self.go_backwards,
+        )
+        return last_state, outputs, [last_state]
