@@ -1,6 +1,5 @@
 """Handwritten digits read row by row: a many-to-one classification task."""
 
-
 from keras_rnnkit.data.splits import split_fractions
 
 
