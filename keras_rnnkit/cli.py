@@ -337,6 +337,13 @@ def _export(args):
     return 0
 
 
+def _bench(args):
+    # The benchmark parses its own options (keras_rnnkit.bench.runner).
+    from keras_rnnkit.bench import main as bench_main
+
+    return bench_main(args.bench_options, prog="rnnkit bench")
+
+
 def _tasks_help():
     lines = [f"  {name:9s} {info.description}" for name, info in TASKS.items()]
     return (
@@ -462,6 +469,13 @@ def build_parser():
     tune.add_argument("--quiet", action="store_true", help="no per-trial output")
     tune.set_defaults(run=_tune)
 
+    bench = commands.add_parser(
+        "bench",
+        add_help=False,  # `rnnkit bench --help` is the benchmark's own help
+        help="time the layers against SimpleRNN, nn.RNN, Conv1D, ... (rnnkit bench --help)",
+    )
+    bench.set_defaults(run=_bench)
+
     export = commands.add_parser(
         "export",
         help="export a saved .keras model as a SavedModel, TFLite or ONNX file",
@@ -488,7 +502,13 @@ def build_parser():
 
 def main(argv=None):
     """Runs `rnnkit`; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    # Everything after `bench` is the benchmark's own options.
+    if args.command == "bench":
+        args.bench_options = unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # TensorFlow's retracing notices (each model has its own predict function)
     # say nothing useful to a user of the command line.

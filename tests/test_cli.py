@@ -242,3 +242,16 @@ def test_tune_runs_a_small_search_and_resumes_it(tmp_path, capsys):
     assert [line for line in again.splitlines() if line.startswith("best:")] == [
         first.splitlines()[0]
     ]
+
+
+def test_bench_passes_its_own_options_through():
+    completed = subprocess.run(
+        [sys.executable, "-m", "keras_rnnkit", "bench", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0
+    assert "usage: rnnkit bench" in completed.stdout and "--smoke" in completed.stdout
+    with pytest.raises(SystemExit):  # other commands still refuse unknown options
+        cli.main(["demo", "--no-such-option"])

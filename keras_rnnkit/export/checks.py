@@ -40,9 +40,10 @@ def graph_inputs(owner, model):
         inputs = None
     if not inputs:
         raise ValueError(
-            f"{owner}: model {model.name!r} has no symbolic inputs (a subclassed model). "
-            "Build the model with keras.Input or keras.Sequential (export_saved_model "
-            "also takes `input_signature`, e.g. [keras.InputSpec((None, None, features))])."
+            f"{owner}: model {model.name!r} has no symbolic inputs (a subclassed model, "
+            "or a Sequential model never built). Build it with keras.Input((None, features)) "
+            "or call it once on a batch (export_saved_model also takes `input_signature`, "
+            "e.g. [keras.InputSpec((None, None, features))])."
         )
     return inputs
 

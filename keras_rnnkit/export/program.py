@@ -14,6 +14,7 @@ tensors, one per state of each recurrent layer, in graph order.
 
 import keras
 
+from keras_rnnkit.export import checks
 from keras_rnnkit.layers.tdnn import TDNN
 from keras_rnnkit.layers.tdnn import TDNNCell
 
@@ -164,16 +165,7 @@ class StepProgram:
         self.timed_outputs = {id(t) for t in self.model_outputs if id(t) in timed}
 
     def _single_sequence_input(self, model):
-        try:
-            inputs = model.inputs
-        except (AttributeError, ValueError):
-            inputs = None
-        if not inputs:
-            raise ValueError(
-                f"{self.owner}: model {model.name!r} has no layer graph to rewrite step by "
-                "step (a subclassed model, or a Sequential model never built). Build it "
-                "with keras.Input((None, features)) or call it once on a batch."
-            )
+        inputs = checks.graph_inputs(self.owner, model)
         if len(inputs) != 1 or len(inputs[0].shape) != 3:
             raise ValueError(
                 f"{self.owner}: streaming needs a model with one (batch, time, features) "
