@@ -295,3 +295,27 @@ def test_mixed_precision(fused_calls, rng):
     )
     # PyTorch's CPU kernel has no bfloat16 path: there the step loop runs.
     assert bool(fused_calls) == (AUTO_FUSES_EAGERLY and keras.backend.backend() != "torch")
+
+
+def _stateful_fit_losses(use_cudnn, x, y):
+    keras.utils.set_random_seed(5)
+    model = keras.Sequential(
+        [
+            keras.Input((T, D), batch_size=B),
+            keras_rnnkit.ElmanRNN(H, stateful=True, use_cudnn=use_cudnn),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    # Each batch starts from the state the previous one left in the layer's variable.
+    return model.fit(x, y, batch_size=B, epochs=2, shuffle=False, verbose=0).history["loss"]
+
+
+def test_stateful_training_carries_the_state_through_the_fused_recurrence(fused_calls, rng):
+    # Regression: PyTorch's kernel kept h_0 for its backward pass while the
+    # layer wrote the new state into h_0's variable in place.
+    x = rng.normal(size=(2 * B, T, D)).astype("float32")
+    y = rng.normal(size=(2 * B, 1)).astype("float32")
+    fused = _stateful_fit_losses(True, x, y)
+    assert fused_calls
+    np.testing.assert_allclose(fused, _stateful_fit_losses(False, x, y), rtol=1e-5)

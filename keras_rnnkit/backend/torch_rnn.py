@@ -14,9 +14,12 @@ def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_
     params = [kernel.T, recurrent_kernel.T]
     if bias is not None:
         params += [bias, torch.zeros_like(bias)]
+    # A copy: the kernel keeps h_0 for its backward pass, and a stateful layer
+    # writes its new state into the variable that h_0 came from, in place,
+    # before that backward pass runs.
     outputs, last_state = _KERNELS[activation](
         inputs,
-        initial_state.unsqueeze(0),
+        initial_state.unsqueeze(0).clone(),
         params,
         bias is not None,  # has_biases
         1,  # num_layers
