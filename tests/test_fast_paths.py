@@ -15,8 +15,9 @@ import pytest
 
 import keras_rnnkit
 from keras_rnnkit.backend import fused_elman
-from tests.autodiff import gradients
 from tests.autodiff import to_numpy
+from tests.fused_equality import assert_same
+from tests.fused_equality import layer_pair
 
 B, T, D, H = 3, 7, 4, 5
 
@@ -37,48 +38,6 @@ def fused_calls(monkeypatch):
 
 # What `use_cudnn="auto"` does in an eager call (TensorFlow: no XLA there).
 AUTO_FUSES_EAGERLY = keras.backend.backend() != "tensorflow"
-
-
-def _pair(make_fast, make_generic, shape):
-    """Two layers with the same weights (the generic one's)."""
-    generic, fast = make_generic(), make_fast()
-    generic.build(shape)
-    fast.build(shape)
-    fast.set_weights(generic.get_weights())
-    return fast, generic
-
-
-def _value_and_gradients(layer, x, loss_weights, training, **call_kwargs):
-    """Outputs, and the gradients of sum(loss_weights * outputs) w.r.t. x and the weights."""
-    trainable = layer.trainable_variables
-    non_trainable = [v.value for v in layer.non_trainable_variables]
-
-    def loss(x_tensor, *weights):
-        outputs, _ = layer.stateless_call(
-            list(weights), non_trainable, x_tensor, training=training, **call_kwargs
-        )
-        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return sum(
-            keras.ops.sum(keras.ops.cast(o, "float32") * keras.ops.convert_to_tensor(w))
-            for o, w in zip(outputs, loss_weights, strict=True)
-        )
-
-    outputs = layer(x, training=training, **call_kwargs)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    _, grads = gradients(loss, [x, *[to_numpy(w) for w in trainable]])
-    return [to_numpy(o) for o in outputs], grads
-
-
-def _assert_same(fast, generic, x, training=False, rtol=1e-5, atol=1e-5, **call_kwargs):
-    rng = np.random.default_rng(1)
-    # Shapes only: a call would draw dropout masks and put the two layers' seeds out of step.
-    shapes = generic.compute_output_shape(x.shape)
-    shapes = list(shapes) if isinstance(shapes[0], tuple) else [shapes]
-    loss_weights = [rng.normal(size=s).astype("float32") for s in shapes]
-    got, got_grads = _value_and_gradients(fast, x, loss_weights, training, **call_kwargs)
-    want, want_grads = _value_and_gradients(generic, x, loss_weights, training, **call_kwargs)
-    for g, w in zip(got + got_grads, want + want_grads, strict=True):
-        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
 
 
 FUSED_OPTIONS = {
@@ -105,12 +64,12 @@ def test_fused_recurrence_equals_step_loop(name, training, fused_calls, rng):
     if fast_switch == "auto" and not AUTO_FUSES_EAGERLY:
         pytest.skip("eager TensorFlow runs the step loop under use_cudnn='auto'")
     x = rng.normal(size=(B, T, D)).astype("float32")
-    fast, generic = _pair(
+    fast, generic = layer_pair(
         lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=fast_switch, **options),
         lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **options),
         x.shape,
     )
-    _assert_same(fast, generic, x, training=training)
+    assert_same(fast, generic, x, training=training)
     assert fused_calls, "the fused recurrence was not taken"
     assert all(call[0].shape[1] == T for call in fused_calls)
 
@@ -118,7 +77,7 @@ def test_fused_recurrence_equals_step_loop(name, training, fused_calls, rng):
 def test_fused_recurrence_with_initial_state(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     h0 = rng.normal(size=(B, H)).astype("float32")
-    fast, generic = _pair(
+    fast, generic = layer_pair(
         lambda: keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=True),
         lambda: keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=False),
         x.shape,
@@ -251,7 +210,7 @@ def test_training_in_fit_equals_step_loop(jit_compile, fused_calls, rng):
 
 def test_stateful_chunks_equal_one_call(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
-    stateful, whole = _pair(
+    stateful, whole = layer_pair(
         lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, stateful=True, use_cudnn=True),
         lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=False),
         x.shape,
@@ -263,7 +222,7 @@ def test_stateful_chunks_equal_one_call(fused_calls, rng):
 
 def test_bidirectional_runs_both_directions_fused(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
-    fast, generic = _pair(
+    fast, generic = layer_pair(
         lambda: keras.layers.Bidirectional(
             keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=True)
         ),
@@ -280,7 +239,7 @@ def test_mixed_precision(fused_calls, rng):
     # float16 matrix products are not implemented on the CPU by every backend.
     keras.config.set_dtype_policy("mixed_bfloat16")
     x = rng.normal(size=(B, T, D)).astype("float32")
-    fast, generic = _pair(
+    fast, generic = layer_pair(
         lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True),
         lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=False),
         x.shape,

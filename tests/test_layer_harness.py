@@ -174,6 +174,7 @@ def _non_default(argument):
         "unroll": True,
         "zero_output_for_mask": True,
         "use_cudnn": False,
+        "use_fused": False,
     }[argument]
 
 

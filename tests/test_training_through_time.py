@@ -128,9 +128,11 @@ def plain_with_state(layer, x):
 def test_huge_clip_equals_no_clip_and_forward_is_unchanged(name, rng):
     clipped = _randomize(LAYERS[name](gradient_clip=1e30, gradient_clip_mode="norm"), rng)
     small = LAYERS[name](gradient_clip=1e-3)
-    # The step loop, in which the clip acts (ElmanRNN would otherwise take its
-    # fused recurrence, equal only to rounding: tests/test_fast_paths.py).
-    plain = LAYERS[name](**({"use_cudnn": False} if name == "ElmanRNN" else {}))
+    # The step loop, in which the clip acts (ElmanRNN and JordanRNN would
+    # otherwise take their fused recurrences, equal only to rounding:
+    # tests/test_fast_paths.py, tests/test_fused_jordan.py).
+    switch = {"ElmanRNN": {"use_cudnn": False}, "JordanRNN": {"use_fused": False}}
+    plain = LAYERS[name](**switch.get(name, {}))
     for layer in (small, plain):
         layer.build((B, None, D))
         layer.set_weights(clipped.get_weights())

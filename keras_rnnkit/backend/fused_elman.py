@@ -22,17 +22,10 @@ and return `(outputs, last_state)`: outputs (B, T, H) in processing order (the
 reversed sequence with `go_backwards`), last_state (B, H).
 """
 
-import importlib
-
 import keras
 
-# Activations with a fused kernel on every backend, by the function Keras resolves them to.
-ACTIVATIONS = {keras.activations.tanh: "tanh", keras.activations.relu: "relu"}
-_MODULES = {
-    "torch": "keras_rnnkit.backend.torch_rnn",
-    "jax": "keras_rnnkit.backend.jax_rnn",
-    "tensorflow": "keras_rnnkit.backend.tensorflow_rnn",
-}
+from keras_rnnkit.backend import fused
+
 # PyTorch's CPU kernel has no float16 path; the scans of JAX and TensorFlow run in any dtype.
 _TORCH_DTYPES = ("float32", "float64")
 
@@ -43,34 +36,14 @@ def unsupported_reason(cell, *, compute_dtype, training, mask, unroll, truncate,
     Args:
         cell: the `ElmanCell`.
         compute_dtype: the layer's compute dtype.
-        training: whether the call trains (recurrent dropout and zoneout
-            then act inside the step).
-        mask: the call's mask, or None.
-        unroll: the layer's `unroll`.
-        truncate: the layer's `truncate_gradient`.
-        probes: whether a `GradientFlowMonitor` probes the states.
+        training, mask, unroll, truncate, probes: as in `fused.step_loop_reason`.
     """
-    backend = keras.backend.backend()
-    checks = (
-        (backend not in _MODULES, f"the {backend} backend has none"),
-        (cell.activation not in ACTIVATIONS, "the activation is not tanh or relu"),
-        (training and cell.recurrent_dropout > 0, "recurrent dropout acts inside the step"),
-        (cell.zoneout > 0, "zoneout acts inside the step"),
-        (cell.layer_norm, "layer norm acts inside the step"),
-        (cell.gradient_clip is not None, "per-step gradient clipping acts inside the step"),
-        (truncate is not None, "truncated BPTT acts inside the step"),
-        (probes, "a GradientFlowMonitor probes the states"),
-        (mask is not None, "a mask is given"),
-        (unroll, "unroll=True asks for the unrolled step loop"),
-        (
-            backend == "torch" and compute_dtype not in _TORCH_DTYPES,
-            f"PyTorch's CPU kernel has no {compute_dtype} path",
-        ),
+    reason = fused.step_loop_reason(
+        cell, training=training, mask=mask, unroll=unroll, truncate=truncate, probes=probes
     )
-    for unsupported, reason in checks:
-        if unsupported:
-            return reason
-    return None
+    if reason is None and keras.backend.backend() == "torch" and compute_dtype not in _TORCH_DTYPES:
+        reason = f"PyTorch's CPU kernel has no {compute_dtype} path"
+    return reason
 
 
 def auto_prefers_fused():
@@ -93,14 +66,10 @@ def auto_prefers_fused():
 def run(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
     """Runs the recurrence over `inputs` (B, T, D) on the current backend.
 
-    `activation` is the cell's activation function (one of `ACTIVATIONS`);
+    `activation` is the cell's activation function (one of `fused.ACTIVATIONS`);
     `bias` may be None. Returns `(outputs, last_state)` as described above.
     """
-    module = importlib.import_module(_MODULES[keras.backend.backend()])
-    # Keras variables to the backend's tensors, in the compute dtype (inside
-    # an autocast scope) and with the values of a stateless call.
-    weights = [
-        None if w is None else keras.ops.convert_to_tensor(w, dtype=inputs.dtype)
-        for w in (kernel, recurrent_kernel, bias)
-    ]
-    return module.elman(inputs, initial_state, *weights, ACTIVATIONS[activation], go_backwards)
+    weights = fused.weights_as_tensors(inputs, kernel, recurrent_kernel, bias)
+    return fused.backend_module().elman(
+        inputs, initial_state, *weights, fused.ACTIVATIONS[activation], go_backwards
+    )

@@ -29,3 +29,117 @@ def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_
         True,  # batch_first
     )
     return outputs, last_state[0]
+
+
+_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+_OUTPUT_ACTIVATIONS = {"linear": None, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+
+
+def _derivative(activation, h):
+    """act'(z) from h = act(z): 1 - h^2 for tanh, [h > 0] for relu."""
+    if activation == "tanh":
+        return 1.0 - h * h
+    return (h > 0).to(h.dtype)
+
+
+def _output_derivative(output_activation, y):
+    """output_act'(a) from y = output_act(a); None for linear (a factor of 1)."""
+    if output_activation == "tanh":
+        return 1.0 - y * y
+    if output_activation == "sigmoid":
+        return y * (1.0 - y)
+    return None
+
+
+class _JordanRecurrence(torch.autograd.Function):
+    """(outputs y, contexts c), each (T, B, O), time-major; see `fused_jordan`.
+
+    Both loops run outside autograd: one graph node for the whole sequence.
+    """
+
+    @staticmethod
+    def forward(ctx, projection, c0, recurrent_kernel, output_kernel, output_bias, options):
+        decay, activation, output_activation = options
+        act, out_act = _ACTIVATIONS[activation], _OUTPUT_ACTIVATIONS[output_activation]
+        steps = projection.shape[0]
+        hidden = torch.empty_like(projection)
+        outputs = projection.new_empty((steps, *c0.shape))
+        contexts = torch.empty_like(outputs)
+        c = c0
+        for t in range(steps):
+            h = act(torch.addmm(projection[t], c, recurrent_kernel))
+            y = torch.addmm(output_bias, h, output_kernel)
+            y = out_act(y) if out_act is not None else y
+            c = y + decay * c if decay else y
+            hidden[t], outputs[t], contexts[t] = h, y, c
+        ctx.save_for_backward(hidden, outputs, contexts, c0, recurrent_kernel, output_kernel)
+        ctx.options = options
+        return outputs, contexts
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_outputs, grad_contexts):
+        hidden, outputs, contexts, c0, recurrent_kernel, output_kernel = ctx.saved_tensors
+        decay, activation, output_activation = ctx.options
+        u_t, v_t = recurrent_kernel.T, output_kernel.T
+        grad_a = torch.empty_like(outputs)
+        grad_z = torch.empty_like(hidden)
+        grad_next = torch.zeros_like(c0)
+        for t in range(outputs.shape[0] - 1, -1, -1):
+            # d loss / d c_t: its own use, and through c_{t+1} (decay and U).
+            grad_c = grad_contexts[t] + grad_next
+            a = grad_outputs[t] + grad_c  # c_t = decay c_{t-1} + y_t
+            derivative = _output_derivative(output_activation, outputs[t])
+            if derivative is not None:
+                a = a * derivative
+            z = torch.mm(a, v_t) * _derivative(activation, hidden[t])
+            grad_next = torch.mm(z, u_t)
+            if decay:
+                grad_next = grad_next + decay * grad_c
+            grad_a[t], grad_z[t] = a, z
+        previous = torch.cat([c0[None], contexts[:-1]], dim=0)
+        # The weights' gradients: one product over all steps each, not one per step.
+        flat = lambda x: x.reshape(-1, x.shape[-1])  # noqa: E731
+        return (
+            grad_z,
+            grad_next,
+            flat(previous).T @ flat(grad_z),
+            flat(hidden).T @ flat(grad_a),
+            grad_a.sum(dim=(0, 1)),
+            None,
+        )
+
+
+def jordan(
+    inputs,
+    initial_state,
+    kernel,
+    recurrent_kernel,
+    bias,
+    output_kernel,
+    output_bias,
+    *,
+    decay,
+    activation,
+    output_activation,
+    go_backwards,
+):
+    """`(outputs, last_state)` of the Jordan recurrence; see `fused_jordan`."""
+    projection = inputs.transpose(0, 1) @ kernel
+    if bias is not None:
+        projection = projection + bias
+    if go_backwards:
+        projection = torch.flip(projection, dims=(0,))
+    if output_bias is None:
+        output_bias = projection.new_zeros((output_kernel.shape[1],))
+    # A copy of c_0, as for `elman`: a stateful layer overwrites its variable
+    # in place before the backward pass that needs c_0.
+    outputs, contexts = _JordanRecurrence.apply(
+        projection.contiguous(),
+        initial_state.clone(),
+        recurrent_kernel,
+        output_kernel,
+        output_bias,
+        (decay, activation, output_activation),
+    )
+    return outputs.transpose(0, 1), contexts[-1]

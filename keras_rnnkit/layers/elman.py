@@ -7,6 +7,7 @@ from keras_rnnkit.backend import fused_elman
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
 
@@ -159,7 +160,7 @@ class ElmanCell(RecurrentCell):
 
 
 @export
-class ElmanRNN(RecurrentLayer):
+class ElmanRNN(FusedLoop, RecurrentLayer):
     r"""Elman network layer, a drop-in replacement for `keras.layers.SimpleRNN`.
 
     $$h_t = \mathrm{activation}(x_t W + h_{t-1} U + b), \qquad h_0 = 0,$$
@@ -223,52 +224,18 @@ class ElmanRNN(RecurrentLayer):
 
     cell_class = ElmanCell
     layer_defaults = {"use_cudnn": "auto"}
+    fused_switch = "use_cudnn"
+    fused_recurrence = fused_elman
 
     def __init__(self, *args, **kwargs):
-        use_cudnn = kwargs.get("use_cudnn", "auto")
-        if not (use_cudnn == "auto" or use_cudnn is True or use_cudnn is False):
-            raise ValueError(
-                f"{type(self).__name__}: `use_cudnn` must be one of 'auto', True, False. "
-                f"Received: use_cudnn={use_cudnn!r}"
-            )
         super().__init__(*args, **kwargs)
-        if use_cudnn is True:
-            # What can be known before a call: everything but the mask.
-            self._fused_unsupported(training=True, mask=None, raise_if_forced=True)
-
-    def _fused_unsupported(self, training, mask, raise_if_forced=False):
-        """Why the fused recurrence cannot run this call, or None (see `use_cudnn`)."""
-        if self.use_cudnn is False:
-            return "use_cudnn=False"
-        reason = fused_elman.unsupported_reason(
-            self.cell,
-            compute_dtype=self.compute_dtype,
-            training=training,
-            mask=mask,
-            unroll=self.unroll,
-            truncate=self.truncate_gradient,
-            probes=getattr(self, "_state_probe_hook", None) is not None,
-        )
-        if reason is None and self.use_cudnn == "auto" and not fused_elman.auto_prefers_fused():
-            return "the step loop is faster here (TensorFlow without XLA)"
-        if reason is not None and raise_if_forced and self.use_cudnn is True:
-            raise ValueError(
-                f"{type(self).__name__}: `use_cudnn=True` needs a configuration that the "
-                f"fused recurrence supports, but {reason} on the "
-                f"{keras.backend.backend()} backend. Pass use_cudnn='auto' to fall back "
-                "to the step loop. Received: use_cudnn=True"
-            )
-        return reason
+        self._check_fused_switch()
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self._fused_unsupported(training, mask, raise_if_forced=True) is not None:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
-        if training and dropout_mask is not None:
-            # One mask per sequence, as in the step loop.
-            sequences = sequences * keras.ops.expand_dims(dropout_mask, 1)
         outputs, last_state = fused_elman.run(
-            sequences,
+            self._input_dropout_once(sequences, training),
             initial_state[0],
             self.cell.kernel,
             self.cell.recurrent_kernel,

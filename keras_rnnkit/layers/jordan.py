@@ -3,9 +3,11 @@
 import keras
 
 from keras_rnnkit._api import export
+from keras_rnnkit.backend import fused_jordan
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
 
@@ -192,7 +194,7 @@ class JordanCell(RecurrentCell):
 
 
 @export
-class JordanRNN(RecurrentLayer):
+class JordanRNN(FusedLoop, RecurrentLayer):
     r"""Jordan network layer: the previous output feeds back through a context.
 
     $$h_t = \mathrm{activation}(x_t W + c_{t-1} U + b),\quad
@@ -211,6 +213,20 @@ class JordanRNN(RecurrentLayer):
         activity_regularizer, return_sequences, return_state, go_backwards,
         stateful, unroll, zero_output_for_mask, truncate_gradient: as in
         `ElmanRNN`.
+        use_fused: `"auto"`, `True` or `False`, like `ElmanRNN`'s `use_cudnn`
+            (a Jordan network has no cuDNN kernel): whether to run the whole
+            recurrence as one fused operation instead of a loop of cell
+            calls: the input projection of all steps as one matrix product,
+            a loop over the rest of each step, and a hand-written backward
+            pass (on JAX and TensorFlow a scan; on torch one autograd node
+            per sequence). The configuration must allow it: activation tanh
+            or relu, output activation linear, tanh or sigmoid, no mask, no
+            teacher forcing or recurrent dropout while training, no zoneout,
+            layer norm, `gradient_clip`, `truncate_gradient` or `unroll`.
+            `"auto"` then takes it; `True` raises a `ValueError` (in the
+            constructor, or in the call for a mask or targets) where it is
+            not allowed; `False` always runs the step loop. Both compute the
+            same values. Default: `"auto"`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -243,6 +259,24 @@ class JordanRNN(RecurrentLayer):
     """
 
     cell_class = JordanCell
+    layer_defaults = {"use_fused": "auto"}
+    fused_switch = "use_fused"
+    fused_recurrence = fused_jordan
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._check_fused_switch()
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if self._fused_unsupported(training, mask, raise_if_forced=True) is not None:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        outputs, last_context = fused_jordan.run(
+            self._input_dropout_once(sequences, training),
+            initial_state[0],
+            self.cell,
+            self.go_backwards,
+        )
+        return outputs[:, -1], outputs, [last_context]
 
     def call(
         self,
