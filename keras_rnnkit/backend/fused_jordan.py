@@ -59,16 +59,20 @@ def auto_prefers_fused():
     """Whether `use_fused="auto"` should take a supported fused path here and now.
 
     Measured on 2 CPU cores (docs/benchmarks.md), training step against the
-    step loop: on torch the fused loop is 3-4x faster (one autograd node per
-    sequence instead of several per step). On TensorFlow it is faster only
-    under XLA (`jit_compile=True`); without XLA TensorFlow's own while loop
-    and its gradient are faster than the scans at short and medium lengths.
+    naive Jordan cell in `keras.layers.RNN`: on torch the fused loop is 2-6x
+    faster (one autograd node per sequence instead of several per step).
+    On JAX it was 0.95-1.20x, no faster than the step loop, whose scan XLA
+    already differentiates well: the step loop is kept. On TensorFlow it is
+    faster only under XLA (`jit_compile=True`, 0.92-0.99x); without XLA
+    TensorFlow's own while loop and its gradient are faster than the scans
+    at short and medium lengths.
     """
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         from keras_rnnkit.backend import tensorflow_rnn
 
         return tensorflow_rnn.in_xla_context()
-    return True
+    return backend == "torch"
 
 
 def run(inputs, initial_state, cell, go_backwards):

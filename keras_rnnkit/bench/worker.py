@@ -154,6 +154,12 @@ def _jordan_group(run, size, data):
     naive = run.keras_model("NaiveJordan", size, data)
     for a, b in zip(ours, naive):
         run.compare(a, b, 0.8 if "/train/" in a else None)
+    if run.backend == "tensorflow":
+        # JordanRNN's fused recurrence runs on TensorFlow only under XLA.
+        ours = run.keras_model("JordanRNN", size, data, variant="jit", jit_compile=True)
+        naive = run.keras_model("NaiveJordan", size, data, variant="jit", jit_compile=True)
+        for a, b in zip(ours, naive):
+            run.compare(a, b, 0.8 if "/train/" in a else None)
 
 
 def _tdnn_group(run, size, data):
