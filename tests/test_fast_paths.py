@@ -38,6 +38,7 @@ def fused_calls(monkeypatch):
 
 # What `use_cudnn="auto"` does in an eager call (TensorFlow: no XLA there).
 AUTO_FUSES_EAGERLY = keras.backend.backend() != "tensorflow"
+ON_TORCH = keras.backend.backend() == "torch"
 
 
 FUSED_OPTIONS = {
@@ -97,7 +98,14 @@ STEP_LOOP_OPTIONS = {
     "gradient-clip": ({"gradient_clip": 1.0}, {}),
     "truncate": ({"truncate_gradient": 2}, {}),
     "unroll": ({"unroll": True}, {}),
-    "mask": ({}, {"mask": np.arange(T)[None, :] < np.array([[T], [4], [2]])}),
+    # Not right-padded (a gap inside the second row): the step loop on every backend.
+    "mask": ({}, {"mask": np.arange(T)[None, :] % np.array([[T], [3], [T]]) != 1}),
+    # Right-padded masks are lengths for PyTorch's kernel, but only forwards.
+    "right-padded-mask-backwards": (
+        {"go_backwards": True},
+        {"mask": np.arange(T)[None, :] < np.array([[T], [4], [2]])},
+    ),
+    "mask-with-an-empty-row": ({}, {"mask": np.arange(T)[None, :] < np.array([[T], [0], [2]])}),
 }
 
 
@@ -154,8 +162,48 @@ def test_use_cudnn_true_with_a_mask_raises_in_the_call(rng):
     layer = keras_rnnkit.ElmanRNN(H, use_cudnn=True)
     x = rng.normal(size=(B, T, D)).astype("float32")
     layer(x)  # no mask: fused
-    with pytest.raises(ValueError, match="use_cudnn=True.*a mask is given"):
-        layer(x, mask=np.ones((B, T), bool))
+    left_padded = np.arange(T)[None, :] >= np.array([[0], [3], [5]])
+    message = "the mask is not right-padded" if ON_TORCH else "a mask is given"
+    with pytest.raises(ValueError, match=f"use_cudnn=True.*{message}"):
+        layer(x, mask=left_padded)
+
+
+@pytest.mark.skipif(not ON_TORCH, reason="only PyTorch's kernel takes masks (as lengths)")
+@pytest.mark.parametrize("zero_output_for_mask", [False, True], ids=["repeat", "zeros"])
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_right_padded_mask_is_fused_as_lengths_on_torch(
+    zero_output_for_mask, training, fused_calls, rng
+):
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    mask = keras.ops.convert_to_tensor(np.arange(T)[None, :] < np.array([[4], [T], [1]]))
+    options = {
+        "return_sequences": True,
+        "return_state": True,
+        "zero_output_for_mask": zero_output_for_mask,
+        "dropout": 0.2,
+        "seed": 4,
+    }
+    fast, generic = layer_pair(
+        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=True, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **options),
+        x.shape,
+    )
+    assert_same(fast, generic, x, training=training, mask=mask)
+    assert fused_calls
+
+
+@pytest.mark.skipif(not ON_TORCH, reason="only PyTorch's kernel takes masks (as lengths)")
+def test_right_padded_batch_equals_each_sequence_alone_on_torch(fused_calls, rng):
+    lengths = [T, 4, 1]
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    mask = keras.ops.convert_to_tensor(np.arange(T)[None, :] < np.array(lengths)[:, None])
+    layer = keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=True)
+    outputs, state = layer(x, mask=mask)
+    for row, length in enumerate(lengths):
+        alone, alone_state = layer(x[row : row + 1, :length])
+        np.testing.assert_allclose(to_numpy(outputs)[row], to_numpy(alone)[0], atol=1e-6)
+        np.testing.assert_allclose(to_numpy(state)[row], to_numpy(alone_state)[0], atol=1e-6)
+    assert len(fused_calls) == 1 + len(lengths)
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])

@@ -52,6 +52,9 @@ def test_per_step_clip_equals_hand_written_bptt(mode, activation, rng):
         assert bound.max() <= clip * (1 + 1e-9)
 
 
+# The switches that keep a layer on its step loop (see tests/test_fast_paths.py
+# and tests/test_fused_jordan.py for the fused recurrences).
+STEP_LOOP = {"ElmanRNN": {"use_cudnn": False}, "JordanRNN": {"use_fused": False}}
 LAYERS = {
     "ElmanRNN": lambda **kw: keras_rnnkit.ElmanRNN(H, return_sequences=True, **kw),
     "JordanRNN": lambda **kw: keras_rnnkit.JordanRNN(
@@ -131,8 +134,7 @@ def test_huge_clip_equals_no_clip_and_forward_is_unchanged(name, rng):
     # The step loop, in which the clip acts (ElmanRNN and JordanRNN would
     # otherwise take their fused recurrences, equal only to rounding:
     # tests/test_fast_paths.py, tests/test_fused_jordan.py).
-    switch = {"ElmanRNN": {"use_cudnn": False}, "JordanRNN": {"use_fused": False}}
-    plain = LAYERS[name](**switch.get(name, {}))
+    plain = LAYERS[name](**STEP_LOOP.get(name, {}))
     for layer in (small, plain):
         layer.build((B, None, D))
         layer.set_weights(clipped.get_weights())
@@ -169,7 +171,8 @@ def test_gradient_older_than_k_steps_is_zero(name, go_backwards, masked, rng):
     k = 3
     make = LAYERS[name]
     layer = _randomize(make(truncate_gradient=k, go_backwards=go_backwards), rng, scale=0.7)
-    plain = make(go_backwards=go_backwards)
+    # The step loop, as in the truncated layer: the comparison is exact.
+    plain = make(go_backwards=go_backwards, **STEP_LOOP.get(name, {}))
     plain.build((B, None, D))
     plain.set_weights(layer.get_weights())
     x = rng.normal(size=(B, T, D)).astype("float32")

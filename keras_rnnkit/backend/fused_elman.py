@@ -30,20 +30,57 @@ from keras_rnnkit.backend import fused
 _TORCH_DTYPES = ("float32", "float64")
 
 
-def unsupported_reason(cell, *, compute_dtype, training, mask, unroll, truncate, probes):
+def unsupported_reason(
+    cell, *, compute_dtype, training, mask, unroll, truncate, probes, go_backwards=False
+):
     """Why the fused path cannot run this configuration, or None when it can.
 
     Args:
         cell: the `ElmanCell`.
         compute_dtype: the layer's compute dtype.
         training, mask, unroll, truncate, probes: as in `fused.step_loop_reason`.
+        go_backwards: the layer's `go_backwards` (on torch, a mask needs it False).
     """
+    torch = keras.backend.backend() == "torch"
     reason = fused.step_loop_reason(
-        cell, training=training, mask=mask, unroll=unroll, truncate=truncate, probes=probes
+        cell,
+        training=training,
+        # PyTorch's kernel takes right-padded masks, as sequence lengths.
+        mask=None if torch else mask,
+        unroll=unroll,
+        truncate=truncate,
+        probes=probes,
     )
-    if reason is None and keras.backend.backend() == "torch" and compute_dtype not in _TORCH_DTYPES:
+    if reason is None and torch and compute_dtype not in _TORCH_DTYPES:
         reason = f"PyTorch's CPU kernel has no {compute_dtype} path"
+    if reason is None and torch and mask is not None:
+        reason = _mask_reason(mask, go_backwards)
     return reason
+
+
+def _mask_reason(mask, go_backwards):
+    """Why PyTorch's kernel cannot take this (B, T) mask as sequence lengths, or None.
+
+    It can where every row is a run of True followed by False (right
+    padding) with at least one True, and the layer runs forwards. A check of
+    the mask's values: the torch backend runs eagerly.
+    """
+    if go_backwards:
+        return "a mask is given with go_backwards"
+    mask = _two_dimensional(mask)
+    lengths = keras.ops.sum(keras.ops.cast(mask, "int32"), axis=1)
+    steps = keras.ops.arange(keras.ops.shape(mask)[1])
+    right_padded = keras.ops.less(steps[None, :], lengths[:, None])
+    if not bool(keras.ops.all(keras.ops.equal(keras.ops.cast(mask, "bool"), right_padded))):
+        return "the mask is not right-padded (a run of True, then only False, in every row)"
+    if not bool(keras.ops.all(lengths > 0)):
+        return "the mask has a sequence without any step"
+    return None
+
+
+def _two_dimensional(mask):
+    """(B, T) from a (B, T) or (B, T, 1) mask."""
+    return mask[..., 0] if len(mask.shape) == 3 else mask
 
 
 def auto_prefers_fused():
@@ -63,13 +100,37 @@ def auto_prefers_fused():
     return True
 
 
-def run(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
+def run(
+    inputs,
+    initial_state,
+    kernel,
+    recurrent_kernel,
+    bias,
+    activation,
+    go_backwards,
+    mask=None,
+    zero_output_for_mask=False,
+):
     """Runs the recurrence over `inputs` (B, T, D) on the current backend.
 
     `activation` is the cell's activation function (one of `fused.ACTIVATIONS`);
-    `bias` may be None. Returns `(outputs, last_state)` as described above.
+    `bias` may be None. `mask` (torch only, right-padded, see
+    `unsupported_reason`): the state stops at each sequence's last real step,
+    and the outputs at padded steps repeat it, or are zeros with
+    `zero_output_for_mask`, as in the step loop. Returns
+    `(outputs, last_state)` as described above.
     """
     weights = fused.weights_as_tensors(inputs, kernel, recurrent_kernel, bias)
-    return fused.backend_module().elman(
-        inputs, initial_state, *weights, fused.ACTIVATIONS[activation], go_backwards
+    module = fused.backend_module()
+    if mask is None:
+        return module.elman(
+            inputs, initial_state, *weights, fused.ACTIVATIONS[activation], go_backwards
+        )
+    return module.elman_with_lengths(
+        inputs,
+        initial_state,
+        *weights,
+        fused.ACTIVATIONS[activation],
+        lengths=keras.ops.sum(keras.ops.cast(_two_dimensional(mask), "int32"), axis=1),
+        zero_output_for_mask=zero_output_for_mask,
     )

@@ -36,16 +36,18 @@ OUTPUT_ACTIVATIONS = {
 }
 
 
-def unsupported_reason(cell, *, compute_dtype, training, mask, unroll, truncate, probes):
+def unsupported_reason(
+    cell, *, compute_dtype, training, mask, unroll, truncate, probes, go_backwards=False
+):
     """Why the fused path cannot run this configuration, or None when it can.
 
     Args:
         cell: the `JordanCell`.
-        compute_dtype: the layer's compute dtype (every dtype is supported;
-            the argument keeps the signature of `fused_elman`'s).
+        compute_dtype, go_backwards: every value is supported (they keep the
+            signature of `fused_elman`'s).
         training, mask, unroll, truncate, probes: as in `fused.step_loop_reason`.
     """
-    del compute_dtype
+    del compute_dtype, go_backwards
     if cell._teacher_forced_features is not None:
         return "teacher forcing feeds back the targets"
     if cell.output_activation not in OUTPUT_ACTIVATIONS:

@@ -5,15 +5,60 @@ import torch
 _KERNELS = {"tanh": torch.rnn_tanh, "relu": torch.rnn_relu}
 
 
-def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
-    """`(outputs, last_state)` of h_t = act(x_t W + h_{t-1} U + b); see `fused_elman`."""
-    if go_backwards:
-        inputs = torch.flip(inputs, dims=(1,))
+def _kernel_parameters(kernel, recurrent_kernel, bias):
     # PyTorch keeps the weights transposed, (H, D) and (H, H), and adds two
     # biases (input and recurrent); ours is the first, the second is zero.
     params = [kernel.T, recurrent_kernel.T]
     if bias is not None:
         params += [bias, torch.zeros_like(bias)]
+    return params
+
+
+def elman_with_lengths(
+    inputs,
+    initial_state,
+    kernel,
+    recurrent_kernel,
+    bias,
+    activation,
+    *,
+    lengths,
+    zero_output_for_mask,
+):
+    """`elman` over right-padded sequences of the given (B,) lengths (all >= 1), forwards.
+
+    PyTorch's kernel on a packed sequence: the state stops at each sequence's
+    last step; the outputs at padded steps are that state (what the step loop
+    carries), or zeros with `zero_output_for_mask`.
+    """
+    steps = inputs.shape[1]
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
+    )
+    # The packed batch is sorted by length: the initial state must follow it.
+    h0 = initial_state.index_select(0, packed.sorted_indices).unsqueeze(0).clone()
+    params = _kernel_parameters(kernel, recurrent_kernel, bias)
+    data, last_state = _KERNELS[activation](
+        packed.data, packed.batch_sizes, h0, params, bias is not None, 1, 0.0, False, False
+    )
+    last_state = last_state[0].index_select(0, packed.unsorted_indices)
+    outputs, _ = torch.nn.utils.rnn.pad_packed_sequence(
+        torch.nn.utils.rnn.PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        ),
+        batch_first=True,
+        total_length=steps,
+    )
+    real = (torch.arange(steps, device=inputs.device)[None, :] < lengths[:, None])[..., None]
+    padding = torch.zeros_like(outputs) if zero_output_for_mask else last_state[:, None]
+    return torch.where(real, outputs, padding), last_state
+
+
+def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
+    """`(outputs, last_state)` of h_t = act(x_t W + h_{t-1} U + b); see `fused_elman`."""
+    if go_backwards:
+        inputs = torch.flip(inputs, dims=(1,))
+    params = _kernel_parameters(kernel, recurrent_kernel, bias)
     # A copy: the kernel keeps h_0 for its backward pass, and a stateful layer
     # writes its new state into the variable that h_0 came from, in place,
     # before that backward pass runs.

@@ -196,7 +196,8 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             PyTorch's RNN kernel (what `torch.nn.RNN` runs; cuDNN on a GPU);
             on JAX and TensorFlow a scan with a hand-written backward pass.
             The configuration must allow it: activation tanh or relu, no
-            mask, no recurrent dropout while training, no zoneout, layer
+            mask (on torch: a right-padded mask, taken as sequence lengths,
+            without `go_backwards`), no recurrent dropout while training, no zoneout, layer
             norm, `gradient_clip`, `truncate_gradient` or `unroll`, and on
             torch a float32 or float64 compute dtype. `"auto"` then takes it
             where it is faster: always on torch and JAX, and on TensorFlow
@@ -242,5 +243,7 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             self.cell.bias,
             self.cell.activation,
             self.go_backwards,
+            mask=mask,
+            zero_output_for_mask=self.zero_output_for_mask,
         )
         return last_state, outputs, [last_state]

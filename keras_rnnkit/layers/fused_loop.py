@@ -44,6 +44,7 @@ class FusedLoop:
             unroll=self.unroll,
             truncate=self.truncate_gradient,
             probes=getattr(self, "_state_probe_hook", None) is not None,
+            go_backwards=self.go_backwards,
         )
         if reason is None and switch == "auto" and not self.fused_recurrence.auto_prefers_fused():
             return "the step loop is faster here (TensorFlow without XLA)"
