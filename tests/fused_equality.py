@@ -47,3 +47,19 @@ def assert_same(fast, generic, x, training=False, rtol=1e-5, atol=1e-5, **call_k
     want, want_grads = value_and_gradients(generic, x, loss_weights, training, **call_kwargs)
     for g, w in zip(got + got_grads, want + want_grads, strict=True):
         np.testing.assert_allclose(g, w, rtol=rtol, atol=atol)
+
+
+def masks(steps):
+    """(3, steps) masks that the fused recurrences apply step by step, by name.
+
+    Rows of lengths `steps`, 4 and 1 (right-padded); left-padded; with gaps;
+    and with a row that has no step at all (its state stays the initial one,
+    its outputs zeros). `steps` must be at least 7.
+    """
+    at = np.arange(steps)[None, :]
+    return {
+        "right-padded": at < np.array([[steps], [4], [1]]),
+        "left-padded": at >= np.array([[0], [3], [6]]),
+        "gaps": (at % np.array([[2], [3], [steps]])) != 1,
+        "empty-row": at < np.array([[steps], [0], [2]]),
+    }

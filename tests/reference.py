@@ -134,13 +134,15 @@ def jordan(
     use_own=None,
     norm=None,
     keep=None,
+    mask=None,
 ):
     """Jordan network. Returns (outputs y (B, T, O), contexts c (B, T, O)).
 
     h_t = act(x_t W + c_{t-1} U + b), y_t = out_act(h_t V + b_o),
     c_t = decay c_{t-1} + fed_t, where fed_t = y_t, or, with teacher forcing,
     targets_t where use_own[:, t] is 0. `norm` and `keep` as in `elman`
-    (zoneout acts on the context).
+    (zoneout acts on the context); masked steps keep c (their y is returned
+    as computed: what a layer outputs there is Keras's masking rule).
     """
     act, out_act = ACTIVATIONS[activation], ACTIVATIONS[output_activation]
     batch, steps, _ = x.shape
@@ -162,7 +164,10 @@ def jordan(
             own = np.zeros((batch, 1)) if use_own is None else use_own[:, t]
             fed = own * y + (1 - own) * targets[:, t]
         new_c = context_decay * c + fed
-        c = new_c if keep is None else zoneout(new_c, c, keep if np.isscalar(keep) else keep[:, t])
+        new_c = (
+            new_c if keep is None else zoneout(new_c, c, keep if np.isscalar(keep) else keep[:, t])
+        )
+        c = new_c if mask is None else np.where(mask[:, t, None], new_c, c)
         ys.append(y)
         cs.append(c)
     return np.stack(ys, axis=1), np.stack(cs, axis=1)

@@ -15,9 +15,11 @@ import pytest
 
 import keras_rnnkit
 from keras_rnnkit.backend import fused_elman
+from tests import reference
 from tests.autodiff import to_numpy
 from tests.fused_equality import assert_same
 from tests.fused_equality import layer_pair
+from tests.fused_equality import masks
 
 B, T, D, H = 3, 7, 4, 5
 
@@ -98,15 +100,25 @@ STEP_LOOP_OPTIONS = {
     "gradient-clip": ({"gradient_clip": 1.0}, {}),
     "truncate": ({"truncate_gradient": 2}, {}),
     "unroll": ({"unroll": True}, {}),
-    # Not right-padded (a gap inside the second row): the step loop on every backend.
-    "mask": ({}, {"mask": np.arange(T)[None, :] % np.array([[T], [3], [T]]) != 1}),
-    # Right-padded masks are lengths for PyTorch's kernel, but only forwards.
-    "right-padded-mask-backwards": (
-        {"go_backwards": True},
-        {"mask": np.arange(T)[None, :] < np.array([[T], [4], [2]])},
-    ),
-    "mask-with-an-empty-row": ({}, {"mask": np.arange(T)[None, :] < np.array([[T], [0], [2]])}),
 }
+if ON_TORCH:
+    # PyTorch's kernel takes only right-padded masks (as lengths), and only forwards.
+    STEP_LOOP_OPTIONS.update(
+        {
+            "mask-with-a-gap": (
+                {},
+                {"mask": np.arange(T)[None, :] % np.array([[T], [3], [T]]) != 1},
+            ),
+            "right-padded-mask-backwards": (
+                {"go_backwards": True},
+                {"mask": np.arange(T)[None, :] < np.array([[T], [4], [2]])},
+            ),
+            "mask-with-an-empty-row": (
+                {},
+                {"mask": np.arange(T)[None, :] < np.array([[T], [0], [2]])},
+            ),
+        }
+    )
 
 
 @pytest.mark.parametrize("name", list(STEP_LOOP_OPTIONS))
@@ -158,26 +170,115 @@ def test_use_cudnn_true_with_an_unsupported_configuration_raises(options, messag
         keras_rnnkit.ElmanRNN(H, use_cudnn=True, **options)
 
 
-def test_use_cudnn_true_with_a_mask_raises_in_the_call(rng):
+@pytest.mark.skipif(not ON_TORCH, reason="the scans of JAX and TensorFlow take any mask")
+def test_use_cudnn_true_with_a_mask_raises_in_the_call_on_torch(rng):
     layer = keras_rnnkit.ElmanRNN(H, use_cudnn=True)
     x = rng.normal(size=(B, T, D)).astype("float32")
     layer(x)  # no mask: fused
     left_padded = np.arange(T)[None, :] >= np.array([[0], [3], [5]])
-    message = "the mask is not right-padded" if ON_TORCH else "a mask is given"
-    with pytest.raises(ValueError, match=f"use_cudnn=True.*{message}"):
+    with pytest.raises(ValueError, match="use_cudnn=True.*the mask is not right-padded"):
         layer(x, mask=left_padded)
+
+
+# Masks the scans of JAX and TensorFlow apply step by step (see `masks`).
+STEPS = np.arange(T)[None, :]
+MASKS = masks(T)
+MASKED_OPTIONS = {
+    "last-output": {},
+    "sequences-state": {"return_sequences": True, "return_state": True},
+    "zeros": {"return_sequences": True, "zero_output_for_mask": True},
+    "zeros-last-output": {"zero_output_for_mask": True},
+    "backwards": {"return_sequences": True, "return_state": True, "go_backwards": True},
+    "relu-dropout": {"activation": "relu", "return_sequences": True, "dropout": 0.3, "seed": 2},
+}
+
+
+@pytest.mark.skipif(ON_TORCH, reason="on torch only right-padded masks fuse (tested below)")
+@pytest.mark.parametrize("options_name", list(MASKED_OPTIONS))
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_masked_scan_equals_step_loop(mask_name, options_name, training, fused_calls, rng):
+    options = MASKED_OPTIONS[options_name]
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    fast, generic = layer_pair(
+        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=True, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **options),
+        x.shape,
+    )
+    mask = keras.ops.convert_to_tensor(MASKS[mask_name])
+    assert_same(fast, generic, x, training=training, mask=mask)
+    assert fused_calls, "the fused recurrence was not taken"
+
+
+@pytest.mark.skipif(ON_TORCH, reason="on torch only right-padded masks fuse")
+@pytest.mark.parametrize("mask_name", list(MASKS))
+def test_masked_scan_matches_the_numpy_reference(mask_name, fused_calls, rng):
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    h0 = rng.normal(size=(B, H)).astype("float32")
+    mask = MASKS[mask_name]
+    layer = keras_rnnkit.ElmanRNN(H, return_sequences=True, return_state=True, use_cudnn=True)
+    outputs, state = layer(x, initial_state=[h0], mask=keras.ops.convert_to_tensor(mask))
+    weights = [w.astype(float) for w in layer.get_weights()]
+    states = reference.elman(x.astype(float), *weights, h0=h0, mask=mask)
+    # Keras's rule: a masked step repeats the last unmasked step's output, zeros before it.
+    seen = np.maximum.accumulate(mask, axis=1)[..., None]
+    np.testing.assert_allclose(to_numpy(outputs), states * seen, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(state), states[:, -1], atol=1e-5)
+    assert len(fused_calls) == 1
+
+
+@pytest.mark.skipif(ON_TORCH, reason="on torch only right-padded masks fuse")
+def test_masked_scan_in_a_compiled_fit_equals_step_loop(rng):
+    x = rng.normal(size=(8, T, D)).astype("float32")
+    x[:4, 5:] = 0.0  # padding, masked by the Masking layer
+    y = rng.normal(size=(8, 1)).astype("float32")
+
+    def trained(use_cudnn):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [
+                keras.Input((T, D)),
+                keras.layers.Masking(0.0),
+                keras_rnnkit.ElmanRNN(H, use_cudnn=use_cudnn),
+                keras.layers.Dense(1),
+            ]
+        )
+        jit = keras.backend.backend() != "torch"
+        model.compile(optimizer="sgd", loss="mse", jit_compile=jit)
+        history = model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return history.history["loss"], [to_numpy(w) for w in model.get_weights()]
+
+    fast_loss, fast_weights = trained(True)
+    loop_loss, loop_weights = trained(False)
+    np.testing.assert_allclose(fast_loss, loop_loss, rtol=1e-5)
+    for got, want in zip(fast_weights, loop_weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_padded_batch_equals_each_sequence_alone(fused_calls, rng):
+    lengths = [T, 4, 1]
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    mask = keras.ops.convert_to_tensor(STEPS < np.array(lengths)[:, None])
+    layer = keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=True)
+    outputs, state = layer(x, mask=mask)
+    for row, length in enumerate(lengths):
+        alone, alone_state = layer(x[row : row + 1, :length])
+        np.testing.assert_allclose(to_numpy(outputs)[row], to_numpy(alone)[0], atol=1e-6)
+        np.testing.assert_allclose(to_numpy(state)[row], to_numpy(alone_state)[0], atol=1e-6)
+    assert len(fused_calls) == 1 + len(lengths)
 
 
 @pytest.mark.skipif(not ON_TORCH, reason="only PyTorch's kernel takes masks (as lengths)")
 @pytest.mark.parametrize("zero_output_for_mask", [False, True], ids=["repeat", "zeros"])
+@pytest.mark.parametrize("sequences", [True, False], ids=["sequences", "last-output"])
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 def test_right_padded_mask_is_fused_as_lengths_on_torch(
-    zero_output_for_mask, training, fused_calls, rng
+    zero_output_for_mask, sequences, training, fused_calls, rng
 ):
     x = rng.normal(size=(B, T, D)).astype("float32")
     mask = keras.ops.convert_to_tensor(np.arange(T)[None, :] < np.array([[4], [T], [1]]))
     options = {
-        "return_sequences": True,
+        "return_sequences": sequences,
         "return_state": True,
         "zero_output_for_mask": zero_output_for_mask,
         "dropout": 0.2,
@@ -190,20 +291,6 @@ def test_right_padded_mask_is_fused_as_lengths_on_torch(
     )
     assert_same(fast, generic, x, training=training, mask=mask)
     assert fused_calls
-
-
-@pytest.mark.skipif(not ON_TORCH, reason="only PyTorch's kernel takes masks (as lengths)")
-def test_right_padded_batch_equals_each_sequence_alone_on_torch(fused_calls, rng):
-    lengths = [T, 4, 1]
-    x = rng.normal(size=(B, T, D)).astype("float32")
-    mask = keras.ops.convert_to_tensor(np.arange(T)[None, :] < np.array(lengths)[:, None])
-    layer = keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=True)
-    outputs, state = layer(x, mask=mask)
-    for row, length in enumerate(lengths):
-        alone, alone_state = layer(x[row : row + 1, :length])
-        np.testing.assert_allclose(to_numpy(outputs)[row], to_numpy(alone)[0], atol=1e-6)
-        np.testing.assert_allclose(to_numpy(state)[row], to_numpy(alone_state)[0], atol=1e-6)
-    assert len(fused_calls) == 1 + len(lengths)
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])
@@ -326,3 +413,110 @@ def test_stateful_training_carries_the_state_through_the_fused_recurrence(fused_
     fused = _stateful_fit_losses(True, x, y)
     assert fused_calls
     np.testing.assert_allclose(fused, _stateful_fit_losses(False, x, y), rtol=1e-5)
+
+
+# TensorFlow with a GPU: cuDNN's RNN_TANH / RNN_RELU kernel (CudnnRNNV3). It has
+# no CPU kernel, so here the layout of its weights is checked against cuDNN's
+# documented equation, and the choice of path with a simulated GPU.
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+
+
+def _cudnn_equation(params, x, units, activation):
+    """cuDNN's RNN mode from its flat canonical buffer: h_t = act(W x_t + R h_{t-1} + b_W + b_R).
+
+    The buffer holds W (H, D) and R (H, H), each row-major, then b_W and b_R
+    (cudnnGetRNNLinLayerMatrixParams / ...BiasParams, for one layer).
+    """
+    inputs = x.shape[-1]
+    sizes = [units * inputs, units * units, units, units]
+    w, r, b_w, b_r = np.split(params, np.cumsum(sizes)[:-1])
+    w, r = w.reshape(units, inputs), r.reshape(units, units)
+    act = np.tanh if activation == "tanh" else (lambda z: np.maximum(z, 0.0))
+    h, states = np.zeros((x.shape[0], units)), []
+    for t in range(x.shape[1]):
+        h = act(x[:, t] @ w.T + h @ r.T + b_w + b_r)
+        states.append(h)
+    return np.stack(states, axis=1)
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's cuDNN op")
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no-bias"])
+def test_cudnn_parameters_follow_cudnns_canonical_layout(activation, use_bias, rng):
+    from keras_rnnkit.backend import tensorflow_rnn
+
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    layer = keras_rnnkit.ElmanRNN(
+        H, activation=activation, use_bias=use_bias, return_sequences=True, use_cudnn=False
+    )
+    expected = to_numpy(layer(x))
+    if use_bias:
+        layer.cell.bias.assign(rng.normal(size=(H,)).astype("float32"))
+        expected = to_numpy(layer(x))
+    params = tensorflow_rnn.cudnn_parameters(
+        layer.cell.kernel.value,
+        layer.cell.recurrent_kernel.value,
+        layer.cell.bias.value if use_bias else None,
+    )
+    assert params.shape == (H * D + H * H + 2 * H,)
+    got = _cudnn_equation(to_numpy(params).astype(float), x.astype(float), H, activation)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.fixture
+def simulated_gpu(monkeypatch):
+    """TensorFlow sees a GPU; cuDNN's op (no CPU kernel) is replaced by the scan, with a record."""
+    import tensorflow as tf
+
+    from keras_rnnkit.backend import tensorflow_rnn
+
+    list_devices = tf.config.list_logical_devices
+    monkeypatch.setattr(
+        tf.config,
+        "list_logical_devices",
+        lambda kind=None: ["GPU:0"] if kind == "GPU" else list_devices(kind),
+    )
+    calls = []
+
+    def cudnn_elman(*args):
+        calls.append(args)
+        return tensorflow_rnn.elman(*args)
+
+    monkeypatch.setattr(tensorflow_rnn, "cudnn_elman", cudnn_elman)
+    return calls
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's cuDNN op")
+def test_no_gpu_means_no_cudnn():
+    assert not fused_elman.uses_tensorflow_cudnn("float32")
+    assert keras_rnnkit.ElmanRNN(H).supports_jit
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's cuDNN op")
+def test_with_a_gpu_auto_takes_cudnn_outside_xla(simulated_gpu, fused_calls, rng):
+    import tensorflow as tf
+
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    layer = keras_rnnkit.ElmanRNN(H, go_backwards=True)
+    assert not layer.supports_jit  # Model.compile then leaves XLA off, as for GRU
+    layer(x)
+    assert len(simulated_gpu) == 1
+    # A mask, bfloat16 or XLA: the scan (cuDNN's op has no XLA kernel).
+    layer(x, mask=MASKS["gaps"])
+    tf.function(lambda t: layer(t), jit_compile=True)(x)
+    assert len(simulated_gpu) == 1 and len(fused_calls) == 3
+    bf16 = keras_rnnkit.ElmanRNN(H, dtype="mixed_bfloat16")
+    assert bf16.supports_jit
+    bf16(x)
+    assert len(simulated_gpu) == 1 and len(fused_calls) == 4
+    # Configurations cuDNN cannot run, and use_cudnn=False, keep XLA and the step loop.
+    assert keras_rnnkit.ElmanRNN(H, zoneout=0.1).supports_jit
+    assert keras_rnnkit.ElmanRNN(H, use_cudnn=False).supports_jit
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's cuDNN op")
+def test_with_a_gpu_a_compiled_model_leaves_xla_off(simulated_gpu):
+    model = keras.Sequential([keras.Input((T, D)), keras_rnnkit.ElmanRNN(H), keras.layers.Dense(1)])
+    with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
+        model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert model.jit_compile is False

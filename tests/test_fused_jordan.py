@@ -19,6 +19,7 @@ from tests.autodiff import gradients
 from tests.autodiff import to_numpy
 from tests.fused_equality import assert_same
 from tests.fused_equality import layer_pair
+from tests.fused_equality import masks
 
 B, T, D, H, O = 3, 7, 4, 6, 2  # noqa: E741 (O: the output size, as in the docs)
 # What `use_fused="auto"` does in an eager call: fused only on torch (measured, see fused_jordan).
@@ -136,7 +137,6 @@ STEP_LOOP_OPTIONS = {
     "gradient-clip": ({"gradient_clip": 1.0}, {}),
     "truncate": ({"truncate_gradient": 2}, {}),
     "unroll": ({"unroll": True}, {}),
-    "mask": ({}, {"mask": np.arange(T)[None, :] < np.array([[T], [4], [2]])}),
     "teacher-forcing": ({}, {"training": True, "targets": np.zeros((B, T, O), "float32")}),
 }
 
@@ -189,14 +189,67 @@ def test_use_fused_true_with_an_unsupported_configuration_raises(options, messag
         _jordan(True, **options)
 
 
-def test_use_fused_true_with_a_mask_or_teacher_forcing_raises_in_the_call(rng):
+def test_use_fused_true_with_teacher_forcing_raises_in_the_call(rng):
     layer = _jordan(True, return_sequences=True)
     x = rng.normal(size=(B, T, D)).astype("float32")
     layer(x)  # nothing in the way: fused
-    with pytest.raises(ValueError, match="use_fused=True.*a mask is given"):
-        layer(x, mask=np.ones((B, T), bool))
     with pytest.raises(ValueError, match="use_fused=True.*teacher forcing"):
         layer(x, targets=np.zeros((B, T, O), "float32"), training=True)
+
+
+# Masks, applied step by step (see `masks`).
+MASKS = masks(T)
+MASKED_OPTIONS = {
+    "last-output": {"context_decay": 0.5},
+    "sequences-state": {"return_sequences": True, "return_state": True, "context_decay": 0.5},
+    "no-decay-tanh": {"return_sequences": True, "output_activation": "tanh"},
+    "zeros": {"return_sequences": True, "zero_output_for_mask": True, "context_decay": 0.3},
+    "zeros-last-output": {"zero_output_for_mask": True, "return_state": True},
+    "backwards": {"return_sequences": True, "go_backwards": True, "context_decay": 0.5},
+}
+
+
+@pytest.mark.parametrize("options_name", list(MASKED_OPTIONS))
+@pytest.mark.parametrize("mask_name", list(MASKS))
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_masked_fused_recurrence_equals_step_loop(
+    mask_name, options_name, training, fused_calls, rng
+):
+    options = MASKED_OPTIONS[options_name]
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    fast, generic = layer_pair(
+        lambda: _jordan(True, **options), lambda: _jordan(False, **options), x.shape
+    )
+    mask = keras.ops.convert_to_tensor(MASKS[mask_name])
+    assert_same(fast, generic, x, training=training, mask=mask)
+    assert fused_calls, "the fused recurrence was not taken"
+
+
+@pytest.mark.parametrize("mask_name", list(MASKS))
+def test_masked_fused_recurrence_matches_the_numpy_reference(mask_name, fused_calls, rng):
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    c0 = rng.normal(size=(B, O)).astype("float32")
+    mask = MASKS[mask_name]
+    layer = _jordan(True, context_decay=0.4, return_sequences=True, return_state=True)
+    layer.build(x.shape)
+    for weight in layer.weights:
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    outputs, context = layer(x, initial_state=[c0], mask=keras.ops.convert_to_tensor(mask))
+    ys, contexts = reference.jordan(
+        x.astype("float64"),
+        *[to_numpy(w).astype("float64") for w in layer.weights],
+        context_decay=0.4,
+        c0=c0,
+        mask=mask,
+    )
+    # Keras's rule: a masked step repeats the last unmasked step's output, zeros before it.
+    held, want = np.zeros((B, O)), np.zeros_like(ys)
+    for t in range(T):
+        held = np.where(mask[:, t, None], ys[:, t], held)
+        want[:, t] = held
+    np.testing.assert_allclose(to_numpy(outputs), want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(to_numpy(context), contexts[:, -1], rtol=1e-5, atol=1e-5)
+    assert len(fused_calls) == 1
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])

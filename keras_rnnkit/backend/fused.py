@@ -24,14 +24,13 @@ def backend_module():
     return importlib.import_module(MODULES[keras.backend.backend()])
 
 
-def step_loop_reason(cell, *, training, mask, unroll, truncate, probes):
+def step_loop_reason(cell, *, training, unroll, truncate, probes):
     """Why only the step loop can run this configuration, or None.
 
     Args:
         cell: the layer's cell.
         training: whether the call trains (recurrent dropout and zoneout
             then act inside the step).
-        mask: the call's mask, or None.
         unroll: the layer's `unroll`.
         truncate: the layer's `truncate_gradient`.
         probes: whether a `GradientFlowMonitor` probes the states.
@@ -46,7 +45,6 @@ def step_loop_reason(cell, *, training, mask, unroll, truncate, probes):
         (cell.gradient_clip is not None, "per-step gradient clipping acts inside the step"),
         (truncate is not None, "truncated BPTT acts inside the step"),
         (probes, "a GradientFlowMonitor probes the states"),
-        (mask is not None, "a mask is given"),
         (unroll, "unroll=True asks for the unrolled step loop"),
     )
     for unsupported, reason in checks:

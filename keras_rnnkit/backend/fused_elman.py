@@ -7,7 +7,10 @@ and caught). Each backend has its own module with the same function, `elman`:
 
 - torch (`torch_rnn.py`): PyTorch's own RNN kernel (`torch.rnn_tanh` /
   `torch.rnn_relu`, what `torch.nn.RNN` runs; cuDNN on a GPU).
-- JAX (`jax_rnn.py`) and TensorFlow (`tensorflow_rnn.py`): the input
+- TensorFlow with a GPU, outside XLA (`tensorflow_rnn.cudnn_elman`): cuDNN's
+  RNN_TANH / RNN_RELU mode through TensorFlow's CudnnRNNV3 op, as
+  `keras.layers.GRU` runs cuDNN's GRU mode.
+- JAX (`jax_rnn.py`) and TensorFlow otherwise (`tensorflow_rnn.py`): the input
   projection for all steps in one matrix product, a scan over the recurrent
   product only, and a hand-written backward pass (a reverse scan; the
   gradient of the recurrent kernel as one product over all steps). Generic
@@ -38,15 +41,18 @@ def unsupported_reason(
     Args:
         cell: the `ElmanCell`.
         compute_dtype: the layer's compute dtype.
-        training, mask, unroll, truncate, probes: as in `fused.step_loop_reason`.
+        training, unroll, truncate, probes: as in `fused.step_loop_reason`.
+        mask: the call's mask, or None.
         go_backwards: the layer's `go_backwards` (on torch, a mask needs it False).
+
+    A mask is supported: any mask on JAX and TensorFlow, whose scans apply
+    it step by step, and on torch a right-padded one without
+    `go_backwards` (PyTorch's kernel takes it as sequence lengths).
     """
     torch = keras.backend.backend() == "torch"
     reason = fused.step_loop_reason(
         cell,
         training=training,
-        # PyTorch's kernel takes right-padded masks, as sequence lengths.
-        mask=None if torch else mask,
         unroll=unroll,
         truncate=truncate,
         probes=probes,
@@ -91,13 +97,27 @@ def auto_prefers_fused():
     On TensorFlow the scan wins only under XLA (`jit_compile=True`), where
     the generic gradient of the while loop is slow; without XLA (also what
     `Model.compile`'s `jit_compile="auto"` gives a recurrent model there),
-    TensorFlow's own while loop is faster than the scan.
+    TensorFlow's own while loop is faster than the scan. On TensorFlow with
+    a GPU, cuDNN's kernel runs, as for `keras.layers.GRU`.
     """
     if keras.backend.backend() == "tensorflow":
         from keras_rnnkit.backend import tensorflow_rnn
 
-        return tensorflow_rnn.in_xla_context()
+        return tensorflow_rnn.in_xla_context() or tensorflow_rnn.cudnn_available("float32")
     return True
+
+
+def uses_tensorflow_cudnn(compute_dtype):
+    """Whether the fused path runs cuDNN's kernel through TensorFlow (a GPU, no XLA, no mask).
+
+    Such a layer cannot be compiled by XLA: like `keras.layers.GRU`, it then
+    tells `Model.compile` so (`supports_jit = False`).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    from keras_rnnkit.backend import tensorflow_rnn
+
+    return tensorflow_rnn.cudnn_available(keras.backend.standardize_dtype(compute_dtype))
 
 
 def run(
@@ -114,17 +134,31 @@ def run(
     """Runs the recurrence over `inputs` (B, T, D) on the current backend.
 
     `activation` is the cell's activation function (one of `fused.ACTIVATIONS`);
-    `bias` may be None. `mask` (torch only, right-padded, see
-    `unsupported_reason`): the state stops at each sequence's last real step,
-    and the outputs at padded steps repeat it, or are zeros with
-    `zero_output_for_mask`, as in the step loop. Returns
-    `(outputs, last_state)` as described above.
+    `bias` may be None. `mask` (B, T) or (B, T, 1), or None (on torch only a
+    right-padded one, see `unsupported_reason`): a masked step keeps the
+    state; its output repeats the last unmasked step's (zeros before the
+    first), or is zeros with `zero_output_for_mask`, as in the step loop.
+    Returns `(outputs, last_state)` as described above.
     """
     weights = fused.weights_as_tensors(inputs, kernel, recurrent_kernel, bias)
     module = fused.backend_module()
+    if mask is None and uses_tensorflow_cudnn(inputs.dtype):
+        return module.cudnn_elman(
+            inputs, initial_state, *weights, fused.ACTIVATIONS[activation], go_backwards
+        )
     if mask is None:
         return module.elman(
             inputs, initial_state, *weights, fused.ACTIVATIONS[activation], go_backwards
+        )
+    if keras.backend.backend() != "torch":
+        return module.elman(
+            inputs,
+            initial_state,
+            *weights,
+            fused.ACTIVATIONS[activation],
+            go_backwards,
+            mask=_two_dimensional(mask),
+            zero_output_for_mask=zero_output_for_mask,
         )
     return module.elman_with_lengths(
         inputs,

@@ -20,7 +20,9 @@ All of them compute, for c_0 the initial context and lambda = `context_decay`,
 
 and return `(outputs, last_state)`: the outputs y (B, T, O) in processing
 order (the reversed sequence with `go_backwards`) and the last context c_T
-(B, O).
+(B, O). With a mask, a masked step keeps the context (c_t = c_{t-1}) and its
+output follows Keras's rule (the last unmasked step's output, or zeros with
+`zero_output_for_mask`).
 """
 
 import keras
@@ -43,17 +45,17 @@ def unsupported_reason(
 
     Args:
         cell: the `JordanCell`.
-        compute_dtype, go_backwards: every value is supported (they keep the
-            signature of `fused_elman`'s).
-        training, mask, unroll, truncate, probes: as in `fused.step_loop_reason`.
+        compute_dtype, mask, go_backwards: every value is supported (they
+            keep the signature of `fused_elman`'s).
+        training, unroll, truncate, probes: as in `fused.step_loop_reason`.
     """
-    del compute_dtype, go_backwards
+    del compute_dtype, mask, go_backwards
     if cell._teacher_forced_features is not None:
         return "teacher forcing feeds back the targets"
     if cell.output_activation not in OUTPUT_ACTIVATIONS:
         return "the output activation is not linear, tanh or sigmoid"
     return fused.step_loop_reason(
-        cell, training=training, mask=mask, unroll=unroll, truncate=truncate, probes=probes
+        cell, training=training, unroll=unroll, truncate=truncate, probes=probes
     )
 
 
@@ -77,14 +79,19 @@ def auto_prefers_fused():
     return backend == "torch"
 
 
-def run(inputs, initial_state, cell, go_backwards):
+def run(inputs, initial_state, cell, go_backwards, mask=None, zero_output_for_mask=False):
     """Runs the recurrence of `cell` (a built `JordanCell`) over `inputs` (B, T, D).
 
-    Returns `(outputs, last_state)` as described above.
+    `mask` (B, T) or (B, T, 1), or None: a masked step keeps the context; its
+    output repeats the last unmasked step's (zeros before the first), or is
+    zeros with `zero_output_for_mask`, as in the step loop. Returns
+    `(outputs, last_state)` as described above.
     """
     weights = fused.weights_as_tensors(
         inputs, cell.kernel, cell.recurrent_kernel, cell.bias, cell.output_kernel, cell.output_bias
     )
+    if mask is not None and len(mask.shape) == 3:
+        mask = mask[..., 0]
     return fused.backend_module().jordan(
         inputs,
         initial_state,
@@ -93,4 +100,6 @@ def run(inputs, initial_state, cell, go_backwards):
         activation=fused.ACTIVATIONS[cell.activation],
         output_activation=OUTPUT_ACTIVATIONS[cell.output_activation],
         go_backwards=go_backwards,
+        mask=mask,
+        zero_output_for_mask=zero_output_for_mask,
     )

@@ -30,26 +30,47 @@ def _derivative(activation, h):
     return tf.cast(h > 0, h.dtype)
 
 
-def _recurrence(projection, h0, recurrent_kernel, activation):
-    """(T, B, H) states h_1..h_T of h_t = act(p_t + h_{t-1} U), time-major."""
+def _recurrence(projection, h0, recurrent_kernel, keep, activation):
+    """(T, B, H) states of h_t = act(p_t + h_{t-1} U), time-major.
+
+    `keep` (T, B, 1) of 0/1, or None: where 0 the step is masked and the
+    state is carried unchanged (h_t = h_{t-1}).
+    """
     act = _ACTIVATIONS[activation]
 
     @tf.custom_gradient
     def recurrence(projection, h0, recurrent_kernel):
-        states = tf.scan(
-            lambda h, p: act(p + tf.matmul(h, recurrent_kernel)), projection, initializer=h0
-        )
+        if keep is None:
+            states = tf.scan(
+                lambda h, p: act(p + tf.matmul(h, recurrent_kernel)), projection, initializer=h0
+            )
+        else:
+            states = tf.scan(
+                lambda h, inputs: tf.where(
+                    inputs[1] > 0, act(inputs[0] + tf.matmul(h, recurrent_kernel)), h
+                ),
+                (projection, keep),
+                initializer=h0,
+            )
 
         def backward(grad_states):
             def step(grad_next, inputs):
-                grad_h, h = inputs
+                grad_h, h = inputs[:2]
                 # d loss / d z_t: from h_t's own use and from h_{t+1} through U.
-                grad_z = (grad_h + grad_next) * _derivative(activation, h)
-                return grad_z, tf.matmul(grad_z, recurrent_kernel, transpose_b=True)
+                grad = grad_h + grad_next
+                grad_z = grad * _derivative(activation, h)
+                if keep is None:
+                    return grad_z, tf.matmul(grad_z, recurrent_kernel, transpose_b=True)
+                # A masked step has no z_t: its state's gradient passes straight to h_{t-1}.
+                k = inputs[2]
+                grad_z = grad_z * k
+                grad_previous = tf.matmul(grad_z, recurrent_kernel, transpose_b=True)
+                return grad_z, grad_previous + grad * (1 - k)
 
+            elements = (grad_states, states) if keep is None else (grad_states, states, keep)
             grad_z, grad_previous = tf.scan(
                 lambda carry, inputs: step(carry[1], inputs),
-                (grad_states, states),
+                elements,
                 initializer=(tf.zeros_like(h0), tf.zeros_like(h0)),
                 reverse=True,
             )
@@ -63,17 +84,96 @@ def _recurrence(projection, h0, recurrent_kernel, activation):
     return recurrence(projection, h0, recurrent_kernel)
 
 
-def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
-    """`(outputs, last_state)` of h_t = act(x_t W + h_{t-1} U + b); see `fused_elman`."""
+def elman(
+    inputs,
+    initial_state,
+    kernel,
+    recurrent_kernel,
+    bias,
+    activation,
+    go_backwards,
+    mask=None,
+    zero_output_for_mask=False,
+):
+    """`(outputs, last_state)` of h_t = act(x_t W + h_{t-1} U + b); see `fused_elman`.
+
+    `mask` (B, T), or None: masked steps keep the state; their outputs are
+    zeros with `zero_output_for_mask`, else the last unmasked step's output
+    (zeros before the first one), as in the step loop.
+    """
     projection = tf.matmul(tf.transpose(inputs, (1, 0, 2)), kernel)
     if bias is not None:
         projection = projection + bias
+    keep = None if mask is None else tf.cast(tf.transpose(mask)[..., None], inputs.dtype)
     if go_backwards:
         projection = tf.reverse(projection, axis=[0])
+        keep = None if keep is None else tf.reverse(keep, axis=[0])
     # A tensor, not the variable: the custom gradient then flows to it like any input.
     recurrent_kernel = tf.convert_to_tensor(recurrent_kernel)
-    states = _recurrence(projection, initial_state, recurrent_kernel, activation)
-    return tf.transpose(states, (1, 0, 2)), states[-1]
+    states = _recurrence(projection, initial_state, recurrent_kernel, keep, activation)
+    outputs = states
+    if keep is not None:
+        # 1 from the first unmasked step on (a running maximum of the 0/1 mask).
+        seen = keep if zero_output_for_mask else tf.minimum(tf.cumsum(keep, axis=0), 1)
+        outputs = states * seen
+    return tf.transpose(outputs, (1, 0, 2)), states[-1]
+
+
+# cuDNN's plain RNN modes, and the dtypes its kernels take (no bfloat16).
+_CUDNN_MODES = {"tanh": "rnn_tanh", "relu": "rnn_relu"}
+_CUDNN_DTYPES = ("float16", "float32", "float64")
+
+
+def cudnn_available(compute_dtype):
+    """Whether `cudnn_elman` can run here: a GPU that TensorFlow sees, outside XLA.
+
+    cuDNN's ops have no XLA kernel; under `jit_compile=True` the scan runs.
+    """
+    return (
+        compute_dtype in _CUDNN_DTYPES
+        and bool(tf.config.list_logical_devices("GPU"))
+        and not in_xla_context()
+    )
+
+
+def cudnn_parameters(kernel, recurrent_kernel, bias):
+    """The weights as the flat buffer of cuDNN's canonical layout for one RNN layer.
+
+    cuDNN computes h_t = act(W x_t + R h_{t-1} + b_W + b_R) with W (H, D) and
+    R (H, H) stored row-major: W = kernel^T, R = recurrent_kernel^T, then
+    the input bias b_W (zeros: Keras has one bias) and the recurrent bias b_R.
+    This is what `keras.layers.LSTM` packs for cuDNN, with one gate.
+    """
+    units = tf.shape(recurrent_kernel)[0]
+    if bias is None:
+        bias = tf.zeros([units], recurrent_kernel.dtype)
+    parts = [tf.transpose(kernel), tf.transpose(recurrent_kernel), tf.zeros_like(bias), bias]
+    return tf.concat([tf.reshape(part, [-1]) for part in parts], axis=0)
+
+
+def cudnn_elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
+    """`elman` through cuDNN's RNN_TANH / RNN_RELU mode (TensorFlow's CudnnRNNV3 op).
+
+    Only on a GPU (see `cudnn_available`); the op's registered gradient
+    gives the backward pass. Without a mask every sequence has the full
+    length, so `go_backwards` is a plain reversal of the inputs, and the
+    outputs come out in processing order.
+    """
+    if go_backwards:
+        inputs = tf.reverse(inputs, axis=[1])
+    shape = tf.shape(inputs)
+    outputs, last_state, _, _, _ = tf.raw_ops.CudnnRNNV3(
+        input=inputs,
+        # Batch-major: (B, layers, H), as keras.layers.LSTM passes it.
+        input_h=tf.expand_dims(initial_state, axis=1),
+        input_c=0,  # only the LSTM mode has a cell state
+        params=cudnn_parameters(kernel, recurrent_kernel, bias),
+        is_training=True,
+        rnn_mode=_CUDNN_MODES[activation],
+        sequence_lengths=tf.fill([shape[0]], shape[1]),
+        time_major=False,
+    )
+    return outputs, tf.squeeze(last_state, axis=1)
 
 
 _OUTPUT_ACTIVATIONS = {"linear": tf.identity, "tanh": tf.tanh, "sigmoid": tf.sigmoid}
@@ -88,17 +188,24 @@ def _output_derivative(output_activation, y):
     return None
 
 
-def _jordan_recurrence(projection, c0, weights, decay, activation, output_activation):
-    """(outputs y, contexts c), each (T, B, O), time-major; see `fused_jordan`."""
+def _jordan_recurrence(projection, c0, weights, keep, decay, activation, output_activation):
+    """(outputs y, contexts c), each (T, B, O), time-major; see `fused_jordan`.
+
+    `keep` (T, B, 1) of 0/1, or None: where 0 the step is masked and the
+    context is carried unchanged (its output y is computed but unused).
+    """
     act, out_act = _ACTIVATIONS[activation], _OUTPUT_ACTIVATIONS[output_activation]
+    # The scans' per-step elements: the mask travels with the projection.
+    masks = () if keep is None else (keep,)
 
     @tf.custom_gradient
     def recurrence(projection, c0, recurrent_kernel, output_kernel, output_bias):
-        def step(carry, p):
+        def step(carry, inputs):
             c = carry[2]
-            h = act(p + tf.matmul(c, recurrent_kernel))
+            h = act(inputs[0] + tf.matmul(c, recurrent_kernel))
             y = out_act(tf.matmul(h, output_kernel) + output_bias)
-            return h, y, decay * c + y if decay else y
+            new = decay * c + y if decay else y
+            return h, y, new if keep is None else tf.where(inputs[1] > 0, new, c)
 
         batch = tf.shape(c0)[0]
         initializer = (
@@ -106,7 +213,7 @@ def _jordan_recurrence(projection, c0, weights, decay, activation, output_activa
             tf.zeros_like(c0),
             c0,
         )
-        hidden, outputs, contexts = tf.scan(step, projection, initializer=initializer)
+        hidden, outputs, contexts = tf.scan(step, (projection, *masks), initializer=initializer)
 
         def backward(grad_outputs, grad_contexts):
             # An output that the loss does not use may get no gradient at all.
@@ -115,10 +222,12 @@ def _jordan_recurrence(projection, c0, weights, decay, activation, output_activa
 
             def step(carry, inputs):
                 grad_next = carry[2]
-                grad_y, grad_c, h, y = inputs
+                grad_y, grad_c, h, y = inputs[:4]
+                k = None if keep is None else inputs[4]
                 # d loss / d c_t: its own use, and through c_{t+1} (decay and U).
                 grad_c = grad_c + grad_next
-                grad_a = grad_y + grad_c  # c_t = decay c_{t-1} + y_t
+                # c_t = decay c_{t-1} + y_t, or c_{t-1} where the step is masked.
+                grad_a = grad_y + (grad_c if k is None else k * grad_c)
                 derivative = _output_derivative(output_activation, y)
                 if derivative is not None:
                     grad_a = grad_a * derivative
@@ -126,13 +235,14 @@ def _jordan_recurrence(projection, c0, weights, decay, activation, output_activa
                     activation, h
                 )
                 grad_previous = tf.matmul(grad_z, recurrent_kernel, transpose_b=True)
-                if decay:
-                    grad_previous = grad_previous + decay * grad_c
+                carried = decay if k is None else decay * k + (1 - k)
+                if decay or k is not None:
+                    grad_previous = grad_previous + carried * grad_c
                 return grad_a, grad_z, grad_previous
 
             grad_a, grad_z, grad_previous = tf.scan(
                 step,
-                (grad_outputs, grad_contexts, hidden, outputs),
+                (grad_outputs, grad_contexts, hidden, outputs, *masks),
                 initializer=(tf.zeros_like(c0), tf.zeros_like(hidden[0]), tf.zeros_like(c0)),
                 reverse=True,
             )
@@ -151,6 +261,20 @@ def _jordan_recurrence(projection, c0, weights, decay, activation, output_activa
     return recurrence(projection, c0, *weights)
 
 
+def _held_outputs(outputs, keep, zero_output_for_mask):
+    """Keras's masking rule on (T, B, O) outputs: a masked step repeats the last
+    unmasked step's output (zeros before the first one), or is zeros."""
+    if zero_output_for_mask:
+        return outputs * keep
+    steps = tf.range(tf.shape(outputs)[0])[:, None]
+    real_steps = tf.where(keep[..., 0] > 0, steps, -1)
+    # The last unmasked step so far: a running maximum along time (TensorFlow has no cummax).
+    last = tf.scan(tf.maximum, real_steps)
+    rows = tf.broadcast_to(tf.range(tf.shape(outputs)[1])[None, :], tf.shape(last))
+    held = tf.gather_nd(outputs, tf.stack([tf.maximum(last, 0), rows], axis=-1))
+    return held * tf.cast(last >= 0, outputs.dtype)[..., None]
+
+
 def jordan(
     inputs,
     initial_state,
@@ -164,18 +288,24 @@ def jordan(
     activation,
     output_activation,
     go_backwards,
+    mask=None,
+    zero_output_for_mask=False,
 ):
     """`(outputs, last_state)` of the Jordan recurrence; see `fused_jordan`."""
     projection = tf.matmul(tf.transpose(inputs, (1, 0, 2)), kernel)
     if bias is not None:
         projection = projection + bias
+    keep = None if mask is None else tf.cast(tf.transpose(mask)[..., None], inputs.dtype)
     if go_backwards:
         projection = tf.reverse(projection, axis=[0])
+        keep = None if keep is None else tf.reverse(keep, axis=[0])
     if output_bias is None:
         output_bias = tf.zeros((output_kernel.shape[1],), projection.dtype)
     # Tensors, not variables: the custom gradient then flows to them like any input.
     weights = [tf.convert_to_tensor(w) for w in (recurrent_kernel, output_kernel, output_bias)]
     outputs, contexts = _jordan_recurrence(
-        projection, initial_state, weights, decay, activation, output_activation
+        projection, initial_state, weights, keep, decay, activation, output_activation
     )
+    if keep is not None:
+        outputs = _held_outputs(outputs, keep, zero_output_for_mask)
     return tf.transpose(outputs, (1, 0, 2)), contexts[-1]

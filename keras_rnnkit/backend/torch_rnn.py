@@ -99,11 +99,13 @@ def _output_derivative(output_activation, y):
 class _JordanRecurrence(torch.autograd.Function):
     """(outputs y, contexts c), each (T, B, O), time-major; see `fused_jordan`.
 
-    Both loops run outside autograd: one graph node for the whole sequence.
+    `keep` (T, B, 1) of 0/1, or None: where 0 the step is masked and the
+    context is carried unchanged (its output y is computed but unused). Both
+    loops run outside autograd: one graph node for the whole sequence.
     """
 
     @staticmethod
-    def forward(ctx, projection, c0, recurrent_kernel, output_kernel, output_bias, options):
+    def forward(ctx, projection, c0, recurrent_kernel, output_kernel, output_bias, keep, options):
         decay, activation, output_activation = options
         act, out_act = _ACTIVATIONS[activation], _OUTPUT_ACTIVATIONS[output_activation]
         steps = projection.shape[0]
@@ -115,32 +117,36 @@ class _JordanRecurrence(torch.autograd.Function):
             h = act(torch.addmm(projection[t], c, recurrent_kernel))
             y = torch.addmm(output_bias, h, output_kernel)
             y = out_act(y) if out_act is not None else y
-            c = y + decay * c if decay else y
+            new = y + decay * c if decay else y
+            c = new if keep is None else torch.where(keep[t] > 0, new, c)
             hidden[t], outputs[t], contexts[t] = h, y, c
-        ctx.save_for_backward(hidden, outputs, contexts, c0, recurrent_kernel, output_kernel)
+        ctx.save_for_backward(hidden, outputs, contexts, c0, recurrent_kernel, output_kernel, keep)
         ctx.options = options
         return outputs, contexts
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_outputs, grad_contexts):
-        hidden, outputs, contexts, c0, recurrent_kernel, output_kernel = ctx.saved_tensors
+        hidden, outputs, contexts, c0, recurrent_kernel, output_kernel, keep = ctx.saved_tensors
         decay, activation, output_activation = ctx.options
         u_t, v_t = recurrent_kernel.T, output_kernel.T
         grad_a = torch.empty_like(outputs)
         grad_z = torch.empty_like(hidden)
         grad_next = torch.zeros_like(c0)
         for t in range(outputs.shape[0] - 1, -1, -1):
+            k = None if keep is None else keep[t]
             # d loss / d c_t: its own use, and through c_{t+1} (decay and U).
             grad_c = grad_contexts[t] + grad_next
-            a = grad_outputs[t] + grad_c  # c_t = decay c_{t-1} + y_t
+            # c_t = decay c_{t-1} + y_t, or c_{t-1} where the step is masked.
+            a = grad_outputs[t] + (grad_c if k is None else k * grad_c)
             derivative = _output_derivative(output_activation, outputs[t])
             if derivative is not None:
                 a = a * derivative
             z = torch.mm(a, v_t) * _derivative(activation, hidden[t])
             grad_next = torch.mm(z, u_t)
-            if decay:
-                grad_next = grad_next + decay * grad_c
+            carried = decay if k is None else decay * k + (1 - k)
+            if decay or k is not None:
+                grad_next = grad_next + carried * grad_c
             grad_a[t], grad_z[t] = a, z
         previous = torch.cat([c0[None], contexts[:-1]], dim=0)
         # The weights' gradients: one product over all steps each, not one per step.
@@ -152,7 +158,19 @@ class _JordanRecurrence(torch.autograd.Function):
             flat(hidden).T @ flat(grad_a),
             grad_a.sum(dim=(0, 1)),
             None,
+            None,
         )
+
+
+def _held_outputs(outputs, keep, zero_output_for_mask):
+    """Keras's masking rule on (T, B, O) outputs: a masked step repeats the last
+    unmasked step's output (zeros before the first one), or is zeros."""
+    if zero_output_for_mask:
+        return outputs * keep
+    steps = torch.arange(outputs.shape[0], device=outputs.device)[:, None]
+    last = torch.cummax(torch.where(keep[..., 0] > 0, steps, -1), dim=0).values
+    held = torch.gather(outputs, 0, last.clamp(min=0)[..., None].expand_as(outputs))
+    return held * (last >= 0)[..., None].to(outputs.dtype)
 
 
 def jordan(
@@ -168,13 +186,17 @@ def jordan(
     activation,
     output_activation,
     go_backwards,
+    mask=None,
+    zero_output_for_mask=False,
 ):
     """`(outputs, last_state)` of the Jordan recurrence; see `fused_jordan`."""
     projection = inputs.transpose(0, 1) @ kernel
     if bias is not None:
         projection = projection + bias
+    keep = None if mask is None else mask.transpose(0, 1)[..., None].to(inputs.dtype)
     if go_backwards:
         projection = torch.flip(projection, dims=(0,))
+        keep = None if keep is None else torch.flip(keep, dims=(0,))
     if output_bias is None:
         output_bias = projection.new_zeros((output_kernel.shape[1],))
     # A copy of c_0, as for `elman`: a stateful layer overwrites its variable
@@ -185,6 +207,9 @@ def jordan(
         recurrent_kernel,
         output_kernel,
         output_bias,
+        keep,
         (decay, activation, output_activation),
     )
+    if keep is not None:
+        outputs = _held_outputs(outputs, keep, zero_output_for_mask)
     return outputs.transpose(0, 1), contexts[-1]

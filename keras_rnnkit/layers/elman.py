@@ -194,17 +194,21 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             whether to run the whole recurrence as one fused operation
             instead of a loop of cell calls. On the torch backend that is
             PyTorch's RNN kernel (what `torch.nn.RNN` runs; cuDNN on a GPU);
-            on JAX and TensorFlow a scan with a hand-written backward pass.
-            The configuration must allow it: activation tanh or relu, no
-            mask (on torch: a right-padded mask, taken as sequence lengths,
-            without `go_backwards`), no recurrent dropout while training, no zoneout, layer
-            norm, `gradient_clip`, `truncate_gradient` or `unroll`, and on
-            torch a float32 or float64 compute dtype. `"auto"` then takes it
-            where it is faster: always on torch and JAX, and on TensorFlow
-            under XLA (`jit_compile=True`); the step loop otherwise. `True`
-            raises a `ValueError` (in the constructor, or in the call for a
-            mask) where it is not allowed;
-            `False` always runs the step loop. Both compute the same values.
+            on TensorFlow with a GPU cuDNN's RNN_TANH/RNN_RELU kernel (without
+            a mask; such a model is not compiled with XLA, as for
+            `keras.layers.GRU`); otherwise, on JAX and TensorFlow, a scan with
+            a hand-written backward pass.
+            The configuration must allow it: activation tanh or relu; on
+            torch no mask or a right-padded one (taken as sequence lengths,
+            without `go_backwards`), on JAX and TensorFlow any mask; no
+            recurrent dropout while training; no zoneout, layer norm,
+            `gradient_clip`, `truncate_gradient` or `unroll`; on torch a
+            float32 or float64 compute dtype. `"auto"` then takes it where it
+            is faster: always on torch and JAX, and on TensorFlow with a GPU
+            or under XLA (`jit_compile=True`); the step loop otherwise. `True` raises a
+            `ValueError` (in the constructor, or in the call for a mask)
+            where it is not allowed; `False` always runs the step loop. Both
+            compute the same values.
             Default: `"auto"`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
@@ -231,6 +235,11 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._check_fused_switch()
+        if self.use_cudnn is not False and fused_elman.uses_tensorflow_cudnn(self.compute_dtype):
+            if self._fused_unsupported(training=True, mask=None) is None:
+                # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
+                # off, as it does for keras.layers.GRU on a GPU.
+                self.supports_jit = False
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if self._fused_unsupported(training, mask, raise_if_forced=True) is not None:
@@ -246,4 +255,7 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
         )
-        return last_state, outputs, [last_state]
+        # The last step's output, as the step loop returns it: zeros where
+        # that step is masked and `zero_output_for_mask` is set.
+        last_output = last_state if mask is None else outputs[:, -1]
+        return last_output, outputs, [last_state]

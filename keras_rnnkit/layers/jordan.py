@@ -220,15 +220,16 @@ class JordanRNN(FusedLoop, RecurrentLayer):
             a loop over the rest of each step, and a hand-written backward
             pass (on JAX and TensorFlow a scan; on torch one autograd node
             per sequence). The configuration must allow it: activation tanh
-            or relu, output activation linear, tanh or sigmoid, no mask, no
-            teacher forcing or recurrent dropout while training, no zoneout,
-            layer norm, `gradient_clip`, `truncate_gradient` or `unroll`.
-            `"auto"` then takes it where it measured faster: on torch
-            (2-6x), and on TensorFlow under XLA (`jit_compile=True`); the
-            step loop otherwise (on JAX it was no faster). `True` raises a `ValueError` (in the
-            constructor, or in the call for a mask or targets) where it is
-            not allowed; `False` always runs the step loop. Both compute the
-            same values. Default: `"auto"`.
+            or relu, output activation linear, tanh or sigmoid, no teacher
+            forcing or recurrent dropout while training, no zoneout, layer
+            norm, `gradient_clip`, `truncate_gradient` or `unroll` (masks
+            are applied step by step). `"auto"` then takes it where it
+            measured faster: on torch (2-6x), and on TensorFlow under XLA
+            (`jit_compile=True`); the step loop otherwise (on JAX it was no
+            faster). `True` raises a `ValueError` (in the constructor, or in
+            the call for targets) where it is not allowed; `False` always
+            runs the step loop. Both compute the same values. Default:
+            `"auto"`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -277,6 +278,8 @@ class JordanRNN(FusedLoop, RecurrentLayer):
             initial_state[0],
             self.cell,
             self.go_backwards,
+            mask=mask,
+            zero_output_for_mask=self.zero_output_for_mask,
         )
         return outputs[:, -1], outputs, [last_context]
 
