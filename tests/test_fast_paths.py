@@ -293,6 +293,32 @@ def test_right_padded_mask_is_fused_as_lengths_on_torch(
     assert fused_calls
 
 
+@pytest.mark.skipif(not ON_TORCH, reason="PyTorch's kernel")
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_packed_and_padded_kernels_agree_on_torch(activation, rng):
+    """The two ways to run right-padded sequences through PyTorch's kernel:
+    packed (taken on a GPU) and over the padded batch (on the CPU)."""
+    import torch
+
+    from keras_rnnkit.backend import torch_rnn
+
+    lengths = torch.tensor([T, 4, 1, 6])
+    arrays = [
+        rng.normal(size=shape).astype("float32")
+        for shape in ((4, T, D), (4, H), (D, H), (H, H), (H,))
+    ]
+    results = []
+    for run in (torch_rnn._packed_elman, torch_rnn._padded_elman):
+        tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
+        outputs, state = run(*tensors, activation, lengths)
+        real = (torch.arange(T)[None, :] < lengths[:, None])[..., None]
+        loss = (torch.where(real, outputs, 0.0) * 0.3).sum() + (state * 0.7).sum()
+        loss.backward()
+        results.append([torch.where(real, outputs, 0.0), state, *(t.grad for t in tensors)])
+    for packed, padded in zip(*results, strict=True):
+        np.testing.assert_allclose(to_numpy(packed), to_numpy(padded), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("value", ["yes", 1, None])
 def test_use_cudnn_must_be_auto_true_or_false(value):
     with pytest.raises(ValueError, match=r"`use_cudnn` must be one of 'auto', True, False"):
