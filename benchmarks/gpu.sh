@@ -10,7 +10,7 @@
 #
 # The run installs the wheels into /tmp/rnnkit-site (no dependencies resolved:
 # the machine's numpy, jax, torch, h5py, rich, ... are used), checks on the GPU
-# that ElmanRNN's torch and JAX fast paths equal the generic path (forward and
+# that the torch and JAX fast paths of ElmanRNN and JordanRNN equal the generic path (forward and
 # gradients: benchmarks/gpu_check.py), then runs the benchmark at the GPU size
 # (B=256, T=1000, D=64, H=512) against PyTorch's cuDNN nn.RNN. Results go to
 # $RESULTS (default: $OUT if set, else gpu-results/): check.log, bench/.

@@ -1,4 +1,4 @@
-"""On a GPU: ElmanRNN's fast path equals the generic path, forward and gradients.
+"""On a GPU: the fast paths of ElmanRNN and JordanRNN equal the generic path, forward and gradients.
 
 Run with `KERAS_BACKEND=torch` or `KERAS_BACKEND=jax` (benchmarks/gpu.sh runs
 both). The generic path is chosen through the layer's public switch
@@ -141,6 +141,15 @@ def main(argv=None):
         )
     else:
         print("  (ElmanRNN has no `use_cudnn` switch: the reference is SimpleRNN only)")
+    if "use_fused" in inspect.signature(keras_rnnkit.JordanRNN).parameters:
+        # Forced (True): "auto" keeps JAX on the step loop, where it measured as fast.
+        pairs.append(
+            (
+                "JordanRNN use_fused=True vs use_fused=False",
+                lambda **kw: keras_rnnkit.JordanRNN(H, H // 4, use_fused=True, **kw),
+                lambda **kw: keras_rnnkit.JordanRNN(H, H // 4, use_fused=False, **kw),
+            )
+        )
     ok = all(
         check(label, fast, reference, config)
         for label, fast, reference in pairs
