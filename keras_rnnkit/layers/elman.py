@@ -152,7 +152,9 @@ class ElmanCell(RecurrentCell):
         )
         z = keras.ops.matmul(inputs, self.kernel)
         if self.bias is not None:
-            z = z + self.bias
+            # keras.ops.add, not +: on TensorFlow a BiasAdd, whose gradient is one
+            # op per step instead of a broadcast sum (as in keras.layers.SimpleRNN).
+            z = keras.ops.add(z, self.bias)
         h = self.activation(
             layer_normalized(self, z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
         )
