@@ -546,3 +546,29 @@ def test_with_a_gpu_a_compiled_model_leaves_xla_off(simulated_gpu):
     with pytest.warns(UserWarning, match="doesn't support `jit_compile=True`"):
         model.compile(optimizer="sgd", loss="mse", jit_compile=True)
     assert model.jit_compile is False
+
+
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's cuDNN op")
+def test_with_a_gpu_exports_trace_no_cudnn_op(simulated_gpu, fused_calls, tmp_path, rng):
+    """A SavedModel written on a GPU machine must serve on a CPU: cuDNN's op has no CPU kernel."""
+    import tensorflow as tf
+
+    from keras_rnnkit.export import export_saved_model
+
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    model = keras.Sequential([keras.Input((T, D)), keras_rnnkit.ElmanRNN(H), keras.layers.Dense(1)])
+    model(x)
+    assert len(simulated_gpu) == 1  # a plain call takes cuDNN (simulated)
+    export_saved_model(model, tmp_path / "model")
+    assert len(simulated_gpu) == 1 and len(fused_calls) == 1  # the export: the step loop
+    served = tf.saved_model.load(str(tmp_path / "model"))
+    graph = served.signatures["serve"].graph.as_graph_def()
+    graph_ops = {node.op for node in graph.node}
+    graph_ops |= {node.op for function in graph.library.function for node in function.node_def}
+    assert not any(op.startswith("CudnnRNN") for op in graph_ops)
+    np.testing.assert_allclose(
+        to_numpy(served.serve(x)),
+        to_numpy(model.predict_on_batch(x)),
+        rtol=1e-5,
+        atol=1e-6,
+    )

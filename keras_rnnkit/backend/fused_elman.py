@@ -25,6 +25,9 @@ and return `(outputs, last_state)`: outputs (B, T, H) in processing order (the
 reversed sequence with `go_backwards`), last_state (B, H).
 """
 
+import contextlib
+import contextvars
+
 import keras
 
 from keras_rnnkit.backend import fused
@@ -103,17 +106,36 @@ def auto_prefers_fused():
     if keras.backend.backend() == "tensorflow":
         from keras_rnnkit.backend import tensorflow_rnn
 
-        return tensorflow_rnn.in_xla_context() or tensorflow_rnn.cudnn_available("float32")
+        return tensorflow_rnn.in_xla_context() or uses_tensorflow_cudnn("float32")
     return True
+
+
+# Set while an exporter traces: graphs that must run on any device.
+_DEVICE_INDEPENDENT = contextvars.ContextVar("device_independent", default=False)
+
+
+@contextlib.contextmanager
+def device_independent():
+    """Traces inside this context use no cuDNN op (they have no CPU kernel).
+
+    The exporters (`keras_rnnkit.export`) trace in it, so that a SavedModel,
+    TFLite or ONNX model written on a GPU machine serves on a CPU too.
+    """
+    token = _DEVICE_INDEPENDENT.set(True)
+    try:
+        yield
+    finally:
+        _DEVICE_INDEPENDENT.reset(token)
 
 
 def uses_tensorflow_cudnn(compute_dtype):
     """Whether the fused path runs cuDNN's kernel through TensorFlow (a GPU, no XLA, no mask).
 
     Such a layer cannot be compiled by XLA: like `keras.layers.GRU`, it then
-    tells `Model.compile` so (`supports_jit = False`).
+    tells `Model.compile` so (`supports_jit = False`). Never inside
+    `device_independent()`.
     """
-    if keras.backend.backend() != "tensorflow":
+    if keras.backend.backend() != "tensorflow" or _DEVICE_INDEPENDENT.get():
         return False
     from keras_rnnkit.backend import tensorflow_rnn
 

@@ -5,10 +5,12 @@ import pathlib
 from keras_rnnkit.export import checks
 from keras_rnnkit.export import signatures
 from keras_rnnkit.export.paths import staged
+from keras_rnnkit.export.portable import device_independent
 
 OWNER = "export_onnx"
 
 
+@device_independent
 def export_onnx(model, path, *, overwrite=False, opset_version=None):
     """Writes `model` as an ONNX file, with a dynamic batch and sequence length.
 

@@ -5,11 +5,13 @@ import pathlib
 from keras_rnnkit.export import checks
 from keras_rnnkit.export import signatures
 from keras_rnnkit.export.paths import staged
+from keras_rnnkit.export.portable import device_independent
 from keras_rnnkit.export.program import StepProgram
 
 OWNER = "export_saved_model"
 
 
+@device_independent
 def export_saved_model(model, path, *, streaming=False, overwrite=False, input_signature=None):
     """Writes `model` as a TensorFlow SavedModel that serves without keras_rnnkit.
 

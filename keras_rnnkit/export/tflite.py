@@ -9,6 +9,7 @@ import keras
 from keras_rnnkit.export import checks
 from keras_rnnkit.export import signatures
 from keras_rnnkit.export.paths import staged
+from keras_rnnkit.export.portable import device_independent
 from keras_rnnkit.export.program import StepProgram
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.training.model_layers import walk_layers
@@ -16,6 +17,7 @@ from keras_rnnkit.training.model_layers import walk_layers
 OWNER = "export_tflite"
 
 
+@device_independent
 def export_tflite(model, path, *, batch_size=1, time_steps=None, streaming=False, overwrite=False):
     """Writes `model` as a `.tflite` file that runs with built-in operators only.
 

@@ -1,0 +1,21 @@
+"""Exports trace device-independent graphs: no cuDNN op, which only a GPU can run."""
+
+import functools
+
+from keras_rnnkit.backend import fused_elman
+
+
+def device_independent(export):
+    """Decorates an exporter: everything it traces runs on a CPU as on a GPU.
+
+    On TensorFlow with a GPU, `ElmanRNN(use_cudnn="auto")` runs cuDNN's
+    kernel, an op with no CPU kernel; inside an exporter it takes the step
+    loop instead (the same values), so the file serves anywhere.
+    """
+
+    @functools.wraps(export)
+    def wrapper(*args, **kwargs):
+        with fused_elman.device_independent():
+            return export(*args, **kwargs)
+
+    return wrapper
