@@ -53,6 +53,11 @@ def step_loop_reason(cell, *, training, unroll, truncate, probes):
     return None
 
 
+def two_dimensional(mask):
+    """A (B, T) mask from a (B, T) or (B, T, 1) one; None stays None."""
+    return mask[..., 0] if mask is not None and len(mask.shape) == 3 else mask
+
+
 def weights_as_tensors(inputs, *weights):
     """Keras variables to the backend's tensors in the inputs' (compute) dtype; None stays None.
 

@@ -76,7 +76,7 @@ def _mask_reason(mask, go_backwards):
     """
     if go_backwards:
         return "a mask is given with go_backwards"
-    mask = _two_dimensional(mask)
+    mask = fused.two_dimensional(mask)
     lengths = keras.ops.sum(keras.ops.cast(mask, "int32"), axis=1)
     steps = keras.ops.arange(keras.ops.shape(mask)[1])
     right_padded = keras.ops.less(steps[None, :], lengths[:, None])
@@ -85,11 +85,6 @@ def _mask_reason(mask, go_backwards):
     if not bool(keras.ops.all(lengths > 0)):
         return "the mask has a sequence without any step"
     return None
-
-
-def _two_dimensional(mask):
-    """(B, T) from a (B, T) or (B, T, 1) mask."""
-    return mask[..., 0] if len(mask.shape) == 3 else mask
 
 
 def auto_prefers_fused():
@@ -179,7 +174,7 @@ def run(
             *weights,
             fused.ACTIVATIONS[activation],
             go_backwards,
-            mask=_two_dimensional(mask),
+            mask=fused.two_dimensional(mask),
             zero_output_for_mask=zero_output_for_mask,
         )
     return module.elman_with_lengths(
@@ -187,6 +182,6 @@ def run(
         initial_state,
         *weights,
         fused.ACTIVATIONS[activation],
-        lengths=keras.ops.sum(keras.ops.cast(_two_dimensional(mask), "int32"), axis=1),
+        lengths=keras.ops.sum(keras.ops.cast(fused.two_dimensional(mask), "int32"), axis=1),
         zero_output_for_mask=zero_output_for_mask,
     )

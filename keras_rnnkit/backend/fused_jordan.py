@@ -90,8 +90,6 @@ def run(inputs, initial_state, cell, go_backwards, mask=None, zero_output_for_ma
     weights = fused.weights_as_tensors(
         inputs, cell.kernel, cell.recurrent_kernel, cell.bias, cell.output_kernel, cell.output_bias
     )
-    if mask is not None and len(mask.shape) == 3:
-        mask = mask[..., 0]
     return fused.backend_module().jordan(
         inputs,
         initial_state,
@@ -100,6 +98,6 @@ def run(inputs, initial_state, cell, go_backwards, mask=None, zero_output_for_ma
         activation=fused.ACTIVATIONS[cell.activation],
         output_activation=OUTPUT_ACTIVATIONS[cell.output_activation],
         go_backwards=go_backwards,
-        mask=mask,
+        mask=fused.two_dimensional(mask),
         zero_output_for_mask=zero_output_for_mask,
     )

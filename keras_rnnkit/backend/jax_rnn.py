@@ -79,6 +79,19 @@ def _sum_of_products(a, b):
     return jax.lax.dot_general(a, b, (((0, 1), (0, 1)), ((), ())))
 
 
+def _in_processing_order(inputs, kernel, bias, mask, go_backwards):
+    """The input projection x_t W + b of all steps in one product, and the mask
+    as 0/1 `keep` (or None), both time-major (T, B, ...) in processing order."""
+    projection = jnp.swapaxes(inputs, 0, 1) @ kernel
+    if bias is not None:
+        projection = projection + bias
+    keep = None if mask is None else jnp.swapaxes(mask, 0, 1)[..., None].astype(inputs.dtype)
+    if go_backwards:
+        projection = jnp.flip(projection, axis=0)
+        keep = None if keep is None else jnp.flip(keep, axis=0)
+    return projection, keep
+
+
 def elman(
     inputs,
     initial_state,
@@ -96,13 +109,7 @@ def elman(
     zeros with `zero_output_for_mask`, else the last unmasked step's output
     (zeros before the first one), as in the step loop.
     """
-    projection = jnp.swapaxes(inputs, 0, 1) @ kernel
-    if bias is not None:
-        projection = projection + bias
-    keep = None if mask is None else jnp.swapaxes(mask, 0, 1)[..., None].astype(inputs.dtype)
-    if go_backwards:
-        projection = jnp.flip(projection, axis=0)
-        keep = None if keep is None else jnp.flip(keep, axis=0)
+    projection, keep = _in_processing_order(inputs, kernel, bias, mask, go_backwards)
     states = _recurrence(projection, initial_state, recurrent_kernel, keep, activation)
     outputs = states
     if keep is not None:
@@ -228,13 +235,7 @@ def jordan(
     zero_output_for_mask=False,
 ):
     """`(outputs, last_state)` of the Jordan recurrence; see `fused_jordan`."""
-    projection = jnp.swapaxes(inputs, 0, 1) @ kernel
-    if bias is not None:
-        projection = projection + bias
-    keep = None if mask is None else jnp.swapaxes(mask, 0, 1)[..., None].astype(inputs.dtype)
-    if go_backwards:
-        projection = jnp.flip(projection, axis=0)
-        keep = None if keep is None else jnp.flip(keep, axis=0)
+    projection, keep = _in_processing_order(inputs, kernel, bias, mask, go_backwards)
     if output_bias is None:
         output_bias = jnp.zeros((output_kernel.shape[1],), projection.dtype)
     outputs, contexts = _jordan_recurrence(

@@ -37,21 +37,16 @@ def _recurrence(projection, h0, recurrent_kernel, keep, activation):
     state is carried unchanged (h_t = h_{t-1}).
     """
     act = _ACTIVATIONS[activation]
+    # The scans' per-step elements: the mask travels with the projection.
+    masks = () if keep is None else (keep,)
 
     @tf.custom_gradient
     def recurrence(projection, h0, recurrent_kernel):
-        if keep is None:
-            states = tf.scan(
-                lambda h, p: act(p + tf.matmul(h, recurrent_kernel)), projection, initializer=h0
-            )
-        else:
-            states = tf.scan(
-                lambda h, inputs: tf.where(
-                    inputs[1] > 0, act(inputs[0] + tf.matmul(h, recurrent_kernel)), h
-                ),
-                (projection, keep),
-                initializer=h0,
-            )
+        def step(h, inputs):
+            new = act(inputs[0] + tf.matmul(h, recurrent_kernel))
+            return new if keep is None else tf.where(inputs[1] > 0, new, h)
+
+        states = tf.scan(step, (projection, *masks), initializer=h0)
 
         def backward(grad_states):
             def step(grad_next, inputs):
@@ -67,10 +62,9 @@ def _recurrence(projection, h0, recurrent_kernel, keep, activation):
                 grad_previous = tf.matmul(grad_z, recurrent_kernel, transpose_b=True)
                 return grad_z, grad_previous + grad * (1 - k)
 
-            elements = (grad_states, states) if keep is None else (grad_states, states, keep)
             grad_z, grad_previous = tf.scan(
                 lambda carry, inputs: step(carry[1], inputs),
-                elements,
+                (grad_states, states, *masks),
                 initializer=(tf.zeros_like(h0), tf.zeros_like(h0)),
                 reverse=True,
             )
@@ -82,6 +76,19 @@ def _recurrence(projection, h0, recurrent_kernel, keep, activation):
         return states, backward
 
     return recurrence(projection, h0, recurrent_kernel)
+
+
+def _in_processing_order(inputs, kernel, bias, mask, go_backwards):
+    """The input projection x_t W + b of all steps in one product, and the mask
+    as 0/1 `keep` (or None), both time-major (T, B, ...) in processing order."""
+    projection = tf.matmul(tf.transpose(inputs, (1, 0, 2)), kernel)
+    if bias is not None:
+        projection = projection + bias
+    keep = None if mask is None else tf.cast(tf.transpose(mask)[..., None], inputs.dtype)
+    if go_backwards:
+        projection = tf.reverse(projection, axis=[0])
+        keep = None if keep is None else tf.reverse(keep, axis=[0])
+    return projection, keep
 
 
 def elman(
@@ -101,13 +108,7 @@ def elman(
     zeros with `zero_output_for_mask`, else the last unmasked step's output
     (zeros before the first one), as in the step loop.
     """
-    projection = tf.matmul(tf.transpose(inputs, (1, 0, 2)), kernel)
-    if bias is not None:
-        projection = projection + bias
-    keep = None if mask is None else tf.cast(tf.transpose(mask)[..., None], inputs.dtype)
-    if go_backwards:
-        projection = tf.reverse(projection, axis=[0])
-        keep = None if keep is None else tf.reverse(keep, axis=[0])
+    projection, keep = _in_processing_order(inputs, kernel, bias, mask, go_backwards)
     # A tensor, not the variable: the custom gradient then flows to it like any input.
     recurrent_kernel = tf.convert_to_tensor(recurrent_kernel)
     states = _recurrence(projection, initial_state, recurrent_kernel, keep, activation)
@@ -292,13 +293,7 @@ def jordan(
     zero_output_for_mask=False,
 ):
     """`(outputs, last_state)` of the Jordan recurrence; see `fused_jordan`."""
-    projection = tf.matmul(tf.transpose(inputs, (1, 0, 2)), kernel)
-    if bias is not None:
-        projection = projection + bias
-    keep = None if mask is None else tf.cast(tf.transpose(mask)[..., None], inputs.dtype)
-    if go_backwards:
-        projection = tf.reverse(projection, axis=[0])
-        keep = None if keep is None else tf.reverse(keep, axis=[0])
+    projection, keep = _in_processing_order(inputs, kernel, bias, mask, go_backwards)
     if output_bias is None:
         output_bias = tf.zeros((output_kernel.shape[1],), projection.dtype)
     # Tensors, not variables: the custom gradient then flows to them like any input.

@@ -181,8 +181,9 @@ def _masked_group(run, size, data):
     alternatives. No target: it shows what the fused paths' masks are worth."""
     padded = _padded(data)
     # TensorFlow: without and with XLA (the fused paths run only with XLA on a CPU).
-    variants = [("masked", False), ("masked-jit", True)] if run.backend == "tensorflow" else []
-    for variant, jit in variants or [("masked", "auto")]:
+    tensorflow = run.backend == "tensorflow"
+    variants = [("masked", False), ("masked-jit", True)] if tensorflow else [("masked", "auto")]
+    for variant, jit in variants:
         for ours, alternative in (("ElmanRNN", "SimpleRNN"), ("JordanRNN", "NaiveJordan")):
             pair = [
                 run.keras_model(name, size, padded, variant=variant, jit_compile=jit, masked=True)
