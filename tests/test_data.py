@@ -225,3 +225,40 @@ def test_npz_files_keep_their_own_splits_and_cut_the_missing_ones(tmp_path):
     np.savez(path, x=x, y=np.arange(40.0), x_val=x[:5])
     with pytest.raises(ValueError, match="'x_val' and 'y_val' go together"):
         load_npz(path)
+
+
+def _npz_arrays(case):
+    """Arrays x, y (and a test split) of an NPZ file with one flaw, named by `case`."""
+    arrays = {"x": np.zeros((20, 3, 2)), "y": np.zeros(20)}
+    if case == "nan in x":
+        arrays["x"][4, 1, 0] = np.nan
+    elif case == "inf in y":
+        arrays["y"][7] = np.inf
+    elif case == "too large for float32":
+        arrays["y"][7] = 1e300
+    elif case == "complex x":
+        arrays["x"] = arrays["x"] + 1j  # a cast to float32 would keep the real part only
+    elif case == "strings":
+        arrays.update(x_test=np.zeros((2, 3, 2)), y_test=np.array(["a", "b"]))
+    return arrays
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        (
+            "nan in x",
+            r"array 'x' has 1 NaN or infinite values as float32, the first at \(4, 1, 0\)",
+        ),
+        ("inf in y", r"array 'y' has 1 NaN or infinite values as float32, the first at \(7,\)"),
+        ("too large for float32", r"array 'y' has 1 NaN or infinite values as float32"),
+        ("complex x", r"array 'x' is complex \(complex128\); expected real numbers"),
+        ("strings", r"array 'y_test' holds <U1, not numbers"),
+    ],
+)
+def test_npz_files_with_non_finite_or_non_real_arrays_are_refused(tmp_path, case, message):
+    path = tmp_path / "data.npz"
+    np.savez(path, **_npz_arrays(case))
+    with pytest.raises(ValueError, match=message) as caught:
+        load_npz(path)
+    assert len(str(caught.value).splitlines()) == 1

@@ -14,7 +14,8 @@ User files (regression):
   validate, the last 20% test.
 - **NPZ** with arrays `x` (N, T, D) and `y` (N, O) (or (N,)), and optionally
   `x_val`, `y_val`, `x_test`, `y_test`; a split the file lacks is cut from the
-  end of `x`, `y` in file order (10% validation, 20% test).
+  end of `x`, `y` in file order (10% validation, 20% test). Every value must
+  be a finite real number.
 """
 
 import dataclasses
@@ -117,6 +118,7 @@ TASKS = {
     ),
 }
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+_NPZ_ARRAYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
 _LOADERS = {
     "sunspots": _sunspots,
     "adding": lambda window, seed: _shuffled("adding", *adding_problem(7000, window, seed), seed),
@@ -182,12 +184,32 @@ def load_csv(path, target, window):
     )
 
 
+def _real_array(path, name, array):
+    """`array` as float32, refused if it is not real or not finite."""
+    if np.iscomplexobj(array):
+        # A cast to float32 would drop the imaginary part without a word.
+        raise ValueError(
+            f"{path}: array {name!r} is complex ({array.dtype}); expected real numbers"
+        )
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{path}: array {name!r} holds {array.dtype}, not numbers")
+    with np.errstate(over="ignore"):  # a value too large for float32 is caught below
+        values = np.asarray(array, "float32")
+    bad = np.argwhere(~np.isfinite(values))
+    if len(bad):
+        raise ValueError(
+            f"{path}: array {name!r} has {len(bad)} NaN or infinite values as float32, the "
+            f"first at {tuple(int(i) for i in bad[0])}; every value must be finite"
+        )
+    return values
+
+
 def load_npz(path):
     """Arrays `x`, `y` (and optionally `x_val`, `y_val`, `x_test`, `y_test`) of an NPZ file."""
     with np.load(path) as arrays:
         if "x" not in arrays or "y" not in arrays:
             raise ValueError(f"{path}: an NPZ file needs arrays 'x' and 'y'")
-        data = {k: np.asarray(arrays[k], "float32") for k in arrays.files}
+        data = {k: _real_array(path, k, arrays[k]) for k in _NPZ_ARRAYS if k in arrays}
     for key in [k for k in ("y", "y_val", "y_test") if k in data and data[k].ndim == 1]:
         data[key] = data[key][:, None]
     if data["x"].ndim != 3:
