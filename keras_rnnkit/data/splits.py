@@ -2,6 +2,10 @@
 
 import numpy as np
 
+# The default fractions of the built-in tasks and of users' files; the rest trains.
+VALIDATION_FRACTION = 0.1
+TEST_FRACTION = 0.2
+
 
 def _check_fractions(owner, validation_fraction, test_fraction):
     for name, value, low_open in (

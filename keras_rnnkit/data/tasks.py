@@ -7,11 +7,19 @@ time axis, (N, T, O) or (N, T), for the many-to-many tasks.
 
 User files (regression):
 
-- **CSV** with a header row: every column is a feature; `target` names the
-  column to forecast. Each sample is a window of `window` consecutive rows (all
-  columns); its target is the `target` value of the row that follows. The
-  samples are split in time order: the first 70% train, the next 10%
-  validate, the last 20% test.
+- **CSV** with a header row (`keras_rnnkit.data.csv_files`): `target` names
+  the column to forecast; the features are the columns named in `features`,
+  by default every column except `time_column` (dates or numbers that order
+  the rows, checked to increase, never a feature). Each sample is a window of
+  `window` consecutive rows of the features; its target is the `target`
+  value `horizon` rows after the window's last row (default 1, the next
+  row). The samples are split in time order: the first 70% train, the next
+  10% validate, the last 20% test. An empty, `nan` or non-numeric cell is an
+  error naming its line and column unless `missing` is `"drop"` or
+  `"ffill"`. The dict also holds the persistence forecast of each sample
+  (`persistence_*`), the time labels of its target row (`time_*`, with
+  `time_column`), `feature_names`, `target`, `target_feature_index`,
+  `horizon`, `rows_dropped` and `rows_filled`.
 - **NPZ** with arrays `x` (N, T, D) and `y` (N, O) (or (N,)), and optionally
   `x_val`, `y_val`, `x_test`, `y_test`; a split the file lacks is cut from the
   end of `x`, `y` in file order (10% validation, 20% test). Every value must
@@ -23,8 +31,10 @@ import pathlib
 
 import numpy as np
 
+from keras_rnnkit.data.csv_files import load_csv
 from keras_rnnkit.data.digits import digit_sequences
-from keras_rnnkit.data.splits import chronological_split
+from keras_rnnkit.data.splits import TEST_FRACTION
+from keras_rnnkit.data.splits import VALIDATION_FRACTION
 from keras_rnnkit.data.splits import split_fractions
 from keras_rnnkit.data.sunspots import sunspot_windows
 from keras_rnnkit.data.synthetic import adding_problem
@@ -32,9 +42,6 @@ from keras_rnnkit.data.synthetic import copy_task
 from keras_rnnkit.data.synthetic import plan_sequences
 from keras_rnnkit.data.synthetic import shifted_patterns
 from keras_rnnkit.data.synthetic import temporal_xor
-
-VALIDATION_FRACTION = 0.1
-TEST_FRACTION = 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,27 +170,6 @@ def load_task(name, window=None, seed=0):
     return _LOADERS[name](info.default_window if window is None else window, seed)
 
 
-def load_csv(path, target, window):
-    """Windows of a CSV file's rows, forecasting column `target` one row ahead."""
-    with open(path, encoding="utf-8") as handle:
-        header = handle.readline().strip().split(",")
-    names = [n.strip().strip('"') for n in header]
-    if target not in names:
-        raise ValueError(f"{path}: no column {target!r}; the columns are {', '.join(names)}")
-    try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2, dtype="float64")
-    except ValueError as error:
-        raise ValueError(f"{path}: not a numeric CSV table ({error})") from None
-    if len(table) <= window:
-        raise ValueError(f"{path}: {len(table)} rows, fewer than window + 1 = {window + 1}")
-    column = names.index(target)
-    x = np.stack([table[t - window : t] for t in range(window, len(table))])
-    y = table[window:, column : column + 1]
-    return chronological_split(
-        str(path), x.astype("float32"), y.astype("float32"), VALIDATION_FRACTION, TEST_FRACTION
-    )
-
-
 def _real_array(path, name, array):
     """`array` as float32, refused if it is not real or not finite."""
     if np.iscomplexobj(array):
@@ -234,15 +220,29 @@ def load_npz(path):
     return {key: task[key] for key in ARRAYS}
 
 
-def load_file(path, target=None, window=12):
-    """A user's CSV or NPZ file (see the module's docstring for the formats)."""
+def load_file(path, target=None, window=12, **csv_options):
+    """A user's CSV or NPZ file (see the module's docstring for the formats).
+
+    Args:
+        path: A `.csv` or `.npz` file.
+        target: CSV only, and needed there: the column to forecast.
+        window: CSV only: rows per sample. Default: 12.
+        **csv_options: CSV only: `horizon`, `features`, `time_column`,
+            `missing`, `delimiter` of `keras_rnnkit.data.csv_files.load_csv`.
+
+    Returns:
+        The task dict: the six split arrays, and for a CSV file the extra keys
+        of `load_csv`.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     if path.suffix.lower() == ".npz":
+        if csv_options:
+            raise ValueError(f"{path}: {', '.join(csv_options)} apply to CSV files only")
         return load_npz(path)
     if path.suffix.lower() == ".csv":
         if target is None:
             raise ValueError("a CSV file needs --target COLUMN, the column to forecast")
-        return load_csv(path, target, window)
+        return load_csv(path, target, window, **csv_options)
     raise ValueError(f"{path}: expected a .csv or .npz file")

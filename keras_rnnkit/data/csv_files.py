@@ -1,0 +1,446 @@
+"""A user's CSV file as forecasting windows: columns by name, every bad cell named.
+
+A CSV file is read with the standard `csv` module (quoted fields, quoted
+header names, any one-character delimiter, a UTF-8 byte-order mark). Rows stay
+in file order: a time column, when named, is checked to increase, never sorted.
+An empty, `nan`, infinite or non-numeric cell in a used column is an error
+naming its line and column unless `missing` says to drop or fill such rows;
+nothing is skipped or shifted silently. Fully blank lines at the end of the
+file are ignored; a blank line between rows is a row of empty cells.
+
+Shapes: R rows, F features, W = `window`, k = `horizon`, N = R - W - k + 1
+samples. Sample i is rows i .. i + W - 1 of the features; its target is the
+target column at row t + k - 1, where t = i + W is the row after the window.
+"""
+
+import csv
+import dataclasses
+import datetime
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from keras_rnnkit.data.splits import TEST_FRACTION
+from keras_rnnkit.data.splits import VALIDATION_FRACTION
+from keras_rnnkit.data.splits import chronological_split
+from keras_rnnkit.layers import arguments
+
+MISSING = ("error", "drop", "ffill")
+_SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class CsvTable:
+    """The numeric columns of a CSV file, in file order.
+
+    Attributes:
+        names: The columns read, in the order asked for.
+        values: float64 array (R, C): one row per kept data row, every value finite.
+        lines: int array (R,): each row's line in the file (the header is line 1).
+        times: The time column's labels, one per row (floats where every label
+            is a number, otherwise the strings as written), or `None`.
+        rows_dropped: Rows left out by `missing="drop"`.
+        rows_filled: Rows with a cell filled by `missing="ffill"`.
+    """
+
+    names: tuple
+    values: np.ndarray
+    lines: np.ndarray
+    times: tuple | None
+    rows_dropped: int
+    rows_filled: int
+
+
+def _column_names(owner, name, value):
+    """`value` as a list of distinct, non-empty column names, or None."""
+    if value is None:
+        return None
+    # One spelling, a list: a string would be read letter by letter.
+    names = None if isinstance(value, str) else [str(n).strip() for n in value]
+    if not names or not all(names) or len(set(names)) != len(names):
+        raise ValueError(
+            f"{owner}: `{name}` must be a list of distinct column names. Received: {name}={value!r}"
+        )
+    return names
+
+
+def _records(path, delimiter):
+    """The header and the data rows of a CSV file, each row with its first line's number."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        rows, lines, line = [], [], reader.line_num
+        for row in reader:
+            rows.append(row)
+            # A quoted field may span lines: report the line the record starts on.
+            lines.append(line + 1)
+            line = reader.line_num
+    if header is None or not any(name.strip() for name in header):
+        raise ValueError(f"{path}: no header row; the first line must name the columns")
+    while rows and _blank(rows[-1]):
+        rows.pop()
+        lines.pop()
+    return [name.strip() for name in header], rows, lines
+
+
+def _blank(row):
+    """Whether a row is a blank line (no delimiter, nothing but white space)."""
+    return len(row) <= 1 and not "".join(row).strip()
+
+
+def _cells(path, header, rows, lines):
+    """The rows as a list of equal-length rows; a blank line is a row of empty cells."""
+    width = len(header)
+    for row, line in zip(rows, lines):
+        if _blank(row):
+            row[:] = [""] * width
+        elif len(row) != width:
+            raise ValueError(
+                f"{path}: line {line} has {len(row)} fields, the header has {width} "
+                "(check the delimiter and the quoting)"
+            )
+    return rows
+
+
+def _number(cell):
+    """The cell as a finite float, or None."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _what(cell):
+    """Why a cell that is not a finite number is not one."""
+    text = cell.strip()
+    if not text:
+        return "is empty"
+    if _is_text(text):
+        return f"holds {text!r}, not a number"
+    return f"holds {text!r}, not a finite number"
+
+
+def _is_text(cell):
+    """Whether a non-empty cell is no number at all (not even `nan` or `inf`)."""
+    try:
+        float(cell)
+    except ValueError:
+        return bool(cell.strip())
+    return False
+
+
+def _time_labels(path, name, cells, lines):
+    """The time column's labels (floats if all are numbers), checked to increase."""
+    for cell, line in zip(cells, lines):
+        if not cell.strip():
+            raise ValueError(
+                f"{path}: line {line}, column {name!r} is empty; the time column "
+                "needs a value in every row"
+            )
+    labels = [cell.strip() for cell in cells]
+    numbers = [_number(label) for label in labels]
+    if all(number is not None for number in numbers):
+        labels = keys = numbers
+    else:
+        keys = _iso_times(labels)
+    # Labels that are neither numbers nor ISO 8601 dates have no order we can
+    # check: they are kept as written, for reporting only.
+    for i in range(1, len(labels) if keys is not None else 0):
+        if not keys[i] > keys[i - 1]:
+            raise ValueError(
+                f"{path}: the time column {name!r} must increase down the file, but line "
+                f"{lines[i]} ({labels[i]!r}) does not come after line {lines[i - 1]} "
+                f"({labels[i - 1]!r}); sort the file by time"
+            )
+    return tuple(labels)
+
+
+def _iso_times(labels):
+    """The labels as datetimes if all are ISO 8601 dates or times, else None."""
+    try:
+        times = [datetime.datetime.fromisoformat(label) for label in labels]
+    except ValueError:
+        return None
+    if len({time.tzinfo is None for time in times}) > 1:
+        return None  # naive and zoned times do not compare
+    return times
+
+
+def _parse(path, names, columns, lines):
+    """The cells as floats (R, C) and a mask of those that are finite numbers."""
+    values = np.zeros((len(lines), len(names)))
+    good = np.zeros(values.shape, bool)
+    for j, (name, cells) in enumerate(zip(names, columns)):
+        for i, cell in enumerate(cells):
+            value = _number(cell)
+            if value is not None:
+                values[i, j], good[i, j] = value, True
+        if not good[:, j].any():
+            text = next((i for i, cell in enumerate(cells) if _is_text(cell)), None)
+            if text is not None:
+                # A column of dates or labels, not a series with gaps.
+                raise ValueError(
+                    f"{path}: column {name!r} is not numeric (line {lines[text]}: "
+                    f"{cells[text].strip()!r}); if it holds the time, pass --time-column "
+                    f"{name}, or choose the feature columns with --features"
+                )
+    return values, good
+
+
+def _first_bad(good, rows):
+    """(row, column) of the first bad cell in `rows` of the mask, in reading order."""
+    i = rows[0]
+    return i, int(np.flatnonzero(~good[i])[0])
+
+
+def _handle_missing(path, names, columns, lines, values, good, missing):
+    """The rows to keep and the values with bad cells filled, by `missing`."""
+    bad_rows = np.flatnonzero(~good.all(axis=1))
+    if not len(bad_rows):
+        return values, np.arange(len(values))
+    if missing == "drop":
+        return values, np.flatnonzero(good.all(axis=1))
+    if missing == "error":
+        i, j = _first_bad(good, bad_rows)
+        advice = "pass --missing drop or --missing ffill to drop or fill such rows"
+        if _is_text(columns[j][i]):
+            advice += ", or leave the column out with --features"
+    elif not good[0].all():
+        i, j = _first_bad(good, [0])
+        advice = "the first data row has no earlier value to carry forward"
+    else:
+        # Each cell takes the value of the last good cell at or above it.
+        above = np.where(good, np.arange(len(values))[:, None], 0)
+        source = np.maximum.accumulate(above, axis=0)
+        return np.take_along_axis(values, source, axis=0), np.arange(len(values))
+    what = _what(columns[j][i])
+    raise ValueError(f"{path}: line {lines[i]}, column {names[j]!r} {what}; {advice}")
+
+
+def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, missing="error"):
+    """Reads numeric columns (and a time column) of a CSV file with a header row.
+
+    Args:
+        path: The CSV file (UTF-8, with or without a byte-order mark).
+        delimiter: The one-character field delimiter. Default: `","`.
+        time_column: The name of a column of dates, times or numbers that
+            orders the rows; it must increase down the file and is never a
+            numeric column of the result. Labels that are neither numbers nor
+            ISO 8601 dates/times are kept unchecked. Default: `None`.
+        columns: The names of the numeric columns to read, or `None` (the
+            default) for every column except `time_column`.
+        missing: What to do with a row that has an empty, `nan`, infinite or
+            non-numeric cell in one of `columns`: `"error"` (the default)
+            raises, naming the line and the column; `"drop"` leaves the row
+            out; `"ffill"` fills the cell with the column's last good value
+            above it (an error in the first data row).
+
+    Returns:
+        A `CsvTable`: `names`, `values` (R, C), `lines`, `times`,
+        `rows_dropped`, `rows_filled`.
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "weather.csv"
+    >>> text = "day,temp,rain\\n2020-01-01,1.5,0\\n2020-01-02,,3\\n2020-01-03,2.5,1\\n"
+    >>> _ = path.write_text(text)
+    >>> table = read_csv_columns(path, time_column="day", missing="ffill")
+    >>> table.names, table.values.tolist(), table.rows_filled
+    (('temp', 'rain'), [[1.5, 0.0], [1.5, 3.0], [2.5, 1.0]], 1)
+    >>> table.times
+    ('2020-01-01', '2020-01-02', '2020-01-03')
+    """
+    owner = "read_csv_columns"
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ValueError(
+            f"{owner}: `delimiter` must be a single character. Received: delimiter={delimiter!r}"
+        )
+    arguments.one_of(owner, "missing", missing, MISSING)
+    columns = _column_names(owner, "columns", columns)
+    header, rows, lines = _records(path, delimiter)
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{path}: the header names {', '.join(map(repr, duplicates))} twice")
+    known = ", ".join(header)
+    if time_column is not None and time_column not in header:
+        raise ValueError(f"{path}: no time column {time_column!r}; the columns are {known}")
+    if columns is None:
+        columns = [name for name in header if name != time_column]
+    unknown = [name for name in columns if name not in header]
+    if unknown:
+        raise ValueError(f"{path}: no column {unknown[0]!r}; the columns are {known}")
+    if time_column in columns:
+        raise ValueError(
+            f"{path}: the time column {time_column!r} orders the rows and cannot also be "
+            "a feature or the target"
+        )
+    if not columns:
+        raise ValueError(f"{path}: no numeric column to read; the columns are {known}")
+    rows = _cells(path, header, rows, lines)
+    if not rows:
+        raise ValueError(f"{path}: no data rows below the header")
+    times = None
+    if time_column is not None:
+        index = header.index(time_column)
+        times = _time_labels(path, time_column, [row[index] for row in rows], lines)
+    names = tuple(columns)
+    cells = [[row[header.index(name)] for row in rows] for name in names]
+    values, good = _parse(path, names, cells, lines)
+    values, keep = _handle_missing(path, names, cells, lines, values, good, missing)
+    return CsvTable(
+        names=names,
+        values=values[keep],
+        lines=np.asarray(lines, int)[keep],
+        times=None if times is None else tuple(times[i] for i in keep),
+        rows_dropped=len(lines) - len(keep),
+        rows_filled=int((~good).any(axis=1).sum()) if missing == "ffill" else 0,
+    )
+
+
+def forecast_windows(features, target, window, horizon=1):
+    """Direct `horizon`-step-ahead samples of a multivariate series.
+
+    For t = W .. R - k: the sample is `features[t - W : t]`, its target
+    `target[t + k - 1]` and its persistence forecast `target[t - 1]`. Equal to
+    that loop, without one (`sliding_window_view`).
+
+    Args:
+        features: Array (R, F): one row per time step.
+        target: Array (R,): the series to forecast.
+        window: W, the rows per sample, a positive integer.
+        horizon: k, how many rows after the window's last row the target
+            lies, a positive integer. Default: 1 (the next row).
+
+    Returns:
+        `(x, y, persistence, rows)`: x (N, W, F), y (N, 1), persistence (N, 1)
+        and the target's row index of each sample (N,), with N = R - W - k + 1.
+
+    Example:
+
+    >>> import numpy as np
+    >>> series = np.arange(6.0)
+    >>> x, y, persistence, rows = forecast_windows(series[:, None], series, window=2, horizon=2)
+    >>> x[..., 0].tolist(), y[:, 0].tolist(), persistence[:, 0].tolist(), rows.tolist()
+    ([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]], [3.0, 4.0, 5.0], [1.0, 2.0, 3.0], [3, 4, 5])
+    """
+    window = arguments.positive_int("forecast_windows", "window", window)
+    horizon = arguments.positive_int("forecast_windows", "horizon", horizon)
+    features, target = np.asarray(features), np.asarray(target)
+    samples = len(features) - window - horizon + 1
+    if samples < 1:
+        raise ValueError(
+            f"forecast_windows: {len(features)} rows are too few for window={window} and "
+            f"horizon={horizon}; they need at least window + horizon = {window + horizon}"
+        )
+    # sliding_window_view puts the window axis last: (R - W + 1, F, W) -> (., W, F).
+    x = sliding_window_view(features, window, axis=0)[:samples].transpose(0, 2, 1)
+    rows = np.arange(samples) + window + horizon - 1
+    return x, target[rows, None], target[rows - horizon, None], rows
+
+
+def load_csv(
+    path,
+    target,
+    window=12,
+    *,
+    horizon=1,
+    features=None,
+    time_column=None,
+    missing="error",
+    delimiter=",",
+):
+    """A CSV file's rows as windows forecasting column `target`, split in time order.
+
+    Each sample is `window` consecutive rows of the feature columns; its
+    target is the `target` column `horizon` rows after the window's last row
+    (see `forecast_windows`). The samples are split in file order: the first
+    70% train, the next 10% validate, the last 20% test.
+
+    Args:
+        path: The CSV file, with a header row (see `read_csv_columns`).
+        target: The name of the column to forecast; it need not be a feature.
+        window: Rows per sample. Default: 12.
+        horizon: How many rows ahead the target lies. Default: 1.
+        features: The feature columns' names, or `None` (the default) for
+            every column except `time_column`.
+        time_column: A column of dates, times or numbers that orders the rows
+            (never a feature), reported as `time_*`. Default: `None`.
+        missing: `"error"` (default), `"drop"` or `"ffill"`; see
+            `read_csv_columns`.
+        delimiter: The field delimiter. Default: `","`.
+
+    Returns:
+        A dict: the float32 arrays `x_train`, `y_train`, `x_val`, `y_val`,
+        `x_test`, `y_test` (x (N, window, F), y (N, 1)); `persistence_train`,
+        `persistence_val`, `persistence_test` (N, 1), the target at each
+        window's last row; with `time_column`, `time_train`, `time_val`,
+        `time_test`, the time label of each sample's target row; and
+        `feature_names`, `target`, `target_feature_index` (the target's index
+        among the features, or `None`), `horizon`, `rows_dropped`, `rows_filled`.
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "sales.csv"
+    >>> rows = "\\n".join(f"2021-01-{d:02d},{d},{d * d}" for d in range(1, 31))
+    >>> _ = path.write_text("day,units,price\\n" + rows)
+    >>> task = load_csv(path, "units", window=5, time_column="day", features=["price"])
+    >>> task["x_train"].shape, task["x_val"].shape, task["y_test"].shape
+    ((18, 5, 1), (2, 5, 1), (5, 1))
+    >>> task["time_test"][:2].tolist(), task["y_test"][:2, 0].tolist()
+    (['2021-01-26', '2021-01-27'], [26.0, 27.0])
+
+    (30 rows make 25 samples: 5 test, 2 validation (2.5 rounds to even), 18
+    train; the first test sample is rows 20-24, its target row 25, day 26.)
+    """
+    owner = "load_csv"
+    feature_names = _column_names(owner, "features", features)
+    window = arguments.positive_int(owner, "window", window)
+    horizon = arguments.positive_int(owner, "horizon", horizon)
+    if target == time_column:
+        raise ValueError(
+            f"{path}: the target {target!r} is the time column; forecast another column"
+        )
+    columns = None
+    if feature_names is not None:
+        columns = feature_names + ([target] if target not in feature_names else [])
+    table = read_csv_columns(
+        path, delimiter=delimiter, time_column=time_column, columns=columns, missing=missing
+    )
+    if feature_names is None:
+        feature_names = list(table.names)
+    if target not in table.names:
+        known = ", ".join(([time_column] if time_column else []) + feature_names)
+        raise ValueError(f"{path}: no column {target!r}; the columns are {known}")
+    if len(table.values) < window + horizon:
+        dropped = f" (after dropping {table.rows_dropped})" if table.rows_dropped else ""
+        raise ValueError(
+            f"{path}: {len(table.values)} data rows{dropped} are too few for window={window} "
+            f"and horizon={horizon}; they need at least window + horizon = {window + horizon}"
+        )
+    x, y, persistence, rows = forecast_windows(
+        table.values[:, [table.names.index(name) for name in feature_names]],
+        table.values[:, table.names.index(target)],
+        window,
+        horizon,
+    )
+    order = np.arange(len(x))
+    parts = chronological_split(str(path), order, order, VALIDATION_FRACTION, TEST_FRACTION)
+    task = {}
+    for split in _SPLITS:
+        picked = parts[f"x_{split}"]
+        for name, array in (("x", x), ("y", y), ("persistence", persistence)):
+            task[f"{name}_{split}"] = array[picked].astype("float32")
+        if table.times is not None:
+            task[f"time_{split}"] = np.asarray(table.times)[rows[picked]]
+    return {
+        **task,
+        "feature_names": feature_names,
+        "target": target,
+        "target_feature_index": feature_names.index(target) if target in feature_names else None,
+        "horizon": horizon,
+        "rows_dropped": table.rows_dropped,
+        "rows_filled": table.rows_filled,
+    }
