@@ -120,9 +120,37 @@ def _load_task(args):
 
     if args.window is not None and args.window < 3:
         raise ValueError(f"--window must be at least 3; received {args.window}")
+    # The CSV options default to None, so that one given with --task or an NPZ
+    # file is refused rather than ignored.
+    flags = {
+        "--time-column": "time_column",
+        "--features": "features",
+        "--missing": "missing",
+        "--delimiter": "delimiter",
+        "--horizon": "horizon",
+    }
+    csv_options = {k: getattr(args, k) for k in flags.values() if getattr(args, k) is not None}
+    if csv_options and pathlib.Path(args.data or "").suffix.lower() != ".csv":
+        given = ", ".join(flag for flag, key in flags.items() if key in csv_options)
+        source = f"--task {args.task}" if args.data is None else f"--data {args.data}"
+        raise ValueError(f"{given} apply to --data FILE.csv only, not to {source}")
+    if args.horizon is not None and args.horizon < 1:
+        raise ValueError(f"--horizon must be at least 1; received {args.horizon}")
+    if args.features is not None:
+        csv_options["features"] = [name.strip() for name in args.features.split(",")]
+    if args.delimiter == "\\t":
+        csv_options["delimiter"] = "\t"  # a tab is hard to type on a command line
     if args.data is not None:
         window = 12 if args.window is None else args.window
-        task = load_file(args.data, target=args.target, window=window)
+        task = load_file(args.data, target=args.target, window=window, **csv_options)
+        for key, verb in (("rows_dropped", "dropped"), ("rows_filled", "filled")):
+            if task.get(key):
+                # Not silent: the user learns how much of the file was changed.
+                print(
+                    f"rnnkit: note: {verb} {task[key]} rows of {args.data} with an empty, "
+                    f"nan or non-numeric cell (--missing {args.missing})",
+                    file=sys.stderr,
+                )
         return task, str(args.data), "regression", task["y_train"].ndim == 3
     info = TASKS[args.task]
     task = load_task(args.task, args.window, seed=args.seed)
@@ -349,11 +377,16 @@ def _tasks_help():
     return (
         "\n\nBuilt-in tasks (--task; --window sets the sequence length):\n"
         + "\n".join(lines)
-        + "\n\nFiles (--data, regression): CSV with a header row, every column a feature; each "
-        "sample is --window\nconsecutive rows (default 12), its target the --target column of "
-        "the next row; split in time\norder: 70% train, 10% validation, 20% test. NPZ: arrays "
-        "x (N, T, D) and y (N, O), optionally\nx_val, y_val, x_test, y_test (missing splits are "
-        "cut from the end of x, y)."
+        + "\n\nFiles (--data, regression): CSV with a header row; --target names the column "
+        "to forecast,\n--features the feature columns (default: all but --time-column, a "
+        "column of dates or numbers\nthat orders the rows and must increase). Each sample "
+        "is --window consecutive rows (default 12),\nits target the --target value "
+        "--horizon rows after the window's last row (default 1); split\nin time order: 70% "
+        "train, 10% validation, 20% test. An empty, nan or non-numeric cell is an\nerror "
+        "naming its line and column, unless --missing drop (leave such rows out) or ffill "
+        "(carry\nthe last value forward). NPZ: arrays x (N, T, D) and y (N, O), optionally "
+        "x_val, y_val,\nx_test, y_test (missing splits are cut from the end of x, y); every "
+        "value finite."
     )
 
 
@@ -363,6 +396,25 @@ def _add_training_arguments(parser, default_out):
     source.add_argument("--task", choices=tuple(TASKS), help="a built-in task")
     source.add_argument("--data", help="a .csv or .npz file")
     parser.add_argument("--target", help="CSV only: the column to forecast")
+    # The CSV options default to None, so that giving one with --task or an
+    # NPZ file is refused rather than ignored; the help states the real default.
+    parser.add_argument(
+        "--time-column", help="CSV only: the column of dates or numbers that orders the rows"
+    )
+    parser.add_argument(
+        "--features", help="CSV only: feature columns a,b,c (default: all but --time-column)"
+    )
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop", "ffill"),
+        help="CSV only: rows with empty, nan or non-numeric cells (default: error)",
+    )
+    parser.add_argument(
+        "--delimiter", help="CSV only: the field delimiter, one character or \\t (default: ,)"
+    )
+    parser.add_argument(
+        "--horizon", type=int, help="CSV only: forecast this many rows ahead (default: 1)"
+    )
     parser.add_argument("--window", type=int, default=None, help="time steps per sample")
     parser.add_argument("--units", type=int, default=8, help="default: %(default)s")
     parser.add_argument("--epochs", type=int, default=50, help="default: %(default)s")

@@ -1,10 +1,12 @@
-"""Users' CSV files: columns by name, bad cells named, windows."""
+"""Users' CSV files: columns by name, bad cells named, windows and the `rnnkit train` options."""
 
 import datetime
+import json
 
 import numpy as np
 import pytest
 
+from keras_rnnkit import cli
 from keras_rnnkit.data import load_file
 from keras_rnnkit.data.csv_files import forecast_windows
 from keras_rnnkit.data.csv_files import load_csv
@@ -358,3 +360,77 @@ def test_load_file_passes_csv_options_and_refuses_them_for_npz(tmp_path):
     np.savez(npz, x=np.zeros((20, 3, 1)), y=np.zeros(20))
     with pytest.raises(ValueError, match="time_column, horizon apply to CSV files only"):
         load_file(npz, time_column="date", horizon=2)
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def test_train_on_a_dated_csv_file(tmp_path, capsys):
+    text, _ = _dated_series(60)
+    path = _write(tmp_path, text)
+    out = tmp_path / "run"
+    argv = ["train", "--model", "tdnn", "--data", str(path), "--target", "temp"]
+    argv += ["--time-column", "date", "--features", "temp", "--horizon", "2", "--window", "5"]
+    assert cli.main([*argv, "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"] == str(path) and np.isfinite(metrics["test"]["loss"])
+    assert capsys.readouterr().err == ""
+
+
+def test_train_tells_how_many_rows_were_dropped(tmp_path, capsys):
+    rows = [f"{float(np.sin(i / 3))!r}" for i in range(60)]
+    rows[7] = "nan"
+    path = _write(tmp_path, "v\n" + "\n".join(rows) + "\n")
+    argv = ["train", "--model", "tdnn", "--data", str(path), "--target", "v", "--window", "4"]
+    out = str(tmp_path / "run")
+    assert cli.main([*argv, "--missing", "drop", "--epochs", "1", "--quiet", "--out", out]) == 0
+    assert "dropped 1 rows" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--time-column", "date"], "line 5, column 'temp' is empty"),
+        (["--time-column", "date", "--horizon", "0"], "--horizon must be at least 1"),
+        (["--time-column", "date", "--features", "temp,price"], "no column 'price'"),
+        ([], "column 'date' is not numeric (line 2: '2020-01-01')"),
+    ],
+)
+def test_train_refuses_a_bad_csv_file_in_one_line(tmp_path, capsys, extra, message):
+    text, _ = _dated_series(40)
+    lines = text.splitlines()
+    lines[4] = lines[4].split(",")[0] + ",," + lines[4].split(",")[2]  # line 5: temp empty
+    path = _write(tmp_path, "\n".join(lines) + "\n")
+    argv = ["train", "--model", "elman", "--data", str(path), "--target", "sales"]
+    code = cli.main([*argv, *extra, "--out", str(tmp_path / "o")])
+    error = capsys.readouterr().err
+    assert code == 1 and message in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "source,extra,message",
+    [
+        (["--task", "sunspots"], ["--horizon", "2"], "--horizon apply to --data FILE.csv only"),
+        (
+            ["--data", "{npz}"],
+            ["--time-column", "t", "--missing", "drop"],
+            "--time-column, --missing apply to --data FILE.csv only, not to --data",
+        ),
+    ],
+)
+def test_csv_options_are_refused_without_a_csv_file(tmp_path, capsys, source, extra, message):
+    npz = tmp_path / "data.npz"
+    np.savez(npz, x=np.zeros((20, 3, 1)), y=np.zeros(20))
+    source = [s.format(npz=npz) for s in source]
+    code = cli.main(["train", "--model", "elman", *source, *extra, "--out", str(tmp_path / "o")])
+    error = capsys.readouterr().err
+    assert code == 1 and message in error and len(error.strip().splitlines()) == 1
+
+
+def test_a_tab_delimiter_can_be_typed_as_backslash_t(tmp_path, capsys):
+    path = _write(tmp_path, "a\tb\n" + "".join(f"{i}\t{i}\n" for i in range(30)))
+    argv = ["train", "--model", "elman", "--data", str(path), "--target", "zzz"]
+    assert cli.main([*argv, "--delimiter", "\\t", "--out", str(tmp_path / "o")]) == 1
+    # Split on tabs, the header names two columns (not one called "a\tb").
+    assert "no column 'zzz'; the columns are a, b" in capsys.readouterr().err
