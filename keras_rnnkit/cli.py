@@ -52,65 +52,100 @@ def _new_output_folder(out, overwrite):
 
 
 def _demo(args):
+    import dataclasses
+
     import keras
 
     from keras_rnnkit._progress import EpochProgress
     from keras_rnnkit.data import sunspot_windows
-    from keras_rnnkit.forecasting import FAMILIES
-    from keras_rnnkit.forecasting import TEST_PERIODS
-    from keras_rnnkit.forecasting import ar_baseline
-    from keras_rnnkit.forecasting import arv
-    from keras_rnnkit.forecasting import build_forecaster
+    from keras_rnnkit.forecasting import sunspots
+    from keras_rnnkit.models import FAMILIES
 
     _refuse_existing(args.out, args.overwrite)
-    epochs = 2 if args.smoke else args.epochs
-    keras.utils.set_random_seed(args.seed)
     task = sunspot_windows(window=12)
-    periods = list(TEST_PERIODS)
+    periods = list(sunspots.TEST_PERIODS)
     print(
-        f"Sunspots 1700-1920 (train), one step ahead, test ARV = MSE / variance; "
-        f"backend {keras.backend.backend()}, {epochs} epochs"
+        f"Sunspots: trained on 1700-1920 (targets 1712-1920), one year ahead, test "
+        f"{sunspots.ARV_DEFINITION}; backend {keras.backend.backend()}"
     )
-    header = f"{'model':8s} {'params':>7s} {'seconds':>8s} " + " ".join(
-        f"{'ARV ' + p:>14s}" for p in periods
-    )
-    baseline = ar_baseline(task)
-    rows = [f"{'AR(9)':8s} {10:7d} {'-':>8s} " + " ".join(f"{baseline[p]:14.3f}" for p in periods)]
-    metrics = {"baseline_ar9": baseline, "epochs": epochs, "seed": args.seed, "models": {}}
+    table = sunspots.baselines(task)
+    metrics = {
+        "arv_definition": sunspots.ARV_DEFINITION,
+        "variance": task["variance"],
+        "seed": args.seed,
+        "baselines": table,
+        "models": {},
+    }
+    rows = [_demo_row(name, "-", "-", scores, periods) for name, scores in table.items()]
     histories, forecasts = {}, {}
     both_periods = np.concatenate([task["x_test"], task["x_test_late"]])
+    start = time.perf_counter()
     with _new_output_folder(args.out, args.overwrite) as staging:
         for family in FAMILIES:
-            model = build_forecaster(family, 12)
-            start = time.perf_counter()
-            history = model.fit(
-                task["x_train"],
-                task["y_train"],
-                epochs=epochs,
-                batch_size=32,
-                verbose=0,
-                callbacks=[] if args.quiet else [EpochProgress(f"training {family}", epochs)],
+            settings = sunspots.SETTINGS[family]
+            if args.smoke:
+                settings = dataclasses.replace(settings, epochs=2, members=2)
+            progress = EpochProgress(
+                f"training {family} ({settings.members} members)", settings.epochs
             )
-            seconds = time.perf_counter() - start
-            scores = arv(model, task)
-            histories[family] = history.history["loss"]
+            began = time.perf_counter()
+            model, members, history = sunspots.train_forecaster(
+                family, task, settings, seed=args.seed, callbacks=[] if args.quiet else [progress]
+            )
+            seconds = time.perf_counter() - began
+            scores = sunspots.period_scores(model, task)
+            each = [sunspots.period_scores(member, task) for member in members]
+            spread = {
+                p: {
+                    "mean": float(np.mean([e[p] for e in each])),
+                    "sd": float(np.std([e[p] for e in each])),
+                }
+                for p in periods
+            }
+            histories[family] = np.asarray(history.history["loss"]) / settings.members
             metrics["models"][family] = {
-                "parameters": model.count_params(),
+                "settings": dataclasses.asdict(settings),
+                "parameters_per_member": members[0].count_params(),
                 "seconds": seconds,
                 "arv": scores,
+                "members_arv": each,
+                "members_mean_sd": spread,
             }
             model.save(staging / f"{family}.keras")
             rows.append(
-                f"{family:8s} {model.count_params():7d} {seconds:8.1f} "
-                + " ".join(f"{scores[p]:14.3f}" for p in periods)
+                _demo_row(family, str(members[0].count_params()), f"{seconds:.0f}", scores, periods)
+            )
+            rows.append(
+                _demo_row(
+                    f"  {settings.members} members",
+                    "",
+                    "",
+                    {p: f"{spread[p]['mean']:.3f} ± {spread[p]['sd']:.3f}" for p in periods},
+                    periods,
+                )
             )
             # One predict call over both periods: one trace, not one per length.
             forecasts[family] = model.predict(both_periods, verbose=0)[:, 0]
+        metrics["seconds"] = time.perf_counter() - start
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        _plots(staging, histories, forecasts, task)
+        plotted = _plots(staging, histories, forecasts, task)
+    header = _demo_row("model", "params", "seconds", {p: f"ARV {p}" for p in periods}, periods)
     print("\n".join([header, *rows]))
-    print(f"Models, metrics.json and plots written to {args.out}/")
+    print(
+        f"Each family: the average of its members (row 1) and the members' mean ± sd (row 2); "
+        f"{metrics['seconds']:.0f} s in all."
+    )
+    written = "Models (they take and return sunspot numbers), metrics.json"
+    print(f"{written}{' and plots' if plotted else ''} written to {args.out}/")
     return 0
+
+
+def _demo_row(name, parameters, seconds, scores, periods):
+    cells = [
+        f"{scores[p]:>14.3f}" if isinstance(scores[p], float) else f"{scores[p]:>14s}"
+        for p in periods
+    ]
+    return f"{name:14s} {parameters:>7s} {seconds:>8s} " + " ".join(cells)
 
 
 def _load_task(args):
@@ -157,82 +192,116 @@ def _load_task(args):
     return task, args.task, info.problem, info.sequence_output
 
 
-def _fit(args, callbacks_for=lambda task: []):
-    """Loads the task, builds the model and trains it: (model, history, task, facts).
+def _forecast_kinds(args, task, problem, sequence_output):
+    """What the model forecasts, as `--predict` asks: a list of "level" and/or "change"."""
+    from keras_rnnkit.forecasting import series_feature
 
-    `callbacks_for(task)` gives the training callbacks, which may use the task's arrays.
+    feature = series_feature(task) if problem == "regression" and not sequence_output else None
+    if args.predict == "change" and feature is None:
+        raise ValueError(
+            "--predict change needs a forecast of a series that is among the inputs (a CSV "
+            "whose --target is one of its --features, or --task sunspots)"
+        )
+    if args.predict == "auto":
+        return ["level", "change"] if feature is not None else ["level"]
+    return [args.predict]
+
+
+def _fit(args, callbacks_for=lambda task: []):
+    """Loads the task, builds the model and trains it: (model, history, task, facts, index).
+
+    `callbacks_for(task)` gives the training callbacks, which may use the task's
+    arrays. A regression model carries its own scaling, fitted on the training
+    split; with `--predict auto` a forecaster of the level and one of the change
+    from the last observed value are both trained, and the one with the lower
+    validation MSE is kept (`index` says which call of `callbacks_for` it had).
     """
     import keras
 
+    from keras_rnnkit.forecasting import series_feature
     from keras_rnnkit.models import build_model
 
     _refuse_existing(args.out, args.overwrite)
-    keras.utils.set_random_seed(args.seed)
     task, source, problem, sequence_output = _load_task(args)
     if problem == "classification":
         outputs = int(max(task[f"y_{s}"].max() for s in ("train", "val", "test"))) + 1
     else:
         outputs = task["y_train"].shape[-1]
-    model = build_model(
-        args.model,
-        task["x_train"].shape[1:],
-        outputs,
-        problem=problem,
-        sequence_output=sequence_output,
-        units=args.units,
-        gradient_clip=args.clip,
-        clipnorm=args.clipnorm,
-        learning_rate=args.learning_rate,
-    )
+    kinds = _forecast_kinds(args, task, problem, sequence_output)
+    fits = []
     start = time.perf_counter()
-    history = model.fit(
-        task["x_train"],
-        task["y_train"],
-        validation_data=(task["x_val"], task["y_val"]),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        verbose=0 if args.quiet else 1,
-        callbacks=callbacks_for(task),
-    )
-    facts = {
-        "model": args.model,
-        "data": source,
-        "problem": problem,
-        "parameters": model.count_params(),
-        "seconds": time.perf_counter() - start,
-    }
-    return model, history, task, facts
+    for kind in kinds:
+        keras.utils.set_random_seed(args.seed)
+        model = build_model(
+            args.model,
+            task["x_train"].shape[1:],
+            outputs,
+            problem=problem,
+            sequence_output=sequence_output,
+            units=args.units,
+            gradient_clip=args.clip,
+            clipnorm=args.clipnorm,
+            learning_rate=args.learning_rate,
+            training_data=(task["x_train"], task["y_train"]),
+            predict_change=kind == "change",
+            target_index=series_feature(task) or 0,
+        )
+        if len(kinds) > 1 and not args.quiet:
+            print(f"training a forecaster of the {kind}")
+        history = model.fit(
+            task["x_train"],
+            task["y_train"],
+            validation_data=(task["x_val"], task["y_val"]),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            verbose=0 if args.quiet else 1,
+            callbacks=callbacks_for(task),
+        )
+        fits.append((model, history))
+    facts = {"model": args.model, "data": source, "problem": problem}
+    index = 0
+    if problem == "regression":
+        validation = {
+            kind: float(np.mean((model.predict(task["x_val"], verbose=0) - task["y_val"]) ** 2))
+            for kind, (model, _) in zip(kinds, fits)
+        }
+        index = kinds.index(min(validation, key=validation.get))
+        facts.update(forecast=kinds[index], validation_mse=validation)
+    model, history = fits[index]
+    facts.update(parameters=model.count_params(), seconds=time.perf_counter() - start)
+    return model, history, task, facts, index
 
 
-def _baseline(task, problem):
-    """The test score of predicting from the training targets alone."""
+def _baselines(task, problem):
+    """`{name: test score}` of the baselines that use no model: see `regression_baselines`."""
+    from keras_rnnkit.forecasting import regression_baselines
+
     train, test = task["y_train"], task["y_test"]
     if problem == "regression":
-        return "MSE of predicting the training mean", float(np.mean((test - train.mean(0)) ** 2))
+        return {f"MSE of {name}": value for name, value in regression_baselines(task).items()}
     if problem == "classification":
         majority = np.bincount(train.ravel()).argmax()
-        return "accuracy of the majority class", float(np.mean(test == majority))
+        return {"accuracy of the majority class": float(np.mean(test == majority))}
     majority = (train.mean(axis=tuple(range(train.ndim - 1))) >= 0.5).astype(test.dtype)
-    return "accuracy of the majority bit", float(np.mean(test == majority))
+    return {"accuracy of the majority bit": float(np.mean(test == majority))}
 
 
 def _train(args):
-    model, history, task, metrics = _fit(args)
+    model, history, task, metrics, _ = _fit(args)
     test = model.evaluate(task["x_test"], task["y_test"], verbose=0, return_dict=True)
-    baseline_name, baseline = _baseline(task, metrics["problem"])
-    metrics.update(
-        history=history.history,
-        test=test,
-        test_baseline={"name": baseline_name, "value": baseline},
-    )
+    baselines = _baselines(task, metrics["problem"])
+    # A regression model's `loss` is on standardised values; its `mse` is in the data's units.
+    metrics.update(history=history.history, test=test, test_baselines=baselines)
     with _new_output_folder(args.out, args.overwrite) as staging:
         model.save(staging / "model.keras")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     scores = ", ".join(f"{name} {value:.4g}" for name, value in test.items())
+    against = "; ".join(f"{name}: {value:.4g}" for name, value in baselines.items())
+    forecast = f" (forecasts the {metrics['forecast']})" if "forecast" in metrics else ""
     print(
-        f"{args.model} on {metrics['data']}: {metrics['parameters']} parameters, "
-        f"{metrics['seconds']:.1f} s, test {scores} ({baseline_name}: {baseline:.4g}); "
-        f"model and metrics in {args.out}/"
+        f"{args.model} on {metrics['data']}{forecast}: {metrics['parameters']} parameters, "
+        f"{metrics['seconds']:.1f} s, test {scores}\nbaselines on the test split: {against}\n"
+        f"model (takes and returns raw values) and metrics in {args.out}/"
     )
     return 0
 
@@ -256,12 +325,12 @@ def _gradients(args):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GradientFlowWarning)
-        _, _, _, facts = _fit(args, callbacks_for=monitor_on_validation_samples)
+        _, _, _, facts, index = _fit(args, callbacks_for=monitor_on_validation_samples)
     for message in dict.fromkeys(
         str(w.message) for w in caught if w.category is GradientFlowWarning
     ):
         print(f"warning: {message}")
-    monitor = monitors[0]
+    monitor = monitors[index]
     norms = {name: rows.tolist() for name, rows in monitor.state_gradient_norms.items()}
     with _new_output_folder(args.out, args.overwrite) as staging:
         monitor.plot(staging / "gradient_flow.png")
@@ -279,6 +348,7 @@ def _gradients(args):
 
 
 def _plots(folder, histories, forecasts, task):
+    """Writes learning_curves.png and forecasts.png; returns False without matplotlib."""
     try:
         import matplotlib
 
@@ -286,24 +356,35 @@ def _plots(folder, histories, forecasts, task):
         import matplotlib.pyplot as plt
     except ImportError:
         print("(plots skipped: install matplotlib, e.g. pip install 'keras-rnnkit[plot]')")
-        return
+        return False
     figure, axis = plt.subplots(figsize=(7, 4), constrained_layout=True)
     for family, losses in histories.items():
-        axis.plot(losses, label=family)
-    axis.set(yscale="log", xlabel="epoch", ylabel="training MSE", title="Learning curves")
-    axis.legend()
+        axis.plot(np.arange(1, len(losses) + 1), losses, label=family)
+    axis.set(
+        yscale="log",
+        xlabel="epoch",
+        ylabel="training loss (MSE / variance of the targets)",
+        title="Sunspot forecasters: learning curves (mean of the members)",
+    )
+    axis.legend(title="family")
     figure.savefig(folder / "learning_curves.png", dpi=100)
     plt.close(figure)
-    figure, axis = plt.subplots(figsize=(9, 4), constrained_layout=True)
-    years = list(range(1921, 1956)) + list(range(1956, 1980))
-    truth = list(task["y_test"][:, 0]) + list(task["y_test_late"][:, 0])
-    axis.plot(years, truth, "k-", linewidth=2, label="truth")
+    figure, axis = plt.subplots(figsize=(10, 4.5), constrained_layout=True)
+    years = np.concatenate([task["years_test"], task["years_test_late"]])
+    truth = np.concatenate([task["y_test"][:, 0], task["y_test_late"][:, 0]])
+    axis.plot(years, truth, "k-", linewidth=2.5, label="observed")
     for family, forecast in forecasts.items():
-        axis.plot(years, forecast, label=family)
-    axis.set(xlabel="year", ylabel="sunspots (scaled)", title="One-step-ahead forecasts")
+        axis.plot(years, forecast, marker=".", label=f"{family} (average of members)")
+    axis.axvline(task["years_test_late"][0] - 0.5, color="grey", linestyle=":")
+    axis.set(
+        xlabel="year",
+        ylabel="yearly mean sunspot number (Wolf)",
+        title="One-year-ahead forecasts, test periods 1921-1955 and 1956-1979",
+    )
     axis.legend()
     figure.savefig(folder / "forecasts.png", dpi=100)
     plt.close(figure)
+    return True
 
 
 def _tune(args):
@@ -414,6 +495,13 @@ def _add_training_arguments(parser, default_out):
     )
     parser.add_argument(
         "--horizon", type=int, help="CSV only: forecast this many rows ahead (default: 1)"
+    )
+    parser.add_argument(
+        "--predict",
+        choices=("auto", "level", "change"),
+        default="auto",
+        help="a forecast of a series: the level, the change from the last value, or auto: "
+        "both, keeping the lower validation MSE (default: %(default)s)",
     )
     parser.add_argument("--window", type=int, default=None, help="time steps per sample")
     parser.add_argument("--units", type=int, default=8, help="default: %(default)s")

@@ -3,6 +3,8 @@
 import keras
 
 import keras_rnnkit
+from keras_rnnkit.forecasting.scaling import in_raw_units
+from keras_rnnkit.forecasting.scaling import input_standardization
 
 FAMILIES = ("elman", "jordan", "tdnn")
 # The output activation, loss and metric of each kind of problem (see data.TASKS).
@@ -11,6 +13,40 @@ PROBLEMS = {
     "classification": ("softmax", "sparse_categorical_crossentropy", ["accuracy"]),
     "binary": ("sigmoid", "binary_crossentropy", ["binary_accuracy"]),
 }
+
+
+def _features(family, inputs, output_units, sequence_output, units, gradient_clip, weight_decay):
+    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    recurrent = {
+        "gradient_clip": gradient_clip,
+        "return_sequences": sequence_output,
+        "kernel_regularizer": regularizer,
+        "recurrent_regularizer": regularizer,
+    }
+    if family == "elman":
+        return keras_rnnkit.ElmanRNN(units, **recurrent)(inputs)
+    if family == "jordan":
+        # The fed-back outputs carry everything Jordan remembers: at least as
+        # many as the model's outputs.
+        return keras_rnnkit.JordanRNN(
+            units,
+            output_units=max(4, output_units),
+            context_decay=0.5,
+            output_kernel_regularizer=regularizer,
+            **recurrent,
+        )(inputs)
+    if family == "tdnn":
+        features = keras_rnnkit.TDNN(
+            2 * units,
+            context=(-2, -1, 0),
+            padding="same" if sequence_output else "valid",
+            activation="tanh",
+            kernel_regularizer=regularizer,
+        )(inputs)
+        return features if sequence_output else keras.layers.Flatten()(features)
+    raise ValueError(
+        f"build_model: `family` must be one of {', '.join(FAMILIES)}. Received: family={family!r}"
+    )
 
 
 def build_model(
@@ -24,6 +60,11 @@ def build_model(
     gradient_clip=None,
     clipnorm=1.0,
     learning_rate=0.01,
+    weight_decay=0.0,
+    training_data=None,
+    predict_change=False,
+    target_index=0,
+    name=None,
 ):
     """A small compiled model of `family`: (B, T, D) -> (B, O), or (B, T, O) per step.
 
@@ -34,6 +75,12 @@ def build_model(
     Then a `Dense(output_units)` with the problem's activation and loss (see
     `PROBLEMS`); Adam with `clipnorm` (optimizer-level clipping) and, for the
     recurrent families, per-step `gradient_clip`.
+
+    With `training_data=(x_train, y_train)` the model carries its own scaling,
+    fitted on those arrays only: its inputs are standardised inside it, and a
+    regression model un-scales its output too (see
+    `keras_rnnkit.forecasting.in_raw_units`), so that it takes and returns raw
+    values while it trains on standardised ones.
 
     Args:
         family: `"elman"`, `"jordan"` or `"tdnn"`.
@@ -46,46 +93,53 @@ def build_model(
         gradient_clip: Per-step gradient clip inside BPTT, or `None`.
         clipnorm: Adam's gradient-norm clip, or `None`.
         learning_rate: Adam's learning rate.
+        weight_decay: L2 penalty on the family layer's kernels (not biases).
+            Default: 0.
+        training_data: `(x_train, y_train)`, the training split, or `None`
+            (no scaling inside the model).
+        predict_change: Regression only: forecast the change from the last
+            observed value of input feature `target_index` (see
+            `in_raw_units`). Default: False.
+        target_index: The input feature holding the target's own past, for
+            `predict_change`.
+        name: The model's name. Default: `family`.
 
     Example:
 
+    >>> import numpy as np
     >>> from keras_rnnkit.models import build_model
     >>> model = build_model("elman", (8, 8), 10, problem="classification")
     >>> tuple(model.output_shape), model.loss
     ((None, 10), 'sparse_categorical_crossentropy')
+    >>> x, y = 100 + np.random.rand(20, 6, 1), 100 + np.random.rand(20, 1)
+    >>> model = build_model("jordan", (6, 1), training_data=(x, y))
+    >>> bool(abs(model.predict(x, verbose=0).mean() - 100) < 5)  # raw units out
+    True
     """
     if problem not in PROBLEMS:
         raise ValueError(
             f"build_model: `problem` must be one of {', '.join(PROBLEMS)}. "
             f"Received: problem={problem!r}"
         )
-    inputs = keras.Input(tuple(input_shape))
-    recurrent = {"gradient_clip": gradient_clip, "return_sequences": sequence_output}
-    if family == "elman":
-        features = keras_rnnkit.ElmanRNN(units, **recurrent)(inputs)
-    elif family == "jordan":
-        # The fed-back outputs carry everything Jordan remembers: at least as
-        # many as the model's outputs.
-        jordan_outputs = max(4, output_units)
-        features = keras_rnnkit.JordanRNN(
-            units, output_units=jordan_outputs, context_decay=0.5, **recurrent
-        )(inputs)
-    elif family == "tdnn":
-        features = keras_rnnkit.TDNN(
-            2 * units,
-            context=(-2, -1, 0),
-            padding="same" if sequence_output else "valid",
-            activation="tanh",
-        )(inputs)
-        if not sequence_output:
-            features = keras.layers.Flatten()(features)
-    else:
+    if predict_change and (problem != "regression" or training_data is None):
         raise ValueError(
-            f"build_model: `family` must be one of {', '.join(FAMILIES)}. "
-            f"Received: family={family!r}"
+            "build_model: `predict_change` needs problem='regression' and `training_data`. "
+            f"Received: problem={problem!r}, training_data={'given' if training_data else None}"
         )
     activation, loss, metrics = PROBLEMS[problem]
+    inputs = keras.Input(tuple(input_shape))
+    scaled = inputs
+    if training_data is not None and problem != "regression":
+        scaled = input_standardization(training_data[0])(inputs)
+    features = _features(
+        family, scaled, output_units, sequence_output, units, gradient_clip, weight_decay
+    )
     outputs = keras.layers.Dense(output_units, activation=activation)(features)
-    model = keras.Model(inputs, outputs, name=family)
+    model = keras.Model(inputs, outputs, name=name or family)
+    if training_data is not None and problem == "regression":
+        model, loss = in_raw_units(
+            model, *training_data, predict_change=predict_change, target_index=target_index
+        )
+        metrics = ["mse"]
     model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clipnorm), loss, metrics=metrics)
     return model

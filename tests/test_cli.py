@@ -9,7 +9,7 @@ import pytest
 
 from keras_rnnkit import cli
 from keras_rnnkit.data import sunspot_windows
-from keras_rnnkit.forecasting import ar_baseline
+from keras_rnnkit.forecasting import sunspots
 
 
 @pytest.mark.slow
@@ -17,15 +17,21 @@ def test_demo_smoke_writes_models_metrics_and_plots(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--smoke", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    for name in ("AR(9)", "elman", "jordan", "tdnn", "ARV 1921-1955", "ARV 1956-1979"):
+    for name in ("AR(12)", "AR(9)", "persistence", "elman", "jordan", "tdnn", "1700-1979"):
         assert name in printed
     metrics = json.loads((out / "metrics.json").read_text())
+    assert "variance of the whole series 1700-1979" in metrics["arv_definition"]
+    assert set(metrics["baselines"]) == {"AR(12)", "AR(9)", "persistence"}
     assert set(metrics["models"]) == {"elman", "jordan", "tdnn"}
-    for record in metrics["models"].values():
-        assert set(record) == {"parameters", "seconds", "arv"}
     for record in metrics["models"].values():
         assert set(record["arv"]) == {"1921-1955", "1956-1979"}
         assert all(np.isfinite(v) and v > 0 for v in record["arv"].values())
+        # --smoke trains 2 members; their spread is over those 2.
+        assert len(record["members_arv"]) == 2
+        for period, spread in record["members_mean_sd"].items():
+            values = [member[period] for member in record["members_arv"]]
+            assert spread["mean"] == pytest.approx(np.mean(values))
+            assert spread["sd"] == pytest.approx(np.std(values))
     for name in ("elman.keras", "jordan.keras", "tdnn.keras"):
         assert (out / name).stat().st_size > 0
     pytest.importorskip("matplotlib")
@@ -63,14 +69,22 @@ def test_help_of_every_command(command, capsys):
     assert f"usage: rnnkit {command}" in capsys.readouterr().out
 
 
-def test_ar9_baseline_equals_an_independent_least_squares_fit():
+def test_ar_baselines_equal_an_independent_least_squares_fit_and_arv_by_hand():
     task = sunspot_windows(window=12)
-    # Lags 1..9 and an intercept, fitted by the normal equations.
-    design = np.hstack([task["x_train"][:, -9:, 0], np.ones((len(task["x_train"]), 1))])
-    coefficients = np.linalg.solve(design.T @ design, design.T @ task["y_train"][:, 0])
-    test = np.hstack([task["x_test"][:, -9:, 0], np.ones((len(task["x_test"]), 1))])
-    expected = np.mean((test @ coefficients - task["y_test"][:, 0]) ** 2) / task["variance"]
-    assert ar_baseline(task)["1921-1955"] == pytest.approx(expected, rel=1e-4)
+    table = sunspots.baselines(task)
+    for order in (9, 12):
+        # Lags 1..p and an intercept, fitted by the normal equations.
+        design = np.hstack([task["x_train"][:, -order:, 0], np.ones((len(task["x_train"]), 1))])
+        coefficients = np.linalg.solve(design.T @ design, design.T @ task["y_train"][:, 0])
+        for period, key in (("1921-1955", "test"), ("1956-1979", "test_late")):
+            x = np.hstack([task[f"x_{key}"][:, -order:, 0], np.ones((len(task[f"x_{key}"]), 1))])
+            errors = x @ coefficients - task[f"y_{key}"][:, 0]
+            expected = sum(e * e for e in errors) / len(errors) / task["variance"]
+            assert table[f"AR({order})"][period] == pytest.approx(expected, rel=1e-6)
+    # Persistence: last year's number as the forecast.
+    errors = task["x_test"][:, -1, 0].astype("float64") - task["y_test"][:, 0]
+    expected = float(np.mean(errors**2)) / task["variance"]
+    assert table["persistence"]["1921-1955"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_train_on_a_built_in_task(tmp_path, capsys):
@@ -82,8 +96,35 @@ def test_train_on_a_built_in_task(tmp_path, capsys):
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["val_loss"]) == 2
     assert np.isfinite(metrics["test"]["loss"]) and metrics["problem"] == "regression"
     task = sunspot_windows(window=12, validation_years=20)
-    expected = np.mean((task["y_test"] - task["y_train"].mean()) ** 2)
-    assert metrics["test_baseline"]["value"] == pytest.approx(expected, rel=1e-5)
+    baselines = metrics["test_baselines"]
+    expected = np.mean((task["y_test"] - task["y_train"].astype("float64").mean()) ** 2)
+    assert baselines["MSE of training mean"] == pytest.approx(expected, rel=1e-6)
+    expected = np.mean((task["y_test"] - task["x_test"][:, -1].astype("float64")) ** 2)
+    assert baselines["MSE of persistence"] == pytest.approx(expected, rel=1e-6)
+    assert "MSE of AR(12)" in baselines
+    # --predict auto: a forecaster of the level and one of the change, the one
+    # with the lower validation MSE kept.
+    validation = metrics["validation_mse"]
+    assert set(validation) == {"level", "change"}
+    assert metrics["forecast"] == min(validation, key=validation.get)
+    # The saved model takes and returns sunspot numbers: its MSE on raw windows,
+    # in a fresh process, is the reported one.
+    script = (
+        "import sys, keras, numpy as np, keras_rnnkit;"
+        "from keras_rnnkit.data import sunspot_windows;"
+        "t = sunspot_windows(12, 20);"
+        "m = keras.saving.load_model(sys.argv[1]);"
+        "print(float(np.mean((m.predict(t['x_test'], verbose=0) - t['y_test']) ** 2)))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(out / "model.keras")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    fresh = float(completed.stdout.strip().splitlines()[-1])
+    assert fresh == pytest.approx(metrics["test"]["mse"], rel=1e-4)
     assert (out / "model.keras").stat().st_size > 0
     assert cli.main([*argv, "--out", str(out)]) == 1  # exists: refused
     assert cli.main([*argv, "--out", str(out), "--overwrite"]) == 0
@@ -161,7 +202,7 @@ def test_train_on_classification_and_many_to_many_tasks(task, model, metric, tmp
     assert cli.main([*argv, "--units", "4", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["test"][metric] <= 1
-    assert metrics["test_baseline"]["name"].startswith("accuracy")
+    assert list(metrics["test_baselines"])[0].startswith("accuracy")
 
 
 def test_gradients_writes_the_flow_plot_and_norms(tmp_path, capsys):

@@ -52,13 +52,29 @@ def test_sunspots_split_years_and_windows():
     # Targets 1712..1920 train, 1921..1955 test; each input is the 12 years before.
     assert len(task["x_train"]) == 1920 - 1712 + 1
     assert len(task["x_test"]) == 1955 - 1921 + 1
-    scaled = activity / task["scale"]
+    assert len(task["x_test_late"]) == 1979 - 1956 + 1
+    # Raw sunspot numbers: the model scales them itself.
     first_test = list(years).index(1921)
-    np.testing.assert_allclose(
-        task["x_test"][0, :, 0], scaled[first_test - 12 : first_test], rtol=1e-6
-    )
-    np.testing.assert_allclose(task["y_test"][0, 0], scaled[first_test], rtol=1e-6)
-    assert task["scale"] == activity[: list(years).index(1921)].max()
+    activity = activity.astype("float32")
+    np.testing.assert_array_equal(task["x_test"][0, :, 0], activity[first_test - 12 : first_test])
+    np.testing.assert_array_equal(task["y_test"][0, 0], activity[first_test])
+    assert task["years_train"][[0, -1]].tolist() == [1712, 1920]
+    assert task["years_test_late"][[0, -1]].tolist() == [1956, 1979]
+    for split in ("train", "test", "test_late"):
+        for row, year in zip(task[f"x_{split}"], task[f"years_{split}"]):
+            at = list(years).index(year)
+            np.testing.assert_array_equal(row[:, 0], activity[at - 12 : at])
+
+
+def test_sunspot_arv_denominator_is_the_variance_of_1700_to_1979():
+    # Weigend, Huberman & Rumelhart (1990) divide by the variance of the whole
+    # series 1700-1979; computed here by hand from the CSV's rows.
+    years, activity = load_sunspots()
+    values = [a for y, a in zip(years, activity) if 1700 <= y <= 1979]
+    mean = sum(values) / len(values)
+    by_hand = sum((v - mean) ** 2 for v in values) / len(values)
+    assert len(values) == 280
+    assert sunspot_windows()["variance"] == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_sunspot_windows_rejects_bad_window():
@@ -115,11 +131,11 @@ def test_sunspot_validation_years_are_the_last_training_years():
     full = sunspot_windows(window=12)
     held = sunspot_windows(window=12, validation_years=20)
     assert len(full["x_val"]) == 0
-    # Targets 1712..1900 train, 1901..1920 validate; tests and scale unchanged.
+    # Targets 1712..1900 train, 1901..1920 validate; tests and variance unchanged.
     assert len(held["x_train"]) == 1900 - 1712 + 1 and len(held["x_val"]) == 20
     np.testing.assert_array_equal(np.concatenate([held["y_train"], held["y_val"]]), full["y_train"])
     np.testing.assert_array_equal(held["x_test"], full["x_test"])
-    assert held["scale"] == full["scale"]
+    assert held["variance"] == full["variance"]
     with pytest.raises(ValueError, match="`validation_years` must be an integer in"):
         sunspot_windows(validation_years=-1)
 
@@ -132,7 +148,10 @@ def _rows(array):
 def test_every_task_splits_into_disjoint_seeded_parts(name):
     info = TASKS[name]
     task = load_task(name, seed=0)
-    assert sorted(task) == sorted(f"{a}_{s}" for s in ("train", "val", "test") for a in "xy")
+    arrays = sorted(f"{a}_{s}" for s in ("train", "val", "test") for a in "xy")
+    # A forecast of a series also says which input feature is that series.
+    extra = ["target_feature_index"] if name == "sunspots" else []
+    assert sorted(task) == sorted(arrays + extra)
     sizes = {split: len(task[f"x_{split}"]) for split in ("train", "val", "test")}
     assert all(len(task[f"y_{split}"]) == n > 0 for split, n in sizes.items())
     assert task["x_train"].ndim == 3 and task["x_train"].dtype == np.float32

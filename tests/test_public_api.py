@@ -10,7 +10,7 @@ import pytest
 import keras_rnnkit
 
 PUBLIC_API = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
-PUBLIC_MODULES = ["backend", "data", "layers", "regularizers", "training"]
+PUBLIC_MODULES = ["backend", "data", "forecasting", "layers", "regularizers", "training"]
 LAYER_CLASSES = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
 # Subpackages that `import keras_rnnkit` leaves alone: they import TensorFlow's
 # converters or keras-tuner, which a user of the layers need not install.

@@ -13,6 +13,9 @@ import numpy as np
 TRAIN_YEARS = (1700, 1920)
 TEST_YEARS = (1921, 1955)
 LATE_TEST_YEARS = (1956, 1979)
+# The years whose variance is the ARV's denominator: the whole series the
+# benchmark covers (Weigend et al. 1990).
+ARV_YEARS = (1700, 1979)
 
 
 def load_sunspots():
@@ -33,13 +36,14 @@ def load_sunspots():
 
 
 def sunspot_windows(window=12, validation_years=0):
-    """One-step-ahead forecasting windows on the classic split.
+    """One-step-ahead forecasting windows on the classic split, in sunspot numbers.
 
-    Each input is the `window` years before a target year, scaled by the
-    training maximum; the target is that year's scaled activity. The classic
-    benchmark trains on every target year up to 1920 (`validation_years=0`);
-    `validation_years=V` holds the last V of them (1921 - V to 1920) out as a
-    validation set, for early stopping or model selection.
+    Each input is the `window` years before a target year; the target is that
+    year's activity. Values are raw (a model standardises them itself: see
+    `keras_rnnkit.forecasting.in_raw_units`). The classic benchmark trains on
+    every target year up to 1920 (`validation_years=0`; with the default
+    12-year window the training targets are 1712–1920); `validation_years=V`
+    holds the last V of them (1921 - V to 1920) out as a validation set.
 
     Args:
         window: Positive integer, years of history per input.
@@ -47,18 +51,20 @@ def sunspot_windows(window=12, validation_years=0):
 
     Returns:
         A dict with `x_train` (N, window, 1), `y_train` (N, 1), `x_val`,
-        `y_val` (V targets, empty when V = 0), `x_test`,
-        `y_test` (targets in 1921–1955), `x_test_late`, `y_test_late`
-        (targets in 1956–1979), `scale` (divide by it to scale) and
-        `variance` (of the scaled series over the train and test years, the
-        denominator of the average relative variance ARV = MSE / variance).
+        `y_val` (V targets, empty when V = 0), `x_test`, `y_test` (targets in
+        1921–1955), `x_test_late`, `y_test_late` (targets in 1956–1979), the
+        target years of each split as `years_train`, `years_val`,
+        `years_test`, `years_test_late`, and `variance`: the variance of the
+        whole series 1700–1979, the denominator of the average relative
+        variance ARV = MSE / variance as Weigend, Huberman & Rumelhart (1990)
+        and the work compared with them define it.
 
     Example:
 
     >>> from keras_rnnkit.data import sunspot_windows
     >>> task = sunspot_windows(window=12)
-    >>> task["x_train"].shape, task["x_test"].shape
-    ((209, 12, 1), (35, 12, 1))
+    >>> task["x_train"].shape, task["x_test"].shape, int(task["years_train"][0])
+    ((209, 12, 1), (35, 12, 1), 1712)
     >>> task = sunspot_windows(window=12, validation_years=20)
     >>> task["x_train"].shape, task["x_val"].shape
     ((189, 12, 1), (20, 12, 1))
@@ -77,27 +83,22 @@ def sunspot_windows(window=12, validation_years=0):
             f"Received: validation_years={validation_years!r}"
         )
     years, activity = load_sunspots()
-    train = (years >= TRAIN_YEARS[0]) & (years <= TRAIN_YEARS[1])
-    scale = float(activity[train].max())
-    series = (activity / scale).astype("float32")
-    targets = np.arange(window, len(series))
-    x = np.stack([series[t - window : t] for t in targets])[..., None]
-    y = series[targets][:, None]
-    target_years = years[targets]
-    in_train = target_years <= TRAIN_YEARS[1] - validation_years
-    in_val = ~in_train & (target_years <= TRAIN_YEARS[1])
-    in_test = (target_years >= TEST_YEARS[0]) & (target_years <= TEST_YEARS[1])
-    in_late = (target_years >= LATE_TEST_YEARS[0]) & (target_years <= LATE_TEST_YEARS[1])
-    used = (years >= TRAIN_YEARS[0]) & (years <= TEST_YEARS[1])
-    return {
-        "x_train": x[in_train],
-        "y_train": y[in_train],
-        "x_val": x[in_val],
-        "y_val": y[in_val],
-        "x_test": x[in_test],
-        "y_test": y[in_test],
-        "x_test_late": x[in_late],
-        "y_test_late": y[in_late],
-        "scale": scale,
-        "variance": float(np.var(series[used])),
+    series = activity.astype("float32")
+    x = np.lib.stride_tricks.sliding_window_view(series[:-1], window)[..., None]
+    y = series[window:, None]
+    target_years = years[window:]
+    splits = {
+        "train": target_years <= TRAIN_YEARS[1] - validation_years,
+        "val": (target_years > TRAIN_YEARS[1] - validation_years)
+        & (target_years <= TRAIN_YEARS[1]),
+        "test": (target_years >= TEST_YEARS[0]) & (target_years <= TEST_YEARS[1]),
+        "test_late": (target_years >= LATE_TEST_YEARS[0]) & (target_years <= LATE_TEST_YEARS[1]),
     }
+    task = {}
+    for split, rows in splits.items():
+        task[f"x_{split}"] = np.ascontiguousarray(x[rows])
+        task[f"y_{split}"] = y[rows]
+        task[f"years_{split}"] = target_years[rows].astype(int)
+    whole = (years >= ARV_YEARS[0]) & (years <= ARV_YEARS[1])
+    task["variance"] = float(np.var(activity[whole]))
+    return task

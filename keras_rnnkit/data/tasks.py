@@ -69,7 +69,8 @@ def _shuffled(name, x, y, seed, stratify=False):
 
 def _sunspots(window, seed):
     task = sunspot_windows(window=window, validation_years=20)
-    return {k: task[k] for k in ARRAYS}
+    # The one input feature is the series itself: persistence and AR(p) apply.
+    return {**{k: task[k] for k in ARRAYS}, "target_feature_index": 0}
 
 
 def _plans(window, seed):

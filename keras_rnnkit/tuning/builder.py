@@ -6,6 +6,7 @@ also be rebuilt from a trial's values without the tuner.
 
 import keras
 
+from keras_rnnkit.forecasting.scaling import in_raw_units
 from keras_rnnkit.layers import TDNN
 from keras_rnnkit.layers import ElmanRNN
 from keras_rnnkit.layers import JordanRNN
@@ -58,6 +59,7 @@ def build_model(
     return_sequences=False,
     gradient_clip_mode="value",
     seed=None,
+    training_data=None,
 ):
     """A compiled model of `values["family"]`: `depth` layers, then a `Dense` head.
 
@@ -76,6 +78,12 @@ def build_model(
         return_sequences: Many-to-many instead of many-to-one. Default: False.
         gradient_clip_mode: `"value"` or `"norm"`, for `gradient_clip`.
         seed: Seed of the dropout masks (layer i gets seed + i). Default: None.
+        training_data: `(x_train, y_train)` of a regression task (`loss="mse"`),
+            or None. Given, the model takes and returns raw values: it
+            standardises its inputs and un-scales its output with the training
+            split's statistics, and trains on the MSE of standardised values
+            (`keras_rnnkit.forecasting.in_raw_units`); its `mse` metric is in
+            the data's units.
 
     Returns:
         A compiled `keras.Model` (Adam with the trial's learning rate and clipnorm).
@@ -100,6 +108,14 @@ def build_model(
         features = pool(features)
     outputs = keras.layers.Dense(output_units, activation=output_activation)(features)
     model = keras.Model(inputs, outputs, name=family)
+    if training_data is not None:
+        if loss != "mse" or output_activation is not None:
+            raise ValueError(
+                "build_model: `training_data` applies to regression (loss='mse', no output "
+                f"activation). Received: loss={loss!r}, output_activation={output_activation!r}"
+            )
+        model, loss = in_raw_units(model, *training_data)
+        metrics = ["mse"]
     optimizer = keras.optimizers.Adam(values["learning_rate"], clipnorm=values["clipnorm"] or None)
     model.compile(optimizer, loss=loss, metrics=metrics)
     # Built now, so that keras-tuner's checkpoints (weights and optimizer

@@ -130,6 +130,9 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         gradient_clip_mode: `"value"` or `"norm"`, how the searched
             `gradient_clip` acts. Default: `"value"`.
         seed: Integer seed of the dropout masks, or None. Default: `None`.
+        training_data: `(x_train, y_train)` of a regression task, or None:
+            each trial's model then takes and returns raw values (see
+            `keras_rnnkit.tuning.build_model`). Default: `None`.
         name, tunable: As in `keras_tuner.HyperModel`.
 
     Example:
@@ -158,6 +161,7 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         fixed=None,
         gradient_clip_mode="value",
         seed=None,
+        training_data=None,
         name=None,
         tunable=True,
     ):
@@ -176,6 +180,7 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
             owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
         )
         self.seed = arguments.optional_seed(owner, "seed", seed)
+        self.training_data = training_data
         super().__init__(name=name, tunable=tunable)
 
     def declare(self, hp):
@@ -202,6 +207,7 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
             return_sequences=self.return_sequences,
             gradient_clip_mode=self.gradient_clip_mode,
             seed=self.seed,
+            training_data=self.training_data,
         )
 
     def fit(self, hp, model, *args, **kwargs):

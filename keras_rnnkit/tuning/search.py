@@ -88,7 +88,8 @@ _HEADS = {
 def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
     """The `RecurrentHyperModel` for a built-in task's arrays (see `keras_rnnkit.data.tasks`).
 
-    Regression: linear output, MSE. Classification: softmax over the
+    Regression: linear output, MSE on standardised values, the model taking
+    and returning raw ones (scaled with the training split). Classification: softmax over the
     `max(label) + 1` classes, sparse categorical cross-entropy. Binary:
     sigmoid, binary cross-entropy. Tasks with a target per step are
     many-to-many.
@@ -109,6 +110,7 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
         families=families,
         return_sequences=info.sequence_output,
         seed=seed,
+        training_data=(data["x_train"], data["y_train"]) if info.problem == "regression" else None,
     )
 
 

@@ -1,0 +1,254 @@
+"""Scaling that lives inside a forecaster, so that a saved model takes and returns raw values.
+
+A network trains best on standardised values, but a user holds raw ones
+(sunspot numbers, degrees, prices). These pieces put the standardisation into
+the model itself, fitted on the training split only:
+
+- `input_standardization(x_train)`: a `keras.layers.Normalization` with each
+  feature's training mean and variance;
+- `output_unscaling(targets)`: the inverse transform, `z * sd + mean`, on the
+  model's output;
+- `LastObserved(feature_indices)`: the last observed value of the target, to
+  which a forecaster of the *change* adds its output;
+- `ScaledMeanSquaredError(variance)`: the MSE in units of the training targets'
+  variance, which is exactly the loss of training on standardised targets.
+"""
+
+import keras
+import numpy as np
+
+from keras_rnnkit._api import export
+
+
+def _moments(values, owner, name):
+    values = np.asarray(values, "float64")
+    if values.ndim < 2 or values.shape[0] == 0:
+        raise ValueError(
+            f"{owner}: `{name}` must be an array of shape (N, ..., features) with N >= 1. "
+            f"Received: {name}.shape={values.shape}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{owner}: `{name}` holds NaN or infinite values; clean them first")
+    flat = values.reshape(-1, values.shape[-1])
+    return flat.mean(axis=0), flat.var(axis=0)
+
+
+def input_standardization(x_train, name="input_standardization"):
+    """A `Normalization` layer with the per-feature mean and variance of `x_train`.
+
+    Args:
+        x_train: The training inputs, (N, T, D) (or (N, D)); statistics are taken
+            over every axis but the last.
+        name: The layer's name.
+
+    Returns:
+        A `keras.layers.Normalization(axis=-1, mean=..., variance=...)`, whose
+        statistics are stored in its config (so the saved model carries them).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_rnnkit.forecasting import input_standardization
+    >>> layer = input_standardization(np.array([[[1.0], [3.0]]]))
+    >>> layer(np.array([[[1.0], [3.0]]])).numpy().ravel().tolist()
+    [-1.0, 1.0]
+    """
+    mean, variance = _moments(x_train, "input_standardization", "x_train")
+    return keras.layers.Normalization(
+        axis=-1, mean=mean.tolist(), variance=variance.tolist(), name=name
+    )
+
+
+def output_unscaling(targets, name="output_unscaling"):
+    """The inverse of standardising `targets`: a layer computing `z * sd + mean`.
+
+    Args:
+        targets: The training targets (or the training changes), (N, O) or
+            (N, T, O); statistics over every axis but the last.
+        name: The layer's name.
+
+    Returns:
+        `(layer, variance)`: a `keras.layers.Normalization(invert=True)` and the
+        per-output variance (for `ScaledMeanSquaredError`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_rnnkit.forecasting import output_unscaling
+    >>> layer, variance = output_unscaling(np.array([[10.0], [30.0]]))
+    >>> layer(np.array([[-1.0], [1.0]])).numpy().ravel().tolist(), variance.tolist()
+    ([10.0, 30.0], [100.0])
+    """
+    mean, variance = _moments(targets, "output_unscaling", "targets")
+    # A constant target has nothing to scale; 1 keeps the loss finite.
+    variance = np.where(variance > 0, variance, 1.0)
+    layer = keras.layers.Normalization(
+        axis=-1, mean=mean.tolist(), variance=variance.tolist(), invert=True, name=name
+    )
+    return layer, variance
+
+
+def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0):
+    r"""Wraps `core` so that it takes and returns raw values; returns `(model, loss)`.
+
+    `core` maps standardised inputs to standardised outputs. The wrapped model
+    is
+
+    $$\hat y = \mathrm{core}\big((x - m_x) / s_x\big)\, s_y + m_y$$
+
+    with $m_x, s_x$ each input feature's training mean and standard deviation
+    and $m_y, s_y$ the training targets'. With `predict_change`, the core
+    forecasts the change from the last observed value instead,
+    $\hat y = x_{T, i} + \mathrm{core}(\cdot)\, s_\Delta + m_\Delta$ with
+    $i$ = `target_index` and $m_\Delta, s_\Delta$ the training changes'
+    statistics: such a model follows a level it never saw while training.
+    `loss` is `ScaledMeanSquaredError` with $s_y^2$ (or $s_\Delta^2$), so that
+    training minimises exactly the MSE of the standardised values.
+
+    Args:
+        core: A `keras.Model` (B, T, D) -> (B, O) or (B, T, O).
+        x_train: The training inputs (N, T, D); only their statistics are kept.
+        y_train: The training targets (N, O) or (N, T, O).
+        predict_change: Forecast the change from the last observed value.
+            Needs targets (N, O). Default: False.
+        target_index: The input feature that holds each target's own past: an
+            integer, or one per output. Default: 0.
+
+    Returns:
+        `(model, loss)`: the wrapped, uncompiled `keras.Model` and its loss.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_rnnkit.forecasting import in_raw_units
+    >>> core = keras.Sequential([keras.Input((3, 1)), keras.layers.Flatten(),
+    ...                          keras.layers.Dense(1, kernel_initializer="zeros")])
+    >>> x = np.array([[[10.0], [20.0], [30.0]], [[20.0], [30.0], [50.0]]])
+    >>> y = np.array([[40.0], [60.0]])
+    >>> model, loss = in_raw_units(core, x, y, predict_change=True)
+    >>> model.predict(x, verbose=0).ravel().tolist()  # the last value + the mean change
+    [40.0, 60.0]
+    """
+    x_train, y_train = np.asarray(x_train, "float64"), np.asarray(y_train, "float64")
+    if len(x_train) != len(y_train):
+        raise ValueError(
+            "in_raw_units: `x_train` and `y_train` must hold the same number of samples. "
+            f"Received: {len(x_train)} and {len(y_train)}"
+        )
+    inputs = keras.Input(tuple(core.input_shape[1:]), name="raw_inputs")
+    standardized = core(input_standardization(x_train)(inputs))
+    if not predict_change:
+        unscale, variance = output_unscaling(y_train)
+        model = keras.Model(inputs, unscale(standardized), name=core.name)
+        return model, ScaledMeanSquaredError(variance)
+    if y_train.ndim != 2:
+        raise ValueError(
+            "in_raw_units: `predict_change` needs targets of shape (N, O). "
+            f"Received: y_train.shape={y_train.shape}"
+        )
+    indices = [target_index] * y_train.shape[1] if isinstance(target_index, int) else target_index
+    last = LastObserved(list(indices), name="last_observed")
+    changes = y_train - x_train[:, -1, indices]
+    unscale, variance = output_unscaling(changes, name="change_unscaling")
+    outputs = keras.layers.Add(name="forecast")([last(inputs), unscale(standardized)])
+    return keras.Model(inputs, outputs, name=core.name), ScaledMeanSquaredError(variance)
+
+
+@export
+class LastObserved(keras.layers.Layer):
+    r"""The last time step's value of some input features: (B, T, D) -> (B, len(indices)).
+
+    A forecaster of the change adds its output to this, so that it predicts
+    $\hat y = x_{T, i} + \Delta$ and follows a level it never saw in training.
+
+    Args:
+        feature_indices: The input features to take (the forecast targets, in
+            the order of the outputs).
+        **kwargs: Base layer arguments.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_rnnkit.forecasting import LastObserved
+    >>> x = np.arange(12.0).reshape(1, 4, 3)
+    >>> LastObserved([2, 0])(x).numpy().tolist()
+    [[11.0, 9.0]]
+    """
+
+    def __init__(self, feature_indices, **kwargs):
+        super().__init__(**kwargs)
+        indices = list(feature_indices) if isinstance(feature_indices, (list, tuple)) else None
+        if not indices or not all(
+            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
+        ):
+            raise ValueError(
+                "LastObserved: `feature_indices` must be a non-empty list of non-negative "
+                f"integers. Received: feature_indices={feature_indices!r}"
+            )
+        self.feature_indices = indices
+        self.input_spec = keras.layers.InputSpec(min_ndim=3)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        if features is not None and max(self.feature_indices) >= features:
+            raise ValueError(
+                f"LastObserved: `feature_indices` must be below the number of input "
+                f"features, {features}. Received: feature_indices={self.feature_indices}"
+            )
+
+    def call(self, inputs):
+        return keras.ops.take(inputs[:, -1, :], self.feature_indices, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.feature_indices))
+
+    def get_config(self):
+        return {**super().get_config(), "feature_indices": self.feature_indices}
+
+
+@export
+class ScaledMeanSquaredError(keras.losses.Loss):
+    r"""Mean squared error divided by a per-output variance: $\mathrm{mean}((y - \hat y)^2 / s^2)$.
+
+    With $s^2$ the training targets' variance, and a model that un-scales its
+    output as $\hat y = z s + m$, this is exactly the MSE of $z$ against the
+    standardised targets: the model trains as if on standardised values while
+    it takes and returns raw ones. For a forecaster of the change, $s^2$ is the
+    variance of the training changes.
+
+    Args:
+        variance: A positive number, or one per output.
+        name, reduction, dtype: As for `keras.losses.Loss`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_rnnkit.forecasting import ScaledMeanSquaredError
+    >>> float(ScaledMeanSquaredError(4.0)(np.array([[2.0]]), np.array([[0.0]])))
+    1.0
+    """
+
+    def __init__(
+        self,
+        variance,
+        name="scaled_mean_squared_error",
+        reduction="sum_over_batch_size",
+        dtype=None,
+    ):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        values = np.atleast_1d(np.asarray(variance, "float64"))
+        if values.ndim != 1 or not np.all(np.isfinite(values)) or not np.all(values > 0):
+            raise ValueError(
+                "ScaledMeanSquaredError: `variance` must be a positive number or a list of "
+                f"them. Received: variance={variance!r}"
+            )
+        self.variance = values.tolist()
+
+    def call(self, y_true, y_pred):
+        y_pred = keras.ops.convert_to_tensor(y_pred)
+        y_true = keras.ops.cast(y_true, y_pred.dtype)
+        variance = keras.ops.cast(self.variance, y_pred.dtype)
+        return keras.ops.mean(keras.ops.square(y_true - y_pred) / variance, axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "variance": self.variance}

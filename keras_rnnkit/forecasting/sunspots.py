@@ -1,0 +1,149 @@
+"""The sunspot benchmark as the literature defines it: periods, ARV, baselines, forecasters.
+
+Weigend, Huberman & Rumelhart (1990) train one-step-ahead forecasters of the
+yearly Wolf numbers on 1700–1920 (with 12-year windows, the training targets
+are 1712–1920) and score them on 1921–1955 and 1956–1979 by the average
+relative variance
+
+$$\\mathrm{ARV} = \\frac{1}{N \\sigma^2} \\sum_{t \\in \\text{period}} (x_t - \\hat x_t)^2,$$
+
+with $\\sigma^2$ the variance of the whole series 1700–1979
+(`sunspot_windows()["variance"]`). Shared by `rnnkit demo` and
+`examples/sunspots.py`.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from keras_rnnkit.forecasting.baselines import LeastSquaresAR
+from keras_rnnkit.forecasting.baselines import persistence
+
+# The test periods of the benchmark, and their keys in `sunspot_windows`.
+TEST_PERIODS = {"1921-1955": "test", "1956-1979": "test_late"}
+ARV_DEFINITION = (
+    "ARV = MSE / variance of the whole series 1700-1979 (Weigend, Huberman & Rumelhart 1990)"
+)
+
+
+def arv(predictions, targets, variance):
+    """The average relative variance: mean squared error / `variance`.
+
+    Example:
+
+    >>> from keras_rnnkit.forecasting.sunspots import arv
+    >>> arv([[1.0], [3.0]], [[2.0], [2.0]], variance=2.0)
+    0.5
+    """
+    errors = np.asarray(predictions, "float64") - np.asarray(targets, "float64")
+    return float(np.mean(errors**2) / variance)
+
+
+def period_scores(forecaster, task):
+    """`{period: ARV}` on the test periods of a Keras model or a function `f(x) -> (N, 1)`."""
+    if hasattr(forecaster, "predict"):
+        model = forecaster
+
+        def predict(x):
+            return model.predict(x, verbose=0)
+    else:
+        predict = forecaster
+    return {
+        period: arv(predict(task[f"x_{key}"]), task[f"y_{key}"], task["variance"])
+        for period, key in TEST_PERIODS.items()
+    }
+
+
+def baselines(task, orders=(12, 9)):
+    """`{name: {period: ARV}}` of least-squares AR(p) for each order, and persistence.
+
+    The AR models are fitted on the task's training windows only.
+
+    Example:
+
+    >>> from keras_rnnkit.data import sunspot_windows
+    >>> from keras_rnnkit.forecasting.sunspots import baselines
+    >>> table = baselines(sunspot_windows(window=12))
+    >>> sorted(table), round(table["AR(12)"]["1921-1955"], 3)
+    (['AR(12)', 'AR(9)', 'persistence'], 0.13)
+    """
+    table = {}
+    for order in orders:
+        model = LeastSquaresAR(order).fit(task["x_train"], task["y_train"])
+        table[f"AR({order})"] = period_scores(model.predict, task)
+    table["persistence"] = period_scores(persistence, task)
+    return table
+
+
+@dataclasses.dataclass(frozen=True)
+class ForecasterSettings:
+    """How the demo builds and trains each family's forecaster (see `docs/reproductions.md`).
+
+    Chosen by rolling-origin cross-validation inside the training years
+    (`benchmarks/sunspot_selection.py`); the test years chose nothing.
+
+    Attributes:
+        units: Hidden units H of the family layer (a TDNN gets 2H).
+        weight_decay: L2 penalty on the family layer's kernels.
+        predict_change: Forecast the change from the last year, not the level.
+        learning_rate: Adam's learning rate.
+        epochs: Training epochs (fixed, no early stopping on the test years).
+        batch_size: Minibatch size.
+        members: Independently initialised members averaged per family.
+    """
+
+    units: int = 8
+    weight_decay: float = 0.0
+    predict_change: bool = False
+    learning_rate: float = 0.01
+    epochs: int = 300
+    batch_size: int = 32
+    members: int = 5
+
+
+SETTINGS = {
+    "elman": ForecasterSettings(),
+    "jordan": ForecasterSettings(),
+    "tdnn": ForecasterSettings(),
+}
+
+
+def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0):
+    """Trains `settings.members` forecasters of `family`: `(model, members, history)`.
+
+    Each member is `keras_rnnkit.models.build_model(family, ...)` with the
+    task's training windows as `training_data`, so it takes and returns
+    sunspot numbers; they train side by side (`fit_members`) and `model` is
+    their average, ready to save.
+    """
+    import keras
+
+    from keras_rnnkit.forecasting.ensemble import average
+    from keras_rnnkit.forecasting.ensemble import fit_members
+    from keras_rnnkit.models import build_model
+
+    keras.utils.set_random_seed(seed)
+    x, y = task["x_train"], task["y_train"]
+    members = [
+        build_model(
+            family,
+            x.shape[1:],
+            units=settings.units,
+            learning_rate=settings.learning_rate,
+            weight_decay=settings.weight_decay,
+            training_data=(x, y),
+            predict_change=settings.predict_change,
+            name=f"{family}_{index + 1}",
+        )
+        for index in range(settings.members)
+    ]
+    history = fit_members(
+        members,
+        x,
+        y,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        callbacks=list(callbacks),
+        verbose=verbose,
+    )
+    return average(members, name=family), members, history

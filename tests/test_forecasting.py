@@ -1,0 +1,162 @@
+"""Forecasters that carry their own scaling, their members, and the baselines beside them."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_rnnkit.forecasting import LastObserved
+from keras_rnnkit.forecasting import LeastSquaresAR
+from keras_rnnkit.forecasting import ScaledMeanSquaredError
+from keras_rnnkit.forecasting import average
+from keras_rnnkit.forecasting import fit_members
+from keras_rnnkit.forecasting import in_raw_units
+from keras_rnnkit.forecasting import persistence
+from keras_rnnkit.forecasting import regression_baselines
+from keras_rnnkit.models import build_model
+
+
+def _raw_windows(samples=40, steps=6, features=2, seed=0):
+    rng = np.random.default_rng(seed)
+    # Features on very different scales, far from zero: what a user's CSV holds.
+    x = rng.normal([500.0, -3.0], [80.0, 0.01], size=(samples, steps, features))
+    y = 2.0 * x[:, -1, :1] + rng.normal(0, 5.0, (samples, 1))
+    return x.astype("float32"), y.astype("float32")
+
+
+def _core(steps, features, outputs=1):
+    return keras.Sequential(
+        [keras.Input((steps, features)), keras.layers.Flatten(), keras.layers.Dense(outputs)]
+    )
+
+
+def _standardized(values, reference):
+    flat = reference.reshape(-1, reference.shape[-1]).astype("float64")
+    return (values - flat.mean(0)) / flat.std(0)
+
+
+def test_in_raw_units_is_the_core_between_standardisation_and_its_inverse():
+    x, y = _raw_windows()
+    core = _core(6, 2)
+    model, _ = in_raw_units(core, x, y)
+    z = core.predict(_standardized(x, x).astype("float32"), verbose=0)
+    expected = z * y.astype("float64").std() + y.astype("float64").mean()
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4)
+
+
+def test_predict_change_adds_the_last_observed_value_to_the_unscaled_change():
+    x, y = _raw_windows()
+    core = _core(6, 2)
+    model, _ = in_raw_units(core, x, y, predict_change=True, target_index=0)
+    change = y.astype("float64") - x[:, -1, :1]
+    z = core.predict(_standardized(x, x).astype("float32"), verbose=0)
+    expected = x[:, -1, :1] + z * change.std() + change.mean()
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4)
+
+
+@pytest.mark.parametrize("predict_change", [False, True])
+def test_the_loss_is_the_mse_of_standardised_values(predict_change):
+    # Training on raw values with the returned loss is training the core on
+    # standardised targets: the two losses are equal, hence their gradients.
+    x, y = _raw_windows()
+    core = _core(6, 2)
+    model, loss = in_raw_units(core, x, y, predict_change=predict_change)
+    z = core.predict(_standardized(x, x).astype("float32"), verbose=0).astype("float64")
+    target = y.astype("float64") - (x[:, -1, :1] if predict_change else 0.0)
+    standardized_target = (target - target.mean()) / target.std()
+    expected = np.mean((z - standardized_target) ** 2)
+    actual = float(loss(y, model.predict(x, verbose=0)))
+    assert actual == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_saved_forecaster_needs_no_secret_scale(tmp_path):
+    x, y = _raw_windows()
+    model = build_model("elman", (6, 2), training_data=(x, y), predict_change=True)
+    model.fit(x, y, epochs=2, verbose=0)
+    path = tmp_path / "forecaster.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert isinstance(loaded.loss, ScaledMeanSquaredError)
+
+
+def test_scaling_statistics_come_from_the_training_split_only():
+    x, y = _raw_windows()
+    model = build_model("tdnn", (6, 2), training_data=(x[:20], y[:20]))
+    standardization = model.get_layer("input_standardization")
+    flat = x[:20].reshape(-1, 2).astype("float64")
+    np.testing.assert_allclose(standardization.get_config()["mean"], flat.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(standardization.get_config()["variance"], flat.var(0), rtol=1e-6)
+
+
+def test_a_trending_series_beats_the_mean_and_keeps_near_persistence():
+    # A level the test split never saw in training: 100 + 0.5 t, plus a cycle.
+    t = np.arange(400.0)
+    series = 100 + 0.5 * t + 10 * np.sin(t / 4) + np.random.default_rng(0).normal(0, 1, 400)
+    windows = np.lib.stride_tricks.sliding_window_view(series[:-1], 8)[..., None]
+    x, y = windows.astype("float32"), series[8:, None].astype("float32")
+    train, test = slice(0, 300), slice(300, None)
+    keras.utils.set_random_seed(0)
+    model = build_model("elman", (8, 1), training_data=(x[train], y[train]), predict_change=True)
+    model.fit(x[train], y[train], epochs=40, batch_size=32, verbose=0)
+    mse = np.mean((model.predict(x[test], verbose=0) - y[test]) ** 2)
+    mean_mse = np.mean((y[train].mean() - y[test]) ** 2)
+    persistence_mse = np.mean((persistence(x[test]) - y[test]) ** 2)
+    assert mse < mean_mse / 100
+    assert mse < 2 * persistence_mse
+
+
+def test_members_trained_side_by_side_equal_members_trained_alone():
+    x, y = _raw_windows()
+
+    def members():
+        keras.utils.set_random_seed(3)
+        built = [
+            build_model("elman", (6, 2), training_data=(x, y), units=4, name=f"m{i}")
+            for i in range(2)
+        ]
+        return built
+
+    alone = members()
+    for model in alone:
+        model.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    together = members()
+    fit_members(together, x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for one, other in zip(alone, together):
+        for a, b in zip(one.get_weights(), other.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    ensemble = average(together)
+    mean = np.mean([m.predict(x, verbose=0) for m in together], axis=0)
+    np.testing.assert_allclose(ensemble.predict(x, verbose=0), mean, rtol=1e-5)
+
+
+def test_regression_baselines_by_hand():
+    series = np.array([1.0, 2.0, 4.0, 3.0, 5.0, 6.0, 8.0, 7.0, 9.0, 10.0])
+    x = np.lib.stride_tricks.sliding_window_view(series[:-1], 3)[..., None]
+    y = series[3:, None]
+    task = {"x_train": x[:5], "y_train": y[:5], "x_test": x[5:], "y_test": y[5:]}
+    # Training targets 3, 5, 6, 8, 7 (mean 5.8); test targets 9, 10.
+    expected = (3.2**2 + 4.2**2) / 2
+    assert regression_baselines(task) == {"training mean": pytest.approx(expected)}
+    task["target_feature_index"] = 0
+    scores = regression_baselines(task)
+    # Persistence: windows (6, 8, 7) -> 9 and (8, 7, 9) -> 10: errors 2 and 1.
+    assert scores["persistence"] == pytest.approx((4 + 1) / 2)
+    ar = LeastSquaresAR(3).fit(x[:5], y[:5])
+    assert scores["AR(3)"] == pytest.approx(np.mean((ar.predict(x[5:]) - y[5:]) ** 2))
+
+
+def test_last_observed_and_loss_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"LastObserved: `feature_indices` must be a non-empty"):
+        LastObserved(0)
+    with pytest.raises(ValueError, match=r"below the number of input features, 2"):
+        LastObserved([2])(np.zeros((1, 3, 2), "float32"))
+    with pytest.raises(ValueError, match=r"`variance` must be a positive number"):
+        ScaledMeanSquaredError(0.0)
+    with pytest.raises(ValueError, match=r"LeastSquaresAR: `order` must be at most the window"):
+        LeastSquaresAR(5).fit(np.zeros((4, 3, 1)), np.zeros((4, 1)))
+    x, y = _raw_windows()
+    x[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"input_standardization: `x_train` holds NaN"):
+        in_raw_units(_core(6, 2), x, y)
+    with pytest.raises(ValueError, match=r"`predict_change` needs problem='regression'"):
+        build_model("elman", (6, 2), problem="binary", predict_change=True)
