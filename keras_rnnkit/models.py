@@ -93,8 +93,8 @@ def build_model(
         gradient_clip: Per-step gradient clip inside BPTT, or `None`.
         clipnorm: Adam's gradient-norm clip, or `None`.
         learning_rate: Adam's learning rate.
-        weight_decay: L2 penalty on the family layer's kernels (not biases).
-            Default: 0.
+        weight_decay: L2 penalty on every kernel (the family layer's and the
+            head's; not the biases). Default: 0.
         training_data: `(x_train, y_train)`, the training split, or `None`
             (no scaling inside the model).
         predict_change: Regression only: forecast the change from the last
@@ -134,7 +134,10 @@ def build_model(
     features = _features(
         family, scaled, output_units, sequence_output, units, gradient_clip, weight_decay
     )
-    outputs = keras.layers.Dense(output_units, activation=activation)(features)
+    head_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    outputs = keras.layers.Dense(
+        output_units, activation=activation, kernel_regularizer=head_regularizer
+    )(features)
     model = keras.Model(inputs, outputs, name=name or family)
     if training_data is not None and problem == "regression":
         model, loss = in_raw_units(

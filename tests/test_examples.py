@@ -18,7 +18,7 @@ def _load(name):
 
 @pytest.mark.slow
 def test_sunspots_example_trains_all_three_families():
-    results = _load("sunspots").main(["--epochs", "1", "--window", "12"])
+    results = _load("sunspots").main(["--epochs", "1", "--members", "2"])
     assert sorted(results) == ["elman", "jordan", "tdnn"]
     for periods in results.values():
         assert all(np.isfinite(arv) and arv > 0 for arv in periods.values())

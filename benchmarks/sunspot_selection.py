@@ -1,0 +1,138 @@
+"""Chooses the sunspot demo's settings on the training years only: rolling-origin validation.
+
+Each candidate (a family and its `ForecasterSettings`) is trained on the
+targets up to year a and scored on the next 20 years, for a = 1860, 1880 and
+1900; the score is the mean ARV (MSE / variance of 1700-1979, as the demo's)
+over the three folds, of the members' average and of the members one by one.
+The test years (1921-1979) are never touched. The candidate with the lowest
+score per family becomes `keras_rnnkit.forecasting.sunspots.SETTINGS`, and the
+table this writes is the ablation table of docs/reproductions.md.
+
+Run: `python benchmarks/sunspot_selection.py` (about 2 minutes per candidate
+on 2 CPU cores); `--only LABEL` runs some candidates; `--smoke` runs every
+candidate for 2 epochs with 2 members on one fold.
+Writes `benchmarks/results/sunspot_selection.json` (merged with earlier runs,
+one entry per candidate label) and prints the table.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # from a checkout, without `pip install`
+
+import numpy as np  # noqa: E402
+
+from benchmarks.stamp import stamp  # noqa: E402
+from keras_rnnkit.data import sunspot_windows  # noqa: E402
+from keras_rnnkit.forecasting import sunspots  # noqa: E402
+
+FOLDS = ((1860, 1880), (1880, 1900), (1900, 1920))
+BASE = sunspots.ForecasterSettings(weight_decay=0.0)
+# label: (family, settings). Each differs from a base in one or two choices.
+CANDIDATES = {
+    f"{family} {label}": (family, dataclasses.replace(BASE, **changes))
+    for family in ("elman", "jordan", "tdnn")
+    for label, changes in (
+        ("base", {}),
+        ("L2 1e-3", {"weight_decay": 1e-3}),
+        ("L2 3e-3", {"weight_decay": 3e-3}),
+        ("L2 1e-2", {"weight_decay": 1e-2}),
+        ("L2 1e-3, change", {"weight_decay": 1e-3, "predict_change": True}),
+        ("L2 1e-3, 150 epochs", {"weight_decay": 1e-3, "epochs": 150}),
+        ("L2 1e-3, 4 units", {"weight_decay": 1e-3, "units": 4}),
+    )
+}
+
+
+def fold_task(task, last_train_year, last_validation_year):
+    """The windows whose targets are <= last_train_year, and the next ones as `test`."""
+    years = task["years_train"]
+    train = years <= last_train_year
+    validation = (years > last_train_year) & (years <= last_validation_year)
+    return {
+        "x_train": task["x_train"][train],
+        "y_train": task["y_train"][train],
+        "x_test": task["x_train"][validation],
+        "y_test": task["y_train"][validation],
+        "variance": task["variance"],
+    }
+
+
+def _validation_arv(forecaster, fold):
+    predictions = forecaster.predict(fold["x_test"], verbose=0)
+    return sunspots.arv(predictions, fold["y_test"], fold["variance"])
+
+
+def validate(family, settings, folds, seed=0):
+    """Mean validation ARV over `folds`: `(average of members, members' mean, seconds)`."""
+    task = sunspot_windows(window=12)
+    ensemble, members, seconds = [], [], 0.0
+    for last_train_year, last_validation_year in folds:
+        fold = fold_task(task, last_train_year, last_validation_year)
+        began = time.perf_counter()
+        model, trained, _ = sunspots.train_forecaster(family, fold, settings, seed=seed)
+        seconds += time.perf_counter() - began
+        ensemble.append(_validation_arv(model, fold))
+        members.append(float(np.mean([_validation_arv(member, fold) for member in trained])))
+    return float(np.mean(ensemble)), float(np.mean(members)), seconds
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", action="append", help="a candidate label (repeatable)")
+    parser.add_argument("--smoke", action="store_true", help="2 epochs, 2 members, one fold")
+    parser.add_argument("--out", default=str(HERE / "results" / "sunspot_selection.json"))
+    args = parser.parse_args(argv)
+    labels = args.only or list(CANDIDATES)
+    unknown = [label for label in labels if label not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
+    out = pathlib.Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() and not args.smoke else {}
+    folds = FOLDS[-1:] if args.smoke else FOLDS
+    for label in labels:
+        family, settings = CANDIDATES[label]
+        if args.smoke:
+            settings = dataclasses.replace(settings, epochs=2, members=2)
+        ensemble, members, seconds = validate(family, settings, folds)
+        results[label] = {
+            "family": family,
+            "settings": dataclasses.asdict(settings),
+            "validation_arv_average": ensemble,
+            "validation_arv_members": members,
+            "folds": [list(fold) for fold in folds],
+            "seconds": seconds,
+            "stamp": stamp(),
+        }
+        print(f"{label:28s} average {ensemble:.4f}  members {members:.4f}  ({seconds:.0f} s)")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+    print(table(results))
+    return 0
+
+
+def table(results):
+    """The Markdown ablation table of `results`, best first within each family."""
+    lines = [
+        "| candidate | validation ARV, average of members | members' mean |",
+        "|---|---|---|",
+    ]
+    for label, entry in sorted(
+        results.items(), key=lambda item: (item[1]["family"], item[1]["validation_arv_average"])
+    ):
+        lines.append(
+            f"| {label} | {entry['validation_arv_average']:.3f} "
+            f"| {entry['validation_arv_members']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
