@@ -402,6 +402,7 @@ def _tune(args):
         overwrite=args.overwrite,
         seed=args.seed,
         verbose=0 if args.quiet else 1,
+        folds="auto" if args.folds is None else args.folds,
     )
     if not args.quiet:
         result.tuner.results_summary(3)
@@ -411,6 +412,14 @@ def _tune(args):
         f"best: {best}\ntest {scores}; search {result.wall_time_s:.1f} s; "
         f"tuner state in {args.directory}/ (run again to resume)"
     )
+    if args.task == "sunspots":
+        from keras_rnnkit.data import sunspot_windows
+        from keras_rnnkit.forecasting import sunspots
+
+        window = TASKS["sunspots"].default_window if args.window is None else args.window
+        arv = sunspots.period_scores(result.model, sunspot_windows(window=window))
+        print("test " + ", ".join(f"ARV {period} {value:.3f}" for period, value in arv.items()))
+    print(f"best model (takes and returns raw values) saved to {result.model_path}")
     return 0
 
 
@@ -604,6 +613,13 @@ def build_parser():
     tune.add_argument("--directory", default="rnnkit-tuning", help="default: %(default)s")
     tune.add_argument(
         "--overwrite", action="store_true", help="delete earlier trials and start afresh"
+    )
+    tune.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="rolling-origin validation folds (default: 3 for sunspots with random or "
+        "bayesian search, else the task's one validation split)",
     )
     tune.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     tune.add_argument("--quiet", action="store_true", help="no per-trial output")

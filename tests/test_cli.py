@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
@@ -273,6 +274,13 @@ def test_tune_runs_a_small_search_and_resumes_it(tmp_path, capsys):
     assert cli.main(argv) == 0
     first = capsys.readouterr().out
     assert "best: family=elman" in first and "test loss" in first
+    assert "ARV 1921-1955" in first and "ARV 1956-1979" in first
+    saved = directory / "sunspots-random" / "best_model.keras"
+    assert f"saved to {saved}" in first
+    # The saved model takes and returns sunspot numbers.
+    model = keras.saving.load_model(saved)
+    task = sunspot_windows(window=12)
+    assert abs(float(model.predict(task["x_test"], verbose=0).mean()) - 50) < 40
     trials = sorted(p.name for p in directory.rglob("trial.json"))
     assert len(trials) == 2
     # Run again: the finished search is resumed, not repeated or overwritten.

@@ -39,6 +39,7 @@ DOCUMENTED_SPACE = {
         {"min_value": 1e-4, "max_value": 1e-2, "sampling": "log"},
         None,
     ),
+    "weight_decay": ("Choice", 0.0, {"values": [0.0, 1e-4, 1e-3, 3e-3, 1e-2]}, None),
     "clipnorm": ("Choice", 1.0, {"values": [0.0, 1.0, 10.0]}, None),
     "bidirectional": ("Boolean", False, {}, ("elman", "jordan")),
     "dropout": ("Choice", 0.0, {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]}, ("elman", "jordan")),

@@ -328,3 +328,44 @@ def test_example_smoke_run(tmp_path, capsys):
     assert "Results summary" in out and "wall time" in out
     assert result.best_hyperparameters["family"] in ("elman", "jordan", "tdnn")
     assert np.isfinite(result.test_scores["loss"])
+
+
+def test_rolling_origin_trials_train_on_the_past_and_validate_on_each_later_block(tmp_path):
+    from keras_rnnkit.tuning.rolling_origin import CrossValidatedRandomSearch
+
+    x, y = _data(samples=30)
+    seen = []
+
+    class Recording(RecurrentHyperModel):
+        def build(self, hp):
+            seen.append(("build", len(self.training_data[0])))
+            return super().build(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            x_val, _ = kwargs["validation_data"]
+            # The fold's training samples end where its validation block begins.
+            seen.append(("fit", args[0][-1, 0, 0], x_val[0, 0, 0], len(args[0]), len(x_val)))
+            return super().fit(hp, model, *args, **kwargs)
+
+    hypermodel = Recording((6, 1), 1, families=("elman",), fixed=QUICK, training_data=(x, y))
+    tuner = make_tuner("random", hypermodel, max_trials=1, directory=str(tmp_path), seed=0, folds=3)
+    assert isinstance(tuner, CrossValidatedRandomSearch)
+    # 24 training samples, then 6 validation samples: blocks 12-18, 18-24, 24-30.
+    tuner.search(x[:24], y[:24], validation_data=(x[24:], y[24:]), epochs=1, verbose=0)
+    builds = [entry[1] for entry in seen if entry[0] == "build"]
+    fits = [entry[1:] for entry in seen if entry[0] == "fit"]
+    # keras-tuner first builds once to declare the space; then each fold's
+    # model is scaled by that fold's own training samples.
+    assert builds[-3:] == [12, 18, 24]
+    assert [(n, b) for *_, n, b in fits] == [(12, 6), (18, 6), (24, 6)]
+    for last_train, first_val, n, _ in fits:
+        assert last_train == x[n - 1, 0, 0] and first_val == x[n, 0, 0]
+    # The objective is the mean of the three folds' last validation losses.
+    trial = next(iter(tuner.oracle.trials.values()))
+    assert trial.status == "COMPLETED" and np.isfinite(trial.score)
+    assert hypermodel.training_data[0] is x  # restored after the trial
+
+
+def test_hyperband_refuses_rolling_folds(tmp_path):
+    with pytest.raises(ValueError, match=r"make_tuner: `folds` .* needs kind 'random' or"):
+        make_tuner("hyperband", RecurrentHyperModel((6, 1), 1), directory=str(tmp_path), folds=3)

@@ -13,8 +13,16 @@ from keras_rnnkit.layers import JordanRNN
 from keras_rnnkit.tuning.space import tdnn_context
 
 
+def _l2(values):
+    # .get: values recorded by a search before weight decay was searched.
+    decay = values.get("weight_decay", 0.0)
+    return keras.regularizers.L2(decay) if decay else None
+
+
 def _recurrent_layer(values, *, return_sequences, gradient_clip_mode, seed):
     options = dict(
+        kernel_regularizer=_l2(values),
+        recurrent_regularizer=_l2(values),
         activation=values["activation"],
         dropout=values["dropout"],
         recurrent_dropout=values["recurrent_dropout"],
@@ -30,6 +38,7 @@ def _recurrent_layer(values, *, return_sequences, gradient_clip_mode, seed):
             values["units"],
             output_units=values["jordan_output_units"],
             context_decay=values["context_decay"],
+            output_kernel_regularizer=_l2(values),
             **options,
         )
     else:
@@ -45,6 +54,7 @@ def _tdnn_layer(values):
         stride=values.get("stride", 1),
         activation=values["activation"],
         layer_norm=values["layer_norm"],
+        kernel_regularizer=_l2(values),
     )
 
 
@@ -106,7 +116,9 @@ def build_model(
     if family == "tdnn" and not return_sequences:
         pool = keras.layers.Flatten() if input_shape[0] else keras.layers.GlobalAveragePooling1D()
         features = pool(features)
-    outputs = keras.layers.Dense(output_units, activation=output_activation)(features)
+    outputs = keras.layers.Dense(
+        output_units, activation=output_activation, kernel_regularizer=_l2(values)
+    )(features)
     model = keras.Model(inputs, outputs, name=family)
     if training_data is not None:
         if loss != "mse" or output_activation is not None:

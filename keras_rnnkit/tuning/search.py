@@ -1,5 +1,8 @@
 """One call from a built-in task to a finished search: what the example and a CLI use."""
 
+import os
+import pathlib
+import tempfile
 import time
 from typing import NamedTuple
 
@@ -12,6 +15,8 @@ from keras_rnnkit.layers import arguments
 from keras_rnnkit.tuning import space
 from keras_rnnkit.tuning._dependency import keras_tuner
 from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
+from keras_rnnkit.tuning.rolling_origin import CrossValidatedBayesianOptimization
+from keras_rnnkit.tuning.rolling_origin import CrossValidatedRandomSearch
 
 TUNERS = ("random", "bayesian", "hyperband")
 
@@ -27,13 +32,17 @@ def make_tuner(
     project_name="search",
     overwrite=False,
     seed=None,
+    folds=None,
     **kwargs,
 ):
     """A keras-tuner tuner of `kind` ("random", "bayesian" or "hyperband") on `hypermodel`.
 
     `max_trials` bounds RandomSearch and BayesianOptimization; Hyperband sizes
-    itself from `max_epochs` (its `factor` is 3). Other keyword arguments go to
-    the tuner (e.g. `max_consecutive_failed_trials`, `hyperparameters`).
+    itself from `max_epochs` (its `factor` is 3). With `folds=K` a random or
+    Bayesian search scores each trial by rolling-origin validation over K
+    blocks (`keras_rnnkit.tuning.rolling_origin`); Hyperband, which resumes
+    trials from checkpoints, does not take `folds`. Other keyword arguments go
+    to the tuner (e.g. `max_consecutive_failed_trials`, `hyperparameters`).
 
     Example:
 
@@ -53,6 +62,16 @@ def make_tuner(
         **kwargs,
     )
     kind = arguments.one_of("make_tuner", "kind", kind, TUNERS)
+    if folds is not None:
+        if kind == "hyperband":
+            raise ValueError(
+                "make_tuner: `folds` (rolling-origin validation) needs kind 'random' or "
+                f"'bayesian'. Received: kind={kind!r}, folds={folds!r}"
+            )
+        tuner_class = (
+            CrossValidatedRandomSearch if kind == "random" else (CrossValidatedBayesianOptimization)
+        )
+        return tuner_class(hypermodel, folds=folds, max_trials=max_trials, **common)
     if kind == "random":
         return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
     if kind == "bayesian":
@@ -69,12 +88,16 @@ class SearchResult(NamedTuple):
         test_scores: The best model's loss (and accuracy for classification)
             on the task's test split, a dict.
         wall_time_s: Seconds spent in `search`.
+        model: The best model (see `run_search`).
+        model_path: Where it was saved, a `.keras` file.
     """
 
     tuner: object
     best_hyperparameters: dict
     test_scores: dict
     wall_time_s: float
+    model: object = None
+    model_path: pathlib.Path | None = None
 
 
 # How each kind of built-in task is trained: output activation, loss, metrics.
@@ -129,6 +152,7 @@ def run_search(
     overwrite=False,
     seed=0,
     verbose=0,
+    folds="auto",
 ):
     """Tunes a model on a built-in task and scores the best one on its test split.
 
@@ -155,6 +179,15 @@ def run_search(
         seed: Seed of Keras, of the task's data, of the tuner and of the
             dropout masks. Default: 0.
         verbose: Passed to `search` (0: quiet, 1: a report per trial). Default: 0.
+        folds: Rolling-origin validation folds (see `make_tuner`), `None` for
+            the task's one validation split, or `"auto"`: 3 for a forecast of
+            a series in time order (sunspots), else `None`. Default: `"auto"`.
+
+    The best model is then trained once more and saved as
+    `directory/project_name/best_model.keras`: with rolling folds, the best
+    trial's configuration on the whole training period (the training and
+    validation splits, in time order); otherwise the best trial's model as
+    the search left it. A regression model takes and returns raw values.
 
     Returns:
         A `SearchResult`.
@@ -168,16 +201,21 @@ def run_search(
     if samples is not None:
         samples = arguments.positive_int(owner, "samples", samples)
         data = {**data, "x_train": data["x_train"][:samples], "y_train": data["y_train"][:samples]}
+    if folds == "auto":
+        folds = 3 if "target_feature_index" in data and tuner != "hyperband" else None
     keras.utils.set_random_seed(seed)
+    hypermodel = hypermodel_for_task(task, data, families=families, seed=seed)
+    project_name = project_name or f"{task}-{tuner}"
     search = make_tuner(
         tuner,
-        hypermodel_for_task(task, data, families=families, seed=seed),
+        hypermodel,
         max_trials=max_trials,
         max_epochs=epochs,
         directory=directory,
-        project_name=project_name or f"{task}-{tuner}",
+        project_name=project_name,
         overwrite=overwrite,
         seed=seed,
+        folds=folds,
     )
     fit_epochs = {} if tuner == "hyperband" else {"epochs": epochs}
     start = time.perf_counter()
@@ -190,7 +228,39 @@ def run_search(
         **fit_epochs,
     )
     wall_time = time.perf_counter() - start
-    best = search.get_best_models(1)[0]
+    best_hp = search.get_best_hyperparameters(1)[0]
+    if folds is None:
+        best = search.get_best_models(1)[0]
+    else:
+        best = _refit_on_the_training_period(hypermodel, best_hp, data, epochs, batch_size, seed)
     scores = best.evaluate(data["x_test"], data["y_test"], verbose=0, return_dict=True)
-    values = search.get_best_hyperparameters(1)[0].values
-    return SearchResult(search, dict(values), {k: float(v) for k, v in scores.items()}, wall_time)
+    path = _save_atomically(best, pathlib.Path(directory) / project_name / "best_model.keras")
+    scores = {k: float(v) for k, v in scores.items()}
+    return SearchResult(search, dict(best_hp.values), scores, wall_time, best, path)
+
+
+def _refit_on_the_training_period(hypermodel, hyperparameters, data, epochs, batch_size, seed):
+    """The best configuration trained on the training and validation splits, in time order."""
+    x = np.concatenate([data["x_train"], data["x_val"]])
+    y = np.concatenate([data["y_train"], data["y_val"]])
+    if hypermodel.training_data is not None:
+        hypermodel.training_data = (x, y)
+    keras.utils.set_random_seed(seed)
+    model = hypermodel.build(hyperparameters)
+    hypermodel.fit(hyperparameters, model, x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    return model
+
+
+def _save_atomically(model, path):
+    # Written beside its place and renamed in, so that a kill mid-write leaves
+    # the previous best model whole.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(prefix=".best_model-", suffix=".keras", dir=path.parent)
+    os.close(handle)
+    try:
+        model.save(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return path

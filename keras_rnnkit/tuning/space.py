@@ -54,6 +54,13 @@ HYPERPARAMETERS = (
         help="Adam's learning rate",
     ),
     Hyperparameter(
+        "weight_decay",
+        "choice",
+        0.0,
+        {"values": [0.0, 1e-4, 1e-3, 3e-3, 1e-2]},
+        help="L2 penalty on every kernel (not the biases)",
+    ),
+    Hyperparameter(
         "clipnorm",
         "choice",
         1.0,
