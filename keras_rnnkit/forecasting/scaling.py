@@ -47,10 +47,10 @@ def input_standardization(x_train, name="input_standardization"):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> from keras_rnnkit.forecasting import input_standardization
     >>> layer = input_standardization(np.array([[[1.0], [3.0]]]))
-    >>> layer(np.array([[[1.0], [3.0]]])).numpy().ravel().tolist()
+    >>> keras.ops.convert_to_numpy(layer(np.array([[[1.0], [3.0]]]))).ravel().tolist()
     [-1.0, 1.0]
     """
     mean, variance = _moments(x_train, "input_standardization", "x_train")
@@ -73,10 +73,11 @@ def output_unscaling(targets, name="output_unscaling"):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> from keras_rnnkit.forecasting import output_unscaling
     >>> layer, variance = output_unscaling(np.array([[10.0], [30.0]]))
-    >>> layer(np.array([[-1.0], [1.0]])).numpy().ravel().tolist(), variance.tolist()
+    >>> unscaled = keras.ops.convert_to_numpy(layer(np.array([[-1.0], [1.0]])))
+    >>> unscaled.ravel().tolist(), variance.tolist()
     ([10.0, 30.0], [100.0])
     """
     mean, variance = _moments(targets, "output_unscaling", "targets")
@@ -168,10 +169,10 @@ class LastObserved(keras.layers.Layer):
 
     Example:
 
-    >>> import numpy as np
+    >>> import keras, numpy as np
     >>> from keras_rnnkit.forecasting import LastObserved
     >>> x = np.arange(12.0).reshape(1, 4, 3)
-    >>> LastObserved([2, 0])(x).numpy().tolist()
+    >>> keras.ops.convert_to_numpy(LastObserved([2, 0])(x)).tolist()
     [[11.0, 9.0]]
     """
 
