@@ -45,6 +45,8 @@ CANDIDATES = {
         ("L2 3e-3", {"weight_decay": 3e-3}),
         ("L2 1e-2", {"weight_decay": 1e-2}),
         ("L2 1e-3, change", {"weight_decay": 1e-3, "predict_change": True}),
+        ("L2 3e-3, change", {"weight_decay": 3e-3, "predict_change": True}),
+        ("L2 1e-2, change", {"weight_decay": 1e-2, "predict_change": True}),
         ("L2 1e-3, 150 epochs", {"weight_decay": 1e-3, "epochs": 150}),
         ("L2 1e-3, 4 units", {"weight_decay": 1e-3, "units": 4}),
     )
