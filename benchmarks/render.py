@@ -73,7 +73,14 @@ def _span(values):
 
 def _seeds(runs):
     seeds = ", ".join(str(run["seed"]) for run in runs)
-    return f"{len(runs)} seed{'s' if len(runs) > 1 else ''} ({seeds})"
+    return f"{len(runs)} seed{'s' if len(runs) > 1 else ''}: {seeds}"
+
+
+def _with_seeds(values, digits=3):
+    """Mean ± sd, then each seed's value: a mean alone hides a seed that failed."""
+    if len(values) == 1:
+        return mean_sd(values, digits)
+    return f"{mean_sd(values, digits)} ({', '.join(f'{v:.{digits}f}' for v in values)})"
 
 
 # Results files.
@@ -127,8 +134,8 @@ def render_reproductions(results_dir):
     """docs/reproductions.md: one row per `benchmarks.reproductions.ROWS` entry."""
     results = load(results_dir, "reproductions.json")
     lines = [
-        "| result | published | ours: mean ± sd over seeds | command; wall time per seed "
-        "| where ours falls short, and why |",
+        "| result | published | ours: mean ± sd over seeds (each seed) "
+        "| command; wall time per seed | where ours falls short, and why |",
         "|---|---|---|---|---|",
     ]
     measured = {}
@@ -140,10 +147,10 @@ def render_reproductions(results_dir):
         else:
             measured[name] = entry
             ours = "; ".join(
-                f"{figure.label} {mean_sd(_values(entry, figure.key), figure.digits)}"
+                f"{figure.label} {_with_seeds(_values(entry, figure.key), figure.digits)}"
                 for figure in row.figures
             )
-            ours += f" ({_seeds(entry['runs'])})"
+            ours += f" [{_seeds(entry['runs'])}]"
             wall = duration([run["seconds"] for run in entry["runs"]])
             command = f"`{entry['command']}`; {wall}"
         lines.append(f"| {row.title} | {row.published} | {ours} | {command} | {row.shortfall} |")
@@ -164,8 +171,8 @@ def render_adding(results_dir):
         f"`{entry['command']}` (the adding problem, T = {settings['length']}, "
         f"{settings['train']:,} training sequences, {settings['units']} units, Adam "
         f"{settings['learning_rate']:g}, {settings['epochs']} epochs, batch "
-        f"{settings['batch_size']}); mean ± sd over {_seeds(entry['runs'])}, and the state "
-        "gradient after the last epoch, its range over the seeds:"
+        f"{settings['batch_size']}); mean ± sd over {_seeds(entry['runs'])} (each seed's value "
+        "in parentheses), and the state gradient after the last epoch, its range over the seeds:"
     )
     lines = [
         header,
@@ -183,7 +190,7 @@ def render_adding(results_dir):
         lowest = _values(entry, f"{kind}_smallest_gradient")
         highest = _values(entry, f"{kind}_largest_gradient")
         lines.append(
-            f"| {label} | {mean_sd(_values(entry, f'{kind}_test_mse'))} "
+            f"| {label} | {_with_seeds(_values(entry, f'{kind}_test_mse'))} "
             f"| {duration(_values(entry, f'{kind}_seconds'))} "
             f"| {_span(_values(entry, f'{kind}_first_step_gradient'))} "
             f"| {_span(_values(entry, f'{kind}_last_step_gradient'))} "
