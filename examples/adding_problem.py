@@ -75,7 +75,16 @@ def main(argv=None):
         f"trivial MSE {TRIVIAL_MSE:.3f}"
     )
     print(f"{'model':6s} {'test MSE':>9s} {'seconds':>8s}  gradient-flow plot")
-    results = {}
+    results = {
+        "settings": {
+            "length": args.length,
+            "units": args.units,
+            "train": args.train,
+            "epochs": args.epochs,
+            "learning_rate": args.learning_rate,
+            "batch_size": 32,
+        }
+    }
     for kind in ("tanh", "irnn"):
         model = build(kind, args.units, args.learning_rate)
         monitor = GradientFlowMonitor(
@@ -85,10 +94,12 @@ def main(argv=None):
         model.fit(x, y, epochs=args.epochs, batch_size=32, verbose=0, callbacks=[monitor])
         seconds = time.perf_counter() - start
         mse = float(model.evaluate(x_test, y_test, verbose=0))
+        norms = monitor.state_gradient_norms["elman"]  # (epochs, T)
         results[kind] = {
             "test_mse": mse,
             "seconds": seconds,
-            "first_step_gradient": monitor.state_gradient_norms["elman"][:, 0],
+            "first_step_gradient": norms[:, 0],
+            "state_gradient_norms": norms,
         }
         print(f"{kind:6s} {mse:9.4f} {seconds:8.1f}  {monitor.plot_path}")
     return results

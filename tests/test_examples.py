@@ -27,16 +27,18 @@ def test_sunspots_example_trains_all_three_families():
 @pytest.mark.slow
 def test_adding_problem_example_runs_and_plots(tmp_path):
     results = _load("adding_problem").main(["--smoke", "--out", str(tmp_path)])
-    assert sorted(results) == ["irnn", "tanh"]
-    for kind, result in results.items():
+    assert sorted(results) == ["irnn", "settings", "tanh"]
+    for kind in ("tanh", "irnn"):
+        result = results[kind]
         assert np.isfinite(result["test_mse"])
+        assert result["state_gradient_norms"].shape == (1, results["settings"]["length"])
         assert (tmp_path / f"gradient_flow_{kind}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow
 def test_jordan_sequences_example_runs():
-    accuracy = _load("jordan_sequences").main(["--smoke"])
-    assert 0.0 <= accuracy <= 1.0
+    result = _load("jordan_sequences").main(["--smoke"])
+    assert 0.0 <= result["bit_accuracy"] <= 1.0
 
 
 @pytest.mark.slow
@@ -50,3 +52,13 @@ def test_digits_classification_example_runs_all_three_families():
 def test_tdnn_example_streams_what_the_whole_sequence_model_computes():
     result = _load("tdnn_shifted_patterns").main(["--smoke"])
     assert result["stream_difference"] <= 1e-4  # the example also exits if it is larger
+    assert sorted(result["accuracy_by_offset"]) == ["early", "late", "middle"]
+
+
+@pytest.mark.slow
+def test_temporal_xor_example_reports_each_place_in_the_triple_and_plots(tmp_path):
+    result = _load("temporal_xor").main(["--smoke", "--out", str(tmp_path)])
+    assert sorted(result["mse_by_place"]) == ["first", "second", "xor"]
+    assert all(0.0 <= rate <= 1.0 for rate in result["error_rate_by_place"].values())
+    assert len(result["mse_by_step"]) == result["settings"]["length"]
+    assert (tmp_path / "temporal_xor_error.png").read_bytes()[:4] == b"\x89PNG"

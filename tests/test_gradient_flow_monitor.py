@@ -142,6 +142,30 @@ def test_saves_a_plot(rng, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_colours_epochs_on_a_colour_bar_and_names_model_and_layer(rng):
+    pytest.importorskip("matplotlib")
+    model = _elman_model(rng)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    monitor = GradientFlowMonitor(x, np.zeros((B, T, H), "float32"), vanishing_factor=1e12)
+    model.fit(x, np.zeros((B, T, H), "float32"), epochs=3, verbose=0, callbacks=[monitor])
+
+    figure = monitor.figure()
+    curves, colour_bar = figure.axes  # matplotlib adds the colour bar as an axes of its own
+    assert curves.get_title() == f"Gradient flow through time: {model.name} / elman"
+    assert curves.get_xlabel() == "time step"
+    assert curves.get_ylabel() == "‖∂L/∂h_t‖ (log scale)"
+    assert curves.get_yscale() == "log"
+    assert colour_bar.get_ylabel() == "epoch"
+    assert curves.get_legend() is None  # epochs are read on the colour bar
+    colours = [tuple(line.get_color()) for line in curves.get_lines()]
+    assert len(colours) == 3 and len(set(colours)) == 3  # one curve, one colour per epoch
+
+    titled = monitor.figure(title="IRNN on the adding problem")
+    assert titled.get_suptitle() == "IRNN on the adding problem"
+    assert titled.axes[0].get_title() == "elman"
+
+
 def test_bad_vanishing_factor():
     with pytest.raises(ValueError, match="`vanishing_factor` must be a number > 1"):
         GradientFlowMonitor(np.zeros((1, 2, 1)), np.zeros((1, 1)), vanishing_factor=0.5)

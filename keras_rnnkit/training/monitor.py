@@ -208,37 +208,74 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         if self.plot_path is not None:
             self.plot(self.plot_path)
 
-    def plot(self, path):
-        """Saves a PNG: state-gradient norm against time step, one line per epoch.
+    def figure(self, title=None):
+        r"""The gradient-flow figure: one panel per layer, one curve per epoch.
 
-        Needs matplotlib (`pip install keras-rnnkit[plot]`).
+        Each panel shows $\lVert \partial L / \partial h_t \rVert$ against the
+        time step t on a log scale; the curves are coloured from the first
+        epoch to the last, read on the colour bar. Needs matplotlib
+        (`pip install keras-rnnkit[plot]`).
+
+        Args:
+            title: Title of the figure, above the panels, which are then
+                titled with their layer's name. Default: each panel is titled
+                "Gradient flow through time: <model name> / <layer name>".
+
+        Returns:
+            A `matplotlib.figure.Figure` (not shown; `plot` saves it).
         """
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            import matplotlib.cm
+            import matplotlib.colors
+            import matplotlib.figure
+            import matplotlib.ticker
         except ImportError as error:
             raise ImportError(
-                "GradientFlowMonitor.plot needs matplotlib: pip install 'keras-rnnkit[plot]'"
+                "GradientFlowMonitor.figure needs matplotlib: pip install 'keras-rnnkit[plot]'"
             ) from error
         if not self.state_gradient_norms:
-            raise ValueError("GradientFlowMonitor.plot: nothing recorded yet; train first.")
+            raise ValueError("GradientFlowMonitor.figure: nothing recorded yet; train first.")
         names = list(self.state_gradient_norms)
-        figure, axes = plt.subplots(
-            len(names), 1, figsize=(7, 3 * len(names)), squeeze=False, constrained_layout=True
-        )
-        for axis, name in zip(axes[:, 0], names, strict=True):
+        model_name = getattr(self.model, "name", None) or "model"
+        # A Figure without pyplot: no global state, nothing left open to close.
+        figure = matplotlib.figure.Figure(figsize=(7.5, 3.2 * len(names)), layout="constrained")
+        axes = figure.subplots(len(names), 1, squeeze=False)[:, 0]
+        colormap = matplotlib.colormaps["viridis"]
+        for axis, name in zip(axes, names, strict=True):
             rows = self.state_gradient_norms[name]
-            colors = plt.cm.viridis(np.linspace(0, 1, len(rows)))
-            for epoch, (row, color) in enumerate(zip(rows, colors, strict=True)):
-                axis.plot(np.arange(1, len(row) + 1), row, color=color, label=f"epoch {epoch + 1}")
+            epochs = np.arange(1, len(rows) + 1)
+            # Integer epochs as the colour bar's ticks: each epoch's colour sits on its tick.
+            norm = matplotlib.colors.Normalize(vmin=1, vmax=max(len(rows), 2))
+            steps = np.arange(1, rows.shape[1] + 1)
+            for epoch, row in zip(epochs, rows, strict=True):
+                axis.plot(steps, row, color=colormap(norm(epoch)), linewidth=1.2)
             axis.set_yscale("log")
+            axis.set_xlim(1, max(rows.shape[1], 2))
             axis.set_xlabel("time step")
-            axis.set_ylabel("‖∂L/∂state‖")
-            axis.set_title(name)
-            if len(rows) <= 10:
-                axis.legend(fontsize="small")
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
+            axis.set_ylabel("‖∂L/∂h_t‖ (log scale)")
+            axis.set_title(
+                name if title is not None else f"Gradient flow through time: {model_name} / {name}"
+            )
+            axis.grid(True, which="major", alpha=0.3)
+            colorbar = figure.colorbar(
+                matplotlib.cm.ScalarMappable(norm=norm, cmap=colormap), ax=axis
+            )
+            colorbar.set_label("epoch")
+            colorbar.locator = matplotlib.ticker.MaxNLocator(integer=True)
+            colorbar.update_ticks()
+        if title is not None:
+            figure.suptitle(title)
+        return figure
+
+    def plot(self, path, title=None):
+        """Saves `figure(title)` as an image (PNG unless `path` says otherwise).
+
+        Args:
+            path: File to write.
+            title: Title of the figure; see `figure`.
+
+        Returns:
+            `path`.
+        """
+        self.figure(title=title).savefig(path, dpi=100)
         return path

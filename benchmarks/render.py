@@ -1,0 +1,287 @@
+"""Rewrites the tables that quote measured figures in README.md and docs/*.md from results files.
+
+A quoted table sits between two markers in a page:
+
+    <!-- results: NAME -->
+    (the rendered text)
+    <!-- /results -->
+
+and its text is `RENDERERS[NAME](results_dir)`: a function of the JSON files
+in benchmarks/results that returns Markdown. No figure between the markers is
+typed by hand; `tests/test_quoted_figures.py` fails when a block differs from
+its rendering or names no renderer. To quote a new table, write its renderer
+here, register it in `RENDERERS`, put the markers in the page and run this.
+
+Run: `python benchmarks/render.py` rewrites every marked block; `--check`
+only lists the stale ones (exit status 1 if any).
+"""
+
+import argparse
+import json
+import pathlib
+import re
+import statistics
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))  # from a checkout, without `pip install`
+
+from benchmarks.reproductions import ROWS  # noqa: E402
+
+RESULTS = HERE / "results"
+START = re.compile(r"<!-- results: (?P<name>\S+) -->\n")
+END = "<!-- /results -->"
+
+
+# Numbers.
+
+
+def mean_sd(values, digits=3):
+    """`mean ± sd` of `values` (the sample standard deviation), or the value alone if one.
+
+    Example:
+
+    >>> mean_sd([0.1, 0.2, 0.3], digits=2)
+    '0.20 ± 0.10'
+    >>> mean_sd([0.25])
+    '0.250'
+    """
+    mean = statistics.fmean(values)
+    if len(values) == 1:
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def duration(seconds):
+    """Mean ± sd of wall times, in seconds under two minutes, else minutes.
+
+    Example:
+
+    >>> duration([50.0, 70.0]), duration([300.0, 420.0])
+    ('60 ± 14 s', '6.0 ± 1.4 min')
+    """
+    if statistics.fmean(seconds) < 120:
+        return mean_sd(seconds, digits=0) + " s"
+    return mean_sd([s / 60 for s in seconds], digits=1) + " min"
+
+
+def _span(values):
+    low, high = min(values), max(values)
+    return f"{low:.1e}" if low == high else f"{low:.1e} – {high:.1e}"
+
+
+def _seeds(runs):
+    seeds = ", ".join(str(run["seed"]) for run in runs)
+    return f"{len(runs)} seed{'s' if len(runs) > 1 else ''}: {seeds}"
+
+
+def _with_seeds(values, digits=3):
+    """Mean ± sd, then each seed's value: a mean alone hides a seed that failed."""
+    if len(values) == 1:
+        return mean_sd(values, digits)
+    return f"{mean_sd(values, digits)} ({', '.join(f'{v:.{digits}f}' for v in values)})"
+
+
+# Results files.
+
+
+def load(results_dir, name):
+    """The results file `name` of `results_dir`, parsed; says how to make it if missing."""
+    path = pathlib.Path(results_dir) / name
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} does not exist: run the benchmark that writes it "
+            f"(e.g. `python benchmarks/reproductions.py` for reproductions.json)"
+        )
+    return json.loads(path.read_text())
+
+
+def _entry(results, name, file_name):
+    entry = results.get(name)
+    if entry is not None and entry.get("smoke"):
+        raise ValueError(f"{file_name}: row '{name}' holds a --smoke run; it is not quoted")
+    return entry
+
+
+def _values(entry, key):
+    return [run["figures"][key] for run in entry["runs"]]
+
+
+def _stamps(entries):
+    """One line per distinct (commit, machine, software) the entries were measured with."""
+    groups = {}
+    for name, entry in entries.items():
+        s = entry["stamp"]
+        dirty = ", uncommitted changes" if s.get("uncommitted_changes") else ""
+        where = (
+            f"commit {s['commit']}{dirty}, {s['machine']}, Keras {s['keras']} on "
+            f"{s['backend']}, Python {s['python']}"
+        )
+        groups.setdefault(where, []).append((name, s["date"]))
+    return [
+        f"Measured at {where}; {', '.join(n for n, _ in rows)} on "
+        + " to ".join(sorted({min(d for _, d in rows), max(d for _, d in rows)}))
+        + "."
+        for where, rows in groups.items()
+    ]
+
+
+# Renderers: results_dir -> Markdown.
+
+
+def render_reproductions(results_dir):
+    """docs/reproductions.md: one row per `benchmarks.reproductions.ROWS` entry."""
+    results = load(results_dir, "reproductions.json")
+    lines = [
+        "| result | published | ours: mean ± sd over seeds (each seed) "
+        "| command; wall time per seed | where ours falls short, and why |",
+        "|---|---|---|---|---|",
+    ]
+    measured = {}
+    for name, row in ROWS.items():
+        entry = _entry(results, name, "reproductions.json") if row.example else None
+        if entry is None:
+            ours = "not measured yet"
+            command = f"`python benchmarks/reproductions.py --only {name}`" if row.example else "–"
+        else:
+            measured[name] = entry
+            ours = "; ".join(
+                f"{figure.label} {_with_seeds(_values(entry, figure.key), figure.digits)}"
+                for figure in row.figures
+            )
+            ours += f" [{_seeds(entry['runs'])}]"
+            wall = duration([run["seconds"] for run in entry["runs"]])
+            command = f"`{entry['command']}`; {wall}"
+        lines.append(f"| {row.title} | {row.published} | {ours} | {command} | {row.shortfall} |")
+    return "\n".join([*lines, "", *_stamps(measured)])
+
+
+def render_adding(results_dir):
+    """README's adding-problem table (section "Training through time"), from reproductions.json."""
+    results = load(results_dir, "reproductions.json")
+    entry = _entry(results, "adding", "reproductions.json")
+    if entry is None:
+        raise ValueError(
+            "reproductions.json has no 'adding' row: run "
+            "`python benchmarks/reproductions.py --only adding`"
+        )
+    settings = entry["settings"]
+    header = (
+        f"`{entry['command']}` (the adding problem, T = {settings['length']}, "
+        f"{settings['train']:,} training sequences, {settings['units']} units, Adam "
+        f"{settings['learning_rate']:g}, {settings['epochs']} epochs, batch "
+        f"{settings['batch_size']}); mean ± sd over {_seeds(entry['runs'])} (each seed's value "
+        "in parentheses), and the state gradient after the last epoch, its range over the seeds:"
+    )
+    lines = [
+        header,
+        "",
+        "| model | test MSE | training time | ‖∂L/∂h_t‖ at t = 1 | at t = T | over all t |",
+        "|---|---|---|---|---|---|",
+        "| always predict 1 (trivial) | 0.167 (= 1/6) | – | – | – | – |",
+    ]
+    models = {
+        "tanh": "tanh `ElmanRNN`",
+        "irnn": "IRNN: ReLU `ElmanRNN`, `IdentityRecurrent` kernel, `gradient_clip=1.0` (norm), "
+        "`clipnorm=1.0`",
+    }
+    for kind, label in models.items():
+        lowest = _values(entry, f"{kind}_smallest_gradient")
+        highest = _values(entry, f"{kind}_largest_gradient")
+        lines.append(
+            f"| {label} | {_with_seeds(_values(entry, f'{kind}_test_mse'))} "
+            f"| {duration(_values(entry, f'{kind}_seconds'))} "
+            f"| {_span(_values(entry, f'{kind}_first_step_gradient'))} "
+            f"| {_span(_values(entry, f'{kind}_last_step_gradient'))} "
+            f"| {min(lowest):.1e} – {max(highest):.1e} |"
+        )
+    return "\n".join([*lines, "", *_stamps({"adding": entry})])
+
+
+RENDERERS = {
+    "reproductions": render_reproductions,
+    "adding": render_adding,
+}
+
+
+# Pages.
+
+
+def pages(root=ROOT):
+    """The pages that may quote figures: README.md and docs/*.md."""
+    root = pathlib.Path(root)
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
+def blocks(text, where="page"):
+    """The marked blocks of `text`: a list of `(name, start, end)`, the body being text[start:end].
+
+    Example:
+
+    >>> blocks("a\\n<!-- results: demo -->\\nold\\n<!-- /results -->\\n")
+    [('demo', 25, 29)]
+    """
+    found = []
+    for match in START.finditer(text):
+        end = text.find(END, match.end())
+        following = START.search(text, match.end())
+        if end < 0 or (following is not None and following.start() < end):
+            raise ValueError(f"{where}: `<!-- results: {match['name']} -->` has no `{END}`")
+        found.append((match["name"], match.end(), end))
+    if text.count(END) != len(found):
+        raise ValueError(f"{where}: a `{END}` closes no `<!-- results: NAME -->`")
+    return found
+
+
+def rendered(name, results_dir=RESULTS, renderers=None, where="page"):
+    """The text the block named `name` holds: its renderer's Markdown, one newline after it."""
+    renderers = RENDERERS if renderers is None else renderers
+    if name not in renderers:
+        raise ValueError(
+            f"{where}: `<!-- results: {name} -->` names no renderer of benchmarks/render.py. "
+            f"Registered: {', '.join(sorted(renderers))}"
+        )
+    return renderers[name](results_dir).rstrip("\n") + "\n"
+
+
+def rewrite(text, results_dir=RESULTS, renderers=None, where="page"):
+    """`text` with every marked block replaced by its rendering.
+
+    Example:
+
+    >>> page = "Intro\\n<!-- results: demo -->\\nold\\n<!-- /results -->\\nMore\\n"
+    >>> print(rewrite(page, renderers={"demo": lambda results_dir: "| a |\\n|---|"}), end="")
+    Intro
+    <!-- results: demo -->
+    | a |
+    |---|
+    <!-- /results -->
+    More
+    """
+    pieces, done = [], 0
+    for name, start, end in blocks(text, where):
+        pieces += [text[done:start], rendered(name, results_dir, renderers, where)]
+        done = end
+    return "".join([*pieces, text[done:]])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="list stale blocks, write nothing")
+    args = parser.parse_args(argv)
+    stale = []
+    for page in pages():
+        text = page.read_text()
+        new = rewrite(text, where=str(page.relative_to(ROOT)))
+        if new != text:
+            stale.append(page.relative_to(ROOT))
+            if not args.check:
+                page.write_text(new)
+    verb = "stale" if args.check else "rewrote"
+    print(f"{verb}: {', '.join(map(str, stale))}" if stale else "every quoted block is current")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
