@@ -154,7 +154,12 @@ def render_reproductions(results_dir):
             wall = duration([run["seconds"] for run in entry["runs"]])
             command = f"`{entry['command']}`; {wall}"
         lines.append(f"| {row.title} | {row.published} | {ours} | {command} | {row.shortfall} |")
-    return "\n".join([*lines, "", *_stamps(measured)])
+    demo = _sunspot_demo(results_dir)
+    lines.append(_sunspot_row(demo))
+    stamps = _stamps(measured)
+    if demo is not None:
+        stamps.append(f"Sunspots: {_stamp_line(demo['stamp'])}.")
+    return "\n".join([*lines, "", *stamps])
 
 
 def render_adding(results_dir):
@@ -199,9 +204,130 @@ def render_adding(results_dir):
     return "\n".join([*lines, "", *_stamps({"adding": entry})])
 
 
+# The sunspot benchmark: `rnnkit demo` runs (sunspot_demo.json) and the
+# choice of its settings (sunspot_selection.json).
+
+PERIODS = ("1921-1955", "1956-1979")
+SUNSPOT_SHORTFALL = "(to be written from the measured run)"
+SUNSPOT_PUBLISHED = (
+    "ARV 0.086 (1921–1955) / 0.35 (1956–1979): a 12-8-1 network with weight elimination "
+    "(Weigend, Huberman & Rumelhart 1990); threshold AR 0.097 / 0.28 (Tong & Lim 1980); "
+    "Nowlan & Hinton (1992) 0.072 ± 0.002 on 1921–1955 (about 0.081 on this scale)"
+)
+
+
+def _stamp_line(stamp):
+    dirty = ", uncommitted changes" if stamp.get("uncommitted_changes") else ""
+    return (
+        f"measured at commit {stamp['commit']}{dirty}, {stamp['machine']}, Keras "
+        f"{stamp['keras']} on {stamp['backend']}, Python {stamp['python']}, {stamp['date']}"
+    )
+
+
+def _sunspot_demo(results_dir):
+    path = pathlib.Path(results_dir) / "sunspot_demo.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("smoke"):
+        raise ValueError("sunspot_demo.json holds a --smoke run; it is not quoted")
+    return record
+
+
+def _sunspot_row(record):
+    title = "Weigend, Huberman & Rumelhart (1990): yearly sunspots, one year ahead"
+    if record is None:
+        return (
+            f"| {title} | {SUNSPOT_PUBLISHED} | not measured yet "
+            "| `python benchmarks/sunspot_demo.py --seeds 0 1 2` | – |"
+        )
+    runs = [record["runs"][seed] for seed in sorted(record["runs"], key=int)]
+    seeds = ", ".join(sorted(record["runs"], key=int))
+    families = runs[0]["metrics"]["models"]
+    ours = []
+    for family in families:
+        cells = [
+            _with_seeds([run["metrics"]["models"][family]["arv"][p] for run in runs])
+            for p in PERIODS
+        ]
+        ours.append(f"{family} (average of its members) {cells[0]} / {cells[1]}")
+    baseline = runs[0]["metrics"]["baselines"]["AR(12)"]
+    ours.append(f"AR(12) {baseline[PERIODS[0]]:.3f} / {baseline[PERIODS[1]]:.3f}")
+    command = f"`rnnkit demo --seed S`; {duration([run['wall_s'] for run in runs])}"
+    return (
+        f"| {title} | {SUNSPOT_PUBLISHED} | ARV 1921–1955 / 1956–1979: {'; '.join(ours)} "
+        f"[{len(runs)} seeds: {seeds}] | {command} | {SUNSPOT_SHORTFALL} |"
+    )
+
+
+def render_sunspot_demo(results_dir):
+    """README's sunspot table: `rnnkit demo` (seed 0) from sunspot_demo.json."""
+    record = load(results_dir, "sunspot_demo.json")
+    if record.get("smoke"):
+        raise ValueError("sunspot_demo.json holds a --smoke run; it is not quoted")
+    run = record["runs"]["0"]
+    metrics = run["metrics"]
+    lines = [
+        f"`{run['command']}`: {run['wall_s']:.0f} s in all on the machine below (the command, "
+        "training and scoring). Test ARV = MSE / variance of 1700–1979; lower is better.",
+        "",
+        "| model | parameters | training time | ARV 1921–1955 | ARV 1956–1979 |",
+        "|---|---|---|---|---|",
+    ]
+    parameters = {"AR(12)": 13, "AR(9)": 10, "persistence": 0}
+    for name, scores in metrics["baselines"].items():
+        label = f"{name}, least squares" if name.startswith("AR") else f"{name} (last year)"
+        cells = " | ".join(f"{scores[p]:.3f}" for p in PERIODS)
+        lines.append(f"| {label} | {parameters[name]} | – | {cells} |")
+    for family, model in metrics["models"].items():
+        settings = model["settings"]
+        members = settings["members"]
+        cells = " | ".join(f"{model['arv'][p]:.3f}" for p in PERIODS)
+        lines.append(
+            f"| {family}: average of {members} members | {members} × "
+            f"{model['parameters_per_member']} | {model['seconds']:.0f} s | {cells} |"
+        )
+        spread = " | ".join(
+            f"{model['members_mean_sd'][p]['mean']:.3f} ± {model['members_mean_sd'][p]['sd']:.3f}"
+            for p in PERIODS
+        )
+        lines.append(f"| {family}: one member, mean ± sd over the {members} | | | {spread} |")
+    lines += ["", _stamp_line(record["stamp"]).capitalize() + "."]
+    return "\n".join(lines)
+
+
+def render_sunspot_selection(results_dir):
+    """docs/reproductions.md's ablation: each candidate's rolling-origin validation ARV."""
+    results = load(results_dir, "sunspot_selection.json")
+    lines = [
+        "| family | weight decay (L2) | forecasts | epochs | units | validation ARV, "
+        "average of 5 members | one member (mean of 5) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ordered = sorted(
+        results.items(), key=lambda item: (item[1]["family"], item[1]["validation_arv_average"])
+    )
+    for name, entry in ordered:
+        s = entry["settings"]
+        if s is None:  # a linear baseline, on the same folds
+            score = f"{entry['validation_arv_average']:.3f}"
+            lines.append(f"| {name} (least squares / last year) | – | – | – | – | {score} | – |")
+            continue
+        lines.append(
+            f"| {entry['family']} | {s['weight_decay']:g} | "
+            f"{'change' if s['predict_change'] else 'level'} | {s['epochs']} | {s['units']} | "
+            f"{entry['validation_arv_average']:.3f} | {entry['validation_arv_members']:.3f} |"
+        )
+    stamps = {(e["stamp"]["commit"], e["stamp"]["machine"]) for e in results.values()}
+    where = "; ".join(f"commit {c}, {m}" for c, m in sorted(stamps))
+    return "\n".join([*lines, "", f"Measured at {where}."])
+
+
 RENDERERS = {
     "reproductions": render_reproductions,
     "adding": render_adding,
+    "sunspot-demo": render_sunspot_demo,
+    "sunspot-selection": render_sunspot_selection,
 }
 
 

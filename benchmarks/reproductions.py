@@ -188,12 +188,6 @@ ROWS = {
         ),
         measure=_tdnn,
     ),
-    "sunspots": Reproduction(
-        # Placeholder: the sunspot work gives it an example, its figures and its texts.
-        title="Yearly sunspots",
-        published="(to be filled)",
-        shortfall="(to be filled)",
-    ),
 }
 
 

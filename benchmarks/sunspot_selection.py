@@ -31,6 +31,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.stamp import stamp  # noqa: E402
 from keras_rnnkit.data import sunspot_windows  # noqa: E402
+from keras_rnnkit.forecasting import LeastSquaresAR  # noqa: E402
+from keras_rnnkit.forecasting import persistence  # noqa: E402
 from keras_rnnkit.forecasting import sunspots  # noqa: E402
 
 FOLDS = ((1860, 1880), (1880, 1900), (1900, 1920))
@@ -44,6 +46,8 @@ CANDIDATES = {
         ("L2 1e-3", {"weight_decay": 1e-3}),
         ("L2 3e-3", {"weight_decay": 3e-3}),
         ("L2 1e-2", {"weight_decay": 1e-2}),
+        ("L2 3e-2", {"weight_decay": 3e-2}),
+        ("L2 1e-1", {"weight_decay": 1e-1}),
         ("L2 1e-3, change", {"weight_decay": 1e-3, "predict_change": True}),
         ("L2 3e-3, change", {"weight_decay": 3e-3, "predict_change": True}),
         ("L2 1e-2, change", {"weight_decay": 1e-2, "predict_change": True}),
@@ -68,7 +72,10 @@ def fold_task(task, last_train_year, last_validation_year):
 
 
 def _validation_arv(forecaster, fold):
-    predictions = forecaster.predict(fold["x_test"], verbose=0)
+    if isinstance(forecaster, LeastSquaresAR):
+        predictions = forecaster.predict(fold["x_test"])
+    else:
+        predictions = forecaster.predict(fold["x_test"], verbose=0)
     return sunspots.arv(predictions, fold["y_test"], fold["variance"])
 
 
@@ -84,6 +91,20 @@ def validate(family, settings, folds, seed=0):
         ensemble.append(_validation_arv(model, fold))
         members.append(float(np.mean([_validation_arv(member, fold) for member in trained])))
     return float(np.mean(ensemble)), float(np.mean(members)), seconds
+
+
+def validate_baselines(folds):
+    """`{name: mean validation ARV}` of AR(12), AR(9) and persistence on the same folds."""
+    task = sunspot_windows(window=12)
+    scores = {"AR(12)": [], "AR(9)": [], "persistence": []}
+    for last_train_year, last_validation_year in folds:
+        fold = fold_task(task, last_train_year, last_validation_year)
+        for order in (12, 9):
+            model = LeastSquaresAR(order).fit(fold["x_train"], fold["y_train"])
+            scores[f"AR({order})"].append(_validation_arv(model, fold))
+        predictions = persistence(fold["x_test"])
+        scores["persistence"].append(sunspots.arv(predictions, fold["y_test"], fold["variance"]))
+    return {name: float(np.mean(values)) for name, values in scores.items()}
 
 
 def main(argv=None):
@@ -116,6 +137,17 @@ def main(argv=None):
         print(f"{label:28s} average {ensemble:.4f}  members {members:.4f}  ({seconds:.0f} s)")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2))
+    for name, score in validate_baselines(folds).items():
+        results[name] = {
+            "family": "baseline",
+            "settings": None,
+            "validation_arv_average": score,
+            "validation_arv_members": score,
+            "folds": [list(fold) for fold in folds],
+            "seconds": 0.0,
+            "stamp": stamp(),
+        }
+    out.write_text(json.dumps(results, indent=2))
     print(table(results))
     return 0
 

@@ -95,13 +95,7 @@ def _demo(args):
             seconds = time.perf_counter() - began
             scores = sunspots.period_scores(model, task)
             each = [sunspots.period_scores(member, task) for member in members]
-            spread = {
-                p: {
-                    "mean": float(np.mean([e[p] for e in each])),
-                    "sd": float(np.std([e[p] for e in each])),
-                }
-                for p in periods
-            }
+            spread = sunspots.mean_and_sd(each)
             histories[family] = np.asarray(history.history["loss"]) / settings.members
             metrics["models"][family] = {
                 "settings": dataclasses.asdict(settings),

@@ -32,7 +32,7 @@ def test_demo_smoke_writes_models_metrics_and_plots(tmp_path, capsys):
         for period, spread in record["members_mean_sd"].items():
             values = [member[period] for member in record["members_arv"]]
             assert spread["mean"] == pytest.approx(np.mean(values))
-            assert spread["sd"] == pytest.approx(np.std(values))
+            assert spread["sd"] == pytest.approx(np.std(values, ddof=1))
     for name in ("elman.keras", "jordan.keras", "tdnn.keras"):
         assert (out / name).stat().st_size > 0
     pytest.importorskip("matplotlib")

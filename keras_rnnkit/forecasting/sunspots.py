@@ -54,6 +54,25 @@ def period_scores(forecaster, task):
     }
 
 
+def mean_and_sd(scores):
+    """`{period: {"mean", "sd"}}` over a list of `{period: ARV}` (sample sd, n - 1).
+
+    Example:
+
+    >>> from keras_rnnkit.forecasting.sunspots import mean_and_sd
+    >>> mean_and_sd([{"1921-1955": 0.1}, {"1921-1955": 0.3}])
+    {'1921-1955': {'mean': 0.2, 'sd': 0.1414213562373095}}
+    """
+    periods = scores[0].keys()
+    return {
+        period: {
+            "mean": float(np.mean([s[period] for s in scores])),
+            "sd": float(np.std([s[period] for s in scores], ddof=1)) if len(scores) > 1 else 0.0,
+        }
+        for period in periods
+    }
+
+
 def baselines(task, orders=(12, 9)):
     """`{name: {period: ARV}}` of least-squares AR(p) for each order, and persistence.
 

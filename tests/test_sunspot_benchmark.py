@@ -1,0 +1,55 @@
+"""The sunspot benchmark's scripts run, and the demo's settings are the validated best."""
+
+import dataclasses
+import json
+import pathlib
+
+import pytest
+
+from benchmarks import sunspot_demo
+from benchmarks import sunspot_selection
+from keras_rnnkit.forecasting import sunspots
+
+RESULTS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+
+
+def test_demo_settings_are_the_best_candidates_of_the_committed_selection():
+    # The demo's settings are what rolling-origin validation on the training
+    # years chose, not a hand-picked copy that could drift from it.
+    results = json.loads((RESULTS / "sunspot_selection.json").read_text())
+    for family, settings in sunspots.SETTINGS.items():
+        candidates = [e for e in results.values() if e["family"] == family]
+        assert candidates, f"no {family} candidate in sunspot_selection.json"
+        best = min(candidates, key=lambda e: e["validation_arv_average"])
+        assert best["settings"] == dataclasses.asdict(settings), family
+        assert best["folds"] == [list(fold) for fold in sunspot_selection.FOLDS]
+
+
+def test_folds_never_reach_the_test_years():
+    task = sunspot_selection.sunspot_windows(window=12)
+    for last_train, last_validation in sunspot_selection.FOLDS:
+        fold = sunspot_selection.fold_task(task, last_train, last_validation)
+        assert len(fold["x_test"]) == last_validation - last_train
+        assert last_validation <= 1920
+        # The last validation target is the year `last_validation`: its window
+        # ends the year before.
+        assert (
+            fold["y_test"][-1, 0] == task["y_train"][task["years_train"] == last_validation][0, 0]
+        )
+
+
+@pytest.mark.slow
+def test_selection_smoke_run_writes_the_candidate_and_the_baselines(tmp_path):
+    out = tmp_path / "selection.json"
+    assert sunspot_selection.main(["--smoke", "--only", "tdnn base", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())
+    assert set(results) == {"tdnn base", "AR(12)", "AR(9)", "persistence"}
+    assert results["tdnn base"]["settings"]["members"] == 2
+    assert results["tdnn base"]["stamp"]["commit"]
+
+
+@pytest.mark.slow
+def test_demo_recorder_smoke_run(tmp_path):
+    record = sunspot_demo.main(["--smoke", "--out", str(tmp_path / "demo.json")])
+    metrics = record["runs"]["0"]["metrics"]
+    assert record["smoke"] and set(metrics["models"]) == {"elman", "jordan", "tdnn"}
