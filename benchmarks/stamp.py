@@ -16,6 +16,18 @@ def _git(*arguments):
     return completed.stdout.strip()
 
 
+def _processor():
+    # platform.processor() is empty on many Linux machines; /proc/cpuinfo names the model.
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "processor unknown"
+
+
 def stamp():
     """A dict naming the commit (and whether the tree had changes), machine and versions."""
     import keras
@@ -26,7 +38,7 @@ def stamp():
         "commit": _git("rev-parse", "--short", "HEAD"),
         "uncommitted_changes": bool(status) if status is not None else None,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or '?'}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_processor()}",
         "python": platform.python_version(),
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
