@@ -41,11 +41,12 @@ def arv(predictions, targets, variance):
 
 def period_scores(forecaster, task):
     """`{period: ARV}` on the test periods of a Keras model or a function `f(x) -> (N, 1)`."""
-    if hasattr(forecaster, "predict"):
-        model = forecaster
+    import keras
+
+    if isinstance(forecaster, keras.Model):
 
         def predict(x):
-            return model.predict(x, verbose=0)
+            return forecaster.predict(x, verbose=0)
     else:
         predict = forecaster
     return {
