@@ -72,10 +72,7 @@ def fold_task(task, last_train_year, last_validation_year):
 
 
 def _validation_arv(forecaster, fold):
-    if isinstance(forecaster, LeastSquaresAR):
-        predictions = forecaster.predict(fold["x_test"])
-    else:
-        predictions = forecaster.predict(fold["x_test"], verbose=0)
+    predictions = sunspots.forecast(forecaster, fold["x_test"])
     return sunspots.arv(predictions, fold["y_test"], fold["variance"])
 
 

@@ -13,16 +13,16 @@ that see the batches in the same order.
 import keras
 
 
+def _fresh_optimizer(model):
+    """A new optimizer configured as `model`'s (its state, slots and step count not copied)."""
+    return keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
+
+
 def _stacked(members):
     first = members[0]
     inputs = keras.Input(tuple(first.input_shape[1:]))
     stack = keras.Model(inputs, [member(inputs) for member in members], name="members")
-    optimizer = keras.optimizers.get(
-        {
-            "class_name": first.optimizer.__class__.__name__,
-            "config": first.optimizer.get_config(),
-        }
-    )
+    optimizer = _fresh_optimizer(first)
     stack.compile(optimizer, loss=[member.loss for member in members])
     return stack
 
@@ -86,11 +86,5 @@ def average(members, name="ensemble"):
     mean = keras.layers.Average(name="mean")(outputs) if len(outputs) > 1 else outputs[0]
     model = keras.Model(inputs, mean, name=name)
     if getattr(first, "optimizer", None) is not None and getattr(first, "loss", None):
-        optimizer = keras.optimizers.get(
-            {
-                "class_name": first.optimizer.__class__.__name__,
-                "config": first.optimizer.get_config(),
-            }
-        )
-        model.compile(optimizer, loss=first.loss, metrics=None)
+        model.compile(_fresh_optimizer(first), loss=first.loss, metrics=None)
     return model

@@ -40,19 +40,22 @@ def arv(predictions, targets, variance):
 
 
 def period_scores(forecaster, task):
-    """`{period: ARV}` on the test periods of a Keras model or a function `f(x) -> (N, 1)`."""
+    """`{period: ARV}` on the test periods of a forecaster (see `forecast`)."""
+    return {
+        period: arv(forecast(forecaster, task[f"x_{key}"]), task[f"y_{key}"], task["variance"])
+        for period, key in TEST_PERIODS.items()
+    }
+
+
+def forecast(forecaster, x):
+    """The forecasts of a Keras model, a `LeastSquaresAR` or a function `f(x) -> (N, 1)`."""
     import keras
 
     if isinstance(forecaster, keras.Model):
-
-        def predict(x):
-            return forecaster.predict(x, verbose=0)
-    else:
-        predict = forecaster
-    return {
-        period: arv(predict(task[f"x_{key}"]), task[f"y_{key}"], task["variance"])
-        for period, key in TEST_PERIODS.items()
-    }
+        return forecaster.predict(x, verbose=0)
+    if isinstance(forecaster, LeastSquaresAR):
+        return forecaster.predict(x)
+    return forecaster(x)
 
 
 def mean_and_sd(scores):
