@@ -38,7 +38,9 @@ from keras_rnnkit.forecasting import sunspots  # noqa: E402
 FOLDS = ((1860, 1880), (1880, 1900), (1900, 1920))
 BASE = sunspots.ForecasterSettings(weight_decay=0.0)
 # label: (family, settings): weight decay from none to 0.1, forecasting the
-# level, and the change from the last year at the two decays where it was tried.
+# level, the change from the last year at the two decays where it was tried, and
+# the level with a linear AR(12) term beside the network (`linear_skip`), and
+# weight elimination (Weigend et al.'s penalty) instead of L2.
 DECAYS = {"base": 0.0, "L2 1e-3": 1e-3, "L2 3e-3": 3e-3, "L2 1e-2": 1e-2, "L2 3e-2": 3e-2}
 CANDIDATES = {
     **{
@@ -53,6 +55,23 @@ CANDIDATES = {
         )
         for family in ("elman", "jordan", "tdnn")
         for decay in (1e-3, 3e-3)
+    },
+    **{
+        f"{family} {label}, linear skip": (
+            family,
+            dataclasses.replace(BASE, weight_decay=decay, linear_skip=True),
+        )
+        for family in ("elman", "jordan", "tdnn")
+        for label, decay in DECAYS.items()
+        if decay >= 1e-2
+    },
+    **{
+        f"{family} elimination {strength:.0e}".replace("e-0", "e-"): (
+            family,
+            dataclasses.replace(BASE, weight_decay=strength, weight_penalty="elimination"),
+        )
+        for family in ("elman", "jordan", "tdnn")
+        for strength in (1e-2, 3e-2)
     },
 }
 

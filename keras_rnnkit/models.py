@@ -5,6 +5,7 @@ import keras
 import keras_rnnkit
 from keras_rnnkit.forecasting.scaling import in_raw_units
 from keras_rnnkit.forecasting.scaling import input_standardization
+from keras_rnnkit.regularizers import WeightElimination
 
 FAMILIES = ("elman", "jordan", "tdnn")
 # The output activation, loss and metric of each kind of problem (see data.TASKS).
@@ -15,8 +16,23 @@ PROBLEMS = {
 }
 
 
-def _features(family, inputs, output_units, sequence_output, units, gradient_clip, weight_decay):
-    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+# The weight penalties `build_model` offers, by name: strength -> regularizer.
+WEIGHT_PENALTIES = {
+    "l2": keras.regularizers.L2,
+    "elimination": lambda strength: WeightElimination(strength, scale=1.0),
+}
+
+
+def _weight_penalty(weight_decay, weight_penalty):
+    if weight_penalty not in WEIGHT_PENALTIES:
+        raise ValueError(
+            f"build_model: `weight_penalty` must be one of {', '.join(WEIGHT_PENALTIES)}. "
+            f"Received: weight_penalty={weight_penalty!r}"
+        )
+    return WEIGHT_PENALTIES[weight_penalty](weight_decay) if weight_decay else None
+
+
+def _features(family, inputs, output_units, sequence_output, units, gradient_clip, regularizer):
     recurrent = {
         "gradient_clip": gradient_clip,
         "return_sequences": sequence_output,
@@ -61,6 +77,8 @@ def build_model(
     clipnorm=1.0,
     learning_rate=0.01,
     weight_decay=0.0,
+    weight_penalty="l2",
+    linear_skip=False,
     training_data=None,
     predict_change=False,
     target_index=0,
@@ -93,8 +111,16 @@ def build_model(
         gradient_clip: Per-step gradient clip inside BPTT, or `None`.
         clipnorm: Adam's gradient-norm clip, or `None`.
         learning_rate: Adam's learning rate.
-        weight_decay: L2 penalty on every kernel (the family layer's and the
-            head's; not the biases). Default: 0.
+        weight_decay: The strength of the weight penalty on every kernel (the
+            family layer's and the head's; not the biases). Default: 0.
+        weight_penalty: `"l2"` (weight decay, `keras.regularizers.L2`) or
+            `"elimination"` (`keras_rnnkit.regularizers.WeightElimination`
+            with scale 1, which suits standardised inputs). Default: `"l2"`.
+        linear_skip: Add a linear function of the whole (standardised) input
+            window to the output (with the same weight decay): an AR(T) model beside
+            the network, so that the network only learns what is nonlinear
+            and the forecast can follow values outside the training range.
+            Needs one output per sequence and a fixed T. Default: False.
         training_data: `(x_train, y_train)`, the training split, or `None`
             (no scaling inside the model).
         predict_change: Regression only: forecast the change from the last
@@ -126,18 +152,29 @@ def build_model(
             "build_model: `predict_change` needs problem='regression' and `training_data`. "
             f"Received: problem={problem!r}, training_data={'given' if training_data else None}"
         )
+    if linear_skip and (sequence_output or input_shape[0] is None):
+        raise ValueError(
+            "build_model: `linear_skip` needs one output per sequence and a fixed number "
+            f"of steps. Received: sequence_output={sequence_output}, "
+            f"input_shape={tuple(input_shape)}"
+        )
     activation, loss, metrics = PROBLEMS[problem]
     inputs = keras.Input(tuple(input_shape))
     scaled = inputs
     if training_data is not None and problem != "regression":
         scaled = input_standardization(training_data[0])(inputs)
+    regularizer = _weight_penalty(weight_decay, weight_penalty)
     features = _features(
-        family, scaled, output_units, sequence_output, units, gradient_clip, weight_decay
+        family, scaled, output_units, sequence_output, units, gradient_clip, regularizer
     )
-    head_regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
     outputs = keras.layers.Dense(
-        output_units, activation=activation, kernel_regularizer=head_regularizer
+        output_units, activation=activation, kernel_regularizer=regularizer
     )(features)
+    if linear_skip:
+        linear = keras.layers.Dense(
+            output_units, use_bias=False, kernel_regularizer=regularizer, name="linear_skip"
+        )(keras.layers.Flatten()(scaled))
+        outputs = keras.layers.Add()([outputs, linear])
     model = keras.Model(inputs, outputs, name=name or family)
     if training_data is not None and problem == "regression":
         model, loss = in_raw_units(

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_rnnkit
 from keras_rnnkit.forecasting import LastObserved
 from keras_rnnkit.forecasting import LeastSquaresAR
 from keras_rnnkit.forecasting import ScaledMeanSquaredError
@@ -13,6 +14,7 @@ from keras_rnnkit.forecasting import in_raw_units
 from keras_rnnkit.forecasting import persistence
 from keras_rnnkit.forecasting import regression_baselines
 from keras_rnnkit.models import build_model
+from keras_rnnkit.regularizers import WeightElimination
 
 
 def _raw_windows(samples=40, steps=6, features=2, seed=0):
@@ -103,6 +105,53 @@ def test_a_trending_series_beats_the_mean_and_keeps_near_persistence():
     persistence_mse = np.mean((persistence(x[test]) - y[test]) ** 2)
     assert mse < mean_mse / 100
     assert mse < 2 * persistence_mse
+
+
+@pytest.mark.parametrize("family", ["elman", "jordan", "tdnn"])
+def test_linear_skip_adds_a_linear_function_of_the_standardised_window(family):
+    x, y = _raw_windows()
+    model = build_model(family, (6, 2), training_data=(x, y), linear_skip=True)
+    skip = model.get_layer(family).get_layer("linear_skip")
+    with_skip = model.predict(x, verbose=0)
+    # The skip's share of the standardised output, by hand:
+    weights = skip.get_weights()[0]
+    share = _standardized(x, x).reshape(len(x), -1) @ weights
+    skip.set_weights([np.zeros_like(weights)])
+    without_skip = model.predict(x, verbose=0)
+    np.testing.assert_allclose(
+        with_skip - without_skip, share * y.astype("float64").std(), rtol=1e-3, atol=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    "penalty, expected",
+    [("l2", keras.regularizers.L2), ("elimination", WeightElimination)],
+)
+def test_weight_penalty_reaches_every_kernel(penalty, expected):
+    x, y = _raw_windows()
+    model = build_model(
+        "jordan", (6, 2), training_data=(x, y), weight_decay=0.1, weight_penalty=penalty
+    )
+    core = model.get_layer("jordan")
+    (jordan,) = [layer for layer in core.layers if isinstance(layer, keras_rnnkit.JordanRNN)]
+    head = core.layers[-1]
+    for regularizer in (
+        jordan.cell.kernel_regularizer,
+        jordan.cell.recurrent_regularizer,
+        jordan.cell.output_kernel_regularizer,
+        head.kernel_regularizer,
+    ):
+        assert isinstance(regularizer, expected)
+    assert len(model.losses) == 4
+
+
+def test_build_model_refuses_a_skip_it_cannot_build_and_an_unknown_penalty():
+    with pytest.raises(ValueError, match="`linear_skip` needs one output per sequence"):
+        build_model("elman", (None, 2), linear_skip=True)
+    with pytest.raises(ValueError, match="`linear_skip` needs one output per sequence"):
+        build_model("elman", (6, 2), sequence_output=True, linear_skip=True)
+    with pytest.raises(ValueError, match="`weight_penalty` must be one of l2, elimination"):
+        build_model("elman", (6, 2), weight_decay=0.1, weight_penalty="l1")
 
 
 def test_members_trained_side_by_side_equal_members_trained_alone():

@@ -1,4 +1,4 @@
-"""AR/TAR, the spectral-norm constraint and the recurrent initializers.
+"""AR/TAR, weight elimination, the spectral-norm constraint and the recurrent initializers.
 
 Expected values come from NumPy, written from the equations in the docstrings
 (float64); the constraint is checked by its invariant, np.linalg.norm(U, 2) <= c
@@ -19,6 +19,8 @@ from keras_rnnkit.regularizers import IdentityRecurrent
 from keras_rnnkit.regularizers import ScaledOrthogonal
 from keras_rnnkit.regularizers import SpectralNormConstraint
 from keras_rnnkit.regularizers import TemporalActivationRegularizer
+from keras_rnnkit.regularizers import WeightElimination
+from tests.autodiff import gradients
 from tests.autodiff import to_numpy
 
 # A float32 SVD and rescaling land on the bound up to a few ulps; 1e-5 relative
@@ -254,6 +256,47 @@ def test_scaled_orthogonal_as_recurrent_initializer():
     np.testing.assert_allclose(np.linalg.norm(to_numpy(layer.weights[1]), 2), 0.8, rtol=1e-5)
 
 
+# -------------------------------------------------------- weight elimination
+
+
+def numpy_weight_elimination(w, strength, scale):
+    ratio = (np.asarray(w, np.float64) / scale) ** 2
+    return strength * np.sum(ratio / (1.0 + ratio))
+
+
+def numpy_weight_elimination_gradient(w, strength, scale):
+    w = np.asarray(w, np.float64)
+    return 2.0 * strength * w / scale**2 / (1.0 + (w / scale) ** 2) ** 2
+
+
+@pytest.mark.parametrize("strength, scale", [(1e-3, 1.0), (0.5, 0.3), (2.0, 4.0)])
+def test_weight_elimination_value_and_gradient_match_the_equation(strength, scale):
+    w = np.random.default_rng(3).normal(scale=2.0, size=(4, 5)).astype("float32")
+    penalty = WeightElimination(strength, scale=scale)
+    value, (gradient,) = gradients(lambda t: penalty(t), [w])
+    np.testing.assert_allclose(value, numpy_weight_elimination(w, strength, scale), rtol=1e-5)
+    np.testing.assert_allclose(
+        gradient, numpy_weight_elimination_gradient(w, strength, scale), rtol=1e-4, atol=1e-8
+    )
+
+
+def test_weight_elimination_is_l2_for_small_weights_and_bounded_for_large_ones():
+    penalty = WeightElimination(1.0, scale=1.0)
+    small = np.full(3, 1e-3, "float32")
+    np.testing.assert_allclose(float(to_numpy(penalty(small))), 3e-6, rtol=1e-5)
+    # Each huge weight costs at most `strength`: the penalty counts weights.
+    assert 2.99 < float(to_numpy(penalty(np.full(3, 1e3, "float32")))) <= 3.0
+
+
+def test_weight_elimination_adds_its_penalty_to_a_recurrent_layer():
+    layer = keras_rnnkit.ElmanRNN(3, kernel_regularizer=WeightElimination(0.1))
+    layer(np.ones((2, 4, 2), "float32"))
+    kernel = to_numpy(layer.cell.kernel)
+    np.testing.assert_allclose(
+        float(to_numpy(layer.losses[0])), numpy_weight_elimination(kernel, 0.1, 1.0), rtol=1e-5
+    )
+
+
 # ------------------------------------------------------------- serialization
 
 INSTANCES = {
@@ -261,6 +304,7 @@ INSTANCES = {
     "TemporalActivationRegularizer": TemporalActivationRegularizer(0.5),
     "ActivationTemporalRegularizer": ActivationTemporalRegularizer(alpha=0.25, beta=0.5),
     "SpectralNormConstraint": SpectralNormConstraint(0.9),
+    "WeightElimination": WeightElimination(0.01, scale=0.5),
     "IdentityRecurrent": IdentityRecurrent(0.5),
     "ScaledOrthogonal": ScaledOrthogonal(1.5, seed=11),
 }
@@ -269,6 +313,7 @@ KINDS = {
     "TemporalActivationRegularizer": keras.regularizers,
     "ActivationTemporalRegularizer": keras.regularizers,
     "SpectralNormConstraint": keras.constraints,
+    "WeightElimination": keras.regularizers,
     "IdentityRecurrent": keras.initializers,
     "ScaledOrthogonal": keras.initializers,
 }
@@ -401,6 +446,14 @@ BAD_ARGUMENTS = [
     (
         lambda: SpectralNormConstraint(-1.0),
         "SpectralNormConstraint: `max_norm` must be a positive number. Received: max_norm=-1.0",
+    ),
+    (
+        lambda: WeightElimination(-1e-3),
+        "WeightElimination: `strength` must be a non-negative number. Received: strength=-0.001",
+    ),
+    (
+        lambda: WeightElimination(scale=0),
+        "WeightElimination: `scale` must be a positive number. Received: scale=0",
     ),
     (
         lambda: IdentityRecurrent(0.0),

@@ -107,8 +107,12 @@ class ForecasterSettings:
 
     Attributes:
         units: Hidden units H of the family layer (a TDNN gets 2H).
-        weight_decay: L2 penalty on the family layer's kernels.
+        weight_decay: The weight penalty's strength on every kernel.
+        weight_penalty: `"l2"` or `"elimination"` (weight elimination, as
+            Weigend et al.; see `keras_rnnkit.models.build_model`).
         predict_change: Forecast the change from the last year, not the level.
+        linear_skip: A linear AR(12) term beside the network (see
+            `keras_rnnkit.models.build_model`).
         learning_rate: Adam's learning rate.
         epochs: Training epochs (fixed, no early stopping on the test years).
         batch_size: Minibatch size.
@@ -117,7 +121,9 @@ class ForecasterSettings:
 
     units: int = 8
     weight_decay: float = 0.0
+    weight_penalty: str = "l2"
     predict_change: bool = False
+    linear_skip: bool = False
     learning_rate: float = 0.01
     epochs: int = 300
     batch_size: int = 32
@@ -156,8 +162,10 @@ def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0)
             units=settings.units,
             learning_rate=settings.learning_rate,
             weight_decay=settings.weight_decay,
+            weight_penalty=settings.weight_penalty,
             training_data=(x, y),
             predict_change=settings.predict_change,
+            linear_skip=settings.linear_skip,
             name=f"{family}_{index + 1}",
         )
         for index in range(settings.members)
