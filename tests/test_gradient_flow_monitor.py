@@ -1,4 +1,4 @@
-"""GradientFlowMonitor against hand-written BPTT, and its warnings, logs and plot."""
+"""GradientFlowMonitor against hand-written BPTT, and its warnings, logs, plot and TensorBoard."""
 
 import warnings
 
@@ -169,3 +169,70 @@ def test_plot_colours_epochs_on_a_colour_bar_and_names_model_and_layer(rng):
 def test_bad_vanishing_factor():
     with pytest.raises(ValueError, match="`vanishing_factor` must be a number > 1"):
         GradientFlowMonitor(np.zeros((1, 2, 1)), np.zeros((1, 1)), vanishing_factor=0.5)
+
+
+def _event_tags(directory):
+    """`{tag: [step, ...]}` of every event file under `directory`, read back with tf."""
+    tf = pytest.importorskip("tensorflow")
+    tags = {}
+    for path in sorted(directory.rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                tags.setdefault((path.parent.name, value.tag), []).append(event.step)
+    return tags
+
+
+@pytest.mark.parametrize("monitor_first", [True, False])
+def test_tensorboard_gets_scalars_and_profile_whatever_the_callback_order(
+    rng, tmp_path, monitor_first
+):
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("matplotlib")
+    model = _elman_model(rng)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = np.zeros((B, T, H), "float32")
+    tensorboard = keras.callbacks.TensorBoard(log_dir=str(tmp_path))
+    monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, log_dir=tensorboard)
+    callbacks = [monitor, tensorboard] if monitor_first else [tensorboard, monitor]
+    model.fit(x, y, epochs=3, verbose=0, callbacks=callbacks)
+
+    tags = _event_tags(tmp_path)
+    for tag in [
+        "gradient_flow/elman/first_step",
+        "gradient_flow/elman/last_step",
+        "gradient_flow/elman/log10_state_gradient",
+        "gradient_flow/profile",
+    ]:
+        assert tags[("gradient_flow", tag)] == [0, 1, 2], tag
+    weights = [tag for run, tag in tags if run == "gradient_flow" and tag.endswith("/weights")]
+    assert weights, tags
+    assert ("train", "epoch_loss") in tags  # Keras's own run is untouched
+
+
+def test_tensorboard_histogram_holds_the_per_step_profile(rng, tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    model = _elman_model(rng)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = np.zeros((B, T, H), "float32")
+    monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, log_dir=tmp_path)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+    (path,) = (tmp_path / "gradient_flow").glob("events.out.tfevents.*")
+    histograms = [
+        value
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+        if value.tag == "gradient_flow/elman/log10_state_gradient"
+    ]
+    (histogram,) = histograms
+    buckets = tf.make_ndarray(histogram.tensor)  # rows: (left edge, right edge, count)
+    assert buckets[:, 2].sum() == T
+    profile = np.log10(monitor.state_gradient_norms["elman"][0])
+    assert buckets[0, 0] == pytest.approx(profile.min(), rel=1e-6)
+    assert buckets[-1, 1] == pytest.approx(profile.max(), rel=1e-6)
+
+
+def test_bad_log_dir():
+    with pytest.raises(ValueError, match=r"`log_dir` must be None, a directory or a keras"):
+        GradientFlowMonitor(np.zeros((1, 2, 1)), np.zeros((1, 1)), log_dir=3)

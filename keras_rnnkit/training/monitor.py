@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_rnnkit.backend.gradients import value_and_gradients
+from keras_rnnkit.training import summaries
 from keras_rnnkit.training.model_layers import walk_layers
 
 
@@ -31,9 +32,18 @@ class GradientFlowMonitor(keras.callbacks.Callback):
       epoch, one non-negative norm per time step (in time order).
     - `weight_gradient_norms`: `{layer name: {weight name: [norm per epoch]}}`.
 
-    Each epoch it also adds scalars to the logs (so to `History` and, if it
-    comes after this callback, `TensorBoard`): `gradient_flow/<layer>/first_step`,
-    `.../last_step` and `.../weights` (the layer's total weight-gradient norm).
+    Each epoch it also adds scalars to the logs (so to `History`):
+    `gradient_flow/<layer>/first_step`, `.../last_step` and `.../weights` (the
+    layer's total weight-gradient norm).
+
+    With `log_dir` it writes them to TensorBoard itself, whatever the order
+    of the callbacks, as the run `gradient_flow` of that log directory (beside
+    Keras's `train` and `validation`), with the per-step profile of each epoch:
+    a histogram `gradient_flow/<layer>/log10_state_gradient` of the log10
+    norms over the time steps, and (with matplotlib) the figure of `figure()`
+    as the image `gradient_flow/profile`. Pass the directory of your
+    `keras.callbacks.TensorBoard`, or the callback itself. Needs TensorFlow
+    installed (any backend), as Keras's `TensorBoard` callback does.
     It warns (`GradientFlowWarning`) when the gradient at the first step is
     smaller than at the last by more than `vanishing_factor`, and when a norm
     is not finite (exploding).
@@ -48,6 +58,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         vanishing_factor: warn when first-step norm * factor < last-step norm.
             Default: `1e3`.
         plot_path: if given, `plot(plot_path)` at the end of training.
+        log_dir: `None`, a TensorBoard log directory, or a
+            `keras.callbacks.TensorBoard` (its `log_dir`). Default: `None`.
 
     Example:
 
@@ -63,7 +75,9 @@ class GradientFlowMonitor(keras.callbacks.Callback):
     (2, 10)
     """
 
-    def __init__(self, x_probe, y_probe, loss=None, vanishing_factor=1e3, plot_path=None):
+    def __init__(
+        self, x_probe, y_probe, loss=None, vanishing_factor=1e3, plot_path=None, log_dir=None
+    ):
         super().__init__()
         owner = type(self).__name__
         if (
@@ -80,6 +94,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         self.loss = None if loss is None else keras.losses.get(loss)
         self.vanishing_factor = float(vanishing_factor)
         self.plot_path = plot_path
+        self.log_dir = None if log_dir is None else summaries.log_directory(owner, log_dir)
+        self._writer = None
         self.state_gradient_norms = {}
         self.weight_gradient_norms = {}
 
@@ -165,9 +181,14 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             weights[variable.name] = float(np.sqrt(np.sum(grad**2)))
         return state_norms, weight_norms
 
+    def on_train_begin(self, logs=None):
+        if self.log_dir is not None and self._writer is None:
+            self._writer = summaries.EpochWriter(self.log_dir)
+
     def on_epoch_end(self, epoch, logs=None):
         state_norms, weight_norms = self.measure()
         logs = logs if logs is not None else {}
+        scalars_before = set(logs)
         for name, norms in state_norms.items():
             previous = self.state_gradient_norms.get(name, np.empty((0, len(norms))))
             self.state_gradient_norms[name] = np.vstack([previous, norms])
@@ -182,6 +203,22 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             logs[f"gradient_flow/{name}/weights"] = total
             if not np.isfinite(total):
                 self._warn_not_finite(name, epoch, "weight")
+        if self._writer is not None:
+            self._write_summaries(epoch, {k: logs[k] for k in set(logs) - scalars_before})
+
+    def _write_summaries(self, epoch, scalars):
+        histograms = {
+            f"gradient_flow/{name}/log10_state_gradient": np.log10(
+                np.maximum(rows[-1], np.finfo("float64").tiny)
+            )
+            for name, rows in self.state_gradient_norms.items()
+        }
+        image = None
+        try:
+            image = summaries.figure_pixels(self.figure())
+        except ImportError:
+            pass  # no matplotlib: scalars and histograms only (documented)
+        self._writer.write(epoch, scalars, histograms, image)
 
     def _warn_not_finite(self, name, epoch, what):
         warnings.warn(
@@ -205,6 +242,9 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self.plot_path is not None:
             self.plot(self.plot_path)
 
