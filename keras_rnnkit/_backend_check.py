@@ -6,11 +6,7 @@ ModuleNotFoundError for tensorflow; this module is imported first and says which
 
 import os
 
-_EXTRAS = {
-    "tensorflow": 'pip install "keras-rnnkit[tensorflow]" (or "keras-rnnkit[tensorflow-cpu]")',
-    "jax": 'pip install "keras-rnnkit[jax]"',
-    "torch": 'pip install "keras-rnnkit[torch]"',
-}
+_OTHERS = '"keras-rnnkit[jax]" / "keras-rnnkit[torch]" and set KERAS_BACKEND=jax / torch'
 
 
 def require_backend():
@@ -19,18 +15,19 @@ def require_backend():
         import keras  # noqa: F401
     except ModuleNotFoundError as error:
         missing = (error.name or "").partition(".")[0]
-        if missing not in _EXTRAS:
+        if missing not in ("tensorflow", "jax", "torch"):
             raise
-        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-        others = (
-            ""
-            if "KERAS_BACKEND" in os.environ
-            else ('; or "keras-rnnkit[jax]" / "keras-rnnkit[torch]" with KERAS_BACKEND=jax / torch')
-        )
-        raise ImportError(
-            f"keras_rnnkit: the Keras backend {backend!r} needs {missing!r}, which is not "
-            f"installed: {_EXTRAS[missing]}{others}."
-        ) from None
+        if "KERAS_BACKEND" not in os.environ:
+            message = (
+                f"Keras's default backend, TensorFlow, is not installed: pip install "
+                f'"keras-rnnkit[tensorflow]" (or [tensorflow-cpu]), or {_OTHERS}.'
+            )
+        else:
+            message = (
+                f"KERAS_BACKEND={os.environ['KERAS_BACKEND']} but {missing} is not installed: "
+                f'pip install "keras-rnnkit[{missing}]".'
+            )
+        raise ImportError(f"keras_rnnkit: {message}") from None
 
 
 require_backend()

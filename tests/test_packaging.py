@@ -49,9 +49,11 @@ def test_each_backend_is_an_extra_and_dev_has_the_default_one():
     assert set(_requirements(extras["docs"])) <= set(_requirements(extras["dev"]))
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_import_without_the_backend_names_the_extra_in_one_line(backend, monkeypatch):
-    monkeypatch.setenv("KERAS_BACKEND", backend)
+def _import_without_backends(monkeypatch, backend):
+    if backend is None:
+        monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KERAS_BACKEND", backend)
     completed = subprocess.run(
         [sys.executable, "-c", _BLOCK.format(blocked=BACKENDS)],
         capture_output=True,
@@ -61,7 +63,19 @@ def test_import_without_the_backend_names_the_extra_in_one_line(backend, monkeyp
     assert completed.returncode == 1
     last = completed.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: keras_rnnkit: ")
-    assert f'pip install "keras-rnnkit[{backend}]"' in last
+    return last
+
+
+def test_import_without_the_default_backend_names_every_extra_in_one_line(monkeypatch):
+    last = _import_without_backends(monkeypatch, None)
+    assert 'pip install "keras-rnnkit[tensorflow]"' in last
+    assert '"keras-rnnkit[jax]" / "keras-rnnkit[torch]" and set KERAS_BACKEND=jax / torch' in last
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_import_without_the_chosen_backend_names_its_extra_in_one_line(backend, monkeypatch):
+    last = _import_without_backends(monkeypatch, backend)
+    assert last.endswith(f'is not installed: pip install "keras-rnnkit[{backend}]".')
 
 
 def test_license_is_the_apache_text():
