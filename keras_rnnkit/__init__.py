@@ -1,5 +1,7 @@
 """keras_rnnkit: Elman, Jordan and time-delay recurrent layers for Keras 3."""
 
+# First: with no backend installed, one line naming the extra to install (see the module).
+from keras_rnnkit import _backend_check as _backend_check
 from keras_rnnkit import data as data
 from keras_rnnkit import forecasting as forecasting
 from keras_rnnkit import regularizers as regularizers

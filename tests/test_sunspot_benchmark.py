@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import pathlib
+import subprocess
 
 import pytest
 
@@ -11,6 +12,14 @@ from benchmarks import sunspot_selection
 from keras_rnnkit.forecasting import sunspots
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+
+
+def _checkout_commit():
+    """HEAD's short commit, as the stamp records it; None outside a git checkout (the sdist)."""
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else None
 
 
 def test_demo_settings_are_the_best_candidates_of_the_committed_selection():
@@ -45,7 +54,7 @@ def test_selection_smoke_run_writes_the_candidate_and_the_baselines(tmp_path):
     results = json.loads(out.read_text())
     assert set(results) == {"tdnn base", "AR(12)", "AR(9)", "persistence"}
     assert results["tdnn base"]["settings"]["members"] == 2
-    assert results["tdnn base"]["stamp"]["commit"]
+    assert results["tdnn base"]["stamp"]["commit"] == _checkout_commit()
 
 
 @pytest.mark.slow
