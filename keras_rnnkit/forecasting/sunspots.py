@@ -134,7 +134,7 @@ class ForecasterSettings:
 # results: benchmarks/results/sunspot_selection.json; a test checks the match).
 SETTINGS = {
     "elman": ForecasterSettings(weight_decay=3e-2),
-    "jordan": ForecasterSettings(weight_decay=1e-2),
+    "jordan": ForecasterSettings(weight_decay=1e-2, weight_penalty="elimination"),
     "tdnn": ForecasterSettings(weight_decay=3e-2),
 }
 
