@@ -142,3 +142,52 @@ def test_stateful_needs_a_fixed_batch_size():
     layer = keras_rnnkit.ElmanRNN(3, stateful=True)
     with pytest.raises(ValueError, match="batch size must be static"):
         keras.Sequential([keras.Input((None, 2)), layer])
+
+
+# Keras's own message ("Could not interpret initializer identifier: junk")
+# names neither the layer nor the argument.
+JUNK_WEIGHT_OPTIONS = [
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanCell", "kernel_initializer"),
+    (keras_rnnkit.ElmanCell, (3,), "ElmanCell", "recurrent_regularizer"),
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanCell", "bias_constraint"),
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanRNN", "activity_regularizer"),
+    (keras_rnnkit.JordanRNN, (3, 2), "JordanCell", "output_kernel_initializer"),
+    (keras_rnnkit.JordanCell, (3, 2), "JordanCell", "output_bias_regularizer"),
+    (keras_rnnkit.JordanRNN, (3, 2), "JordanCell", "recurrent_constraint"),
+    (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "bias_initializer"),
+    (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "kernel_regularizer"),
+    (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "activity_regularizer"),
+    (keras_rnnkit.TDNNCell, (3, (0,)), "TDNNCell", "kernel_constraint"),
+]
+
+
+@pytest.mark.parametrize(
+    "cls,args,owner,name",
+    JUNK_WEIGHT_OPTIONS,
+    ids=[f"{c.__name__}-{n}" for c, _, _, n in JUNK_WEIGHT_OPTIONS],
+)
+def test_junk_initializer_regularizer_or_constraint_names_layer_and_argument(
+    cls, args, owner, name
+):
+    kind = name.rsplit("_", 1)[1]
+    with pytest.raises(
+        ValueError,
+        match=f"^{owner}: `{name}` must be the name of a Keras {kind} .*Received: {name}='junk'$",
+    ):
+        cls(*args, **{name: "junk"})
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda seed: keras_rnnkit.ElmanRNN(3, seed=seed),
+        lambda seed: keras_rnnkit.JordanCell(3, 2, seed=seed),
+    ],
+    ids=["ElmanRNN", "JordanCell"],
+)
+@pytest.mark.parametrize("seed", [True, 1.5, "7"])
+def test_seed_must_be_an_integer(factory, seed):
+    with pytest.raises(
+        ValueError, match=rf"`seed` must be None or an integer. Received: seed={seed!r}"
+    ):
+        factory(seed)

@@ -54,10 +54,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         owner = type(self).__name__
         self.dropout = arguments.rate(owner, "dropout", dropout)
         self.recurrent_dropout = arguments.rate(owner, "recurrent_dropout", recurrent_dropout)
-        self.seed = seed
+        self.seed = arguments.optional_seed(owner, "seed", seed)
         # Created even without dropout, as SimpleRNNCell does, so that the
         # layer's variables are the same whatever the rates.
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _dropped(self, tensor, mask, training):
         """`tensor * mask` while training with a mask, else `tensor`."""
@@ -262,7 +262,9 @@ class RecurrentLayer(keras.layers.RNN):
         activity_regularizer = loop_kwargs.pop("activity_regularizer")
         super().__init__(
             cell,
-            activity_regularizer=keras.regularizers.get(activity_regularizer),
+            activity_regularizer=arguments.regularizer(
+                owner, "activity_regularizer", activity_regularizer
+            ),
             **loop_kwargs,
             **kwargs,
         )

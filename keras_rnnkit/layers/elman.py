@@ -103,15 +103,25 @@ class ElmanCell(RecurrentCell):
         self.units = self_units
         self.activation = self_activation
         self.use_bias = arguments.boolean(owner, "use_bias", use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.kernel_initializer = arguments.initializer(
+            owner, "kernel_initializer", kernel_initializer
+        )
+        self.recurrent_initializer = arguments.initializer(
+            owner, "recurrent_initializer", recurrent_initializer
+        )
+        self.bias_initializer = arguments.initializer(owner, "bias_initializer", bias_initializer)
+        self.kernel_regularizer = arguments.regularizer(
+            owner, "kernel_regularizer", kernel_regularizer
+        )
+        self.recurrent_regularizer = arguments.regularizer(
+            owner, "recurrent_regularizer", recurrent_regularizer
+        )
+        self.bias_regularizer = arguments.regularizer(owner, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = arguments.constraint(owner, "kernel_constraint", kernel_constraint)
+        self.recurrent_constraint = arguments.constraint(
+            owner, "recurrent_constraint", recurrent_constraint
+        )
+        self.bias_constraint = arguments.constraint(owner, "bias_constraint", bias_constraint)
         self._init_dropout(dropout, recurrent_dropout, seed)
         self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         self._init_regularization(zoneout, layer_norm)

@@ -118,19 +118,9 @@ class JordanCell(RecurrentCell):
         for weight in _WEIGHTS:
             prefix = "recurrent" if weight == "recurrent_kernel" else weight
             local = locals()
-            setattr(
-                self,
-                f"{prefix}_initializer",
-                keras.initializers.get(local[f"{prefix}_initializer"]),
-            )
-            setattr(
-                self,
-                f"{prefix}_regularizer",
-                keras.regularizers.get(local[f"{prefix}_regularizer"]),
-            )
-            setattr(
-                self, f"{prefix}_constraint", keras.constraints.get(local[f"{prefix}_constraint"])
-            )
+            for kind in ("initializer", "regularizer", "constraint"):
+                name = f"{prefix}_{kind}"
+                setattr(self, name, getattr(arguments, kind)(owner, name, local[name]))
         self._init_dropout(dropout, recurrent_dropout, seed)
         self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         self._init_regularization(zoneout, layer_norm)

@@ -37,12 +37,17 @@ def _set_options(
     """Sets the checked options and the weights' initializers, regularizers, constraints."""
     for name, value in checked.items():
         setattr(layer, name, value)
-    layer.kernel_initializer = keras.initializers.get(kernel_initializer)
-    layer.bias_initializer = keras.initializers.get(bias_initializer)
-    layer.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-    layer.bias_regularizer = keras.regularizers.get(bias_regularizer)
-    layer.kernel_constraint = keras.constraints.get(kernel_constraint)
-    layer.bias_constraint = keras.constraints.get(bias_constraint)
+    owner = type(layer).__name__
+    layer.kernel_initializer = arguments.initializer(
+        owner, "kernel_initializer", kernel_initializer
+    )
+    layer.bias_initializer = arguments.initializer(owner, "bias_initializer", bias_initializer)
+    layer.kernel_regularizer = arguments.regularizer(
+        owner, "kernel_regularizer", kernel_regularizer
+    )
+    layer.bias_regularizer = arguments.regularizer(owner, "bias_regularizer", bias_regularizer)
+    layer.kernel_constraint = arguments.constraint(owner, "kernel_constraint", kernel_constraint)
+    layer.bias_constraint = arguments.constraint(owner, "bias_constraint", bias_constraint)
 
 
 class _ContextWindow:
@@ -155,6 +160,10 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         checked = _checked_options(owner, units, context, activation, use_bias, layer_norm)
         checked["padding"] = arguments.one_of(owner, "padding", padding, PADDINGS)
         checked["stride"] = arguments.positive_int(owner, "stride", stride)
+        if "activity_regularizer" in kwargs:
+            kwargs["activity_regularizer"] = arguments.regularizer(
+                owner, "activity_regularizer", kwargs["activity_regularizer"]
+            )
         super().__init__(**kwargs)
         _set_options(
             self,
