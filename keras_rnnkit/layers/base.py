@@ -171,6 +171,48 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return cls(**config)
 
 
+def as_compute_dtype(layer, inputs):
+    """Integer or boolean `inputs` cast to the layer's compute dtype.
+
+    Keras autocasts only floating inputs; without this, torch's matmul refuses
+    int32 inputs against float32 weights (TensorFlow and JAX promote them).
+    """
+    inputs = keras.ops.convert_to_tensor(inputs)
+    if not keras.backend.is_float_dtype(inputs.dtype):
+        inputs = keras.ops.cast(inputs, layer.compute_dtype)
+    return inputs
+
+
+def checked_initial_state(owner, initial_state, state_size, batch_size):
+    """`initial_state` as a list of (B, size) tensors, one per state, or raises.
+
+    Without this check the backends disagree: JAX and torch accepted two states
+    for a one-state layer, TensorFlow broadcast a (H,) state over the batch.
+    """
+    sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    expected = ", ".join(f"(batch, {size})" for size in sizes)
+    if len(states) != len(sizes):
+        raise ValueError(
+            f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape "
+            f"{expected}. Received: {len(states)} tensor(s)"
+        )
+    states = [s if hasattr(s, "shape") else keras.ops.convert_to_tensor(s) for s in states]
+    for state, size in zip(states, sizes):
+        shape = tuple(state.shape)
+        if (
+            len(shape) != 2
+            or shape[1] not in (None, size)
+            or (None not in (shape[0], batch_size) and shape[0] != batch_size)
+        ):
+            raise ValueError(
+                f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape "
+                f"{expected}, with the batch size of the inputs ({batch_size}). "
+                f"Received: initial_state shapes={[tuple(s.shape) for s in states]}"
+            )
+    return states
+
+
 def _per_state(values, states):
     """Splits `values` (B, sum of the state sizes) into one slice per state."""
     slices, start = [], 0
@@ -280,6 +322,11 @@ class RecurrentLayer(keras.layers.RNN):
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        sequences = as_compute_dtype(self, sequences)
+        if initial_state is not None:
+            initial_state = checked_initial_state(
+                type(self).__name__, initial_state, self.cell.state_size, sequences.shape[0]
+            )
         # `keras.layers.RNN` prepares one dropout mask per sequence only for
         # cells it recognises (see backend/keras_internals.py); preparing them
         # here as well (the cache makes it idempotent) keeps our layers right

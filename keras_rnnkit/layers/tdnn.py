@@ -6,6 +6,7 @@ from keras_rnnkit._api import export
 from keras_rnnkit.backend import tdnn_convolution
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
+from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -210,6 +211,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         return [sequence[:, c - lo : c - lo + out_length] for c in self.context]
 
     def call(self, inputs, mask=None):
+        inputs = as_compute_dtype(self, inputs)
         if mask is not None:
             inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
         reason = tdnn_convolution.convolution_reason(self.context, keras.backend.backend())
