@@ -329,3 +329,39 @@ def test_integer_and_boolean_inputs_are_cast_to_the_compute_dtype(factory, dtype
     got = layer(values.astype(dtype))
     assert keras.backend.standardize_dtype(got.dtype) == "float32"
     np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "factory,owner,name,weight",
+    [
+        (
+            lambda: keras_rnnkit.ElmanRNN(3, bias_initializer="orthogonal"),
+            "ElmanCell",
+            "bias_initializer",
+            "bias",
+        ),
+        (
+            lambda: keras_rnnkit.JordanRNN(3, 2, output_bias_initializer="identity"),
+            "JordanCell",
+            "output_bias_initializer",
+            "output_bias",
+        ),
+        (
+            lambda: keras_rnnkit.TDNN(3, (0,), bias_initializer="orthogonal"),
+            "TDNN",
+            "bias_initializer",
+            "bias",
+        ),
+    ],
+    ids=["ElmanRNN", "JordanRNN", "TDNN"],
+)
+def test_initializer_that_cannot_make_the_weight_names_layer_and_argument(
+    factory, owner, name, weight
+):
+    # Found by tests/test_fuzz.py: Keras's "The tensor to initialize must be at
+    # least two-dimensional" named neither.
+    with pytest.raises(
+        ValueError,
+        match=rf"{owner}: `{name}` cannot initialize `{weight}` of shape \(3,\)|{owner}: `{name}` cannot initialize `{weight}` of shape \(2,\)",
+    ):
+        factory()(X)

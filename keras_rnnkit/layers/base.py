@@ -171,6 +171,31 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return cls(**config)
 
 
+def add_named_weight(layer, name, shape, prefix=None):
+    """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer`, `_constraint`.
+
+    An initializer that cannot make this shape (e.g. "orthogonal" for a bias)
+    raises at build; the error then names the layer and the argument, which
+    Keras's own ("must be at least two-dimensional") does not.
+    """
+    prefix = prefix or name
+    initializer = getattr(layer, f"{prefix}_initializer")
+    try:
+        return layer.add_weight(
+            shape=shape,
+            name=name,
+            initializer=initializer,
+            regularizer=getattr(layer, f"{prefix}_regularizer"),
+            constraint=getattr(layer, f"{prefix}_constraint"),
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"{type(layer).__name__}: `{prefix}_initializer` cannot initialize `{name}` of "
+            f"shape {tuple(shape)} ({error}). Received: {prefix}_initializer="
+            f"{type(initializer).__name__}"
+        ) from error
+
+
 def as_compute_dtype(layer, inputs):
     """Integer or boolean `inputs` cast to the layer's compute dtype.
 

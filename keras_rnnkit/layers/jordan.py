@@ -9,6 +9,7 @@ from keras_rnnkit.backend import fused_jordan
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.fused_loop import FusedLoop
@@ -149,17 +150,7 @@ class JordanCell(RecurrentCell):
                 setattr(self, weight, None)
                 continue
             prefix = "recurrent" if weight == "recurrent_kernel" else weight
-            setattr(
-                self,
-                weight,
-                self.add_weight(
-                    shape=shapes[weight],
-                    name=weight,
-                    initializer=getattr(self, f"{prefix}_initializer"),
-                    regularizer=getattr(self, f"{prefix}_regularizer"),
-                    constraint=getattr(self, f"{prefix}_constraint"),
-                ),
-            )
+            setattr(self, weight, add_named_weight(self, weight, shapes[weight], prefix))
         add_layer_norm_weights(self, h)
 
     def step(self, sequence, states, training=False):

@@ -6,6 +6,7 @@ from keras_rnnkit._api import export
 from keras_rnnkit.backend import tdnn_convolution
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
+from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
@@ -65,22 +66,8 @@ def _add_weights(layer, input_dim):
 
     Shared by TDNN and TDNNCell, so that their weights are the same.
     """
-    layer.kernel = layer.add_weight(
-        shape=(len(layer.context), input_dim, layer.units),
-        name="kernel",
-        initializer=layer.kernel_initializer,
-        regularizer=layer.kernel_regularizer,
-        constraint=layer.kernel_constraint,
-    )
-    layer.bias = None
-    if layer.use_bias:
-        layer.bias = layer.add_weight(
-            shape=(layer.units,),
-            name="bias",
-            initializer=layer.bias_initializer,
-            regularizer=layer.bias_regularizer,
-            constraint=layer.bias_constraint,
-        )
+    layer.kernel = add_named_weight(layer, "kernel", (len(layer.context), input_dim, layer.units))
+    layer.bias = add_named_weight(layer, "bias", (layer.units,)) if layer.use_bias else None
     add_layer_norm_weights(layer, layer.units)
 
 
