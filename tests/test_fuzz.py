@@ -233,3 +233,88 @@ def test_every_configuration_builds_trains_and_round_trips_or_is_refused_slow(
     configuration, tmp_path
 ):
     event(check_configuration(configuration, tmp_path))
+
+
+CALL_LAYERS = {
+    "ElmanRNN": lambda **kw: keras_rnnkit.ElmanRNN(3, **kw),
+    "JordanRNN": lambda **kw: keras_rnnkit.JordanRNN(3, 2, **kw),
+    "TDNN": lambda **kw: keras_rnnkit.TDNN(3, (-1, 0, 1)),
+}
+STATE_SIZE = {"ElmanRNN": 3, "JordanRNN": 2}
+
+
+@st.composite
+def calls(draw):
+    """(layer kind, loop options, inputs, mask or None, initial_state kind)."""
+    kind = draw(st.sampled_from(sorted(CALL_LAYERS)))
+    options = {}
+    if kind != "TDNN":
+        options = {
+            "return_sequences": draw(st.booleans()),
+            "go_backwards": draw(st.booleans()),
+            "zero_output_for_mask": draw(st.booleans()),
+        }
+    b, t, d = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from(["float32", "float64", "int32", "int64", "bool"]))
+    values = np.asarray(draw(st.lists(st.integers(0, 2), min_size=b * t * d, max_size=b * t * d)))
+    x = values.reshape(b, t, d).astype(dtype)
+    mask = None
+    if draw(st.booleans()):
+        rows = draw(
+            st.lists(st.lists(st.booleans(), min_size=t, max_size=t), min_size=b, max_size=b)
+        )
+        mask = np.asarray(rows, bool)
+    state = (
+        "none"
+        if kind == "TDNN"
+        else draw(st.sampled_from(["none", "good", "two", "units", "batch", "rank"]))
+    )
+    return kind, options, x, mask, state
+
+
+def _initial_state(kind, state, batch):
+    size = STATE_SIZE[kind]
+    shapes = {
+        "good": [(batch, size)],
+        "two": [(batch, size), (batch, size)],
+        "units": [(batch, size + 1)],
+        "batch": [(batch + 1, size)],
+        "rank": [(size,)],
+    }[state]
+    return [np.full(shape, 0.5, "float32") for shape in shapes]
+
+
+def check_call(case):
+    kind, options, x, mask, state = case
+    layer = CALL_LAYERS[kind](**options)
+    kwargs = {} if mask is None else {"mask": mask}
+    if state != "none":
+        kwargs["initial_state"] = _initial_state(kind, state, len(x))
+    if state not in ("none", "good"):
+        with pytest.raises(ValueError, match=f"{kind}: `initial_state` must be a list of 1"):
+            layer(x, **kwargs)
+        return "bad initial_state refused"
+    got = keras.ops.convert_to_numpy(layer(x, **kwargs))
+    assert keras.backend.standardize_dtype(got.dtype) == "float32"
+    assert np.all(np.isfinite(got)), (case, got)
+    # Any input dtype computes what the same values as float32 compute.
+    expected = keras.ops.convert_to_numpy(layer(x.astype("float32"), **kwargs))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    if kind != "TDNN" and mask is not None and state == "none":
+        # A row with every step masked keeps the zero state and outputs zeros.
+        empty = ~mask.any(axis=1)
+        np.testing.assert_array_equal(got[empty], np.zeros_like(got[empty]))
+    return "computed"
+
+
+@FAST
+@given(case=calls())
+def test_calls_with_any_shape_mask_dtype_and_initial_state(case):
+    event(check_call(case))
+
+
+@pytest.mark.slow
+@SLOW
+@given(case=calls())
+def test_calls_with_any_shape_mask_dtype_and_initial_state_slow(case):
+    event(check_call(case))
