@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import pathlib
 import shutil
@@ -16,10 +17,33 @@ import sys
 import tempfile
 import time
 import warnings
+import zipfile
 
 import numpy as np
 
 from keras_rnnkit.data import TASKS
+
+
+def _positive_int(text):
+    """argparse type: a positive integer, refused in one line otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text}")
+    return value
+
+
+def _positive_float(text):
+    """argparse type: a finite positive number (NaN, inf, 0 and negatives refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number. Received: {text}")
+    return value
 
 
 def _refuse_existing(out, overwrite):
@@ -83,6 +107,8 @@ def _demo(args):
     with _new_output_folder(args.out, args.overwrite) as staging:
         for family in FAMILIES:
             settings = sunspots.SETTINGS[family]
+            if args.epochs is not None:
+                settings = dataclasses.replace(settings, epochs=args.epochs)
             if args.smoke:
                 settings = dataclasses.replace(settings, epochs=2, members=2)
             progress = EpochProgress(
@@ -249,8 +275,10 @@ def _fit(args, callbacks_for=lambda task: []):
             epochs=args.epochs,
             batch_size=args.batch_size,
             verbose=0 if args.quiet else 1,
-            callbacks=callbacks_for(task),
+            # Stops at the first NaN loss; _diverged then refuses the model.
+            callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks_for(task)],
         )
+        _diverged(kind if len(kinds) > 1 else None, history, args)
         fits.append((model, history))
     facts = {"model": args.model, "data": source, "problem": problem}
     index = 0
@@ -259,11 +287,29 @@ def _fit(args, callbacks_for=lambda task: []):
             kind: float(np.mean((model.predict(task["x_val"], verbose=0) - task["y_val"]) ** 2))
             for kind, (model, _) in zip(kinds, fits)
         }
+        if not all(math.isfinite(mse) for mse in validation.values()):
+            raise ValueError(
+                f"training gave a model whose validation MSE is not finite ({validation}); "
+                "nothing was written. Try a lower --learning-rate or --clip"
+            )
         index = kinds.index(min(validation, key=validation.get))
         facts.update(forecast=kinds[index], validation_mse=validation)
     model, history = fits[index]
     facts.update(parameters=model.count_params(), seconds=time.perf_counter() - start)
     return model, history, task, facts, index
+
+
+def _diverged(kind, history, args):
+    """Raises if the training loss became NaN or infinite: such a model is not written."""
+    losses = history.history.get("loss", [])
+    bad = [i for i, loss in enumerate(losses) if not math.isfinite(loss)]
+    if bad:
+        which = f" (the forecaster of the {kind})" if kind else ""
+        raise ValueError(
+            f"training diverged{which}: the loss became {losses[bad[0]]} in epoch "
+            f"{bad[0] + 1}; nothing was written. Try a lower --learning-rate (it was "
+            f"{args.learning_rate}) or --clip"
+        )
 
 
 def _baselines(task, problem):
@@ -429,7 +475,18 @@ def _export(args):
         raise ValueError("--batch-size and --time-steps apply to --format tflite only")
     if args.format == "onnx" and args.streaming:
         raise ValueError("--streaming applies to --format savedmodel or tflite")
-    model = keras.saving.load_model(model_path)
+    if not zipfile.is_zipfile(model_path):
+        raise ValueError(f"{model_path}: not a Keras model file (a .keras file is a zip archive)")
+    try:
+        model = keras.saving.load_model(model_path)
+    except Exception as error:
+        # A broken or crafted file fails anywhere in Keras's loader, with any
+        # type (BadZipFile, KeyError, TypeError, ...); --debug shows which.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"{model_path}: not a Keras model file that can be loaded "
+            f"({type(error).__name__}: {reason})"
+        ) from error
     if args.format == "savedmodel":
         written = export.export_saved_model(
             model, args.out, streaming=args.streaming, overwrite=args.overwrite
@@ -507,15 +564,20 @@ def _add_training_arguments(parser, default_out):
         "both, keeping the lower validation MSE (default: %(default)s)",
     )
     parser.add_argument("--window", type=int, default=None, help="time steps per sample")
-    parser.add_argument("--units", type=int, default=8, help="default: %(default)s")
-    parser.add_argument("--epochs", type=int, default=50, help="default: %(default)s")
-    parser.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
-    parser.add_argument("--learning-rate", type=float, default=0.01, help="default: %(default)s")
+    parser.add_argument("--units", type=_positive_int, default=8, help="default: %(default)s")
+    parser.add_argument("--epochs", type=_positive_int, default=50, help="default: %(default)s")
+    parser.add_argument("--batch-size", type=_positive_int, default=32, help="default: %(default)s")
     parser.add_argument(
-        "--clip", type=float, default=None, help="per-step gradient clip inside BPTT"
+        "--learning-rate", type=_positive_float, default=0.01, help="default: %(default)s"
     )
     parser.add_argument(
-        "--clipnorm", type=float, default=1.0, help="optimizer clipnorm (default: %(default)s)"
+        "--clip", type=_positive_float, default=None, help="per-step gradient clip inside BPTT"
+    )
+    parser.add_argument(
+        "--clipnorm",
+        type=_positive_float,
+        default=1.0,
+        help="optimizer clipnorm (default: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     parser.add_argument("--out", default=default_out, help="new output folder")
@@ -542,7 +604,12 @@ def build_parser():
     demo.add_argument(
         "--out", default="rnnkit-demo", help="new output folder (default: %(default)s)"
     )
-    demo.add_argument("--epochs", type=int, default=300, help="default: %(default)s")
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs per member (default: each family's tuned setting)",
+    )
     demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     demo.add_argument("--smoke", action="store_true", help="2 epochs: check that it runs")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -576,7 +643,10 @@ def build_parser():
     )
     _add_training_arguments(gradients, default_out="rnnkit-gradients")
     gradients.add_argument(
-        "--probe", type=int, default=64, help="validation samples probed (default: %(default)s)"
+        "--probe",
+        type=_positive_int,
+        default=64,
+        help="validation samples probed (default: %(default)s)",
     )
     gradients.set_defaults(run=_gradients)
 
@@ -601,8 +671,8 @@ def build_parser():
         help="a family to search (repeatable; default: all three)",
     )
     tune.add_argument("--tuner", default="random", choices=("random", "bayesian", "hyperband"))
-    tune.add_argument("--max-trials", type=int, default=12, help="default: %(default)s")
-    tune.add_argument("--epochs", type=int, default=20, help="default: %(default)s")
+    tune.add_argument("--max-trials", type=_positive_int, default=12, help="default: %(default)s")
+    tune.add_argument("--epochs", type=_positive_int, default=20, help="default: %(default)s")
     tune.add_argument("--window", type=int, default=None, help="the task's sequence length")
     tune.add_argument("--directory", default="rnnkit-tuning", help="default: %(default)s")
     tune.add_argument(
@@ -643,8 +713,10 @@ def build_parser():
     export.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
     export.add_argument("--out", required=True, help="the SavedModel folder or file to create")
     export.add_argument("--streaming", action="store_true", help="the one-step form too/instead")
-    export.add_argument("--batch-size", type=int, default=None, help="tflite: default 1")
-    export.add_argument("--time-steps", type=int, default=None, help="tflite: unroll for T")
+    export.add_argument("--batch-size", type=_positive_int, default=None, help="tflite: default 1")
+    export.add_argument(
+        "--time-steps", type=_positive_int, default=None, help="tflite: unroll for T"
+    )
     export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     export.set_defaults(run=_export)
     return parser

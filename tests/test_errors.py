@@ -1,5 +1,7 @@
 """Bad input raises early, naming the layer, the argument, what is allowed and what came."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -142,3 +144,224 @@ def test_stateful_needs_a_fixed_batch_size():
     layer = keras_rnnkit.ElmanRNN(3, stateful=True)
     with pytest.raises(ValueError, match="batch size must be static"):
         keras.Sequential([keras.Input((None, 2)), layer])
+
+
+# Keras's own message ("Could not interpret initializer identifier: junk")
+# names neither the layer nor the argument.
+JUNK_WEIGHT_OPTIONS = [
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanCell", "kernel_initializer"),
+    (keras_rnnkit.ElmanCell, (3,), "ElmanCell", "recurrent_regularizer"),
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanCell", "bias_constraint"),
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanRNN", "activity_regularizer"),
+    (keras_rnnkit.JordanRNN, (3, 2), "JordanCell", "output_kernel_initializer"),
+    (keras_rnnkit.JordanCell, (3, 2), "JordanCell", "output_bias_regularizer"),
+    (keras_rnnkit.JordanRNN, (3, 2), "JordanCell", "recurrent_constraint"),
+    (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "bias_initializer"),
+    (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "kernel_regularizer"),
+    (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "activity_regularizer"),
+    (keras_rnnkit.TDNNCell, (3, (0,)), "TDNNCell", "kernel_constraint"),
+]
+
+
+@pytest.mark.parametrize(
+    "cls,args,owner,name",
+    JUNK_WEIGHT_OPTIONS,
+    ids=[f"{c.__name__}-{n}" for c, _, _, n in JUNK_WEIGHT_OPTIONS],
+)
+def test_junk_initializer_regularizer_or_constraint_names_layer_and_argument(
+    cls, args, owner, name
+):
+    kind = name.rsplit("_", 1)[1]
+    with pytest.raises(
+        ValueError,
+        match=f"^{owner}: `{name}` must be the name of a Keras {kind} .*Received: {name}='junk'$",
+    ):
+        cls(*args, **{name: "junk"})
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda seed: keras_rnnkit.ElmanRNN(3, seed=seed),
+        lambda seed: keras_rnnkit.JordanCell(3, 2, seed=seed),
+    ],
+    ids=["ElmanRNN", "JordanCell"],
+)
+@pytest.mark.parametrize("seed", [True, 1.5, "7"])
+def test_seed_must_be_an_integer(factory, seed):
+    with pytest.raises(
+        ValueError, match=rf"`seed` must be None or an integer. Received: seed={seed!r}"
+    ):
+        factory(seed)
+
+
+X = np.ones((2, 4, 3), "float32")
+
+
+@pytest.mark.parametrize(
+    "shape", [(2, 4, 3), (2, 4, 1), (2, 5, 2), (3, 4, 2), (2, 4)], ids=lambda s: str(s)
+)
+@pytest.mark.parametrize("training", [True, False], ids=["training", "inference"])
+def test_teacher_forcing_targets_must_be_shaped_like_the_outputs(shape, training):
+    # (B, T, O + 1) used to be accepted: its extra column became the
+    # "use own output" channel.
+    layer = keras_rnnkit.JordanRNN(3, output_units=2, return_sequences=True)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "JordanRNN: `targets` must have shape (batch, time, output_units) = (2, 4, 2), "
+            f"like `sequences` (2, 4, 3). Received: targets.shape={shape}"
+        ),
+    ):
+        layer(X, targets=np.zeros(shape, "float32"), training=training)
+
+
+@pytest.mark.parametrize("probability", [1.5, -0.5, float("nan"), [0.5], True, None, "0.5"])
+def test_sampling_probability_must_be_a_scalar_in_0_1(probability):
+    layer = keras_rnnkit.JordanRNN(3, output_units=2)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "JordanRNN: `sampling_probability` must be a number or a scalar tensor in [0, 1]. "
+            f"Received: sampling_probability={probability!r}"
+        ),
+    ):
+        layer(
+            X,
+            targets=np.zeros((2, 4, 2), "float32"),
+            training=True,
+            sampling_probability=probability,
+        )
+
+
+def test_sampling_probability_tensor_of_one_element_is_not_a_scalar():
+    layer = keras_rnnkit.JordanRNN(3, output_units=2)
+    with pytest.raises(ValueError, match="`sampling_probability` must be a number or a scalar"):
+        layer(
+            X,
+            targets=np.zeros((2, 4, 2), "float32"),
+            training=True,
+            sampling_probability=np.array([0.5], "float32"),
+        )
+
+
+def test_generate_needs_a_primer_of_at_least_one_step():
+    layer = keras_rnnkit.JordanRNN(3, output_units=2)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "JordanRNN.generate: `primer` must hold at least one step. "
+            "Received: primer.shape=(1, 0, 2)"
+        ),
+    ):
+        layer.generate(np.zeros((1, 0, 2), "float32"), steps=2)
+
+
+@pytest.mark.parametrize(
+    "state,received",
+    [
+        ([np.zeros((1, 3), "float32")], "initial_state shapes=[(1, 3)]"),
+        ([np.zeros((2, 2), "float32")], "initial_state shapes=[(2, 2)]"),
+        ([np.zeros((1, 2), "float32")] * 2, "2 tensor(s)"),
+    ],
+    ids=["units", "batch", "count"],
+)
+def test_generate_checks_the_initial_state(state, received):
+    layer = keras_rnnkit.JordanRNN(3, output_units=2)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "JordanRNN.generate: `initial_state` must be a list of 1 tensor(s) of shape (batch, 2)"
+        )
+        + ".*"
+        + re.escape(f"Received: {received}"),
+    ):
+        layer.generate(np.zeros((1, 2, 2), "float32"), steps=2, initial_state=state)
+
+
+STATE_LAYERS = {
+    "ElmanRNN": (lambda: keras_rnnkit.ElmanRNN(3), 3),
+    "JordanRNN": (lambda: keras_rnnkit.JordanRNN(4, 3), 3),
+}
+
+
+@pytest.mark.parametrize("kind", STATE_LAYERS)
+@pytest.mark.parametrize(
+    "shapes,received",
+    [
+        ([(2, 3), (2, 3)], "2 tensor(s)"),  # JAX and torch used to accept it
+        ([(3,)], "initial_state shapes=[(3,)]"),  # TensorFlow broadcast it
+        ([(4, 3)], "initial_state shapes=[(4, 3)]"),
+        ([(2, 5)], "initial_state shapes=[(2, 5)]"),
+    ],
+    ids=["two-states", "rank-1", "batch", "units"],
+)
+def test_initial_state_is_checked_on_every_backend(kind, shapes, received):
+    factory, size = STATE_LAYERS[kind]
+    state = [np.zeros(shape, "float32") for shape in shapes]
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"{kind}: `initial_state` must be a list of 1 tensor(s) of shape (batch, {size})"
+        )
+        + ".*"
+        + re.escape(f"Received: {received}"),
+    ):
+        factory()(X, initial_state=state)
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        lambda: keras_rnnkit.ElmanRNN(3, return_sequences=True),
+        lambda: keras_rnnkit.JordanRNN(4, 2, return_sequences=True),
+        lambda: keras_rnnkit.TDNN(3, (-1, 0)),
+    ],
+    ids=["ElmanRNN", "JordanRNN", "TDNN"],
+)
+@pytest.mark.parametrize("dtype", ["int32", "int64", "bool"])
+def test_integer_and_boolean_inputs_are_cast_to_the_compute_dtype(factory, dtype):
+    # torch refused int32 inputs ("mat1 and mat2 must have the same dtype"),
+    # TensorFlow refused them in TDNN's convolution; SimpleRNN accepts them.
+    layer = factory()
+    values = np.arange(24).reshape(2, 4, 3) % 2
+    expected = keras.ops.convert_to_numpy(layer(values.astype("float32")))
+    got = layer(values.astype(dtype))
+    assert keras.backend.standardize_dtype(got.dtype) == "float32"
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "factory,owner,name,weight",
+    [
+        (
+            lambda: keras_rnnkit.ElmanRNN(3, bias_initializer="orthogonal"),
+            "ElmanCell",
+            "bias_initializer",
+            "bias",
+        ),
+        (
+            lambda: keras_rnnkit.JordanRNN(3, 2, output_bias_initializer="identity"),
+            "JordanCell",
+            "output_bias_initializer",
+            "output_bias",
+        ),
+        (
+            lambda: keras_rnnkit.TDNN(3, (0,), bias_initializer="orthogonal"),
+            "TDNN",
+            "bias_initializer",
+            "bias",
+        ),
+    ],
+    ids=["ElmanRNN", "JordanRNN", "TDNN"],
+)
+def test_initializer_that_cannot_make_the_weight_names_layer_and_argument(
+    factory, owner, name, weight
+):
+    # Found by tests/test_fuzz.py: Keras's "The tensor to initialize must be at
+    # least two-dimensional" named neither.
+    with pytest.raises(
+        ValueError,
+        match=rf"{owner}: `{name}` cannot initialize `{weight}` of shape \(3,\)|{owner}: `{name}` cannot initialize `{weight}` of shape \(2,\)",
+    ):
+        factory()(X)

@@ -28,6 +28,7 @@ User files (regression):
 
 import dataclasses
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -168,7 +169,31 @@ def load_task(name, window=None, seed=0):
     info = TASKS[name]
     if info.default_window is None and window is not None:
         raise ValueError(f"task {name!r} has a fixed sequence length; do not pass a window")
+    if window is not None and window > info.default_window:
+        _check_size(name, window, seed)
     return _LOADERS[name](info.default_window if window is None else window, seed)
+
+
+# The most that a built-in task's arrays may take; above it the generators
+# would run out of memory with a traceback (522 GiB for adding, window 1e7).
+MAX_TASK_BYTES = 4 * 2**30
+
+
+def _check_size(name, window, seed):
+    """Raises if the task at `window` would exceed `MAX_TASK_BYTES`.
+
+    The size grows linearly with the window, so it is extrapolated from the
+    task at its default window.
+    """
+    default = TASKS[name].default_window
+    small = _LOADERS[name](default, seed)
+    size = sum(small[key].nbytes for key in ARRAYS) * window / default
+    if size > MAX_TASK_BYTES:
+        raise ValueError(
+            f"task {name!r} with window {window} would need about {size / 2**30:.0f} GiB "
+            f"of arrays, more than the {MAX_TASK_BYTES / 2**30:.0f} GiB allowed; "
+            "choose a smaller window"
+        )
 
 
 def _real_array(path, name, array):
@@ -191,12 +216,28 @@ def _real_array(path, name, array):
     return values
 
 
+def _open_npz(path):
+    """The archive of `path`, or a one-line ValueError if it is not an NPZ file."""
+    # Checked first: NumPy reads anything that is not a zip or .npy file as a
+    # pickle (and refuses it with a message about pickles).
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not an NPZ file (not a zip archive of arrays)")
+    arrays = np.load(path)
+    if not isinstance(arrays, np.lib.npyio.NpzFile):
+        arrays.close()
+        raise ValueError(f"{path}: not an NPZ file")
+    return arrays
+
+
 def load_npz(path):
     """Arrays `x`, `y` (and optionally `x_val`, `y_val`, `x_test`, `y_test`) of an NPZ file."""
-    with np.load(path) as arrays:
+    with _open_npz(path) as arrays:
         if "x" not in arrays or "y" not in arrays:
             raise ValueError(f"{path}: an NPZ file needs arrays 'x' and 'y'")
-        data = {k: _real_array(path, k, arrays[k]) for k in _NPZ_ARRAYS if k in arrays}
+        try:
+            data = {k: _real_array(path, k, arrays[k]) for k in _NPZ_ARRAYS if k in arrays}
+        except zipfile.BadZipFile as error:
+            raise ValueError(f"{path}: not an NPZ file (a broken zip archive: {error})") from error
     for key in [k for k in ("y", "y_val", "y_test") if k in data and data[k].ndim == 1]:
         data[key] = data[key][:, None]
     if data["x"].ndim != 3:

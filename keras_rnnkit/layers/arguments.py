@@ -71,6 +71,34 @@ def activation(owner, name, identifier):
         ) from error
 
 
+def _keras_object(owner, name, identifier, module, kind, examples):
+    try:
+        return module.get(identifier)
+    except (ValueError, TypeError) as error:
+        raise _error(
+            owner,
+            f"`{name}` must be the name of a Keras {kind} (e.g. {examples}), its "
+            f"config dict, an instance or None. Received: {name}={identifier!r}",
+        ) from error
+
+
+def initializer(owner, name, identifier):
+    """Resolves an initializer, or raises naming `owner` and `name`."""
+    return _keras_object(
+        owner, name, identifier, keras.initializers, "initializer", "'zeros', 'orthogonal'"
+    )
+
+
+def regularizer(owner, name, identifier):
+    """Resolves a regularizer (None: none), or raises naming `owner` and `name`."""
+    return _keras_object(owner, name, identifier, keras.regularizers, "regularizer", "'l2'")
+
+
+def constraint(owner, name, identifier):
+    """Resolves a constraint (None: none), or raises naming `owner` and `name`."""
+    return _keras_object(owner, name, identifier, keras.constraints, "constraint", "'non_neg'")
+
+
 def context_offsets(owner, name, value, *, causal=False):
     """Returns `value` as a tuple of distinct, increasing integer offsets."""
     try:

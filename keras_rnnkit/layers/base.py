@@ -54,10 +54,10 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         owner = type(self).__name__
         self.dropout = arguments.rate(owner, "dropout", dropout)
         self.recurrent_dropout = arguments.rate(owner, "recurrent_dropout", recurrent_dropout)
-        self.seed = seed
+        self.seed = arguments.optional_seed(owner, "seed", seed)
         # Created even without dropout, as SimpleRNNCell does, so that the
         # layer's variables are the same whatever the rates.
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _dropped(self, tensor, mask, training):
         """`tensor * mask` while training with a mask, else `tensor`."""
@@ -171,6 +171,73 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return cls(**config)
 
 
+def add_named_weight(layer, name, shape, prefix=None):
+    """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer`, `_constraint`.
+
+    An initializer that cannot make this shape (e.g. "orthogonal" for a bias)
+    raises at build; the error then names the layer and the argument, which
+    Keras's own ("must be at least two-dimensional") does not.
+    """
+    prefix = prefix or name
+    initializer = getattr(layer, f"{prefix}_initializer")
+    try:
+        return layer.add_weight(
+            shape=shape,
+            name=name,
+            initializer=initializer,
+            regularizer=getattr(layer, f"{prefix}_regularizer"),
+            constraint=getattr(layer, f"{prefix}_constraint"),
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"{type(layer).__name__}: `{prefix}_initializer` cannot initialize `{name}` of "
+            f"shape {tuple(shape)} ({error}). Received: {prefix}_initializer="
+            f"{type(initializer).__name__}"
+        ) from error
+
+
+def as_compute_dtype(layer, inputs):
+    """Integer or boolean `inputs` cast to the layer's compute dtype.
+
+    Keras autocasts only floating inputs; without this, torch's matmul refuses
+    int32 inputs against float32 weights (TensorFlow and JAX promote them).
+    """
+    inputs = keras.ops.convert_to_tensor(inputs)
+    if not keras.backend.is_float_dtype(inputs.dtype):
+        inputs = keras.ops.cast(inputs, layer.compute_dtype)
+    return inputs
+
+
+def checked_initial_state(owner, initial_state, state_size, batch_size):
+    """`initial_state` as a list of (B, size) tensors, one per state, or raises.
+
+    Without this check the backends disagree: JAX and torch accepted two states
+    for a one-state layer, TensorFlow broadcast a (H,) state over the batch.
+    """
+    sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
+    states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+    expected = ", ".join(f"(batch, {size})" for size in sizes)
+    if len(states) != len(sizes):
+        raise ValueError(
+            f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape "
+            f"{expected}. Received: {len(states)} tensor(s)"
+        )
+    states = [s if hasattr(s, "shape") else keras.ops.convert_to_tensor(s) for s in states]
+    for state, size in zip(states, sizes):
+        shape = tuple(state.shape)
+        if (
+            len(shape) != 2
+            or shape[1] not in (None, size)
+            or (None not in (shape[0], batch_size) and shape[0] != batch_size)
+        ):
+            raise ValueError(
+                f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape "
+                f"{expected}, with the batch size of the inputs ({batch_size}). "
+                f"Received: initial_state shapes={[tuple(s.shape) for s in states]}"
+            )
+    return states
+
+
 def _per_state(values, states):
     """Splits `values` (B, sum of the state sizes) into one slice per state."""
     slices, start = [], 0
@@ -262,7 +329,9 @@ class RecurrentLayer(keras.layers.RNN):
         activity_regularizer = loop_kwargs.pop("activity_regularizer")
         super().__init__(
             cell,
-            activity_regularizer=keras.regularizers.get(activity_regularizer),
+            activity_regularizer=arguments.regularizer(
+                owner, "activity_regularizer", activity_regularizer
+            ),
             **loop_kwargs,
             **kwargs,
         )
@@ -278,6 +347,11 @@ class RecurrentLayer(keras.layers.RNN):
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        sequences = as_compute_dtype(self, sequences)
+        if initial_state is not None:
+            initial_state = checked_initial_state(
+                type(self).__name__, initial_state, self.cell.state_size, sequences.shape[0]
+            )
         # `keras.layers.RNN` prepares one dropout mask per sequence only for
         # cells it recognises (see backend/keras_internals.py); preparing them
         # here as well (the cache makes it idempotent) keeps our layers right

@@ -7,6 +7,7 @@ from keras_rnnkit.backend import fused_elman
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -103,15 +104,25 @@ class ElmanCell(RecurrentCell):
         self.units = self_units
         self.activation = self_activation
         self.use_bias = arguments.boolean(owner, "use_bias", use_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.kernel_initializer = arguments.initializer(
+            owner, "kernel_initializer", kernel_initializer
+        )
+        self.recurrent_initializer = arguments.initializer(
+            owner, "recurrent_initializer", recurrent_initializer
+        )
+        self.bias_initializer = arguments.initializer(owner, "bias_initializer", bias_initializer)
+        self.kernel_regularizer = arguments.regularizer(
+            owner, "kernel_regularizer", kernel_regularizer
+        )
+        self.recurrent_regularizer = arguments.regularizer(
+            owner, "recurrent_regularizer", recurrent_regularizer
+        )
+        self.bias_regularizer = arguments.regularizer(owner, "bias_regularizer", bias_regularizer)
+        self.kernel_constraint = arguments.constraint(owner, "kernel_constraint", kernel_constraint)
+        self.recurrent_constraint = arguments.constraint(
+            owner, "recurrent_constraint", recurrent_constraint
+        )
+        self.bias_constraint = arguments.constraint(owner, "bias_constraint", bias_constraint)
         self._init_dropout(dropout, recurrent_dropout, seed)
         self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         self._init_regularization(zoneout, layer_norm)
@@ -119,29 +130,11 @@ class ElmanCell(RecurrentCell):
         self.output_size = self.units
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(
-            shape=(input_shape[-1], self.units),
-            name="kernel",
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-            constraint=self.kernel_constraint,
+        self.kernel = add_named_weight(self, "kernel", (input_shape[-1], self.units))
+        self.recurrent_kernel = add_named_weight(
+            self, "recurrent_kernel", (self.units, self.units), prefix="recurrent"
         )
-        self.recurrent_kernel = self.add_weight(
-            shape=(self.units, self.units),
-            name="recurrent_kernel",
-            initializer=self.recurrent_initializer,
-            regularizer=self.recurrent_regularizer,
-            constraint=self.recurrent_constraint,
-        )
-        self.bias = None
-        if self.use_bias:
-            self.bias = self.add_weight(
-                shape=(self.units,),
-                name="bias",
-                initializer=self.bias_initializer,
-                regularizer=self.bias_regularizer,
-                constraint=self.bias_constraint,
-            )
+        self.bias = add_named_weight(self, "bias", (self.units,)) if self.use_bias else None
         add_layer_norm_weights(self, self.units)
 
     def step(self, sequence, states, training=False):

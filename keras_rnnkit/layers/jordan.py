@@ -1,5 +1,7 @@
 """Jordan networks: the previous *output* is fed back (`JordanCell`, `JordanRNN`)."""
 
+import numbers
+
 import keras
 
 from keras_rnnkit._api import export
@@ -7,6 +9,9 @@ from keras_rnnkit.backend import fused_jordan
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import as_compute_dtype
+from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -118,19 +123,9 @@ class JordanCell(RecurrentCell):
         for weight in _WEIGHTS:
             prefix = "recurrent" if weight == "recurrent_kernel" else weight
             local = locals()
-            setattr(
-                self,
-                f"{prefix}_initializer",
-                keras.initializers.get(local[f"{prefix}_initializer"]),
-            )
-            setattr(
-                self,
-                f"{prefix}_regularizer",
-                keras.regularizers.get(local[f"{prefix}_regularizer"]),
-            )
-            setattr(
-                self, f"{prefix}_constraint", keras.constraints.get(local[f"{prefix}_constraint"])
-            )
+            for kind in ("initializer", "regularizer", "constraint"):
+                name = f"{prefix}_{kind}"
+                setattr(self, name, getattr(arguments, kind)(owner, name, local[name]))
         self._init_dropout(dropout, recurrent_dropout, seed)
         self._init_gradient_clip(gradient_clip, gradient_clip_mode)
         self._init_regularization(zoneout, layer_norm)
@@ -155,17 +150,7 @@ class JordanCell(RecurrentCell):
                 setattr(self, weight, None)
                 continue
             prefix = "recurrent" if weight == "recurrent_kernel" else weight
-            setattr(
-                self,
-                weight,
-                self.add_weight(
-                    shape=shapes[weight],
-                    name=weight,
-                    initializer=getattr(self, f"{prefix}_initializer"),
-                    regularizer=getattr(self, f"{prefix}_regularizer"),
-                    constraint=getattr(self, f"{prefix}_constraint"),
-                ),
-            )
+            setattr(self, weight, add_named_weight(self, weight, shapes[weight], prefix))
         add_layer_norm_weights(self, h)
 
     def step(self, sequence, states, training=False):
@@ -191,6 +176,44 @@ class JordanCell(RecurrentCell):
         fed_back = y if features is None else use_own * y + (1.0 - use_own) * target
         new_context = fed_back + self.context_decay * context if self.context_decay else fed_back
         return y, [new_context]
+
+
+def _checked_probability(owner, value):
+    """`sampling_probability` as given if it is a number or scalar in [0, 1], or raises."""
+    message = (
+        f"{owner}: `sampling_probability` must be a number or a scalar tensor in [0, 1]. "
+        f"Received: sampling_probability={value!r}"
+    )
+    if isinstance(value, bool) or isinstance(value, (list, tuple, str)) or value is None:
+        raise ValueError(message)
+    if isinstance(value, numbers.Real):
+        if not 0.0 <= float(value) <= 1.0:  # also refuses NaN
+            raise ValueError(message)
+        return value
+    shape = getattr(value, "shape", None)
+    if shape is None or len(shape) != 0:
+        raise ValueError(message)
+    try:
+        concrete = float(keras.ops.convert_to_numpy(value))
+    except Exception:  # noqa: BLE001 - a symbolic tensor has no value to check yet
+        return value
+    if not 0.0 <= concrete <= 1.0:
+        raise ValueError(message)
+    return value
+
+
+def _check_targets(owner, targets, sequences, output_units):
+    """Raises unless `targets` is (B, T, O) with the batch and time of `sequences`."""
+    shape, reference = tuple(targets.shape), tuple(sequences.shape)
+    same = len(shape) == 3 and shape[2] == output_units
+    for got, want in zip(shape[:2], reference[:2]):
+        same = same and (got is None or want is None or got == want)
+    if not same:
+        raise ValueError(
+            f"{owner}: `targets` must have shape (batch, time, output_units) = "
+            f"({reference[0]}, {reference[1]}, {output_units}), like `sequences` "
+            f"{reference}. Received: targets.shape={shape}"
+        )
 
 
 @export
@@ -245,7 +268,8 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         sampling_probability: probability, per sample and step, of feeding
             back the own output instead of the target (scheduled sampling,
             Bengio et al. 2015). A float or scalar tensor in [0, 1].
-            Default: `0.0` (pure teacher forcing).
+            Default: `0.0` (pure teacher forcing). Targets of another shape,
+            or a probability outside [0, 1], raise a `ValueError`.
 
     Example: teacher forcing in a functional model, then free-running
     generation after a primer.
@@ -292,6 +316,12 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         targets=None,
         sampling_probability=0.0,
     ):
+        sequences = as_compute_dtype(self, sequences)
+        owner = type(self).__name__
+        sampling_probability = _checked_probability(owner, sampling_probability)
+        if targets is not None:
+            targets = keras.ops.convert_to_tensor(targets)
+            _check_targets(owner, targets, sequences, self.cell.output_units)
         if targets is None or not training:
             return super().call(
                 sequences, initial_state=initial_state, mask=mask, training=training
@@ -339,11 +369,19 @@ class JordanRNN(FusedLoop, RecurrentLayer):
                 f"{self.cell.output_units}) (output_units, since outputs are fed "
                 f"back as inputs). Received: primer.shape={tuple(primer.shape)}"
             )
+        if primer.shape[1] == 0:
+            raise ValueError(
+                f"{owner}.generate: `primer` must hold at least one step. "
+                f"Received: primer.shape={tuple(primer.shape)}"
+            )
         if not self.built:
             self.build(primer.shape)
         if initial_state is None:
             initial_state = self.cell.get_initial_state(keras.ops.shape(primer)[0])
-        context = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        initial_state = checked_initial_state(
+            f"{owner}.generate", initial_state, self.cell.state_size, primer.shape[0]
+        )
+        context = keras.ops.cast(initial_state[0], self.compute_dtype)
 
         # A plain loop over the cell: generation is an inference utility, and
         # `keras.ops.scan` on TensorFlow requires outputs shaped like the carry.

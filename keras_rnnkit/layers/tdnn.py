@@ -6,6 +6,8 @@ from keras_rnnkit._api import export
 from keras_rnnkit.backend import tdnn_convolution
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
+from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -37,12 +39,17 @@ def _set_options(
     """Sets the checked options and the weights' initializers, regularizers, constraints."""
     for name, value in checked.items():
         setattr(layer, name, value)
-    layer.kernel_initializer = keras.initializers.get(kernel_initializer)
-    layer.bias_initializer = keras.initializers.get(bias_initializer)
-    layer.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-    layer.bias_regularizer = keras.regularizers.get(bias_regularizer)
-    layer.kernel_constraint = keras.constraints.get(kernel_constraint)
-    layer.bias_constraint = keras.constraints.get(bias_constraint)
+    owner = type(layer).__name__
+    layer.kernel_initializer = arguments.initializer(
+        owner, "kernel_initializer", kernel_initializer
+    )
+    layer.bias_initializer = arguments.initializer(owner, "bias_initializer", bias_initializer)
+    layer.kernel_regularizer = arguments.regularizer(
+        owner, "kernel_regularizer", kernel_regularizer
+    )
+    layer.bias_regularizer = arguments.regularizer(owner, "bias_regularizer", bias_regularizer)
+    layer.kernel_constraint = arguments.constraint(owner, "kernel_constraint", kernel_constraint)
+    layer.bias_constraint = arguments.constraint(owner, "bias_constraint", bias_constraint)
 
 
 class _ContextWindow:
@@ -59,22 +66,8 @@ def _add_weights(layer, input_dim):
 
     Shared by TDNN and TDNNCell, so that their weights are the same.
     """
-    layer.kernel = layer.add_weight(
-        shape=(len(layer.context), input_dim, layer.units),
-        name="kernel",
-        initializer=layer.kernel_initializer,
-        regularizer=layer.kernel_regularizer,
-        constraint=layer.kernel_constraint,
-    )
-    layer.bias = None
-    if layer.use_bias:
-        layer.bias = layer.add_weight(
-            shape=(layer.units,),
-            name="bias",
-            initializer=layer.bias_initializer,
-            regularizer=layer.bias_regularizer,
-            constraint=layer.bias_constraint,
-        )
+    layer.kernel = add_named_weight(layer, "kernel", (len(layer.context), input_dim, layer.units))
+    layer.bias = add_named_weight(layer, "bias", (layer.units,)) if layer.use_bias else None
     add_layer_norm_weights(layer, layer.units)
 
 
@@ -155,6 +148,10 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         checked = _checked_options(owner, units, context, activation, use_bias, layer_norm)
         checked["padding"] = arguments.one_of(owner, "padding", padding, PADDINGS)
         checked["stride"] = arguments.positive_int(owner, "stride", stride)
+        if "activity_regularizer" in kwargs:
+            kwargs["activity_regularizer"] = arguments.regularizer(
+                owner, "activity_regularizer", kwargs["activity_regularizer"]
+            )
         super().__init__(**kwargs)
         _set_options(
             self,
@@ -201,6 +198,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         return [sequence[:, c - lo : c - lo + out_length] for c in self.context]
 
     def call(self, inputs, mask=None):
+        inputs = as_compute_dtype(self, inputs)
         if mask is not None:
             inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
         reason = tdnn_convolution.convolution_reason(self.context, keras.backend.backend())

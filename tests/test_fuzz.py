@@ -1,0 +1,320 @@
+"""Property-based fuzzing (hypothesis) of every public layer and cell.
+
+Constructor fuzz: each drawn configuration, valid or with one bad argument,
+either builds, trains a step, and round-trips through a `.keras` file with
+equal outputs and an equal config, or raises a `ValueError` that names the
+layer (or its cell) and one of the arguments. Call-time fuzz: shapes, masks
+(all-False rows included), input dtypes and `initial_state`.
+
+The fast tier runs about 100 examples per property; the `slow` tier at least
+1,000. `derandomize=True`: the same examples on every run, so CI is
+reproducible. Only the public `keras` API is used: every backend runs these.
+"""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import event
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+import keras_rnnkit
+
+FAST = settings(
+    max_examples=100,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+SLOW = settings(FAST, max_examples=1000)
+B, T, D = 2, 3, 2  # batch, time steps, features of the constructor fuzz
+
+# Values that every argument of one kind accepts, and some it must refuse.
+RATES = st.sampled_from([0.0, 0.1, 0.5, 0.9])
+BAD_RATES = st.sampled_from([1.0, -0.1, 1.5, math.nan, "0.1", None, True])
+VALID = {
+    "activation": st.sampled_from(["tanh", "relu", "sigmoid", "linear", None]),
+    "use_bias": st.booleans(),
+    "initializer": st.sampled_from(["zeros", "ones", "glorot_uniform", "orthogonal", "he_normal"]),
+    "regularizer": st.sampled_from([None, "l1", "l2", "l1_l2"]),
+    "constraint": st.sampled_from([None, "non_neg", "unit_norm", "max_norm"]),
+    "rate": RATES,
+    "seed": st.one_of(st.none(), st.integers(0, 2**31 - 1)),
+    "gradient_clip": st.one_of(st.none(), st.sampled_from([0.1, 1.0, 5.0])),
+    "gradient_clip_mode": st.sampled_from(["value", "norm"]),
+    "flag": st.booleans(),
+    "fused": st.sampled_from(["auto", False, True]),
+    "truncate_gradient": st.one_of(st.none(), st.integers(1, 3)),
+}
+INVALID = {
+    "units": st.sampled_from([0, -1, 2.5, True, "3", None]),
+    "activation": st.sampled_from(["tanhh", 3, [1]]),
+    "use_bias": st.sampled_from([1, "yes", None]),
+    "initializer": st.sampled_from(["junk", 3, {"class_name": "Nope", "config": {}}]),
+    "regularizer": st.sampled_from(["junk", 3]),
+    "constraint": st.sampled_from(["junk", 3]),
+    "rate": BAD_RATES,
+    "seed": st.sampled_from([True, 1.5, "7", [1]]),
+    "gradient_clip": st.sampled_from([0, -1.0, math.nan, math.inf, "1"]),
+    "gradient_clip_mode": st.sampled_from(["clip", None, 1]),
+    "flag": st.sampled_from([1, 0, "True", None]),
+    "fused": st.sampled_from(["yes", 1, None]),
+    "truncate_gradient": st.sampled_from([0, -2, 1.5, True]),
+    "context": st.sampled_from([(), 3, (0, 0), (1, 0), (0, 1.5), "01"]),
+    "padding": st.sampled_from(["causal", "SAME", None]),
+    "stride": st.sampled_from([0, -1, 1.5, True]),
+}
+WEIGHTS = {
+    "ElmanCell": ("kernel", "recurrent", "bias"),
+    "JordanCell": ("kernel", "recurrent", "bias", "output_kernel", "output_bias"),
+    "TDNN": ("kernel", "bias"),
+    "TDNNCell": ("kernel", "bias"),
+}
+
+
+def _kind_of(name):
+    """The kind of value argument `name` takes (a key of VALID / INVALID)."""
+    for suffix in ("initializer", "regularizer", "constraint"):
+        if name.endswith(suffix):
+            return suffix
+    if name in ("dropout", "recurrent_dropout", "zoneout", "context_decay"):
+        return "rate"
+    if name in ("layer_norm", "return_sequences", "go_backwards", "unroll", "return_state"):
+        return "flag"
+    if name in ("use_cudnn", "use_fused"):
+        return "fused"
+    if name == "zero_output_for_mask":
+        return "flag"
+    return name
+
+
+def _arguments(cell_name, layer):
+    """The fuzzed arguments of a family, beyond the required ones."""
+    names = ["activation", "use_bias"]
+    for weight in WEIGHTS[cell_name]:
+        names += [f"{weight}_{kind}" for kind in ("initializer", "regularizer", "constraint")]
+    if cell_name in ("ElmanCell", "JordanCell"):
+        names += ["dropout", "recurrent_dropout", "seed", "zoneout", "layer_norm"]
+        names += ["gradient_clip", "gradient_clip_mode"]
+    if cell_name == "JordanCell":
+        names += ["context_decay", "output_activation"]
+    if cell_name == "TDNNCell":
+        names += ["gradient_clip", "gradient_clip_mode", "layer_norm"]
+    if cell_name == "TDNN":
+        names += ["layer_norm"]
+    if layer in ("ElmanRNN", "JordanRNN"):
+        names += ["return_sequences", "go_backwards", "unroll", "truncate_gradient"]
+        names += ["use_cudnn" if layer == "ElmanRNN" else "use_fused"]
+    return names
+
+
+FAMILIES = {
+    # public name: (cell class name, factory(**kwargs), required arguments)
+    "ElmanRNN": ("ElmanCell", keras_rnnkit.ElmanRNN, {"units": st.integers(1, 3)}),
+    "JordanRNN": (
+        "JordanCell",
+        keras_rnnkit.JordanRNN,
+        {"units": st.integers(1, 3), "output_units": st.integers(1, 3)},
+    ),
+    "ElmanCell": ("ElmanCell", keras_rnnkit.ElmanCell, {"units": st.integers(1, 3)}),
+    "JordanCell": (
+        "JordanCell",
+        keras_rnnkit.JordanCell,
+        {"units": st.integers(1, 3), "output_units": st.integers(1, 3)},
+    ),
+    "TDNN": (
+        "TDNN",
+        keras_rnnkit.TDNN,
+        {
+            "units": st.integers(1, 3),
+            "context": st.sampled_from([(0,), (-1, 0), (-1, 0, 1), (-2, 0, 2), (0, 1)]),
+            "padding": st.sampled_from(["same", "valid"]),
+            "stride": st.integers(1, 2),
+        },
+    ),
+    "TDNNCell": (
+        "TDNNCell",
+        keras_rnnkit.TDNNCell,
+        {"units": st.integers(1, 3), "context": st.sampled_from([(0,), (-1, 0), (-2, 0)])},
+    ),
+}
+
+
+@st.composite
+def configurations(draw):
+    """(family, kwargs, the argument made bad or None)."""
+    family = draw(st.sampled_from(sorted(FAMILIES)))
+    cell_name, _, required = FAMILIES[family]
+    kwargs = {name: draw(strategy) for name, strategy in required.items()}
+    for name in draw(st.sets(st.sampled_from(_arguments(cell_name, family)), max_size=6)):
+        kind = _kind_of(name)
+        kwargs[name] = draw(VALID["activation" if kind == "output_activation" else kind])
+    bad = None
+    if draw(st.integers(0, 2)) == 0:
+        bad = draw(st.sampled_from(sorted(kwargs)))
+        kind = _kind_of(bad)
+        kind = "activation" if kind == "output_activation" else kind
+        kind = "units" if kind == "output_units" else kind
+        kwargs[bad] = draw(INVALID[kind])
+    return family, kwargs, bad
+
+
+def _model(family, kwargs):
+    """A functional model around the layer (a cell inside keras.layers.RNN)."""
+    _, factory, _ = FAMILIES[family]
+    layer = factory(**kwargs)
+    if family.endswith("Cell"):
+        layer = keras.layers.RNN(layer, return_sequences=True)
+    inputs = keras.Input((T, D), batch_size=B)
+    return keras.Model(inputs, layer(inputs)), layer
+
+
+def _assert_names_layer_and_argument(error, family, kwargs, bad):
+    message = str(error)
+    owners = {family, FAMILIES[family][0], "RNN"}
+    assert any(f"{owner}" in message for owner in owners), message
+    # The bad argument, or another given one that was refused first.
+    assert any(f"`{name}" in message for name in kwargs), message
+
+
+def check_configuration(configuration, tmp_path):
+    family, kwargs, bad = configuration
+    try:
+        model, layer = _model(family, kwargs)
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(B, T, D)).astype("float32")
+        y = np.zeros(tuple(model.output.shape), "float32")
+        model.compile(keras.optimizers.SGD(0.01), "mse", run_eagerly=True)
+        loss = model.train_on_batch(x, y)
+    except ValueError as error:
+        _assert_names_layer_and_argument(error, family, kwargs, bad)
+        return "refused"
+    assert bad is None, f"{family}({kwargs}) accepted the bad argument {bad}={kwargs[bad]!r}"
+    assert np.isfinite(loss), (family, kwargs, loss)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)),
+        keras.ops.convert_to_numpy(model(x)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    assert _without_names(loaded.layers[-1].get_config()) == _without_names(layer.get_config())
+    return "built"
+
+
+def _without_names(config):
+    """A config without the auto-generated layer names (a loaded cell gets a new one).
+
+    Tuples become lists, as in the JSON of a `.keras` file (Keras's `build_config`).
+    """
+    if isinstance(config, dict):
+        return {k: _without_names(v) for k, v in config.items() if k != "name"}
+    if isinstance(config, (list, tuple)):
+        return [_without_names(v) for v in config]
+    return config
+
+
+@FAST
+@given(configuration=configurations())
+def test_every_configuration_builds_trains_and_round_trips_or_is_refused(configuration, tmp_path):
+    check_configuration(configuration, tmp_path)
+
+
+@pytest.mark.slow
+@SLOW
+@given(configuration=configurations())
+def test_every_configuration_builds_trains_and_round_trips_or_is_refused_slow(
+    configuration, tmp_path
+):
+    event(check_configuration(configuration, tmp_path))
+
+
+CALL_LAYERS = {
+    "ElmanRNN": lambda **kw: keras_rnnkit.ElmanRNN(3, **kw),
+    "JordanRNN": lambda **kw: keras_rnnkit.JordanRNN(3, 2, **kw),
+    "TDNN": lambda **kw: keras_rnnkit.TDNN(3, (-1, 0, 1)),
+}
+STATE_SIZE = {"ElmanRNN": 3, "JordanRNN": 2}
+
+
+@st.composite
+def calls(draw):
+    """(layer kind, loop options, inputs, mask or None, initial_state kind)."""
+    kind = draw(st.sampled_from(sorted(CALL_LAYERS)))
+    options = {}
+    if kind != "TDNN":
+        options = {
+            "return_sequences": draw(st.booleans()),
+            "go_backwards": draw(st.booleans()),
+            "zero_output_for_mask": draw(st.booleans()),
+        }
+    b, t, d = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    dtype = draw(st.sampled_from(["float32", "float64", "int32", "int64", "bool"]))
+    values = np.asarray(draw(st.lists(st.integers(0, 2), min_size=b * t * d, max_size=b * t * d)))
+    x = values.reshape(b, t, d).astype(dtype)
+    mask = None
+    if draw(st.booleans()):
+        rows = draw(
+            st.lists(st.lists(st.booleans(), min_size=t, max_size=t), min_size=b, max_size=b)
+        )
+        mask = np.asarray(rows, bool)
+    state = (
+        "none"
+        if kind == "TDNN"
+        else draw(st.sampled_from(["none", "good", "two", "units", "batch", "rank"]))
+    )
+    return kind, options, x, mask, state
+
+
+def _initial_state(kind, state, batch):
+    size = STATE_SIZE[kind]
+    shapes = {
+        "good": [(batch, size)],
+        "two": [(batch, size), (batch, size)],
+        "units": [(batch, size + 1)],
+        "batch": [(batch + 1, size)],
+        "rank": [(size,)],
+    }[state]
+    return [np.full(shape, 0.5, "float32") for shape in shapes]
+
+
+def check_call(case):
+    kind, options, x, mask, state = case
+    layer = CALL_LAYERS[kind](**options)
+    kwargs = {} if mask is None else {"mask": mask}
+    if state != "none":
+        kwargs["initial_state"] = _initial_state(kind, state, len(x))
+    if state not in ("none", "good"):
+        with pytest.raises(ValueError, match=f"{kind}: `initial_state` must be a list of 1"):
+            layer(x, **kwargs)
+        return "bad initial_state refused"
+    got = keras.ops.convert_to_numpy(layer(x, **kwargs))
+    assert keras.backend.standardize_dtype(got.dtype) == "float32"
+    assert np.all(np.isfinite(got)), (case, got)
+    # Any input dtype computes what the same values as float32 compute.
+    expected = keras.ops.convert_to_numpy(layer(x.astype("float32"), **kwargs))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    if kind != "TDNN" and mask is not None and state == "none":
+        # A row with every step masked keeps the zero state and outputs zeros.
+        empty = ~mask.any(axis=1)
+        np.testing.assert_array_equal(got[empty], np.zeros_like(got[empty]))
+    return "computed"
+
+
+@FAST
+@given(case=calls())
+def test_calls_with_any_shape_mask_dtype_and_initial_state(case):
+    event(check_call(case))
+
+
+@pytest.mark.slow
+@SLOW
+@given(case=calls())
+def test_calls_with_any_shape_mask_dtype_and_initial_state_slow(case):
+    event(check_call(case))
