@@ -19,7 +19,7 @@ import keras_rnnkit
 from keras_rnnkit.training import ResetStatesEvery
 from keras_rnnkit.training import chunk_sequences
 
-pytestmark = pytest.mark.slow  # dozens of short fits: about a minute on two idle cores
+pytestmark = pytest.mark.slow  # dozens of short fits
 
 N, T, D, CHUNK, BATCH, EPOCHS, INTERRUPTED_AT = 4, 8, 2, 4, 2, 3, 2
 
