@@ -90,6 +90,8 @@ def _resume_to_the_end(tmp_path, max_trials, finished):
         _command(tmp_path, max_trials), env=_env(), capture_output=True, text=True, timeout=300
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    ran = json.loads(resumed.stdout.split("RESULT ")[-1])["ran"]
+    assert ran == max_trials - len(finished)  # no finished trial ran again
     after = _state(tmp_path)
     assert len(after) == max_trials
     assert all(t["status"] == "COMPLETED" for t in after.values())
@@ -102,12 +104,14 @@ def _resume_to_the_end(tmp_path, max_trials, finished):
     return after
 
 
+# oracle.json is written once at the start, then when a trial starts, when it
+# ends (still listing it as ongoing), and by the tuner's save after it: the 3rd
+# write records the first trial's end, the 5th starts the second trial.
 @pytest.mark.slow
-def test_a_search_killed_while_writing_the_oracle_state_resumes(tmp_path):
-    # oracle.json is written when a trial starts, when it ends, and by the
-    # tuner's save after it: the 4th write starts the second trial.
+@pytest.mark.parametrize("write", [3, 5], ids=["first_trial_ends", "second_trial_starts"])
+def test_a_search_killed_while_writing_the_oracle_state_resumes(tmp_path, write):
     killed = subprocess.run(
-        _command(tmp_path, 3, "oracle.json", "4"),
+        _command(tmp_path, 3, "oracle.json", str(write)),
         env=_env(),
         capture_output=True,
         text=True,
@@ -120,11 +124,13 @@ def test_a_search_killed_while_writing_the_oracle_state_resumes(tmp_path):
 
 
 def _wait_for_change(project, deadline):
-    """Returns once a file under `project` is added, removed or rewritten."""
+    """Returns once a state file under `project` is added, removed or rewritten."""
 
     def snapshot():
         found = {}
-        for path in project.rglob("*"):
+        for path in project.rglob("*.json"):
+            if path.name not in ("oracle.json", "tuner0.json", "trial.json"):
+                continue
             try:
                 found[path] = path.stat().st_mtime_ns
             except FileNotFoundError:
@@ -152,10 +158,10 @@ def test_a_search_killed_again_and_again_resumes_each_time(tmp_path):
         while not (tmp_path / "started").exists() and process.poll() is None:
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        if kill % 2:  # the first moment the tuner's state changes
+        if kill % 2:  # the first moment the tuner's state changes: a trial's end
             _wait_for_change(tmp_path / "tuner" / "search", deadline)
-        else:  # a random moment
-            time.sleep(rng.uniform(0, 1.5))
+        else:  # a random moment, in the first few trials
+            time.sleep(rng.uniform(0, 4))
         process.kill()
         _, stderr = process.communicate(timeout=60)
         # Each run resumes the last one's state: it must not have failed.
@@ -166,5 +172,6 @@ def test_a_search_killed_again_and_again_resumes_each_time(tmp_path):
             assert trials[trial_id]["score"] == record["score"], (kill, trial_id)
         finished = _finished(trials)
     assert killed == kills
+    assert len(finished) >= 2  # trials finished between kills, and were kept
     _resume_to_the_end(tmp_path, max_trials, finished)
     print(f"{killed} kills, {killed} clean resumes, {len(finished)} finished trials kept")

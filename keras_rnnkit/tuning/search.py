@@ -47,7 +47,8 @@ def make_tuner(
 
     Example:
 
-    >>>     >>> from keras_rnnkit.tuning import HyperElman, make_tuner
+    >>> import tempfile
+    >>> from keras_rnnkit.tuning import HyperElman, make_tuner
     >>> tuner = make_tuner("random", HyperElman((8, 1), 1), max_trials=2,
     ...                    directory=tempfile.mkdtemp())
     >>> type(tuner).__name__

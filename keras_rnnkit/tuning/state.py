@@ -22,9 +22,13 @@ from keras_rnnkit.tuning._dependency import keras_tuner
 class AtomicOracleState:
     """An `Oracle` mix-in: its state and its trials' files are replaced by renames.
 
-    On reload, a trial that a kill left RUNNING but not recorded as ongoing
-    (killed between writing the trial and the oracle's state) is queued to
-    run again, as ongoing trials are; finished trials are kept as they are.
+    On reload, the state of a kill between two of keras-tuner's writes is
+    mended: a trial left RUNNING but not recorded as ongoing (killed between
+    writing the trial and the oracle's state) is queued to run again, as
+    ongoing trials are; a trial already written as finished (COMPLETED or
+    FAILED) but still recorded as ongoing (keras-tuner saves the oracle's
+    state before it drops the trial from the ongoing ones) is not run again,
+    so its result is kept.
     """
 
     def save(self):
@@ -36,9 +40,12 @@ class AtomicOracleState:
 
     def reload(self):
         super().reload()
+        status = keras_tuner.engine.trial.TrialStatus
+        finished = (status.COMPLETED, status.FAILED)
+        done = {i for i, trial in self.trials.items() if trial.status in finished}
+        self._retry_queue = [i for i in self._retry_queue if i not in done]
         for trial_id, trial in self.trials.items():
-            running = trial.status == keras_tuner.engine.trial.TrialStatus.RUNNING
-            if running and trial_id not in self._retry_queue:
+            if trial.status == status.RUNNING and trial_id not in self._retry_queue:
                 self._retry_queue.append(trial_id)
 
 
@@ -56,6 +63,9 @@ def _give_atomic_state(oracle):
 class AtomicTunerState:
     """A `Tuner` mix-in: the tuner's and its oracle's state files are replaced by renames.
 
+    The state is also saved once at the start, so that a search killed in its
+    first trial resumes instead of starting afresh.
+
     Put it first among the bases, e.g.
     `class RandomSearch(AtomicTunerState, keras_tuner.RandomSearch)`.
     """
@@ -63,6 +73,10 @@ class AtomicTunerState:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _give_atomic_state(self.oracle)
+        # keras-tuner resumes only if tuner0.json exists, which it first writes
+        # after a trial: a kill before then would start afresh over that trial.
+        if not os.path.exists(self._get_tuner_fname()):
+            self.save()
 
     def reload(self):
         # Called from keras-tuner's constructor, before ours returns.
