@@ -12,15 +12,14 @@ import logging
 import math
 import os
 import pathlib
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
 
 import numpy as np
 
+from keras_rnnkit import _atomic
 from keras_rnnkit.data import TASKS
 
 
@@ -48,6 +47,7 @@ def _positive_float(text):
 
 def _refuse_existing(out, overwrite):
     """Fails early, before any training, if `out` exists and may not be replaced."""
+    _atomic.recover(out)  # a result a killed run left aside counts as existing
     if pathlib.Path(out).exists() and not overwrite:
         raise FileExistsError(
             f"the output folder {str(out)!r} exists; choose another --out, or pass "
@@ -59,20 +59,12 @@ def _refuse_existing(out, overwrite):
 def _new_output_folder(out, overwrite):
     """Yields a staging folder beside `out`, moved into place only when complete.
 
-    A run that fails part-way leaves `out` as it was; an existing `out` is
-    replaced only with `overwrite`.
+    A run that fails or is killed part-way leaves `out` as it was (see
+    `keras_rnnkit._atomic`); an existing `out` is replaced only with `overwrite`.
     """
-    out = pathlib.Path(out)
     _refuse_existing(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with _atomic.replacing(out, folder=True) as staging:
         yield staging
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _demo(args):

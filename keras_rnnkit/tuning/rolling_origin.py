@@ -11,7 +11,7 @@ work unchanged.
 import numpy as np
 
 from keras_rnnkit.layers import arguments
-from keras_rnnkit.tuning._dependency import keras_tuner
+from keras_rnnkit.tuning import state
 
 
 def rolling_origin_splits(samples, block, folds):
@@ -78,9 +78,9 @@ class RollingOriginValidation:
         return {"val_loss": float(np.mean(losses))}
 
 
-class CrossValidatedRandomSearch(RollingOriginValidation, keras_tuner.RandomSearch):
+class CrossValidatedRandomSearch(RollingOriginValidation, state.RandomSearch):
     """`keras_tuner.RandomSearch` scored by rolling-origin validation (`folds`)."""
 
 
-class CrossValidatedBayesianOptimization(RollingOriginValidation, keras_tuner.BayesianOptimization):
+class CrossValidatedBayesianOptimization(RollingOriginValidation, state.BayesianOptimization):
     """`keras_tuner.BayesianOptimization` scored by rolling-origin validation (`folds`)."""

@@ -1,19 +1,18 @@
 """One call from a built-in task to a finished search: what the example and a CLI use."""
 
-import os
 import pathlib
-import tempfile
 import time
 from typing import NamedTuple
 
 import keras
 import numpy as np
 
+from keras_rnnkit import _atomic
 from keras_rnnkit.data.tasks import TASKS
 from keras_rnnkit.data.tasks import load_task
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.tuning import space
-from keras_rnnkit.tuning._dependency import keras_tuner
+from keras_rnnkit.tuning import state
 from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
 from keras_rnnkit.tuning.rolling_origin import CrossValidatedBayesianOptimization
 from keras_rnnkit.tuning.rolling_origin import CrossValidatedRandomSearch
@@ -41,7 +40,9 @@ def make_tuner(
     itself from `max_epochs` (its `factor` is 3). With `folds=K` a random or
     Bayesian search scores each trial by rolling-origin validation over K
     blocks (`keras_rnnkit.tuning.rolling_origin`); Hyperband, which resumes
-    trials from checkpoints, does not take `folds`. Other keyword arguments go
+    trials from checkpoints, does not take `folds`. The tuner's state files
+    are replaced by renames, so a search killed at any moment resumes
+    (`keras_rnnkit.tuning.state`). Other keyword arguments go
     to the tuner (e.g. `max_consecutive_failed_trials`, `hyperparameters`).
 
     Example:
@@ -73,10 +74,10 @@ def make_tuner(
         )
         return tuner_class(hypermodel, folds=folds, max_trials=max_trials, **common)
     if kind == "random":
-        return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+        return state.RandomSearch(hypermodel, max_trials=max_trials, **common)
     if kind == "bayesian":
-        return keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
-    return keras_tuner.Hyperband(hypermodel, max_epochs=max_epochs, factor=3, **common)
+        return state.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    return state.Hyperband(hypermodel, max_epochs=max_epochs, factor=3, **common)
 
 
 class SearchResult(NamedTuple):
@@ -252,15 +253,7 @@ def _refit_on_the_training_period(hypermodel, hyperparameters, data, epochs, bat
 
 
 def _save_atomically(model, path):
-    # Written beside its place and renamed in, so that a kill mid-write leaves
-    # the previous best model whole.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(prefix=".best_model-", suffix=".keras", dir=path.parent)
-    os.close(handle)
-    try:
-        model.save(partial)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+    # Renamed into place, so that a kill mid-write leaves the previous best model whole.
+    with _atomic.replacing(path) as new:
+        model.save(new)
     return path
