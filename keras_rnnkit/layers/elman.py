@@ -7,6 +7,7 @@ from keras_rnnkit.backend import fused_elman
 from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -244,8 +245,40 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
     fused_switch = "use_cudnn"
     fused_recurrence = fused_elman
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        gradient_clip=None,
+        gradient_clip_mode="value",
+        zoneout=0.0,
+        layer_norm=False,
+        *,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        truncate_gradient=None,
+        use_cudnn="auto",
+        **kwargs,
+    ):
+        super().__init__(**layer_arguments(locals()))
         self._check_fused_switch()
         if self.use_cudnn is not False and fused_elman.uses_tensorflow_cudnn(self.compute_dtype):
             if self._fused_unsupported(training=True, mask=None) is None:
