@@ -27,7 +27,7 @@ LAYERS = {
     ),
     "TDNN": (lambda **kw: keras_rnnkit.TDNN(4, (-2, 0, 1), **kw), 2, 4),
     "TDNN-valid-stride": (
-        lambda **kw: keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", stride=2, **kw),
+        lambda **kw: keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", strides=2, **kw),
         2,
         4,
     ),
@@ -166,7 +166,7 @@ def _non_default(argument):
         "zoneout": 0.2,
         "layer_norm": True,
         "padding": "valid",
-        "stride": 3,
+        "strides": 3,
         "return_sequences": True,
         "return_state": True,
         "go_backwards": True,
