@@ -1,7 +1,9 @@
 """keras_rnnkit: Elman, Jordan and time-delay recurrent layers for Keras 3."""
 
+from keras_rnnkit import constraints as constraints
 from keras_rnnkit import data as data
 from keras_rnnkit import forecasting as forecasting
+from keras_rnnkit import initializers as initializers
 from keras_rnnkit import regularizers as regularizers
 from keras_rnnkit import training as training
 from keras_rnnkit.layers import TDNN as TDNN
