@@ -5,6 +5,7 @@ Each old name still works as a deprecated alias: it warns with a
 name, and is never stored in a config; configs saved under the old name load.
 """
 
+import inspect
 import json
 import zipfile
 
@@ -23,6 +24,25 @@ def _same_weights(layer, like, shape):
     return layer
 
 
+def _saved_under_the_old_name(model, tmp_path, new, old):
+    """A .keras file of `model` as written before `old` was renamed `new`.
+
+    Saved now, then the key renamed in the last layer's config in the archive.
+    """
+    path, old_path = tmp_path / "new.keras", tmp_path / "old.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as saved, zipfile.ZipFile(old_path, "w") as rewritten:
+        for item in saved.infolist():
+            data = saved.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                layer = config["config"]["layers"][-1]["config"]
+                layer[old] = layer.pop(new)
+                data = json.dumps(config).encode()
+            rewritten.writestr(item, data)
+    return old_path
+
+
 # TDNN: `stride` -> `strides` (keras.layers.Conv1D's name).
 
 
@@ -30,8 +50,9 @@ def test_tdnn_stride_is_a_deprecated_alias_of_strides(rng):
     x = rng.normal(size=(2, 9, 3)).astype("float32")
     new = keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", strides=2)
     new.build(x.shape)
-    with pytest.warns(DeprecationWarning, match="`stride` is deprecated, use `strides`"):
+    with pytest.warns(DeprecationWarning, match="`stride` is deprecated, use `strides`") as w:
         old = keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", stride=2)
+    assert w[0].filename == __file__  # points at the user's call
     _same_weights(old, new, x.shape)
     assert old.strides == 2
     np.testing.assert_array_equal(to_numpy(old(x)), to_numpy(new(x)))
@@ -49,23 +70,11 @@ def test_tdnn_config_saved_with_stride_loads(rng):
 
 
 def test_tdnn_keras_file_saved_with_stride_loads(tmp_path, rng):
-    # A .keras file as it was written before the rename: the layer's config
-    # holds `stride`. Made by saving now and renaming the key in the archive.
     x = rng.normal(size=(2, 8, 3)).astype("float32")
     model = keras.Sequential([keras.Input((8, 3)), keras_rnnkit.TDNN(4, (-1, 0), strides=2)])
-    path = tmp_path / "new.keras"
-    model.save(path)
-    old_path = tmp_path / "old.keras"
-    with zipfile.ZipFile(path) as new, zipfile.ZipFile(old_path, "w") as old:
-        for item in new.infolist():
-            data = new.read(item.filename)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                layer = config["config"]["layers"][-1]["config"]
-                layer["stride"] = layer.pop("strides")
-                data = json.dumps(config).encode()
-            old.writestr(item, data)
-    loaded = keras.saving.load_model(old_path)
+    loaded = keras.saving.load_model(
+        _saved_under_the_old_name(model, tmp_path, "strides", "stride")
+    )
     assert loaded.layers[-1].strides == 2
     np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6)
 
@@ -106,3 +115,51 @@ def test_tdnn_causal_padding_equals_keras_conv1d_causal(rng):
 def test_tdnn_causal_padding_refuses_future_offsets():
     with pytest.raises(ValueError, match="`padding='causal'` needs every `context` offset <= 0"):
         keras_rnnkit.TDNN(4, (-1, 0, 1), padding="causal")
+
+
+# The fused-path switch: one name on both recurrent layers, `use_fused`
+# (ElmanRNN's was `use_cudnn`, Keras's name for LSTM and GRU, but most of
+# these kernels are not cuDNN's).
+
+
+@pytest.mark.parametrize("value", ["auto", False, True])
+def test_elman_use_cudnn_is_a_deprecated_alias_of_use_fused(value, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    new = keras_rnnkit.ElmanRNN(4, return_sequences=True, use_fused=value)
+    new.build(x.shape)
+    with pytest.warns(DeprecationWarning, match="`use_cudnn` is deprecated, use `use_fused`") as w:
+        old = keras_rnnkit.ElmanRNN(4, return_sequences=True, use_cudnn=value)
+    assert w[0].filename == __file__  # points at the user's call
+    _same_weights(old, new, x.shape)
+    assert old.use_fused is value
+    np.testing.assert_array_equal(to_numpy(old(x)), to_numpy(new(x)))
+    assert old.get_config() == {**new.get_config(), "name": old.name}
+    assert "use_fused" in old.get_config() and "use_cudnn" not in old.get_config()
+
+
+def test_elman_use_cudnn_and_use_fused_together_are_refused():
+    with pytest.raises(ValueError, match="pass only `use_fused`"):
+        keras_rnnkit.ElmanRNN(4, use_cudnn=False, use_fused=True)
+
+
+def test_elman_config_saved_with_use_cudnn_loads():
+    config = keras_rnnkit.ElmanRNN(4, use_fused=False).get_config()
+    config["use_cudnn"] = config.pop("use_fused")
+    layer = keras_rnnkit.ElmanRNN.from_config(config)  # warnings are errors here: none
+    assert layer.use_fused is False and "use_cudnn" not in layer.get_config()
+
+
+def test_elman_keras_file_saved_with_use_cudnn_loads(tmp_path, rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    model = keras.Sequential([keras.Input((5, 3)), keras_rnnkit.ElmanRNN(4, use_fused=False)])
+    path = _saved_under_the_old_name(model, tmp_path, "use_fused", "use_cudnn")
+    loaded = keras.saving.load_model(path)
+    assert loaded.layers[-1].use_fused is False
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6)
+
+
+def test_both_recurrent_layers_name_the_switch_use_fused():
+    for cls in (keras_rnnkit.ElmanRNN, keras_rnnkit.JordanRNN):
+        parameters = inspect.signature(cls).parameters
+        assert parameters["use_fused"].default == "auto"
+        assert "use_cudnn" not in parameters

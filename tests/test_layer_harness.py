@@ -173,7 +173,6 @@ def _non_default(argument):
         "stateful": True,
         "unroll": True,
         "zero_output_for_mask": True,
-        "use_cudnn": False,
         "use_fused": False,
     }[argument]
 

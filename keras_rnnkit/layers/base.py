@@ -272,8 +272,11 @@ class RecurrentLayer(keras.layers.RNN):
 
     cell_class = None
     # Loop arguments of one layer class only (name: default), e.g. ElmanRNN's
-    # `use_cudnn`; each is stored as an attribute and kept in the config.
+    # `use_fused`; each is stored as an attribute and kept in the config.
     layer_defaults = {}
+    # Deprecated argument names (old: new): the old name still works, with a
+    # DeprecationWarning, and is never stored; configs saved with it load.
+    renamed_arguments = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -289,11 +292,17 @@ class RecurrentLayer(keras.layers.RNN):
         return {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS, **cls.layer_defaults}
 
     def __init__(self, **kwargs):
+        owner = type(self).__name__
+        defaults = self.loop_defaults()
+        for old, new in self.renamed_arguments.items():
+            # stacklevel 4: the user's call, above the subclass's __init__ and this one.
+            kwargs[new] = arguments.renamed(
+                owner, kwargs, old, new, kwargs[new], defaults[new], stacklevel=4
+            )
         cell_names = constructor_arguments(self.cell_class)
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         layer_kwargs = {n: kwargs.pop(n, d) for n, d in self.layer_defaults.items()}
-        owner = type(self).__name__
         truncate_gradient = arguments.optional_positive_int(
             owner, "truncate_gradient", kwargs.pop("truncate_gradient", None)
         )
@@ -447,4 +456,7 @@ class RecurrentLayer(keras.layers.RNN):
 
     @classmethod
     def from_config(cls, config):
+        # Saved under a name since renamed: loads without a warning, since the
+        # user did not write the old name (saving again writes the new one).
+        config = {cls.renamed_arguments.get(k, k): v for k, v in config.items()}
         return cls(**config)

@@ -250,8 +250,8 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         activity_regularizer, return_sequences, return_state, go_backwards,
         stateful, unroll, zero_output_for_mask, truncate_gradient: as in
         `ElmanRNN`.
-        use_fused: `"auto"`, `True` or `False`, like `ElmanRNN`'s `use_cudnn`
-            (a Jordan network has no cuDNN kernel): whether to run the whole
+        use_fused: `"auto"`, `True` or `False`, like `ElmanRNN`'s
+            `use_fused` (a Jordan network has no cuDNN kernel): whether to run the whole
             recurrence as one fused operation instead of a loop of cell
             calls: the input projection of all steps as one matrix product,
             a loop over the rest of each step, and a hand-written backward
@@ -301,7 +301,6 @@ class JordanRNN(FusedLoop, RecurrentLayer):
 
     cell_class = JordanCell
     layer_defaults = {"use_fused": "auto"}
-    fused_switch = "use_fused"
     fused_recurrence = fused_jordan
 
     def __init__(
