@@ -2,8 +2,8 @@
 
 Run with `KERAS_BACKEND=torch` or `KERAS_BACKEND=jax` (benchmarks/gpu.sh runs
 both). The generic path is chosen through the layer's public switch
-`use_cudnn=False` where the layer has one (Keras's convention for LSTM and
-GRU); `keras.layers.SimpleRNN` with the same weights (Keras's own generic
+`use_fused=False` where the layer has one (like Keras's `use_cudnn` for LSTM
+and GRU); `keras.layers.SimpleRNN` with the same weights (Keras's own generic
 loop) is the reference in any case. Exits non-zero on a mismatch.
 
 Tolerance: float32 with TF32 turned off on both backends; a T-step
@@ -122,7 +122,7 @@ def main(argv=None):
     device = _device(parser.parse_args(argv).cpu)
     backend = keras.backend.backend()
     print(f"gpu_check: {backend} on {device}, B={B} T={T} D={D} H={H}, rtol={RTOL:.1e}")
-    switch = "use_cudnn" in inspect.signature(keras_rnnkit.ElmanRNN).parameters
+    switch = "use_fused" in inspect.signature(keras_rnnkit.ElmanRNN).parameters
     pairs = [
         (
             "ElmanRNN vs SimpleRNN (same weights)",
@@ -134,13 +134,13 @@ def main(argv=None):
         pairs.insert(
             0,
             (
-                'ElmanRNN use_cudnn="auto" vs use_cudnn=False',
-                lambda **kw: keras_rnnkit.ElmanRNN(H, use_cudnn="auto", **kw),
-                lambda **kw: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **kw),
+                'ElmanRNN use_fused="auto" vs use_fused=False',
+                lambda **kw: keras_rnnkit.ElmanRNN(H, use_fused="auto", **kw),
+                lambda **kw: keras_rnnkit.ElmanRNN(H, use_fused=False, **kw),
             ),
         )
     else:
-        print("  (ElmanRNN has no `use_cudnn` switch: the reference is SimpleRNN only)")
+        print("  (ElmanRNN has no `use_fused` switch: the reference is SimpleRNN only)")
     if "use_fused" in inspect.signature(keras_rnnkit.JordanRNN).parameters:
         # Forced (True): "auto" keeps JAX on the step loop, where it measured as fast.
         pairs.append(

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 import keras_rnnkit  # noqa: E402
 from keras_rnnkit.data import adding_problem  # noqa: E402
-from keras_rnnkit.regularizers import IdentityRecurrent  # noqa: E402
+from keras_rnnkit.initializers import IdentityRecurrent  # noqa: E402
 from keras_rnnkit.training import GradientFlowMonitor  # noqa: E402
 
 TRIVIAL_MSE = 1.0 / 6.0  # Var(U + V) for U, V ~ U(0, 1): always predicting 1

@@ -2,8 +2,10 @@
 
 # First: with no backend installed, one line naming the extra to install (see the module).
 from keras_rnnkit import _backend_check as _backend_check
+from keras_rnnkit import constraints as constraints
 from keras_rnnkit import data as data
 from keras_rnnkit import forecasting as forecasting
+from keras_rnnkit import initializers as initializers
 from keras_rnnkit import regularizers as regularizers
 from keras_rnnkit import training as training
 from keras_rnnkit.layers import TDNN as TDNN

@@ -46,7 +46,7 @@ def tdnn():
 def stacked():
     """All three families and per-step layers between them; last output (B, 2)."""
     inputs = keras.Input((None, D))
-    hidden = keras_rnnkit.TDNN(4, context=(-3, -1, 0), activation="tanh")(inputs)
+    hidden = keras_rnnkit.TDNN(4, context=(-3, -1, 0), padding="causal", activation="tanh")(inputs)
     elman = keras_rnnkit.ElmanRNN(5, return_sequences=True)(hidden)
     hidden = keras.layers.Concatenate()([keras.layers.Dense(3)(elman), hidden])
     hidden = keras.layers.LayerNormalization()(hidden)

@@ -178,14 +178,17 @@ def tdnn(
 ):
     """y_t = act(b + sum_i x_{t+context[i]} W_i), out-of-range inputs are zeros.
 
-    "same": t in [0, T); "valid": t in [-min, T-1-max]; then every stride-th.
+    "same": t in [0, T); "valid": t in [-min, T-1-max]; "causal" (offsets <= 0
+    only): t in [0, T), as "same"; then every stride-th.
     Masked inputs count as zeros.
     """
     act = ACTIVATIONS[activation]
     batch, steps, _ = x.shape
     if mask is not None:
         x = x * mask[..., None]
-    if padding == "same":
+    if padding == "causal":
+        assert max(context) <= 0, "a causal TDNN has no future offsets"
+    if padding in ("same", "causal"):
         times = range(steps)
     else:
         times = range(-min(context), steps - max(context))

@@ -69,12 +69,20 @@ BAD_CONFIGURATIONS = [
         "`context` must hold distinct offsets in increasing order",
     ),
     (
-        lambda: keras_rnnkit.TDNN(4, (0,), padding="causal"),
-        "TDNN: `padding` must be one of 'same', 'valid'. Received: padding='causal'",
+        lambda: keras_rnnkit.TDNN(4, (0,), padding="full"),
+        "TDNN: `padding` must be one of 'same', 'valid', 'causal'. Received: padding='full'",
     ),
     (
-        lambda: keras_rnnkit.TDNN(4, (0,), stride=0),
-        "`stride` must be a positive integer. Received: stride=0",
+        lambda: keras_rnnkit.TDNN(4, (-1, 0, 1), padding="causal"),
+        "TDNN: `padding='causal'` needs every `context` offset <= 0 (each output sees only past and present inputs); use padding='same' for future context. Received: padding='causal', context=(-1, 0, 1)",
+    ),
+    (
+        lambda: keras_rnnkit.TDNN(4, (0,), strides=0),
+        "`strides` must be a positive integer. Received: strides=0",
+    ),
+    (
+        lambda: keras_rnnkit.TDNN(4, (0,), strides=2, stride=3),
+        "TDNN: `stride` is the deprecated name of `strides`; pass only `strides`. Received: stride=3, strides=2",
     ),
     (
         lambda: keras_rnnkit.TDNNCell(4, (-1, 0, 1)),

@@ -94,7 +94,7 @@ def _refusal(layers):
         ([keras_rnnkit.ElmanRNN(3, go_backwards=True)], "reads the sequence backwards"),
         ([keras_rnnkit.TDNN(3, context=(-1, 0, 1))], "future offsets"),
         ([keras_rnnkit.TDNN(3, context=(-1, 0), padding="valid")], "padding='valid'"),
-        ([keras_rnnkit.TDNN(3, context=(0,), stride=2)], "stride=2"),
+        ([keras_rnnkit.TDNN(3, context=(0,), strides=2)], "strides=2"),
         ([keras.layers.GlobalAveragePooling1D()], "may combine different time steps"),
         ([keras.layers.Conv1D(2, 3)], "may combine different time steps"),
     ],

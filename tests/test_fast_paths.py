@@ -1,9 +1,9 @@
 """The fused Elman recurrence equals the generic step loop, and is taken when it should be.
 
 The fused recurrence (`keras_rnnkit.backend.fused_elman.run`, chosen by
-`use_cudnn`): PyTorch's RNN kernel on torch, a scan with a hand-written
-backward pass on JAX and TensorFlow; compared with `use_cudnn=False`.
-`use_cudnn=True` forces it (where the configuration allows); `"auto"` takes
+`use_fused`): PyTorch's RNN kernel on torch, a scan with a hand-written
+backward pass on JAX and TensorFlow; compared with `use_fused=False`.
+`use_fused=True` forces it (where the configuration allows); `"auto"` takes
 it on torch and JAX, and on TensorFlow only under XLA. A spy proves which
 path ran. Expected values are the other path's, on
 the same backend, with the same weights.
@@ -38,7 +38,7 @@ def fused_calls(monkeypatch):
     return calls
 
 
-# What `use_cudnn="auto"` does in an eager call (TensorFlow: no XLA there).
+# What `use_fused="auto"` does in an eager call (TensorFlow: no XLA there).
 AUTO_FUSES_EAGERLY = keras.backend.backend() != "tensorflow"
 ON_TORCH = keras.backend.backend() == "torch"
 
@@ -61,15 +61,15 @@ def test_fused_recurrence_equals_step_loop(name, training, fused_calls, rng):
     options = FUSED_OPTIONS[name]
     if training and options.get("recurrent_dropout"):
         pytest.skip("recurrent dropout while training is not fused (see the next test)")
-    # use_cudnn=True refuses recurrent dropout (training could not fuse); "auto"
+    # use_fused=True refuses recurrent dropout (training could not fuse); "auto"
     # fuses it at inference, though not in eager TensorFlow.
     fast_switch = "auto" if options.get("recurrent_dropout") else True
     if fast_switch == "auto" and not AUTO_FUSES_EAGERLY:
-        pytest.skip("eager TensorFlow runs the step loop under use_cudnn='auto'")
+        pytest.skip("eager TensorFlow runs the step loop under use_fused='auto'")
     x = rng.normal(size=(B, T, D)).astype("float32")
     fast, generic = layer_pair(
-        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=fast_switch, **options),
-        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_fused=fast_switch, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_fused=False, **options),
         x.shape,
     )
     assert_same(fast, generic, x, training=training)
@@ -81,8 +81,8 @@ def test_fused_recurrence_with_initial_state(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     h0 = rng.normal(size=(B, H)).astype("float32")
     fast, generic = layer_pair(
-        lambda: keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=True),
-        lambda: keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=False),
+        lambda: keras_rnnkit.ElmanRNN(H, return_state=True, use_fused=True),
+        lambda: keras_rnnkit.ElmanRNN(H, return_state=True, use_fused=False),
         x.shape,
     )
     for got, want in zip(fast(x, initial_state=[h0]), generic(x, initial_state=[h0])):
@@ -92,7 +92,7 @@ def test_fused_recurrence_with_initial_state(fused_calls, rng):
 
 # Configurations the fused recurrence cannot run: the layer takes the step loop.
 STEP_LOOP_OPTIONS = {
-    "use_cudnn=False": ({"use_cudnn": False}, {}),
+    "use_fused=False": ({"use_fused": False}, {}),
     "sigmoid": ({"activation": "sigmoid"}, {}),
     "recurrent-dropout-training": ({"recurrent_dropout": 0.3}, {"training": True}),
     "zoneout": ({"zoneout": 0.2}, {}),
@@ -165,18 +165,18 @@ def test_auto_takes_the_fused_recurrence_where_it_is_faster(fused_calls, rng):
     ],
     ids=["sigmoid", "zoneout", "recurrent-dropout", "unroll"],
 )
-def test_use_cudnn_true_with_an_unsupported_configuration_raises(options, message):
-    with pytest.raises(ValueError, match=f"ElmanRNN: `use_cudnn=True` needs .*{message}"):
-        keras_rnnkit.ElmanRNN(H, use_cudnn=True, **options)
+def test_use_fused_true_with_an_unsupported_configuration_raises(options, message):
+    with pytest.raises(ValueError, match=f"ElmanRNN: `use_fused=True` needs .*{message}"):
+        keras_rnnkit.ElmanRNN(H, use_fused=True, **options)
 
 
 @pytest.mark.skipif(not ON_TORCH, reason="the scans of JAX and TensorFlow take any mask")
-def test_use_cudnn_true_with_a_mask_raises_in_the_call_on_torch(rng):
-    layer = keras_rnnkit.ElmanRNN(H, use_cudnn=True)
+def test_use_fused_true_with_a_mask_raises_in_the_call_on_torch(rng):
+    layer = keras_rnnkit.ElmanRNN(H, use_fused=True)
     x = rng.normal(size=(B, T, D)).astype("float32")
     layer(x)  # no mask: fused
     left_padded = np.arange(T)[None, :] >= np.array([[0], [3], [5]])
-    with pytest.raises(ValueError, match="use_cudnn=True.*the mask is not right-padded"):
+    with pytest.raises(ValueError, match="use_fused=True.*the mask is not right-padded"):
         layer(x, mask=left_padded)
 
 
@@ -201,8 +201,8 @@ def test_masked_scan_equals_step_loop(mask_name, options_name, training, fused_c
     options = MASKED_OPTIONS[options_name]
     x = rng.normal(size=(B, T, D)).astype("float32")
     fast, generic = layer_pair(
-        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=True, **options),
-        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_fused=True, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_fused=False, **options),
         x.shape,
     )
     mask = keras.ops.convert_to_tensor(MASKS[mask_name])
@@ -216,7 +216,7 @@ def test_masked_scan_matches_the_numpy_reference(mask_name, fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     h0 = rng.normal(size=(B, H)).astype("float32")
     mask = MASKS[mask_name]
-    layer = keras_rnnkit.ElmanRNN(H, return_sequences=True, return_state=True, use_cudnn=True)
+    layer = keras_rnnkit.ElmanRNN(H, return_sequences=True, return_state=True, use_fused=True)
     outputs, state = layer(x, initial_state=[h0], mask=keras.ops.convert_to_tensor(mask))
     weights = [w.astype(float) for w in layer.get_weights()]
     states = reference.elman(x.astype(float), *weights, h0=h0, mask=mask)
@@ -233,13 +233,13 @@ def test_masked_scan_in_a_compiled_fit_equals_step_loop(rng):
     x[:4, 5:] = 0.0  # padding, masked by the Masking layer
     y = rng.normal(size=(8, 1)).astype("float32")
 
-    def trained(use_cudnn):
+    def trained(use_fused):
         keras.utils.set_random_seed(0)
         model = keras.Sequential(
             [
                 keras.Input((T, D)),
                 keras.layers.Masking(0.0),
-                keras_rnnkit.ElmanRNN(H, use_cudnn=use_cudnn),
+                keras_rnnkit.ElmanRNN(H, use_fused=use_fused),
                 keras.layers.Dense(1),
             ]
         )
@@ -259,7 +259,7 @@ def test_padded_batch_equals_each_sequence_alone(fused_calls, rng):
     lengths = [T, 4, 1]
     x = rng.normal(size=(B, T, D)).astype("float32")
     mask = keras.ops.convert_to_tensor(STEPS < np.array(lengths)[:, None])
-    layer = keras_rnnkit.ElmanRNN(H, return_state=True, use_cudnn=True)
+    layer = keras_rnnkit.ElmanRNN(H, return_state=True, use_fused=True)
     outputs, state = layer(x, mask=mask)
     for row, length in enumerate(lengths):
         alone, alone_state = layer(x[row : row + 1, :length])
@@ -285,8 +285,8 @@ def test_right_padded_mask_is_fused_as_lengths_on_torch(
         "seed": 4,
     }
     fast, generic = layer_pair(
-        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=True, **options),
-        lambda: keras_rnnkit.ElmanRNN(H, use_cudnn=False, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_fused=True, **options),
+        lambda: keras_rnnkit.ElmanRNN(H, use_fused=False, **options),
         x.shape,
     )
     assert_same(fast, generic, x, training=training, mask=mask)
@@ -320,28 +320,28 @@ def test_packed_and_padded_kernels_agree_on_torch(activation, rng):
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])
-def test_use_cudnn_must_be_auto_true_or_false(value):
-    with pytest.raises(ValueError, match=r"`use_cudnn` must be one of 'auto', True, False"):
-        keras_rnnkit.ElmanRNN(H, use_cudnn=value)
+def test_use_fused_must_be_auto_true_or_false(value):
+    with pytest.raises(ValueError, match=r"`use_fused` must be one of 'auto', True, False"):
+        keras_rnnkit.ElmanRNN(H, use_fused=value)
 
 
 @pytest.mark.parametrize("value", ["auto", True, False])
-def test_use_cudnn_round_trips_through_config(value):
-    layer = keras_rnnkit.ElmanRNN(H, use_cudnn=value)
-    assert layer.get_config()["use_cudnn"] == value
-    assert keras_rnnkit.ElmanRNN.from_config(layer.get_config()).use_cudnn == value
+def test_use_fused_round_trips_through_config(value):
+    layer = keras_rnnkit.ElmanRNN(H, use_fused=value)
+    assert layer.get_config()["use_fused"] == value
+    assert keras_rnnkit.ElmanRNN.from_config(layer.get_config()).use_fused == value
     wrapped = keras.layers.Bidirectional(layer)
-    assert wrapped.forward_layer.use_cudnn == value
-    assert wrapped.backward_layer.use_cudnn == value
+    assert wrapped.forward_layer.use_fused == value
+    assert wrapped.backward_layer.use_fused == value
 
 
-def _trained_weights(use_cudnn, x, y, jit_compile="auto"):
+def _trained_weights(use_fused, x, y, jit_compile="auto"):
     keras.utils.set_random_seed(5)
     model = keras.Sequential(
         [
             keras.Input((None, D)),
-            keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=use_cudnn),
-            keras_rnnkit.ElmanRNN(H, go_backwards=True, use_cudnn=use_cudnn),
+            keras_rnnkit.ElmanRNN(H, return_sequences=True, use_fused=use_fused),
+            keras_rnnkit.ElmanRNN(H, go_backwards=True, use_fused=use_fused),
             keras.layers.Dense(1),
         ]
     )
@@ -372,8 +372,8 @@ def test_training_in_fit_equals_step_loop(jit_compile, fused_calls, rng):
 def test_stateful_chunks_equal_one_call(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     stateful, whole = layer_pair(
-        lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, stateful=True, use_cudnn=True),
-        lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=False),
+        lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, stateful=True, use_fused=True),
+        lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, use_fused=False),
         x.shape,
     )
     chunks = np.concatenate([to_numpy(stateful(x[:, :3])), to_numpy(stateful(x[:, 3:]))], axis=1)
@@ -385,10 +385,10 @@ def test_bidirectional_runs_both_directions_fused(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     fast, generic = layer_pair(
         lambda: keras.layers.Bidirectional(
-            keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=True)
+            keras_rnnkit.ElmanRNN(H, return_sequences=True, use_fused=True)
         ),
         lambda: keras.layers.Bidirectional(
-            keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=False)
+            keras_rnnkit.ElmanRNN(H, return_sequences=True, use_fused=False)
         ),
         x.shape,
     )
@@ -402,7 +402,7 @@ def test_mixed_precision(fused_calls, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     fast, generic = layer_pair(
         lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True),
-        lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, use_cudnn=False),
+        lambda: keras_rnnkit.ElmanRNN(H, return_sequences=True, use_fused=False),
         x.shape,
     )
     got, want = fast(x), generic(x)
@@ -417,12 +417,12 @@ def test_mixed_precision(fused_calls, rng):
     assert bool(fused_calls) == (AUTO_FUSES_EAGERLY and keras.backend.backend() != "torch")
 
 
-def _stateful_fit_losses(use_cudnn, x, y):
+def _stateful_fit_losses(use_fused, x, y):
     keras.utils.set_random_seed(5)
     model = keras.Sequential(
         [
             keras.Input((T, D), batch_size=B),
-            keras_rnnkit.ElmanRNN(H, stateful=True, use_cudnn=use_cudnn),
+            keras_rnnkit.ElmanRNN(H, stateful=True, use_fused=use_fused),
             keras.layers.Dense(1),
         ]
     )
@@ -473,7 +473,7 @@ def test_cudnn_parameters_follow_cudnns_canonical_layout(activation, use_bias, r
 
     x = rng.normal(size=(B, T, D)).astype("float32")
     layer = keras_rnnkit.ElmanRNN(
-        H, activation=activation, use_bias=use_bias, return_sequences=True, use_cudnn=False
+        H, activation=activation, use_bias=use_bias, return_sequences=True, use_fused=False
     )
     expected = to_numpy(layer(x))
     if use_bias:
@@ -539,9 +539,9 @@ def test_with_a_gpu_auto_takes_cudnn_outside_xla(simulated_gpu, fused_calls, rng
     assert bf16.supports_jit
     bf16(x)
     assert len(simulated_gpu) == 1 and len(fused_calls) == 4
-    # Configurations cuDNN cannot run, and use_cudnn=False, keep XLA and the step loop.
+    # Configurations cuDNN cannot run, and use_fused=False, keep XLA and the step loop.
     assert keras_rnnkit.ElmanRNN(H, zoneout=0.1).supports_jit
-    assert keras_rnnkit.ElmanRNN(H, use_cudnn=False).supports_jit
+    assert keras_rnnkit.ElmanRNN(H, use_fused=False).supports_jit
 
 
 @pytest.mark.skipif(not ON_TENSORFLOW, reason="TensorFlow's cuDNN op")

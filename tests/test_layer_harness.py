@@ -27,7 +27,7 @@ LAYERS = {
     ),
     "TDNN": (lambda **kw: keras_rnnkit.TDNN(4, (-2, 0, 1), **kw), 2, 4),
     "TDNN-valid-stride": (
-        lambda **kw: keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", stride=2, **kw),
+        lambda **kw: keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", strides=2, **kw),
         2,
         4,
     ),
@@ -166,14 +166,13 @@ def _non_default(argument):
         "zoneout": 0.2,
         "layer_norm": True,
         "padding": "valid",
-        "stride": 3,
+        "strides": 3,
         "return_sequences": True,
         "return_state": True,
         "go_backwards": True,
         "stateful": True,
         "unroll": True,
         "zero_output_for_mask": True,
-        "use_cudnn": False,
         "use_fused": False,
     }[argument]
 
@@ -191,9 +190,7 @@ CLASSES = [
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_every_constructor_argument_survives_get_config(cls):
     parameters = inspect.signature(cls).parameters
-    arguments = [
-        p.name for p in parameters.values() if p.kind is not p.VAR_KEYWORD and p.name != "self"
-    ]
+    arguments = [p.name for p in parameters.values() if p.kind is not p.VAR_KEYWORD]
     assert set(constructor_arguments(cls.cell_class if hasattr(cls, "cell_class") else cls)) <= set(
         arguments
     )
@@ -215,3 +212,37 @@ def test_every_constructor_argument_survives_get_config(cls):
         )
     rebuilt = cls.from_config(config)
     assert rebuilt.get_config() == config
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_signature_is_written_out_and_documented(cls):
+    # What help(), IDEs and inspect.signature show: the real arguments, no
+    # stray `self`, each named in the docstring's Args.
+    parameters = list(inspect.signature(cls).parameters.values())
+    assert parameters[0].name != "self"
+    assert [p.kind for p in parameters[-1:]] == [inspect.Parameter.VAR_KEYWORD]
+    assert "*args" not in str(inspect.signature(cls.__init__))
+    documented = cls.__doc__.split("Args:")[1].split("Call arguments:")[0].split("Example")[0]
+    for p in parameters[:-1]:
+        assert p.name in documented, f"{cls.__name__}'s docstring Args lack `{p.name}`"
+
+
+RECURRENT_LAYERS = [c for c in CLASSES if hasattr(c, "cell_class")]
+
+
+@pytest.mark.parametrize("cls", RECURRENT_LAYERS, ids=lambda c: c.__name__)
+def test_layer_signature_is_its_cells_plus_the_loops(cls):
+    # The layers' signatures are written out by hand; this keeps them from
+    # drifting from their cells: the cell's arguments (same order, kinds and
+    # defaults), then the loop's, keyword-only, then **kwargs.
+    cell = [
+        p
+        for p in inspect.signature(cls.cell_class).parameters.values()
+        if p.kind is not p.VAR_KEYWORD
+    ]
+    loop = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in cls.loop_defaults().items()
+    ]
+    rest = [inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)]
+    assert list(inspect.signature(cls).parameters.values()) == cell + loop + rest

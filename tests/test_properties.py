@@ -212,7 +212,7 @@ def test_tdnn_compute_mask_follows_the_definition(padding, stride, rng):
     context = (-2, 0, 1)
     _, x, mask = padded_batch(rng, "left")
     mask[1, 2] = False  # a hole inside: every window over it is masked
-    layer = keras_rnnkit.TDNN(3, context, padding=padding, stride=stride)
+    layer = keras_rnnkit.TDNN(3, context, padding=padding, strides=stride)
     expected = tdnn_output_mask(mask, context, padding, stride)
     got = to_numpy(layer.compute_mask(x, mask))
     np.testing.assert_array_equal(got, expected)

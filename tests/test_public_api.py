@@ -10,7 +10,27 @@ import pytest
 import keras_rnnkit
 
 PUBLIC_API = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
-PUBLIC_MODULES = ["backend", "data", "forecasting", "layers", "regularizers", "training"]
+PUBLIC_MODULES = [
+    "backend",
+    "constraints",
+    "data",
+    "forecasting",
+    "initializers",
+    "layers",
+    "regularizers",
+    "training",
+]
+# The public names of the namespaces named like Keras's.
+NAMESPACES = {
+    "constraints": ["SpectralNormConstraint"],
+    "initializers": ["IdentityRecurrent", "ScaledOrthogonal"],
+}
+# Old name -> where the same class lives now; the old names warn.
+MOVED = {
+    "regularizers.IdentityRecurrent": "initializers",
+    "regularizers.ScaledOrthogonal": "initializers",
+    "regularizers.SpectralNormConstraint": "constraints",
+}
 LAYER_CLASSES = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
 # Subpackages that `import keras_rnnkit` leaves alone: they import TensorFlow's
 # converters or keras-tuner, which a user of the layers need not install.
@@ -99,3 +119,28 @@ def test_opt_in_subpackages_export_their_golden_list(module):
         "and not isinstance(getattr(m, n), types.ModuleType)]))"
     )
     assert sorted(names) == sorted(OPT_IN_MODULES[module])
+
+
+@pytest.mark.parametrize("module", sorted(NAMESPACES))
+def test_namespaces_named_like_keras_hold_their_golden_list(module):
+    namespace = getattr(keras_rnnkit, module)
+    # (pytest's assertion rewriting may add names starting with "@".)
+    names = [n for n in dir(namespace) if n.isidentifier() and not n.startswith("_")]
+    assert sorted(names) == NAMESPACES[module]
+    for name in names:
+        cls = getattr(namespace, name)
+        assert keras.saving.get_registered_name(cls) == f"keras_rnnkit>{name}"
+        # Keras resolves them by their registered name, as its own.
+        keras_module = getattr(keras, module)
+        assert type(keras_module.deserialize(keras_module.serialize(cls()))) is cls
+
+
+@pytest.mark.parametrize("old", sorted(MOVED))
+def test_moved_names_still_give_the_same_class_with_a_warning(old):
+    module, name = old.split(".")
+    new = getattr(getattr(keras_rnnkit, MOVED[old]), name)
+    with pytest.warns(DeprecationWarning, match=f"use keras_rnnkit.{MOVED[old]}.{name}"):
+        assert getattr(getattr(keras_rnnkit, module), name) is new
+    assert name not in dir(keras_rnnkit.regularizers)
+    with pytest.raises(AttributeError):
+        keras_rnnkit.regularizers.NoSuchName  # noqa: B018

@@ -121,13 +121,18 @@ TDNN_CASES = [
     ((1, 2), "valid", 1),
     ((0,), "same", 1),
     ((-2, 5), "same", 2),
+    ((-2, -1, 0), "causal", 1),
+    ((-4, -2), "causal", 2),
+    ((-5, -2, 0), "causal", 1),
 ]
 
 
 @pytest.mark.parametrize("context,padding,stride", TDNN_CASES, ids=str)
 def test_tdnn_matches_reference(context, padding, stride, rng):
     x = rng.normal(size=(2, 9, 3)).astype("float32")
-    layer = keras_rnnkit.TDNN(4, context=context, padding=padding, stride=stride, activation="tanh")
+    layer = keras_rnnkit.TDNN(
+        4, context=context, padding=padding, strides=stride, activation="tanh"
+    )
     layer.build(x.shape)
     weights = _random_weights(layer, rng)
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import keras_rnnkit
+from keras_rnnkit.constraints import SpectralNormConstraint
+from keras_rnnkit.initializers import IdentityRecurrent
+from keras_rnnkit.initializers import ScaledOrthogonal
 from keras_rnnkit.regularizers import ActivationRegularizer
 from keras_rnnkit.regularizers import ActivationTemporalRegularizer
-from keras_rnnkit.regularizers import IdentityRecurrent
-from keras_rnnkit.regularizers import ScaledOrthogonal
-from keras_rnnkit.regularizers import SpectralNormConstraint
 from keras_rnnkit.regularizers import TemporalActivationRegularizer
 from keras_rnnkit.regularizers import WeightElimination
 from tests.autodiff import gradients
@@ -325,7 +325,10 @@ def test_registered_under_the_package_name(name):
     cls = type(INSTANCES[name])
     assert keras.saving.get_registered_name(cls) == f"keras_rnnkit>{name}"
     assert keras.saving.get_registered_object(f"keras_rnnkit>{name}") is cls
-    assert getattr(keras_rnnkit.regularizers, name) is cls
+    # Public in the keras_rnnkit namespace named like Keras's: keras.initializers
+    # -> keras_rnnkit.initializers, and so on.
+    namespace = getattr(keras_rnnkit, KINDS[name].__name__.split(".")[-1])
+    assert getattr(namespace, name) is cls
 
 
 @SERIALIZABLE

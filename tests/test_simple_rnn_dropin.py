@@ -75,9 +75,9 @@ def test_same_config_keys_as_simple_rnn_plus_ours():
     elman = keras_rnnkit.ElmanRNN(5).get_config()
     # SimpleRNN's config forgets `seed` (its argument list is copied by hand);
     # the others are ours: per-step clipping, truncated BPTT, zoneout, layer norm,
-    # and the choice of the fused recurrence (`use_cudnn`, as GRU and LSTM have).
+    # and the choice of the fused recurrence (`use_fused`, as GRU and LSTM have).
     assert set(elman) - set(simple) == {
-        "use_cudnn",
+        "use_fused",
         "seed",
         "gradient_clip",
         "gradient_clip_mode",

@@ -106,7 +106,7 @@ PADDING_STRIDES = [("same", 1), ("same", 3), ("valid", 1), ("valid", 2)]
 def test_conv_path_equals_matmul_path(name, padding, stride, both_paths, rng):
     context = CONTEXTS[name]
     x = rng.normal(size=(B, 9, D)).astype("float32")  # odd length, not a multiple of 2 or 3
-    layer = _layer(context, x.shape, rng, padding=padding, stride=stride)
+    layer = _layer(context, x.shape, rng, padding=padding, strides=stride)
     conv, matmul = both_paths(layer, x)
     assert conv[0].shape == layer.compute_output_shape(x.shape)
     for got, want in zip(conv, matmul, strict=True):  # outputs, d/dx, d/dkernel, d/dbias
@@ -122,7 +122,7 @@ def test_conv_path_equals_matmul_path(name, padding, stride, both_paths, rng):
 def test_conv_path_on_sequences_shorter_than_the_window(name, padding, both_paths, rng):
     # "valid" then has no output at all; "same" only padding in every window.
     x = rng.normal(size=(B, 2, D)).astype("float32")
-    layer = _layer(CONTEXTS[name], x.shape, rng, padding=padding, stride=2)
+    layer = _layer(CONTEXTS[name], x.shape, rng, padding=padding, strides=2)
     conv, matmul = both_paths(layer, x)
     for got, want in zip(conv, matmul, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -134,7 +134,7 @@ def test_conv_path_with_mask_and_layer_norm(both_paths, force_path, rng):
     x = rng.normal(size=(B, 11, D)).astype("float32")
     lengths = np.array([11, 7])
     mask = np.arange(11)[None, :] < lengths[:, None]  # right padding
-    layer = _layer(CONTEXTS["centred"], x.shape, rng, stride=2, layer_norm=True)
+    layer = _layer(CONTEXTS["centred"], x.shape, rng, strides=2, layer_norm=True)
     conv, matmul = both_paths(layer, x, mask=keras.ops.convert_to_tensor(mask))
     for got, want in zip(conv, matmul, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
@@ -152,7 +152,7 @@ def test_conv_path_with_unknown_length_in_a_model(name, padding, force_path, rng
     force_path("conv")
     context = CONTEXTS[name]
     inputs = keras.Input((None, D))
-    layer = keras_rnnkit.TDNN(H, context=context, padding=padding, stride=2, activation="tanh")
+    layer = keras_rnnkit.TDNN(H, context=context, padding=padding, strides=2, activation="tanh")
     model = keras.Model(inputs, layer(inputs))
     for steps in (13, 5, 4):
         x = rng.normal(size=(B, steps, D)).astype("float32")

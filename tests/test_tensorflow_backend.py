@@ -45,7 +45,7 @@ def _stack(kind):
         # length, which must stay dynamic when the time dimension is None.
         return [
             keras_rnnkit.TDNN(4, context=(-1, 0, 1), activation="tanh"),
-            keras_rnnkit.TDNN(3, context=(-2, 0), padding="valid", stride=2, activation="tanh"),
+            keras_rnnkit.TDNN(3, context=(-2, 0), padding="valid", strides=2, activation="tanh"),
             keras.layers.GlobalAveragePooling1D(),
         ]
     if kind == "tdnn_cell":
@@ -332,7 +332,7 @@ MIXED_LAYERS = {
     "jordan": lambda: keras_rnnkit.JordanRNN(
         4, 2, context_decay=0.5, return_sequences=True, return_state=True
     ),
-    "tdnn": lambda: keras_rnnkit.TDNN(4, context=(-2, 0, 1), padding="valid", stride=2),
+    "tdnn": lambda: keras_rnnkit.TDNN(4, context=(-2, 0, 1), padding="valid", strides=2),
     "tdnn_cell": lambda: keras.layers.RNN(
         keras_rnnkit.TDNNCell(4, context=(-2, 0)), return_sequences=True, return_state=True
     ),

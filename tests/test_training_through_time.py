@@ -54,7 +54,7 @@ def test_per_step_clip_equals_hand_written_bptt(mode, activation, rng):
 
 # The switches that keep a layer on its step loop (see tests/test_fast_paths.py
 # and tests/test_fused_jordan.py for the fused recurrences).
-STEP_LOOP = {"ElmanRNN": {"use_cudnn": False}, "JordanRNN": {"use_fused": False}}
+STEP_LOOP = {"ElmanRNN": {"use_fused": False}, "JordanRNN": {"use_fused": False}}
 LAYERS = {
     "ElmanRNN": lambda **kw: keras_rnnkit.ElmanRNN(H, return_sequences=True, **kw),
     "JordanRNN": lambda **kw: keras_rnnkit.JordanRNN(

@@ -171,7 +171,7 @@ def test_tdnn_window_width_dilation_and_stride():
     model = RecurrentHyperModel((12, 2), 1).build(hp)
     tdnns = _layers(model, keras_rnnkit.TDNN)
     assert [t.context for t in tdnns] == [(-4, -2, 0)] * 2
-    assert [t.stride for t in tdnns] == [2, 2]
+    assert [t.strides for t in tdnns] == [2, 2]
     # 12 steps, stride 2 twice: 6, then 3 steps of 32 units, flattened.
     assert model.get_layer(index=-2).output.shape[-1] == 3 * 32
     assert model.output_shape == (None, 1)

@@ -88,7 +88,7 @@ def _mask_reason(mask, go_backwards):
 
 
 def auto_prefers_fused():
-    """Whether `use_cudnn="auto"` should take a supported fused path here and now.
+    """Whether `use_fused="auto"` should take a supported fused path here and now.
 
     Measured on 2 CPU cores (docs/benchmarks.md): on torch PyTorch's kernel
     is 2-2.5x faster than the step loop, and on JAX the scan is ~10% faster.

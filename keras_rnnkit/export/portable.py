@@ -8,7 +8,7 @@ from keras_rnnkit.backend import fused_elman
 def device_independent(export):
     """Decorates an exporter: everything it traces runs on a CPU as on a GPU.
 
-    On TensorFlow with a GPU, `ElmanRNN(use_cudnn="auto")` runs cuDNN's
+    On TensorFlow with a GPU, `ElmanRNN(use_fused="auto")` runs cuDNN's
     kernel, an op with no CPU kernel; inside an exporter it takes the step
     loop instead (the same values), so the file serves anywhere.
     """

@@ -87,11 +87,11 @@ def _streaming_tdnn_cell(owner, layer):
             "stream. Train a causal TDNN (every offset <= 0, e.g. context=(-4, ..., 0)) "
             "to stream, or export the whole-sequence model instead."
         )
-    if layer.padding != "same" or layer.stride != 1:
+    if layer.padding == "valid" or layer.strides != 1:
         raise ValueError(
             f"{owner}: TDNN {layer.name!r} has padding={layer.padding!r}, "
-            f"stride={layer.stride}: its output steps are not one per input step, so "
-            "it cannot stream. Use padding='same' and stride=1 to stream."
+            f"strides={layer.strides}: its output steps are not one per input step, so "
+            "it cannot stream. Use padding='causal' (or 'same') and strides=1 to stream."
         )
     cell = TDNNCell(
         layer.units,

@@ -63,7 +63,7 @@ def to_streaming(model, *, batch_size=1):
     The whole-sequence `model` (functional or Sequential, one input of shape
     (B, T, D)) is rewritten layer by layer: `ElmanRNN`, `JordanRNN` and any
     `keras.layers.RNN` run one step of their cell, a causal `TDNN` (every
-    offset <= 0, `padding="same"`, `stride=1`) runs as a `TDNNCell` over the
+    offset <= 0, `padding="causal"` or `"same"`, `strides=1`) runs as a `TDNNCell` over the
     same weights, per-step layers (Dense, activations, ...) run as they are,
     and `Masking` passes the step through (a stream has no padding: send only
     the real steps). The states live in variables of the returned model and

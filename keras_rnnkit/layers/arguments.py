@@ -6,6 +6,7 @@ what is allowed and what was received; nothing is silently clamped.
 
 import math
 import numbers
+import warnings
 
 import keras
 
@@ -173,3 +174,29 @@ def square_shape(owner, shape):
             f"Received: shape={shape}"
         )
     return shape
+
+
+def renamed(owner, kwargs, old, new, value, default, stacklevel=3):
+    """`value` of argument `new`, or the value given under its deprecated name `old`.
+
+    `old` is popped from `kwargs` (so that it is never stored or passed on);
+    using it warns with a `DeprecationWarning` naming `new`. Both at once, with
+    `new` not at its `default`, is an error. `stacklevel` points the warning at
+    the user's call: 3 when called from the constructor the user called.
+    """
+    if old not in kwargs:
+        return value
+    old_value = kwargs.pop(old)
+    if value != default:
+        raise _error(
+            owner,
+            f"`{old}` is the deprecated name of `{new}`; pass only `{new}`. "
+            f"Received: {old}={old_value!r}, {new}={value!r}",
+        )
+    warnings.warn(
+        f"{owner}: `{old}` is deprecated, use `{new}` (the same argument, renamed). "
+        f"Received: {old}={old_value!r}",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value

@@ -6,7 +6,6 @@ constructor, properties and config are all derived from its cell's constructor,
 so that the two can never disagree.
 """
 
-import inspect
 import re
 from typing import NamedTuple
 
@@ -266,20 +265,43 @@ RNN_LAYER_DEFAULTS = {
 OUR_LOOP_DEFAULTS = {"truncate_gradient": None}
 
 
+def layer_arguments(local_variables):
+    """The arguments of a layer's written-out `__init__`, from its `locals()`.
+
+    A layer's `__init__` spells out every argument (for `help()`, IDEs and
+    `inspect.signature`) and hands them on with
+    `super().__init__(**layer_arguments(locals()))`, so that the names are not
+    written a second time.
+    """
+    arguments = {
+        name: value
+        for name, value in local_variables.items()
+        if name not in ("self", "kwargs", "__class__")
+    }
+    return {**arguments, **local_variables.get("kwargs", {})}
+
+
 class RecurrentLayer(keras.layers.RNN):
     """A `keras.layers.RNN` around one `cell_class` cell.
 
-    Subclasses only name their cell: `cell_class = ElmanCell`. The constructor
-    takes the cell's arguments (positional ones in the cell's order) plus the
-    loop's arguments (`RNN_LAYER_DEFAULTS`) and the base layer's (`name`,
-    `dtype`, `trainable`, ...). Each cell argument is readable as a property of
-    the layer, and `get_config` is the cell's config plus the loop's.
+    Subclasses name their cell (`cell_class = ElmanCell`) and write out their
+    constructor: the cell's arguments, in the cell's order and with its
+    defaults, then, keyword-only, the loop's arguments (`RNN_LAYER_DEFAULTS`,
+    `OUR_LOOP_DEFAULTS` and the class's own `layer_defaults`) and `**kwargs`
+    for the base layer's (`name`, `dtype`, `trainable`, ...); they pass them
+    on with `super().__init__(**layer_arguments(locals()))`. A test checks that
+    this written-out signature is exactly the cell's plus the loop's. Each cell
+    argument is readable as a property of the layer, and `get_config` is the
+    cell's config plus the loop's.
     """
 
     cell_class = None
     # Loop arguments of one layer class only (name: default), e.g. ElmanRNN's
-    # `use_cudnn`; each is stored as an attribute and kept in the config.
+    # `use_fused`; each is stored as an attribute and kept in the config.
     layer_defaults = {}
+    # Deprecated argument names (old: new): the old name still works, with a
+    # DeprecationWarning, and is never stored; configs saved with it load.
+    renamed_arguments = {}
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -288,25 +310,24 @@ class RecurrentLayer(keras.layers.RNN):
         for name in constructor_arguments(cls.cell_class):
             if not hasattr(cls, name):
                 setattr(cls, name, property(lambda self, _n=name: getattr(self.cell, _n)))
-        # What `help()` and IDEs show: the cell's arguments, then the loop's.
-        cell_params = [
-            p
-            for p in inspect.signature(cls.cell_class.__init__).parameters.values()
-            if p.kind is not p.VAR_KEYWORD
-        ]
-        loop_params = [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
-            for n, d in {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS, **cls.layer_defaults}.items()
-        ]
-        kwargs_param = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
-        cls.__signature__ = inspect.Signature(cell_params + loop_params + [kwargs_param])
 
-    def __init__(self, *args, **kwargs):
+    @classmethod
+    def loop_defaults(cls):
+        """`{name: default}` of the loop's arguments, in the signature's order."""
+        return {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS, **cls.layer_defaults}
+
+    def __init__(self, **kwargs):
+        owner = type(self).__name__
+        defaults = self.loop_defaults()
+        for old, new in self.renamed_arguments.items():
+            # stacklevel 4: the user's call, above the subclass's __init__ and this one.
+            kwargs[new] = arguments.renamed(
+                owner, kwargs, old, new, kwargs[new], defaults[new], stacklevel=4
+            )
         cell_names = constructor_arguments(self.cell_class)
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         layer_kwargs = {n: kwargs.pop(n, d) for n, d in self.layer_defaults.items()}
-        owner = type(self).__name__
         truncate_gradient = arguments.optional_positive_int(
             owner, "truncate_gradient", kwargs.pop("truncate_gradient", None)
         )
@@ -320,7 +341,6 @@ class RecurrentLayer(keras.layers.RNN):
         ):
             arguments.boolean(owner, flag, loop_kwargs[flag])
         cell = self.cell_class(
-            *args,
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name=f"{_snake_case(self.cell_class.__name__)}",
@@ -461,4 +481,7 @@ class RecurrentLayer(keras.layers.RNN):
 
     @classmethod
     def from_config(cls, config):
+        # Saved under a name since renamed: loads without a warning, since the
+        # user did not write the old name (saving again writes the new one).
+        config = {cls.renamed_arguments.get(k, k): v for k, v in config.items()}
         return cls(**config)

@@ -8,6 +8,7 @@ from keras_rnnkit.layers import arguments
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -185,8 +186,9 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
         truncate_gradient: None, or a positive int k: truncated BPTT, the
             gradient through the carried state stops every k steps (in
             processing order); the forward pass is unchanged. Default: `None`.
-        use_cudnn: `"auto"`, `True` or `False`, as in `keras.layers.GRU`:
-            whether to run the whole recurrence as one fused operation
+        use_fused: `"auto"`, `True` or `False`, like `keras.layers.GRU`'s
+            `use_cudnn` (and named as `JordanRNN`'s switch, since only some of
+            these kernels are cuDNN's): whether to run the whole recurrence as one fused operation
             instead of a loop of cell calls. On the torch backend that is
             PyTorch's RNN kernel (what `torch.nn.RNN` runs; cuDNN on a GPU);
             on TensorFlow with a GPU cuDNN's RNN_TANH/RNN_RELU kernel (without
@@ -204,7 +206,8 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             `ValueError` (in the constructor, or in the call for a mask)
             where it is not allowed; `False` always runs the step loop. Both
             compute the same values.
-            Default: `"auto"`.
+            Default: `"auto"`. (Formerly `use_cudnn`, still accepted with a
+            `DeprecationWarning`.)
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -223,14 +226,47 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
     """
 
     cell_class = ElmanCell
-    layer_defaults = {"use_cudnn": "auto"}
-    fused_switch = "use_cudnn"
+    layer_defaults = {"use_fused": "auto"}
+    # Old argument name: new name (the old one warns; old configs load).
+    renamed_arguments = {"use_cudnn": "use_fused"}
     fused_recurrence = fused_elman
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        gradient_clip=None,
+        gradient_clip_mode="value",
+        zoneout=0.0,
+        layer_norm=False,
+        *,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        truncate_gradient=None,
+        use_fused="auto",
+        **kwargs,
+    ):
+        super().__init__(**layer_arguments(locals()))
         self._check_fused_switch()
-        if self.use_cudnn is not False and fused_elman.uses_tensorflow_cudnn(self.compute_dtype):
+        if self.use_fused is not False and fused_elman.uses_tensorflow_cudnn(self.compute_dtype):
             if self._fused_unsupported(training=True, mask=None) is None:
                 # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
                 # off, as it does for keras.layers.GRU on a GPU.

@@ -8,16 +8,18 @@ SWITCH_VALUES = ("auto", True, False)
 class FusedLoop:
     """Mixin for a `RecurrentLayer` with a fused recurrence.
 
-    The subclass names its switch (`fused_switch`, e.g. `"use_cudnn"`, kept
-    in `layer_defaults` with the default `"auto"`) and the backend module of
-    its recurrence (`fused_recurrence`, with `unsupported_reason` and
+    The switch is the argument `use_fused` (kept in the subclass's
+    `layer_defaults` with the default `"auto"`); the subclass names the
+    backend module of its recurrence (`fused_recurrence`, with `unsupported_reason` and
     `auto_prefers_fused`). The switch is `"auto"`, `True` or `False`:
     `False` always runs the step loop; `True` runs the fused recurrence and
     raises where the configuration does not allow it; `"auto"` runs it where
     it is supported and `auto_prefers_fused()` says it is faster.
     """
 
-    fused_switch = None
+    # One name on every layer (ElmanRNN's was `use_cudnn`, JordanRNN's
+    # `use_fused`): most of these kernels are not cuDNN's.
+    fused_switch = "use_fused"
     fused_recurrence = None
 
     def _check_fused_switch(self):

@@ -12,6 +12,7 @@ from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
+from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -229,15 +230,19 @@ class JordanRNN(FusedLoop, RecurrentLayer):
 
     Args:
         units, output_units, activation, output_activation, context_decay,
-        use_bias, the initializers, regularizers and constraints of `kernel`,
-        `recurrent_kernel`, `bias`, `output_kernel` and `output_bias`,
-        dropout, recurrent_dropout, seed, gradient_clip, gradient_clip_mode,
-        zoneout, layer_norm: as in `JordanCell`.
+        use_bias, kernel_initializer, recurrent_initializer,
+        bias_initializer, output_kernel_initializer, output_bias_initializer,
+        kernel_regularizer, recurrent_regularizer, bias_regularizer,
+        output_kernel_regularizer, output_bias_regularizer,
+        kernel_constraint, recurrent_constraint, bias_constraint,
+        output_kernel_constraint, output_bias_constraint, dropout,
+        recurrent_dropout, seed, gradient_clip, gradient_clip_mode, zoneout,
+        layer_norm: as in `JordanCell`.
         activity_regularizer, return_sequences, return_state, go_backwards,
         stateful, unroll, zero_output_for_mask, truncate_gradient: as in
         `ElmanRNN`.
-        use_fused: `"auto"`, `True` or `False`, like `ElmanRNN`'s `use_cudnn`
-            (a Jordan network has no cuDNN kernel): whether to run the whole
+        use_fused: `"auto"`, `True` or `False`, like `ElmanRNN`'s
+            `use_fused` (a Jordan network has no cuDNN kernel): whether to run the whole
             recurrence as one fused operation instead of a loop of cell
             calls: the input projection of all steps as one matrix product,
             a loop over the rest of each step, and a hand-written backward
@@ -287,11 +292,51 @@ class JordanRNN(FusedLoop, RecurrentLayer):
 
     cell_class = JordanCell
     layer_defaults = {"use_fused": "auto"}
-    fused_switch = "use_fused"
     fused_recurrence = fused_jordan
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        units,
+        output_units,
+        activation="tanh",
+        output_activation=None,
+        context_decay=0.0,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        output_kernel_initializer="glorot_uniform",
+        output_bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        output_kernel_regularizer=None,
+        output_bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        output_kernel_constraint=None,
+        output_bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        gradient_clip=None,
+        gradient_clip_mode="value",
+        zoneout=0.0,
+        layer_norm=False,
+        *,
+        activity_regularizer=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        truncate_gradient=None,
+        use_fused="auto",
+        **kwargs,
+    ):
+        super().__init__(**layer_arguments(locals()))
         self._check_fused_switch()
 
     def inner_loop(self, sequences, initial_state, mask, training=False):

@@ -1,5 +1,7 @@
 """Time-delay neural networks: a fixed window of neighbouring inputs (`TDNN`, `TDNNCell`)."""
 
+import warnings
+
 import keras
 
 from keras_rnnkit._api import export
@@ -12,7 +14,7 @@ from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
 
-PADDINGS = ("same", "valid")
+PADDINGS = ("same", "valid", "causal")
 
 
 def _checked_options(owner, units, context, activation, use_bias, layer_norm, causal=False):
@@ -85,12 +87,16 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     - `padding="same"`: T' = T; inputs outside [0, T) count as zeros.
     - `padding="valid"`: only the t for which every $x_{t+\mathrm{context}[i]}$
       exists, T' = T - (max(context) - min(context)).
-    - `stride=s` keeps every s-th output of that sequence, starting with the
+    - `padding="causal"`, as in `keras.layers.Conv1D`: T' = T, zeros padded
+      on the left only, so that $y_t$ sees only $x_{\le t}$. It needs every
+      offset <= 0 (a `ValueError` otherwise), and then computes what
+      `"same"` computes; it states the intent, and refuses future context.
+    - `strides=s` keeps every s-th output of that sequence, starting with the
       first (sub-sampling, as in Kaldi-style TDNNs): T' = ceil(T' / s).
 
     Masked input steps count as zeros, and the output mask is the input mask
     (for `"valid"`, an output is unmasked when its whole window is), sub-sampled
-    by `stride`. So a right-padded batch gives, at the real steps, what each
+    by `strides`. So a right-padded batch gives, at the real steps, what each
     sequence gives alone.
 
     Weights: `kernel` (len(context), D, H), `bias` (H,).
@@ -104,8 +110,10 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     Args:
         units: Positive integer H, the number of output features.
         context: Sequence of distinct, increasing integer offsets.
-        padding: `"same"` or `"valid"`. Default: `"same"`.
-        stride: Positive integer sub-sampling factor. Default: `1`.
+        padding: `"same"`, `"valid"` or `"causal"`. Default: `"same"`.
+        strides: Positive integer sub-sampling factor, as `keras.layers.Conv1D`'s
+            `strides`. Default: `1`. (Formerly `stride`, still accepted with a
+            `DeprecationWarning`.)
         activation: Activation of the output. Default: `"relu"`.
         use_bias: Whether to add `bias`. Default: `True`.
         kernel_initializer: Default: `"glorot_uniform"`.
@@ -120,7 +128,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     Example:
 
     >>> import numpy as np, keras_rnnkit
-    >>> layer = keras_rnnkit.TDNN(4, context=(-2, 0, 2), padding="valid", stride=2)
+    >>> layer = keras_rnnkit.TDNN(4, context=(-2, 0, 2), padding="valid", strides=2)
     >>> tuple(layer(np.zeros((1, 10, 3), "float32")).shape)
     (1, 3, 4)
     >>> layer.receptive_field
@@ -132,7 +140,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         units,
         context,
         padding="same",
-        stride=1,
+        strides=1,
         activation="relu",
         use_bias=True,
         kernel_initializer="glorot_uniform",
@@ -147,7 +155,14 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         owner = type(self).__name__
         checked = _checked_options(owner, units, context, activation, use_bias, layer_norm)
         checked["padding"] = arguments.one_of(owner, "padding", padding, PADDINGS)
-        checked["stride"] = arguments.positive_int(owner, "stride", stride)
+        if padding == "causal" and checked["context"][-1] > 0:
+            raise ValueError(
+                f"{owner}: `padding='causal'` needs every `context` offset <= 0 (each "
+                "output sees only past and present inputs); use padding='same' for "
+                f"future context. Received: padding='causal', context={context!r}"
+            )
+        strides = arguments.renamed(owner, kwargs, "stride", "strides", strides, 1)
+        checked["strides"] = arguments.positive_int(owner, "strides", strides)
         if "activity_regularizer" in kwargs:
             kwargs["activity_regularizer"] = arguments.regularizer(
                 owner, "activity_regularizer", kwargs["activity_regularizer"]
@@ -175,7 +190,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             return None
         if self.padding == "valid":
             length = max(length - (self.context[-1] - self.context[0]), 0)
-        return -(-length // self.stride)
+        return -(-length // self.strides)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self._output_length(input_shape[1]), self.units)
@@ -183,7 +198,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     def _windows(self, sequence, length):
         """The slices x[t + context[i]] for every output t, one per offset."""
         lo, hi = self.context[0], self.context[-1]
-        if self.padding == "same":
+        if self.padding != "valid":  # "same", or "causal" (then right == 0)
             left, right = max(0, -lo), max(0, hi)
             padded = keras.ops.pad(sequence, [(0, 0), (left, right), (0, 0)])
             return [padded[:, c + left : c + left + length] for c in self.context]
@@ -203,9 +218,11 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
         reason = tdnn_convolution.convolution_reason(self.context, keras.backend.backend())
         if reason is None:
-            # Evenly spaced offsets: one convolution, sub-sampled by `stride`.
+            # Evenly spaced offsets: one convolution, sub-sampled by `strides`.
+            # "causal" pads as "same" does: with no future offset, on the left only.
+            padding = "valid" if self.padding == "valid" else "same"
             outputs = tdnn_convolution.convolve(
-                inputs, self.kernel, self.context, self.padding, self.stride
+                inputs, self.kernel, self.context, padding, self.strides
             )
         else:
             # One matrix product over all offsets: [x_{t+c_0}, ..., x_{t+c_K}]
@@ -213,7 +230,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             length = keras.ops.shape(inputs)[1]
             stacked = keras.ops.concatenate(self._windows(inputs, length), axis=-1)
             # Sub-sampling before the product saves the work of the dropped steps.
-            stacked = stacked[:, :: self.stride] if self.stride > 1 else stacked
+            stacked = stacked[:, :: self.strides] if self.strides > 1 else stacked
             kernel = keras.ops.reshape(self.kernel, (-1, self.units))
             outputs = keras.ops.matmul(stacked, kernel)
         if self.bias is not None:
@@ -230,13 +247,28 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             mask = windows[0]
             for window in windows[1:]:
                 mask = keras.ops.logical_and(mask, window)
-        return mask[:, :: self.stride] if self.stride > 1 else mask
+        return mask[:, :: self.strides] if self.strides > 1 else mask
+
+    @property
+    def stride(self):
+        """Deprecated: `strides`."""
+        warnings.warn(
+            "TDNN: `stride` is deprecated, use `strides` (the same value, renamed).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.strides
 
     def get_config(self):
         return {**super().get_config(), **config_from_signature(self)}
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if "stride" in config:
+            # Saved before `stride` was renamed: loads without a warning, since
+            # the user did not write the old name (saving again writes `strides`).
+            config["strides"] = config.pop("stride")
         return cls(**config)
 
 

@@ -1,4 +1,11 @@
-"""Things that plug into the cells: weight and activity regularizers, constraints, initializers."""
+"""Regularizers that plug into the cells: weight elimination and activity regularizers.
+
+The initializers and the constraint that were here live in
+`keras_rnnkit.initializers` and `keras_rnnkit.constraints`.
+"""
+
+import importlib
+import warnings
 
 from keras_rnnkit.regularizers.activity import ActivationRegularizer as ActivationRegularizer
 from keras_rnnkit.regularizers.activity import (
@@ -7,7 +14,25 @@ from keras_rnnkit.regularizers.activity import (
 from keras_rnnkit.regularizers.activity import (
     TemporalActivationRegularizer as TemporalActivationRegularizer,
 )
-from keras_rnnkit.regularizers.initializers import IdentityRecurrent as IdentityRecurrent
-from keras_rnnkit.regularizers.initializers import ScaledOrthogonal as ScaledOrthogonal
-from keras_rnnkit.regularizers.spectral import SpectralNormConstraint as SpectralNormConstraint
 from keras_rnnkit.regularizers.weight_elimination import WeightElimination as WeightElimination
+
+# Moved where Keras users look for them (keras_rnnkit.initializers and
+# keras_rnnkit.constraints); the old names still give the same classes, with a
+# warning. Deprecated: they will be removed in a future release.
+_MOVED = {
+    "IdentityRecurrent": "keras_rnnkit.initializers",
+    "ScaledOrthogonal": "keras_rnnkit.initializers",
+    "SpectralNormConstraint": "keras_rnnkit.constraints",
+}
+
+
+def __getattr__(name):
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"keras_rnnkit.regularizers.{name} is deprecated, use {_MOVED[name]}.{name} "
+        "(the same class, moved).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(_MOVED[name]), name)

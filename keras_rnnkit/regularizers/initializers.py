@@ -34,7 +34,7 @@ class IdentityRecurrent(keras.initializers.Initializer):
     Example:
 
     >>> import numpy as np, keras_rnnkit
-    >>> from keras_rnnkit.regularizers import IdentityRecurrent
+    >>> from keras_rnnkit.initializers import IdentityRecurrent
     >>> np.asarray(IdentityRecurrent(gain=0.5)((2, 2))).tolist()
     [[0.5, 0.0], [0.0, 0.5]]
     >>> irnn = keras_rnnkit.ElmanRNN(
@@ -85,7 +85,7 @@ class ScaledOrthogonal(keras.initializers.Initializer):
     Example:
 
     >>> import numpy as np
-    >>> from keras_rnnkit.regularizers import ScaledOrthogonal
+    >>> from keras_rnnkit.initializers import ScaledOrthogonal
     >>> u = np.asarray(ScaledOrthogonal(spectral_radius=0.9, seed=1)((4, 4)))
     >>> np.abs(np.linalg.eigvals(u)).round(4).tolist()
     [0.9, 0.9, 0.9, 0.9]

@@ -39,7 +39,7 @@ class SpectralNormConstraint(keras.constraints.Constraint):
     Example:
 
     >>> import numpy as np
-    >>> from keras_rnnkit.regularizers import SpectralNormConstraint
+    >>> from keras_rnnkit.constraints import SpectralNormConstraint
     >>> constraint = SpectralNormConstraint(max_norm=0.9)
     >>> w = np.diag([3.0, 1.5]).astype("float32")
     >>> np.asarray(constraint(w)).round(4).tolist()  # divided by 3 / 0.9

@@ -51,7 +51,7 @@ def _tdnn_layer(values):
         values["units"],
         context=tdnn_context(values["context_width"], values["dilation"]),
         padding="same",
-        stride=values.get("stride", 1),
+        strides=values.get("stride", 1),
         activation=values["activation"],
         layer_norm=values["layer_norm"],
         kernel_regularizer=_l2(values),
@@ -77,7 +77,7 @@ def build_model(
     recurrent families return their last output; a TDNN stack is flattened
     (fixed T) or averaged over time (T = None). Many-to-many: (B, T, D) ->
     (B, T, output_units), every layer returning sequences; a TDNN keeps
-    `padding="same"` and `stride=1`, so the length is unchanged.
+    `padding="same"` and `strides=1`, so the length is unchanged.
 
     Args:
         values: The trial's hyperparameter values (see `space.HYPERPARAMETERS`).
