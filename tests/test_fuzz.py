@@ -65,8 +65,8 @@ INVALID = {
     "fused": st.sampled_from(["yes", 1, None]),
     "truncate_gradient": st.sampled_from([0, -2, 1.5, True]),
     "context": st.sampled_from([(), 3, (0, 0), (1, 0), (0, 1.5), "01"]),
-    "padding": st.sampled_from(["causal", "SAME", None]),
-    "stride": st.sampled_from([0, -1, 1.5, True]),
+    "padding": st.sampled_from(["full", "SAME", None]),
+    "strides": st.sampled_from([0, -1, 1.5, True]),
 }
 WEIGHTS = {
     "ElmanCell": ("kernel", "recurrent", "bias"),
@@ -85,7 +85,7 @@ def _kind_of(name):
         return "rate"
     if name in ("layer_norm", "return_sequences", "go_backwards", "unroll", "return_state"):
         return "flag"
-    if name in ("use_cudnn", "use_fused"):
+    if name == "use_fused":
         return "fused"
     if name == "zero_output_for_mask":
         return "flag"
@@ -108,7 +108,7 @@ def _arguments(cell_name, layer):
         names += ["layer_norm"]
     if layer in ("ElmanRNN", "JordanRNN"):
         names += ["return_sequences", "go_backwards", "unroll", "truncate_gradient"]
-        names += ["use_cudnn" if layer == "ElmanRNN" else "use_fused"]
+        names += ["use_fused"]
     return names
 
 
@@ -132,8 +132,8 @@ FAMILIES = {
         {
             "units": st.integers(1, 3),
             "context": st.sampled_from([(0,), (-1, 0), (-1, 0, 1), (-2, 0, 2), (0, 1)]),
-            "padding": st.sampled_from(["same", "valid"]),
-            "stride": st.integers(1, 2),
+            "padding": st.sampled_from(["same", "valid", "causal"]),
+            "strides": st.integers(1, 2),
         },
     ),
     "TDNNCell": (
