@@ -227,6 +227,7 @@ def test_every_configuration_builds_trains_and_round_trips_or_is_refused(configu
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only  # 1,000 examples: on TF; JAX compiles each one
 @SLOW
 @given(configuration=configurations())
 def test_every_configuration_builds_trains_and_round_trips_or_is_refused_slow(
@@ -314,6 +315,7 @@ def test_calls_with_any_shape_mask_dtype_and_initial_state(case):
 
 
 @pytest.mark.slow
+@pytest.mark.tensorflow_only  # 1,000 examples: on TF; JAX compiles each one
 @SLOW
 @given(case=calls())
 def test_calls_with_any_shape_mask_dtype_and_initial_state_slow(case):

@@ -19,6 +19,10 @@ import time
 
 import pytest
 
+# The writes under test are plain file operations, the same on every backend; each
+# resume starts a fresh process, so one backend (the default) keeps CI's time down.
+pytestmark = pytest.mark.tensorflow_only
+
 pytest.importorskip("keras_tuner")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
