@@ -72,6 +72,14 @@ CANDIDATES = {
         for family in ("elman", "jordan", "tdnn")
         for strength in (1e-2, 3e-2)
     },
+    # One step further where the best strength was at the edge of that grid.
+    **{
+        f"{family} elimination {strength:.0e}".replace("e-0", "e-"): (
+            family,
+            dataclasses.replace(BASE, weight_decay=strength, weight_penalty="elimination"),
+        )
+        for family, strength in (("elman", 3e-3), ("jordan", 3e-3), ("tdnn", 1e-1))
+    },
 }
 
 
