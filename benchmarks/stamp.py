@@ -43,4 +43,6 @@ def stamp():
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "numpy": numpy.__version__,
+        # Wall times mean little without it: other work on the same cores slows a run.
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
