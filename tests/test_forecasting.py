@@ -194,6 +194,14 @@ def test_regression_baselines_by_hand():
     assert scores["AR(3)"] == pytest.approx(np.mean((ar.predict(x[5:]) - y[5:]) ** 2))
 
 
+def test_values_beyond_float32_are_refused_by_name():
+    x, y = _raw_windows()
+    with pytest.raises(ValueError, match=r"input_standardization: `x_train` is too large for"):
+        build_model("elman", (6, 2), training_data=(x.astype("float64") * 1e30, y))
+    with pytest.raises(ValueError, match=r"output_unscaling: `targets` is too large for float32"):
+        build_model("elman", (6, 2), training_data=(x, y.astype("float64") * 1e30))
+
+
 def test_last_observed_and_loss_reject_bad_arguments():
     with pytest.raises(ValueError, match=r"LastObserved: `feature_indices` must be a non-empty"):
         LastObserved(0)

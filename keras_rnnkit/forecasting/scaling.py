@@ -30,7 +30,16 @@ def _moments(values, owner, name):
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{owner}: `{name}` holds NaN or infinite values; clean them first")
     flat = values.reshape(-1, values.shape[-1])
-    return flat.mean(axis=0), flat.var(axis=0)
+    mean, variance = flat.mean(axis=0), flat.var(axis=0)
+    # The model computes in float32: statistics beyond its range would become inf.
+    largest = float(np.finfo("float32").max)
+    if np.max(np.abs(flat)) > largest or np.max(variance) > largest:
+        raise ValueError(
+            f"{owner}: `{name}` is too large for float32 (largest magnitude "
+            f"{np.max(np.abs(flat)):.3g}, largest variance {np.max(variance):.3g}; float32 ends "
+            f"at {largest:.3g}); rescale it first, e.g. divide by a power of ten"
+        )
+    return mean, variance
 
 
 def input_standardization(x_train, name="input_standardization"):
