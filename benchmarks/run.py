@@ -1,16 +1,15 @@
-"""The benchmark suite's entry point: `python benchmarks/run.py [--smoke] ...`.
+"""The benchmark suite's entry point: `python benchmarks/run.py [--smoke] ...` from a checkout.
 
-The same as `rnnkit bench`; the machinery lives in `keras_rnnkit.bench` so that
-it also works from an installed package. `--help` lists the options.
+The machinery is the package `benchmarks.suite`, beside this file; `--help` lists the options.
 """
 
 import pathlib
 import sys
 
-# From a checkout without `pip install`: the package beside this folder.
+# The checkout's root, so that `benchmarks.suite` imports (as the other scripts here do).
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from keras_rnnkit.bench import main  # noqa: E402
+from benchmarks.suite import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], prog="benchmarks/run.py"))

@@ -171,3 +171,25 @@ def write_text(path, text):
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+
+
+def refuse_existing(out, overwrite):
+    """Fails early, before any training, if `out` exists and may not be replaced."""
+    recover(out)  # a result a killed run left aside counts as existing
+    if pathlib.Path(out).exists() and not overwrite:
+        raise FileExistsError(
+            f"the output folder {str(out)!r} exists; choose another --out, or pass "
+            "--overwrite to replace it"
+        )
+
+
+@contextlib.contextmanager
+def new_output_folder(out, overwrite):
+    """Yields a staging folder beside `out`, moved into place only when complete.
+
+    A run that fails or is killed part-way leaves `out` as it was (see
+    this module); an existing `out` is replaced only with `overwrite`.
+    """
+    refuse_existing(out, overwrite)
+    with replacing(out, folder=True) as staging:
+        yield staging

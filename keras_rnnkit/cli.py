@@ -1,16 +1,14 @@
-"""The `rnnkit` command line: a thin layer over the package.
+"""What each `rnnkit` command does: a thin layer over the package.
 
-`rnnkit demo` trains an Elman, a Jordan and a TDNN forecaster on the bundled
-yearly sunspot series and prints a table beside AR(12), AR(9) and persistence; it writes
-the trained models (`.keras`), the metrics (JSON) and plots into a new folder.
+The options and help live in `keras_rnnkit_cli` (which imports no backend); its `main`
+imports this module only once the line is parsed and the backends' logging quieted.
+`COMMANDS` maps each command's name to the function that runs it with the parsed options.
 """
 
-import argparse
 import contextlib
+import io
 import json
-import logging
 import math
-import os
 import pathlib
 import sys
 import time
@@ -21,50 +19,7 @@ import numpy as np
 
 from keras_rnnkit import _atomic
 from keras_rnnkit.data import TASKS
-
-
-def _positive_int(text):
-    """argparse type: a positive integer, refused in one line otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text}")
-    return value
-
-
-def _positive_float(text):
-    """argparse type: a finite positive number (NaN, inf, 0 and negatives refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number. Received: {text}")
-    return value
-
-
-def _refuse_existing(out, overwrite):
-    """Fails early, before any training, if `out` exists and may not be replaced."""
-    _atomic.recover(out)  # a result a killed run left aside counts as existing
-    if pathlib.Path(out).exists() and not overwrite:
-        raise FileExistsError(
-            f"the output folder {str(out)!r} exists; choose another --out, or pass "
-            "--overwrite to replace it"
-        )
-
-
-@contextlib.contextmanager
-def _new_output_folder(out, overwrite):
-    """Yields a staging folder beside `out`, moved into place only when complete.
-
-    A run that fails or is killed part-way leaves `out` as it was (see
-    `keras_rnnkit._atomic`); an existing `out` is replaced only with `overwrite`.
-    """
-    _refuse_existing(out, overwrite)
-    with _atomic.replacing(out, folder=True) as staging:
-        yield staging
+from keras_rnnkit_cli.catalog import FAMILIES
 
 
 def _demo(args):
@@ -77,7 +32,7 @@ def _demo(args):
     from keras_rnnkit.forecasting import sunspots
     from keras_rnnkit.models import FAMILIES
 
-    _refuse_existing(args.out, args.overwrite)
+    _atomic.refuse_existing(args.out, args.overwrite)
     task = sunspot_windows(window=12)
     periods = list(sunspots.TEST_PERIODS)
     print(
@@ -96,7 +51,7 @@ def _demo(args):
     histories, forecasts = {}, {}
     both_periods = np.concatenate([task["x_test"], task["x_test_late"]])
     start = time.perf_counter()
-    with _new_output_folder(args.out, args.overwrite) as staging:
+    with _atomic.new_output_folder(args.out, args.overwrite) as staging:
         for family in FAMILIES:
             settings = sunspots.SETTINGS[family]
             if args.epochs is not None:
@@ -233,7 +188,7 @@ def _fit(args, callbacks_for=lambda task: []):
     from keras_rnnkit.forecasting import series_feature
     from keras_rnnkit.models import build_model
 
-    _refuse_existing(args.out, args.overwrite)
+    _atomic.refuse_existing(args.out, args.overwrite)
     task, source, problem, sequence_output = _load_task(args)
     if problem == "classification":
         outputs = int(max(task[f"y_{s}"].max() for s in ("train", "val", "test"))) + 1
@@ -324,7 +279,7 @@ def _train(args):
     baselines = _baselines(task, metrics["problem"])
     # A regression model's `loss` is on standardised values; its `mse` is in the data's units.
     metrics.update(history=history.history, test=test, test_baselines=baselines)
-    with _new_output_folder(args.out, args.overwrite) as staging:
+    with _atomic.new_output_folder(args.out, args.overwrite) as staging:
         model.save(staging / "model.keras")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     scores = ", ".join(f"{name} {value:.4g}" for name, value in test.items())
@@ -342,11 +297,6 @@ def _gradients(args):
     from keras_rnnkit.training import GradientFlowMonitor
     from keras_rnnkit.training import GradientFlowWarning
 
-    if args.model == "tdnn":
-        raise ValueError(
-            "--model tdnn has no recurrent state to follow back through time; "
-            "choose elman or jordan"
-        )
     monitors = []
 
     def monitor_on_validation_samples(task):
@@ -364,8 +314,13 @@ def _gradients(args):
         print(f"warning: {message}")
     monitor = monitors[index]
     norms = {name: rows.tolist() for name, rows in monitor.state_gradient_norms.items()}
-    with _new_output_folder(args.out, args.overwrite) as staging:
-        monitor.plot(staging / "gradient_flow.png")
+    with _atomic.new_output_folder(args.out, args.overwrite) as staging:
+        try:
+            monitor.plot(staging / "gradient_flow.png")
+            written = "Plot gradient_flow.png and gradient_norms.json"
+        except ImportError:  # no matplotlib: the norms are still worth having
+            print("(plot skipped: install matplotlib, e.g. pip install 'keras-rnnkit[plot]')")
+            written = "gradient_norms.json"
         record = {**facts, "state_gradient_norms": norms}
         (staging / "gradient_norms.json").write_text(json.dumps(record, indent=2))
     for name, rows in norms.items():
@@ -375,7 +330,7 @@ def _gradients(args):
             f"{last_epoch[0]:.3g}, at the last step {last_epoch[-1]:.3g}, largest "
             f"{last_epoch.max():.3g} (step {last_epoch.argmax() + 1} of {len(last_epoch)})"
         )
-    print(f"Plot gradient_flow.png and gradient_norms.json written to {args.out}/")
+    print(f"{written} written to {args.out}/")
     return 0
 
 
@@ -425,7 +380,7 @@ def _tune(args):
 
     result = run_search(
         args.task,
-        families=tuple(args.model or ("elman", "jordan", "tdnn")),
+        families=tuple(args.model or FAMILIES),
         tuner=args.tuner,
         max_trials=args.max_trials,
         epochs=args.epochs,
@@ -479,12 +434,21 @@ def _export(args):
             f"{model_path}: not a Keras model file that can be loaded "
             f"({type(error).__name__}: {reason})"
         ) from error
+    # --quiet: without Keras's own lines ("Saved artifact at ...", the signatures).
+    chatter = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
+    with chatter:
+        written = _export_as(export, model, args)
+    print(f"{model_path} exported as {args.format} to {written}")
+    return 0
+
+
+def _export_as(export, model, args):
     if args.format == "savedmodel":
-        written = export.export_saved_model(
+        return export.export_saved_model(
             model, args.out, streaming=args.streaming, overwrite=args.overwrite
         )
-    elif args.format == "tflite":
-        written = export.export_tflite(
+    if args.format == "tflite":
+        return export.export_tflite(
             model,
             args.out,
             batch_size=1 if args.batch_size is None else args.batch_size,
@@ -492,249 +456,14 @@ def _export(args):
             streaming=args.streaming,
             overwrite=args.overwrite,
         )
-    else:
-        written = export.export_onnx(model, args.out, overwrite=args.overwrite)
-    print(f"{model_path} exported as {args.format} to {written}")
-    return 0
+    return export.export_onnx(model, args.out, overwrite=args.overwrite)
 
 
-def _bench(args):
-    # The benchmark parses its own options (keras_rnnkit.bench.runner).
-    from keras_rnnkit.bench import main as bench_main
-
-    return bench_main(args.bench_options, prog="rnnkit bench")
-
-
-def _tasks_help():
-    lines = [f"  {name:9s} {info.description}" for name, info in TASKS.items()]
-    return (
-        "\n\nBuilt-in tasks (--task; --window sets the sequence length):\n"
-        + "\n".join(lines)
-        + "\n\nFiles (--data, regression): CSV with a header row; --target names the column "
-        "to forecast,\n--features the feature columns (default: all but --time-column, a "
-        "column of dates or numbers\nthat orders the rows and must increase). Each sample "
-        "is --window consecutive rows (default 12),\nits target the --target value "
-        "--horizon rows after the window's last row (default 1); split\nin time order: 70% "
-        "train, 10% validation, 20% test. An empty, nan or non-numeric cell is an\nerror "
-        "naming its line and column, unless --missing drop (leave such rows out) or ffill "
-        "(carry\nthe last value forward). NPZ: arrays x (N, T, D) and y (N, O), optionally "
-        "x_val, y_val,\nx_test, y_test (missing splits are cut from the end of x, y); every "
-        "value finite."
-    )
-
-
-def _add_training_arguments(parser, default_out):
-    parser.add_argument("--model", required=True, choices=("elman", "jordan", "tdnn"))
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--task", choices=tuple(TASKS), help="a built-in task")
-    source.add_argument("--data", help="a .csv or .npz file")
-    parser.add_argument("--target", help="CSV only: the column to forecast")
-    # The CSV options default to None, so that giving one with --task or an
-    # NPZ file is refused rather than ignored; the help states the real default.
-    parser.add_argument(
-        "--time-column", help="CSV only: the column of dates or numbers that orders the rows"
-    )
-    parser.add_argument(
-        "--features", help="CSV only: feature columns a,b,c (default: all but --time-column)"
-    )
-    parser.add_argument(
-        "--missing",
-        choices=("error", "drop", "ffill"),
-        help="CSV only: rows with empty, nan or non-numeric cells (default: error)",
-    )
-    parser.add_argument(
-        "--delimiter", help="CSV only: the field delimiter, one character or \\t (default: ,)"
-    )
-    parser.add_argument(
-        "--horizon", type=int, help="CSV only: forecast this many rows ahead (default: 1)"
-    )
-    parser.add_argument(
-        "--predict",
-        choices=("auto", "level", "change"),
-        default="auto",
-        help="a forecast of a series: the level, the change from the last value, or auto: "
-        "both, keeping the lower validation MSE (default: %(default)s)",
-    )
-    parser.add_argument("--window", type=int, default=None, help="time steps per sample")
-    parser.add_argument("--units", type=_positive_int, default=8, help="default: %(default)s")
-    parser.add_argument("--epochs", type=_positive_int, default=50, help="default: %(default)s")
-    parser.add_argument("--batch-size", type=_positive_int, default=32, help="default: %(default)s")
-    parser.add_argument(
-        "--learning-rate", type=_positive_float, default=0.01, help="default: %(default)s"
-    )
-    parser.add_argument(
-        "--clip", type=_positive_float, default=None, help="per-step gradient clip inside BPTT"
-    )
-    parser.add_argument(
-        "--clipnorm",
-        type=_positive_float,
-        default=1.0,
-        help="optimizer clipnorm (default: %(default)s)",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    parser.add_argument("--out", default=default_out, help="new output folder")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="rnnkit", description="Elman, Jordan and TDNN networks for Keras 3."
-    )
-    tasks_help = _tasks_help()
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo",
-        help="train the three families on the sunspot series and compare",
-        description=(
-            "Train an Elman, a Jordan and a TDNN forecaster on the yearly sunspot series "
-            "(train 1700-1920, test 1921-1955 and 1956-1979) and print their test ARV beside "
-            "a linear AR(9) baseline. Writes the models, metrics.json and plots to --out."
-        ),
-    )
-    demo.add_argument(
-        "--out", default="rnnkit-demo", help="new output folder (default: %(default)s)"
-    )
-    demo.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=None,
-        help="epochs per member (default: each family's tuned setting)",
-    )
-    demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    demo.add_argument("--smoke", action="store_true", help="2 epochs: check that it runs")
-    demo.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
-    demo.set_defaults(run=_demo)
-
-    train = commands.add_parser(
-        "train",
-        help="train one family on a built-in task or your own CSV/NPZ file",
-        description=(
-            "Train an Elman, Jordan or TDNN model on a built-in task (--task) or a file "
-            "(--data), with the task's validation split, and report its test score beside a "
-            "baseline. Writes model.keras and metrics.json to --out." + tasks_help
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_training_arguments(train, default_out="rnnkit-train")
-    train.set_defaults(run=_train)
-
-    gradients = commands.add_parser(
-        "gradients",
-        help="plot how the loss gradient flows back through time while training",
-        description=(
-            "Train an Elman or Jordan model like `rnnkit train`, recording after each epoch the "
-            "norm of the loss gradient with respect to the recurrent state at every time step "
-            "(keras_rnnkit.training.GradientFlowMonitor, on validation samples). Writes "
-            "gradient_flow.png and gradient_norms.json to --out, and warns when the gradient "
-            "vanishes or explodes." + tasks_help
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_training_arguments(gradients, default_out="rnnkit-gradients")
-    gradients.add_argument(
-        "--probe",
-        type=_positive_int,
-        default=64,
-        help="validation samples probed (default: %(default)s)",
-    )
-    gradients.set_defaults(run=_gradients)
-
-    tune = commands.add_parser(
-        "tune",
-        help="search families and hyperparameters with keras-tuner",
-        description=(
-            "Tune Elman, Jordan and TDNN models on a built-in task with keras-tuner "
-            "(keras_rnnkit.tuning; needs the [tuner] extra): trials train on the training "
-            "split, are ranked by validation loss, and the best is scored on the test split. "
-            "Run again with the same --directory to resume an interrupted search; "
-            "--overwrite deletes the earlier trials and starts afresh. See docs/tuning.md."
-            + tasks_help
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    tune.add_argument("--task", default="sunspots", choices=tuple(TASKS))
-    tune.add_argument(
-        "--model",
-        action="append",
-        choices=("elman", "jordan", "tdnn"),
-        help="a family to search (repeatable; default: all three)",
-    )
-    tune.add_argument("--tuner", default="random", choices=("random", "bayesian", "hyperband"))
-    tune.add_argument("--max-trials", type=_positive_int, default=12, help="default: %(default)s")
-    tune.add_argument("--epochs", type=_positive_int, default=20, help="default: %(default)s")
-    tune.add_argument("--window", type=int, default=None, help="the task's sequence length")
-    tune.add_argument("--directory", default="rnnkit-tuning", help="default: %(default)s")
-    tune.add_argument(
-        "--overwrite", action="store_true", help="delete earlier trials and start afresh"
-    )
-    tune.add_argument(
-        "--folds",
-        type=int,
-        default=None,
-        help="rolling-origin validation folds (default: 3 for sunspots with random or "
-        "bayesian search, else the task's one validation split)",
-    )
-    tune.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    tune.add_argument("--quiet", action="store_true", help="no per-trial output")
-    tune.set_defaults(run=_tune)
-
-    bench = commands.add_parser(
-        "bench",
-        add_help=False,  # `rnnkit bench --help` is the benchmark's own help
-        help="time the layers against SimpleRNN, nn.RNN, Conv1D, ... (rnnkit bench --help)",
-    )
-    bench.set_defaults(run=_bench)
-
-    export = commands.add_parser(
-        "export",
-        help="export a saved .keras model as a SavedModel, TFLite or ONNX file",
-        description=(
-            "Export a model saved as .keras (for example by rnnkit train) with "
-            "keras_rnnkit.export: a TensorFlow SavedModel (signature serve; with --streaming "
-            "also step and initial_state), a TFLite file with built-in operators only (fixed "
-            "--batch-size; a while loop, or unrolled for --time-steps; or with --streaming "
-            "the single-step model), or an ONNX file (dynamic batch and time). Needs the "
-            "TensorFlow backend; TFLite and ONNX need the [export] extra. Writes atomically "
-            "and refuses an existing --out without --overwrite. See docs/deployment.md."
-        ),
-    )
-    export.add_argument("model", help="a .keras file")
-    export.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
-    export.add_argument("--out", required=True, help="the SavedModel folder or file to create")
-    export.add_argument("--streaming", action="store_true", help="the one-step form too/instead")
-    export.add_argument("--batch-size", type=_positive_int, default=None, help="tflite: default 1")
-    export.add_argument(
-        "--time-steps", type=_positive_int, default=None, help="tflite: unroll for T"
-    )
-    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    export.set_defaults(run=_export)
-    return parser
-
-
-def main(argv=None):
-    """Runs `rnnkit`; returns the exit code."""
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    # Everything after `bench` is the benchmark's own options.
-    if args.command == "bench":
-        args.bench_options = unknown
-    elif unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # TensorFlow's retracing notices (each model has its own predict function)
-    # say nothing useful to a user of the command line.
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    try:
-        return args.run(args)
-    except (ValueError, OSError, RuntimeError, ImportError) as error:
-        if args.debug:
-            raise
-        print(f"rnnkit: error: {error}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+# What each command does, by its name on the command line (keras_rnnkit_cli.parser).
+COMMANDS = {
+    "demo": _demo,
+    "train": _train,
+    "gradients": _gradients,
+    "tune": _tune,
+    "export": _export,
+}

@@ -6,8 +6,8 @@ import keras_rnnkit
 from keras_rnnkit.forecasting.scaling import in_raw_units
 from keras_rnnkit.forecasting.scaling import input_standardization
 from keras_rnnkit.regularizers import WeightElimination
+from keras_rnnkit_cli.catalog import FAMILIES as FAMILIES
 
-FAMILIES = ("elman", "jordan", "tdnn")
 # The output activation, loss and metric of each kind of problem (see data.TASKS).
 PROBLEMS = {
     "regression": (None, "mse", []),

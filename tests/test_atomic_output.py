@@ -1,6 +1,6 @@
 """Nothing a user saved is lost: a replacement killed at any step leaves a whole result.
 
-The CLI's output folders (`cli._new_output_folder`) and the exporters' files
+The CLI's output folders (`_atomic.new_output_folder`) and the exporters' files
 and folders (`export.paths.staged`) are replaced through `keras_rnnkit._atomic`.
 Here a forked child replaces a result and SIGKILLs itself just before or just
 after each of its file-system steps (every `os.replace` and `shutil.rmtree`);
@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from keras_rnnkit import cli
+from keras_rnnkit import _atomic
 from keras_rnnkit.export import paths
 
 OLD = {"a.txt": "old a", "b.txt": "old b"}
@@ -36,7 +36,7 @@ def _contents(folder):
 
 
 def _cli_replace(out):
-    with cli._new_output_folder(out, overwrite=True) as staging:
+    with _atomic.new_output_folder(out, overwrite=True) as staging:
         _write(staging, NEW)
 
 
@@ -116,7 +116,7 @@ def _old_folder(out):
 @pytest.mark.parametrize(
     "action, start_of_next_run",
     [
-        (_cli_replace, lambda out: cli._refuse_existing(out, overwrite=True)),
+        (_cli_replace, lambda out: _atomic.refuse_existing(out, overwrite=True)),
         (_export_replace, lambda out: paths.check_target("test", out, overwrite=True)),
     ],
     ids=["cli_output_folder", "export_folder"],
@@ -177,7 +177,7 @@ def test_only_our_own_leftovers_of_dead_runs_are_swept(tmp_path):
     ]
     for name in ours_dead + kept:
         (tmp_path / name).mkdir()
-    cli._refuse_existing(out, overwrite=True)
+    _atomic.refuse_existing(out, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["result", *kept])
     assert _contents(out) == OLD
 
@@ -188,7 +188,7 @@ def test_a_result_left_aside_is_put_back_and_then_refused(tmp_path, capsys):
     aside.mkdir()
     _write(aside, OLD)
     with pytest.raises(FileExistsError, match="exists"):
-        cli._refuse_existing(out, overwrite=False)
+        _atomic.refuse_existing(out, overwrite=False)
     assert _contents(out) == OLD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
 

@@ -1,4 +1,4 @@
-"""The benchmark machinery (keras_rnnkit.bench): its outputs, not its times.
+"""The benchmark machinery (benchmarks/suite, outside the package): its outputs, not its times.
 
 Benchmarks are not tests: nothing here asserts a duration. The smoke run
 checks the structure of results.json and results.md, and that every ratio is
@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 import keras_rnnkit
-from keras_rnnkit import bench
-from keras_rnnkit.bench import measure
-from keras_rnnkit.bench import models
-from keras_rnnkit.bench.settings import parse_size
+from benchmarks import suite as bench
+from benchmarks.suite import measure
+from benchmarks.suite import models
+from benchmarks.suite.settings import parse_size
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RECORD_KEYS = {
@@ -174,8 +174,8 @@ def test_the_benchmark_imports_no_framework_beyond_what_keras_imports():
     frameworks = "{m for m in sys.modules if m.split('.')[0] in ('jax', 'jaxlib', 'torch')}"
     code = (
         f"import sys, keras; before = {frameworks};"
-        "import keras_rnnkit.bench.runner, keras_rnnkit.bench.report;"
-        "import keras_rnnkit.bench.worker, keras_rnnkit.bench.models;"
+        "import benchmarks.suite.runner, benchmarks.suite.report;"
+        "import benchmarks.suite.worker, benchmarks.suite.models;"
         f"print(sorted({frameworks} - before))"
     )
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
@@ -184,3 +184,23 @@ def test_the_benchmark_imports_no_framework_beyond_what_keras_imports():
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def test_the_suite_lives_in_the_checkout_not_in_the_package():
+    import importlib.util
+
+    assert importlib.util.find_spec("keras_rnnkit.bench") is None
+    assert pathlib.Path(bench.__file__).parent == ROOT / "benchmarks" / "suite"
+
+
+@pytest.mark.slow
+def test_the_entry_point_runs_from_a_checkout():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd="/",
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("usage: benchmarks/run.py") and "--smoke" in completed.stdout

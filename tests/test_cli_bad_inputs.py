@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from keras_rnnkit import cli
+import keras_rnnkit_cli as cli
 from keras_rnnkit.forecasting import sunspots
 
 TRAIN = ["train", "--model", "elman", "--task", "plans", "--quiet"]

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from keras_rnnkit import cli
+import keras_rnnkit_cli as cli
 from keras_rnnkit.data import load_file
 from keras_rnnkit.data.csv_files import forecast_windows
 from keras_rnnkit.data.csv_files import load_csv

@@ -9,19 +9,12 @@ import sys
 
 import pytest
 
+from tests.blocked_imports import BLOCK
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BACKENDS = ["tensorflow", "jax", "torch"]
 
-# Makes the named top-level modules look uninstalled, as in a venv without them.
-_BLOCK = """
-import sys
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in {blocked!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-sys.meta_path.insert(0, Block())
-import keras_rnnkit
-"""
+_BLOCK = BLOCK + "import keras_rnnkit\n"
 
 
 def _setup_cfg():

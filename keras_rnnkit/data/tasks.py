@@ -26,7 +26,6 @@ User files (regression):
   be a finite real number.
 """
 
-import dataclasses
 import pathlib
 import zipfile
 
@@ -43,25 +42,8 @@ from keras_rnnkit.data.synthetic import copy_task
 from keras_rnnkit.data.synthetic import plan_sequences
 from keras_rnnkit.data.synthetic import shifted_patterns
 from keras_rnnkit.data.synthetic import temporal_xor
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskInfo:
-    """What a built-in task is, for a model builder.
-
-    Attributes:
-        description: One line: the task, its source and what `window` means.
-        problem: `"regression"` (MSE), `"classification"` (integer labels,
-            softmax) or `"binary"` (0/1 targets, sigmoid).
-        sequence_output: Whether targets have a time axis (many-to-many).
-        default_window: The sequence length used when none is given, or
-            `None` where the length is fixed by the data.
-    """
-
-    description: str
-    problem: str
-    sequence_output: bool
-    default_window: int | None
+from keras_rnnkit_cli.catalog import TASKS as TASKS
+from keras_rnnkit_cli.catalog import TaskInfo as TaskInfo
 
 
 def _shuffled(name, x, y, seed, stratify=False):
@@ -81,51 +63,6 @@ def _plans(window, seed):
     return {f"{a}_{s}": v for s in ("train", "val", "test") for a, v in (("x", x), ("y", y))}
 
 
-TASKS = {
-    "sunspots": TaskInfo(
-        "yearly sunspots, `window` years -> the next year; train to 1900, validate "
-        "1901-1920, test 1921-1955",
-        "regression",
-        False,
-        12,
-    ),
-    "adding": TaskInfo(
-        "the adding problem (Hochreiter & Schmidhuber 1997), sequences of `window` steps",
-        "regression",
-        False,
-        50,
-    ),
-    "digits": TaskInfo(
-        "scikit-learn's 8x8 digits read row by row (8 steps of 8 pixels) -> the digit",
-        "classification",
-        False,
-        None,
-    ),
-    "shifted": TaskInfo(
-        "time-shifted patterns (Waibel et al. 1989), `window` frames -> one of 3 classes",
-        "classification",
-        False,
-        40,
-    ),
-    "xor": TaskInfo(
-        "Elman's temporal XOR (1990): predict the next bit of `window` bits (a multiple of 3)",
-        "binary",
-        True,
-        30,
-    ),
-    "copy": TaskInfo(
-        "copy task: `window` symbols, a delay of `window` steps, then reproduce them",
-        "classification",
-        True,
-        5,
-    ),
-    "plans": TaskInfo(
-        "Jordan's sequence production (1986): 4 plans -> their `window`-step bit sequences",
-        "binary",
-        True,
-        8,
-    ),
-}
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 _NPZ_ARRAYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
 _LOADERS = {

@@ -8,8 +8,8 @@ trial files, `results_summary()` and `hp.Fixed` pins.
 
 from typing import NamedTuple
 
-FAMILIES = ("elman", "jordan", "tdnn")
-RECURRENT_FAMILIES = ("elman", "jordan")
+from keras_rnnkit_cli.catalog import FAMILIES as FAMILIES
+from keras_rnnkit_cli.catalog import RECURRENT_FAMILIES as RECURRENT_FAMILIES
 
 
 class Hyperparameter(NamedTuple):

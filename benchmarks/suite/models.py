@@ -37,7 +37,7 @@ class NaiveJordanCell(keras.layers.Layer):
     Example:
 
     >>> import numpy as np, keras
-    >>> from keras_rnnkit.bench.models import NaiveJordanCell
+    >>> from benchmarks.suite.models import NaiveJordanCell
     >>> rnn = keras.layers.RNN(NaiveJordanCell(8, 2))
     >>> tuple(rnn(np.zeros((3, 5, 4), "float32")).shape)
     (3, 2)
@@ -87,7 +87,7 @@ class GatherTDNN(keras.layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> from keras_rnnkit.bench.models import GatherTDNN
+    >>> from benchmarks.suite.models import GatherTDNN
     >>> layer = GatherTDNN(4, context=(-3, 0, 2))
     >>> tuple(layer(np.zeros((2, 7, 3), "float32")).shape)
     (2, 7, 4)

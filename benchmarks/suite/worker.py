@@ -1,6 +1,6 @@
-"""One backend's share of a benchmark run: `python -m keras_rnnkit.bench.worker`.
+"""One backend's share of a benchmark run: `python -m benchmarks.suite.worker`.
 
-The parent process (`keras_rnnkit.bench.runner`) starts one of these per
+The parent process (`benchmarks.suite.runner`) starts one of these per
 backend with `KERAS_BACKEND` set, and reads back the JSON it writes.
 """
 
@@ -12,10 +12,10 @@ import sys
 
 import numpy as np
 
-from keras_rnnkit.bench import measure
-from keras_rnnkit.bench import models
-from keras_rnnkit.bench.settings import SWEEP_SIZE
-from keras_rnnkit.bench.settings import Settings
+from benchmarks.suite import measure
+from benchmarks.suite import models
+from benchmarks.suite.settings import SWEEP_SIZE
+from benchmarks.suite.settings import Settings
 
 # Models whose cost is the recurrence: their GFLOP/s are compared with the
 # measured rate of the recurrent matrix product.
@@ -147,7 +147,7 @@ def _elman_group(run, size, data):
             run.compare(ours, plain, 1.0 if train else None, label="jit / no jit")
             run.compare(alternative, simple_plain, label="jit / no jit")
     if backend == "torch":
-        from keras_rnnkit.bench.torch_rnn import time_nn_rnn
+        from benchmarks.suite.torch_rnn import time_nn_rnn
 
         warmup, repeats = run.settings.warmup, run.settings.repeats_for(size)
         with measure.PeakMemory(backend) as peak:

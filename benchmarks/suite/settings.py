@@ -71,7 +71,7 @@ class Settings:
     repeats: int | None = None
     # The TDNNCell streaming latency is a short call: many more repetitions.
     stream_repeats: int = 200
-    # Which TDNN contexts (keras_rnnkit.bench.models.CONTEXTS) to time.
+    # Which TDNN contexts (benchmarks.suite.models.CONTEXTS) to time.
     contexts: tuple = TDNN_CONTEXTS
     # A smoke run checks that everything runs; its times mean nothing.
     smoke: bool = False

@@ -5,7 +5,7 @@ Only the torch backend's process imports this module.
 
 import numpy as np
 
-from keras_rnnkit.bench.measure import time_calls
+from benchmarks.suite.measure import time_calls
 
 
 def _synchronize(torch, device):

@@ -1,7 +1,6 @@
-"""`rnnkit bench` / `benchmarks/run.py`: one process per backend, results gathered here.
+"""`python benchmarks/run.py`: one process per backend, results gathered here.
 
-This parent process never imports a backend's framework itself: each backend
-runs in its own `python -m keras_rnnkit.bench.worker` with `KERAS_BACKEND`
+Each backend runs in its own `python -m benchmarks.suite.worker` with `KERAS_BACKEND`
 set, so that every framework gets a fresh process and the same CPUs.
 """
 
@@ -17,20 +16,22 @@ import sys
 import tempfile
 import time
 
-from keras_rnnkit.bench import report
-from keras_rnnkit.bench.settings import BACKENDS
-from keras_rnnkit.bench.settings import DEFAULT_LENGTHS
-from keras_rnnkit.bench.settings import DEFAULT_SIZES
-from keras_rnnkit.bench.settings import GROUPS
-from keras_rnnkit.bench.settings import SMOKE
-from keras_rnnkit.bench.settings import Settings
-from keras_rnnkit.bench.settings import parse_size
+from benchmarks.suite import report
+from benchmarks.suite.settings import BACKENDS
+from benchmarks.suite.settings import DEFAULT_LENGTHS
+from benchmarks.suite.settings import DEFAULT_SIZES
+from benchmarks.suite.settings import GROUPS
+from benchmarks.suite.settings import SMOKE
+from benchmarks.suite.settings import Settings
+from benchmarks.suite.settings import parse_size
 
 # The module each backend needs (looked up, not imported).
+# The checkout's root, the folder that holds benchmarks/.
+CHECKOUT = pathlib.Path(__file__).resolve().parent.parent.parent
 _BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
-def build_parser(prog="rnnkit bench"):
+def build_parser(prog="benchmarks/run.py"):
     parser = argparse.ArgumentParser(
         prog=prog,
         description=(
@@ -128,26 +129,20 @@ def run_backend(backend, settings, folder):
     settings_file = folder / f"settings-{backend}.json"
     result_file = folder / f"result-{backend}.json"
     settings_file.write_text(json.dumps(settings.to_json()))
-    # The child imports this same copy of keras_rnnkit, installed or not.
-    package_root = str(pathlib.Path(__file__).resolve().parent.parent.parent)
-    python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": backend,
-        "TF_CPP_MIN_LOG_LEVEL": "3",
-        "PYTHONPATH": python_path,
-    }
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [
         sys.executable,
         "-m",
-        "keras_rnnkit.bench.worker",
+        "benchmarks.suite.worker",
         "--settings",
         str(settings_file),
         "--result",
         str(result_file),
     ]
     start = time.perf_counter()
-    completed = subprocess.run(command, env=env)
+    # From the checkout's root, `-m` finds this folder's package (benchmarks.suite) and
+    # the same keras_rnnkit as this process: the checkout's, or else the installed one.
+    completed = subprocess.run(command, env=env, cwd=CHECKOUT)
     if completed.returncode != 0:
         raise RuntimeError(
             f"the {backend} benchmark process failed (exit code {completed.returncode}); "
@@ -217,9 +212,11 @@ def _versus_torch_nn_rnn(results):
     return comparisons
 
 
-def main(argv=None, prog="rnnkit bench"):
+def main(argv=None, prog="benchmarks/run.py"):
     """Runs the benchmark; returns the exit code."""
-    from keras_rnnkit.cli import _new_output_folder
+    # Imports keras (and its default backend) in this process too; the timed work runs only
+    # in the children.
+    from keras_rnnkit import _atomic
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)
@@ -228,7 +225,7 @@ def main(argv=None, prog="rnnkit bench"):
         backends = _choose_backends(args.backends)
         if not backends:
             raise ValueError("no backend to benchmark: install tensorflow, jax or torch")
-        with _new_output_folder(args.out, args.overwrite) as staging:
+        with _atomic.new_output_folder(args.out, args.overwrite) as staging:
             results = {}
             with tempfile.TemporaryDirectory() as scratch:
                 for backend in backends:

@@ -1,0 +1,58 @@
+"""`rnnkit`'s entry point: parse, set the environment, then import the package and run."""
+
+import contextlib
+import logging
+import os
+import sys
+
+from keras_rnnkit_cli.parser import build_parser
+
+
+def _quiet_backends():
+    """Silences the backends' own logging; must run before anything imports keras.
+
+    TensorFlow reads TF_CPP_MIN_LOG_LEVEL once, when its C++ library loads: set
+    later, it leaves the oneDNN, CUDA ("failed call to cuInit") and CPU-feature
+    lines that say nothing to a user of the command line.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's retracing notices (each model has its own predict function).
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Points file descriptor 2 at /dev/null while the backend's native libraries load.
+
+    TensorFlow 2.21 writes its oneDNN and "Could not find cuda drivers" lines from C++ while it
+    is imported, before it reads TF_CPP_MIN_LOG_LEVEL; only the descriptor can stop them.
+    Python's own errors are not lost: an exception propagates and is reported afterwards.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv=None):
+    """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if not args.debug:
+        _quiet_backends()
+    try:
+        # Imports keras and its backend: only now, after the environment is set.
+        with contextlib.nullcontext() if args.debug else _native_stderr_silenced():
+            from keras_rnnkit import cli
+
+        return cli.COMMANDS[args.command](args)
+    except (ValueError, OSError, RuntimeError, ImportError) as error:
+        if args.debug:
+            raise
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1

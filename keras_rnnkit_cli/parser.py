@@ -1,0 +1,335 @@
+"""The `rnnkit` command line's options and help texts: argparse only, no framework imported.
+
+`build_parser()` describes every command; `keras_rnnkit.cli` holds what each command does.
+`--debug` and `--quiet` are accepted anywhere on the line, before or after the command.
+"""
+
+import argparse
+import math
+import textwrap
+
+from keras_rnnkit_cli.catalog import FAMILIES
+from keras_rnnkit_cli.catalog import RECURRENT_FAMILIES
+from keras_rnnkit_cli.catalog import TASKS
+
+# The docs site (mkdocs.yml's site_url): the help points here, not at files that an
+# installed wheel does not have.
+DOCS = "https://keras-rnnkit.github.io/keras-rnnkit/"
+
+
+def _positive_int(text):
+    """argparse type: a positive integer, refused in one line otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text}")
+    return value
+
+
+def _positive_float(text):
+    """argparse type: a finite positive number (NaN, inf, 0 and negatives refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number. Received: {text}")
+    return value
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps each paragraph of a description on its own and keeps indented lines (the task
+    table) as written; never breaks an option such as --time-steps at its hyphen."""
+
+    def _fill_text(self, text, width, indent):
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            if "\n  " in paragraph:
+                paragraphs.append(textwrap.indent(paragraph, indent))
+            else:
+                words = " ".join(paragraph.split())
+                paragraphs.append(
+                    textwrap.fill(
+                        words,
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
+        return "\n\n".join(paragraphs)
+
+    def _split_lines(self, text, width):
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib import metadata
+
+        try:
+            version = metadata.version("keras-rnnkit")
+        except metadata.PackageNotFoundError:
+            version = "unknown (keras-rnnkit is not installed, only on the path)"
+        print(f"rnnkit (keras-rnnkit) {version}")  # to stdout, as argparse's own "version"
+        parser.exit()
+
+
+def _add_global_options(parser, top_level):
+    """--debug and --quiet, on the top-level parser and on every command's.
+
+    On a command's parser they default to SUPPRESS, so that they do not reset
+    a value given before the command (argparse parses the two separately).
+    """
+    default = False if top_level else argparse.SUPPRESS
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show tracebacks on errors, and the backend's own log lines",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="no progress bars or per-epoch and per-trial output",
+    )
+
+
+def _built_in_tasks_help():
+    lines = [f"  {name:9s} {info.description}" for name, info in TASKS.items()]
+    return "\n\nBuilt-in tasks (--task; --window sets the sequence length):\n" + "\n".join(lines)
+
+
+_FILES_HELP = (
+    "\n\nFiles (--data, regression): CSV with a header row; --target names the column to "
+    "forecast, --features the feature columns (default: all but --time-column, a column of "
+    "dates or numbers that orders the rows and must increase). Each sample is --window "
+    "consecutive rows (default 12), its target the --target value --horizon rows after the "
+    "window's last row (default 1); split in time order: 70% train, 10% validation, 20% test. "
+    "An empty, nan or non-numeric cell is an error naming its line and column, unless "
+    "--missing drop (leave such rows out) or ffill (carry the last value forward)."
+    "\n\nNPZ files: arrays x (N, T, D) and y (N, O), optionally x_val, y_val, x_test, y_test "
+    "(missing splits are cut from the end of x, y); every value finite."
+)
+
+
+def _add_training_arguments(parser, default_out, families):
+    parser.add_argument("--model", required=True, choices=families)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--task", choices=tuple(TASKS), help="a built-in task")
+    source.add_argument("--data", help="a .csv or .npz file")
+    parser.add_argument("--target", help="CSV only: the column to forecast")
+    # The CSV options default to None, so that giving one with --task or an
+    # NPZ file is refused rather than ignored; the help states the real default.
+    parser.add_argument(
+        "--time-column", help="CSV only: the column of dates or numbers that orders the rows"
+    )
+    parser.add_argument(
+        "--features", help="CSV only: feature columns a,b,c (default: all but --time-column)"
+    )
+    parser.add_argument(
+        "--missing",
+        choices=("error", "drop", "ffill"),
+        help="CSV only: rows with empty, nan or non-numeric cells (default: error)",
+    )
+    parser.add_argument(
+        "--delimiter", help="CSV only: the field delimiter, one character or \\t (default: ,)"
+    )
+    parser.add_argument(
+        "--horizon", type=int, help="CSV only: forecast this many rows ahead (default: 1)"
+    )
+    parser.add_argument(
+        "--predict",
+        choices=("auto", "level", "change"),
+        default="auto",
+        help="a forecast of a series: the level, the change from the last value, or auto: "
+        "both, keeping the lower validation MSE (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help="time steps per sample (default: the task's own, or 12 for a file)",
+    )
+    parser.add_argument("--units", type=_positive_int, default=8, help="default: %(default)s")
+    parser.add_argument("--epochs", type=_positive_int, default=50, help="default: %(default)s")
+    parser.add_argument("--batch-size", type=_positive_int, default=32, help="default: %(default)s")
+    parser.add_argument(
+        "--learning-rate", type=_positive_float, default=0.01, help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--clip", type=_positive_float, default=None, help="per-step gradient clip inside BPTT"
+    )
+    parser.add_argument(
+        "--clipnorm",
+        type=_positive_float,
+        default=1.0,
+        help="optimizer clipnorm (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    parser.add_argument(
+        "--out", default=default_out, help="new output folder (default: %(default)s)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def build_parser():
+    """The `rnnkit` argument parser: every command, its options and help."""
+    parser = argparse.ArgumentParser(
+        prog="rnnkit",
+        description="Elman, Jordan and TDNN networks for Keras 3.",
+        epilog=f"Documentation: {DOCS}",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    _add_global_options(parser, top_level=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_command(name, **kwargs):
+        command = commands.add_parser(name, formatter_class=_HelpFormatter, **kwargs)
+        _add_global_options(command, top_level=False)
+        return command
+
+    demo = add_command(
+        "demo",
+        help="train the three families on the sunspot series and compare",
+        description=(
+            "Train an Elman, a Jordan and a TDNN forecaster on the yearly sunspot series "
+            "(train 1700-1920, test 1921-1955 and 1956-1979) and print their test ARV beside "
+            "the linear AR(12) and AR(9) models and persistence. Writes the models, "
+            f"metrics.json and (with matplotlib) plots to --out. See {DOCS}forecasting/."
+        ),
+    )
+    demo.add_argument(
+        "--out", default="rnnkit-demo", help="new output folder (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs per member (default: each family's tuned setting)",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    demo.add_argument(
+        "--smoke", action="store_true", help="2 epochs and 2 members: check that it runs"
+    )
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+    train = add_command(
+        "train",
+        help="train one family on a built-in task or your own CSV/NPZ file",
+        description=(
+            "Train an Elman, Jordan or TDNN model on a built-in task (--task) or a file "
+            "(--data), with the task's validation split, and report its test score beside a "
+            "baseline. Writes model.keras and metrics.json to --out."
+            + _built_in_tasks_help()
+            + _FILES_HELP
+        ),
+    )
+    _add_training_arguments(train, default_out="rnnkit-train", families=FAMILIES)
+
+    gradients = add_command(
+        "gradients",
+        help="plot how the loss gradient flows back through time while training",
+        description=(
+            "Train an Elman or Jordan model like `rnnkit train`, recording after each epoch the "
+            "norm of the loss gradient with respect to the recurrent state at every time step "
+            "(keras_rnnkit.training.GradientFlowMonitor, on validation samples). Writes "
+            "gradient_norms.json and (with matplotlib) gradient_flow.png to --out, and warns "
+            f"when the gradient vanishes or explodes. See {DOCS}training/."
+            + _built_in_tasks_help()
+            + _FILES_HELP
+        ),
+    )
+    _add_training_arguments(gradients, default_out="rnnkit-gradients", families=RECURRENT_FAMILIES)
+    gradients.add_argument(
+        "--probe",
+        type=_positive_int,
+        default=64,
+        help="validation samples probed (default: %(default)s)",
+    )
+
+    tune = add_command(
+        "tune",
+        help="search families and hyperparameters with keras-tuner",
+        description=(
+            "Tune Elman, Jordan and TDNN models on a built-in task with keras-tuner "
+            "(keras_rnnkit.tuning; needs the [tuner] extra): trials train on the training "
+            "split, are ranked by validation loss, and the best is scored on the test split. "
+            "Run again with the same --directory to resume an interrupted search; "
+            f"--overwrite deletes the earlier trials and starts afresh. See {DOCS}tuning/."
+            + _built_in_tasks_help()
+        ),
+    )
+    tune.add_argument(
+        "--task", default="sunspots", choices=tuple(TASKS), help="default: %(default)s"
+    )
+    tune.add_argument(
+        "--model",
+        action="append",
+        choices=FAMILIES,
+        help="a family to search (repeatable; default: all three)",
+    )
+    tune.add_argument(
+        "--tuner",
+        default="random",
+        choices=("random", "bayesian", "hyperband"),
+        help="default: %(default)s",
+    )
+    tune.add_argument("--max-trials", type=_positive_int, default=12, help="default: %(default)s")
+    tune.add_argument(
+        "--epochs", type=_positive_int, default=20, help="per trial (default: %(default)s)"
+    )
+    tune.add_argument(
+        "--window", type=int, default=None, help="the task's sequence length (default: its own)"
+    )
+    tune.add_argument(
+        "--directory", default="rnnkit-tuning", help="the tuner's state (default: %(default)s)"
+    )
+    tune.add_argument(
+        "--overwrite", action="store_true", help="delete earlier trials and start afresh"
+    )
+    tune.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="rolling-origin validation folds (default: 3 for sunspots with random or "
+        "bayesian search, else the task's one validation split)",
+    )
+    tune.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+
+    export = add_command(
+        "export",
+        help="export a saved .keras model as a SavedModel, TFLite or ONNX file",
+        description=(
+            "Export a model saved as .keras (for example by rnnkit train) with "
+            "keras_rnnkit.export: a TensorFlow SavedModel (signature serve; with --streaming "
+            "also step and initial_state), a TFLite file with built-in operators only (fixed "
+            "--batch-size; a while loop, or unrolled for --time-steps; or with --streaming "
+            "the single-step model), or an ONNX file (dynamic batch and time). Needs the "
+            "TensorFlow backend; TFLite and ONNX need the [export] extra. Writes atomically "
+            f"and refuses an existing --out without --overwrite. See {DOCS}deployment/."
+        ),
+    )
+    export.add_argument("model", help="a .keras file")
+    export.add_argument("--format", required=True, choices=("savedmodel", "tflite", "onnx"))
+    export.add_argument("--out", required=True, help="the SavedModel folder or file to create")
+    export.add_argument(
+        "--streaming",
+        action="store_true",
+        help="savedmodel: add the one-step signatures; tflite: the one-step model",
+    )
+    export.add_argument("--batch-size", type=_positive_int, default=None, help="tflite: default 1")
+    export.add_argument(
+        "--time-steps", type=_positive_int, default=None, help="tflite: unroll for T"
+    )
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    return parser
