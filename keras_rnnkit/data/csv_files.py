@@ -20,10 +20,10 @@ import datetime
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.data.splits import TEST_FRACTION
 from keras_rnnkit.data.splits import VALIDATION_FRACTION
 from keras_rnnkit.data.splits import chronological_split
-from keras_rnnkit.layers import arguments
 
 MISSING = ("error", "drop", "ffill")
 _SPLITS = ("train", "val", "test")

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_rnnkit.layers import arguments
+from keras_rnnkit import _arguments as arguments
 
 
 def adding_problem(samples, length, seed=0):

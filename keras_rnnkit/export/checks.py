@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_rnnkit.training.model_layers import walk_layers
+from keras_rnnkit._model_layers import walk_layers
 
 
 def require_tensorflow(owner):

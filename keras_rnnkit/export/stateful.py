@@ -2,9 +2,9 @@
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.export.checks import require_built
 from keras_rnnkit.export.program import StepProgram
-from keras_rnnkit.layers import arguments
 
 
 class StreamingModel(keras.Model):

@@ -6,13 +6,13 @@ import tempfile
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
+from keras_rnnkit._model_layers import walk_layers
 from keras_rnnkit.export import checks
 from keras_rnnkit.export import signatures
 from keras_rnnkit.export.paths import staged
 from keras_rnnkit.export.portable import device_independent
 from keras_rnnkit.export.program import StepProgram
-from keras_rnnkit.layers import arguments
-from keras_rnnkit.training.model_layers import walk_layers
 
 OWNER = "export_tflite"
 

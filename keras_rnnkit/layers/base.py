@@ -11,13 +11,13 @@ from typing import NamedTuple
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.backend.keras_internals import DropoutRNNCell
-from keras_rnnkit.layers import arguments
+from keras_rnnkit.layers.clipping import CLIP_MODES
+from keras_rnnkit.layers.clipping import clip_gradient
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
-from keras_rnnkit.training.clipping import CLIP_MODES
-from keras_rnnkit.training.clipping import clip_gradient
 
 
 class LoopControls(NamedTuple):

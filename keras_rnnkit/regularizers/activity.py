@@ -22,8 +22,8 @@ refuses (it needs a time axis). Masks are not seen: padded steps count.
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
-from keras_rnnkit.layers import arguments
 
 
 def _at_least_float32(x):

@@ -2,8 +2,8 @@
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
-from keras_rnnkit.layers import arguments
 
 
 @export

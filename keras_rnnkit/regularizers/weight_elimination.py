@@ -15,8 +15,8 @@ it is fixed (choose it by validation, like any weight decay).
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
-from keras_rnnkit.layers import arguments
 
 
 @export

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from keras_rnnkit.layers import arguments
-from keras_rnnkit.training.model_layers import walk_layers
+from keras_rnnkit import _arguments as arguments
+from keras_rnnkit._model_layers import walk_layers
 
 
 @dataclass(frozen=True)

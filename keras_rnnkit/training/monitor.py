@@ -5,9 +5,9 @@ import warnings
 import keras
 import numpy as np
 
+from keras_rnnkit._model_layers import walk_layers
 from keras_rnnkit.backend.gradients import value_and_gradients
 from keras_rnnkit.training import summaries
-from keras_rnnkit.training.model_layers import walk_layers
 
 
 class GradientFlowWarning(UserWarning):

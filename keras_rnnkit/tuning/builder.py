@@ -6,10 +6,10 @@ also be rebuilt from a trial's values without the tuner.
 
 import keras
 
-from keras_rnnkit.forecasting.scaling import in_raw_units
 from keras_rnnkit.layers import TDNN
 from keras_rnnkit.layers import ElmanRNN
 from keras_rnnkit.layers import JordanRNN
+from keras_rnnkit.models.scaling import in_raw_units
 from keras_rnnkit.tuning.space import tdnn_context
 
 

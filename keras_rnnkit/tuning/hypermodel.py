@@ -5,8 +5,8 @@ import numbers
 
 import keras
 
-from keras_rnnkit.layers import arguments
-from keras_rnnkit.training.clipping import CLIP_MODES
+from keras_rnnkit import _arguments as arguments
+from keras_rnnkit.layers.clipping import CLIP_MODES
 from keras_rnnkit.tuning import space
 from keras_rnnkit.tuning._dependency import keras_tuner
 from keras_rnnkit.tuning.builder import build_model

@@ -10,7 +10,7 @@ work unchanged.
 
 import numpy as np
 
-from keras_rnnkit.layers import arguments
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.tuning import state
 
 

@@ -7,10 +7,10 @@ from typing import NamedTuple
 import keras
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit import _atomic
 from keras_rnnkit.data.tasks import TASKS
 from keras_rnnkit.data.tasks import load_task
-from keras_rnnkit.layers import arguments
 from keras_rnnkit.tuning import space
 from keras_rnnkit.tuning import state
 from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel

@@ -1,10 +1,12 @@
-"""Small ready-made models of each family for the built-in tasks and the command line."""
+"""`build_model`: a small compiled model of each family, for the built-in tasks and the CLI."""
 
 import keras
 
-import keras_rnnkit
-from keras_rnnkit.forecasting.scaling import in_raw_units
-from keras_rnnkit.forecasting.scaling import input_standardization
+from keras_rnnkit.layers import TDNN
+from keras_rnnkit.layers import ElmanRNN
+from keras_rnnkit.layers import JordanRNN
+from keras_rnnkit.models.scaling import in_raw_units
+from keras_rnnkit.models.scaling import input_standardization
 from keras_rnnkit.regularizers import WeightElimination
 from keras_rnnkit_cli.catalog import FAMILIES as FAMILIES
 
@@ -40,11 +42,11 @@ def _features(family, inputs, output_units, sequence_output, units, gradient_cli
         "recurrent_regularizer": regularizer,
     }
     if family == "elman":
-        return keras_rnnkit.ElmanRNN(units, **recurrent)(inputs)
+        return ElmanRNN(units, **recurrent)(inputs)
     if family == "jordan":
         # The fed-back outputs carry everything Jordan remembers: at least as
         # many as the model's outputs.
-        return keras_rnnkit.JordanRNN(
+        return JordanRNN(
             units,
             output_units=max(4, output_units),
             context_decay=0.5,
@@ -52,7 +54,7 @@ def _features(family, inputs, output_units, sequence_output, units, gradient_cli
             **recurrent,
         )(inputs)
     if family == "tdnn":
-        features = keras_rnnkit.TDNN(
+        features = TDNN(
             2 * units,
             context=(-2, -1, 0),
             padding="same" if sequence_output else "valid",
