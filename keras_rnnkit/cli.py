@@ -185,15 +185,13 @@ def _fit(args, callbacks_for=lambda task: []):
     """
     import keras
 
+    from keras_rnnkit.data.tasks import output_units
     from keras_rnnkit.forecasting import series_feature
     from keras_rnnkit.models import build_model
 
     _atomic.refuse_existing(args.out, args.overwrite)
     task, source, problem, sequence_output = _load_task(args)
-    if problem == "classification":
-        outputs = int(max(task[f"y_{s}"].max() for s in ("train", "val", "test"))) + 1
-    else:
-        outputs = task["y_train"].shape[-1]
+    outputs = output_units(task, problem)
     kinds = _forecast_kinds(args, task, problem, sequence_output)
     fits = []
     start = time.perf_counter()

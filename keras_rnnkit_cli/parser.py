@@ -6,6 +6,7 @@
 
 import argparse
 import math
+import sys
 import textwrap
 
 from keras_rnnkit_cli.catalog import FAMILIES
@@ -15,6 +16,20 @@ from keras_rnnkit_cli.catalog import TASKS
 # The docs site (mkdocs.yml's site_url): the help points here, not at files that an
 # installed wheel does not have.
 DOCS = "https://keras-rnnkit.github.io/keras-rnnkit/"
+
+
+def _families(recurrent_only=False):
+    """The families --model offers: the built-in ones, and those registered in this process.
+
+    In a fresh `rnnkit` process nothing has been registered, and the registry is not even
+    imported (it would import keras): the catalog's names are the registry's built-in ones.
+    Code that registers a family and then calls `main` finds it among the choices.
+    """
+    registry = sys.modules.get("keras_rnnkit.models.families")
+    if registry is None:
+        return RECURRENT_FAMILIES if recurrent_only else FAMILIES
+    names = registry.registered_families()
+    return tuple(n for n in names if registry.get_family(n).recurrent or not recurrent_only)
 
 
 def _positive_int(text):
@@ -234,7 +249,7 @@ def build_parser():
             + _FILES_HELP
         ),
     )
-    _add_training_arguments(train, default_out="rnnkit-train", families=FAMILIES)
+    _add_training_arguments(train, default_out="rnnkit-train", families=_families())
 
     gradients = add_command(
         "gradients",
@@ -249,7 +264,9 @@ def build_parser():
             + _FILES_HELP
         ),
     )
-    _add_training_arguments(gradients, default_out="rnnkit-gradients", families=RECURRENT_FAMILIES)
+    _add_training_arguments(
+        gradients, default_out="rnnkit-gradients", families=_families(recurrent_only=True)
+    )
     gradients.add_argument(
         "--probe",
         type=_positive_int,
@@ -275,8 +292,8 @@ def build_parser():
     tune.add_argument(
         "--model",
         action="append",
-        choices=FAMILIES,
-        help="a family to search (repeatable; default: all three)",
+        choices=_families(),
+        help="a family to search (repeatable; default: the three built-in ones)",
     )
     tune.add_argument(
         "--tuner",

@@ -225,3 +225,18 @@ def load_file(path, target=None, window=12, **csv_options):
             raise ValueError("a CSV file needs --target COLUMN, the column to forecast")
         return load_csv(path, target, window, **csv_options)
     raise ValueError(f"{path}: expected a .csv or .npz file")
+
+
+def output_units(data, problem):
+    """The size of a model's output for a task's arrays: the number of classes
+    (`max(label) + 1` over every split) for classification, else the targets' last axis.
+
+    >>> import numpy as np
+    >>> output_units({"y_train": np.array([0, 2]), "y_val": np.array([1]),
+    ...               "y_test": np.array([4])}, "classification")
+    5
+    """
+    if problem == "classification":
+        labels = [data[f"y_{split}"] for split in ("train", "val", "test")]
+        return int(max(int(np.max(y)) for y in labels)) + 1
+    return int(data["y_train"].shape[-1])

@@ -2,9 +2,7 @@
 
 import keras
 
-from keras_rnnkit.layers import TDNN
-from keras_rnnkit.layers import ElmanRNN
-from keras_rnnkit.layers import JordanRNN
+from keras_rnnkit.models.families import get_family
 from keras_rnnkit.models.scaling import in_raw_units
 from keras_rnnkit.models.scaling import input_standardization
 from keras_rnnkit.regularizers import WeightElimination
@@ -34,37 +32,33 @@ def _weight_penalty(weight_decay, weight_penalty):
     return WEIGHT_PENALTIES[weight_penalty](weight_decay) if weight_decay else None
 
 
-def _features(family, inputs, output_units, sequence_output, units, gradient_clip, regularizer):
-    recurrent = {
-        "gradient_clip": gradient_clip,
-        "return_sequences": sequence_output,
-        "kernel_regularizer": regularizer,
-        "recurrent_regularizer": regularizer,
-    }
-    if family == "elman":
-        return ElmanRNN(units, **recurrent)(inputs)
-    if family == "jordan":
-        # The fed-back outputs carry everything Jordan remembers: at least as
-        # many as the model's outputs.
-        return JordanRNN(
+def _features(entry, inputs, *, depth, units, options, sequence_output, bidirectional, loop):
+    """`depth` layers of the family `entry`, reduced to one vector per sequence if asked."""
+    features = inputs
+    for index in range(depth):
+        last = index == depth - 1
+        return_sequences = sequence_output or not last
+        seed = None if loop["seed"] is None else loop["seed"] + index
+        extra = {}
+        if entry.recurrent:
+            extra = {key: loop[key] for key in ("gradient_clip", "gradient_clip_mode")}
+        layer = entry.make_layer(
             units,
-            output_units=max(4, output_units),
-            context_decay=0.5,
-            output_kernel_regularizer=regularizer,
-            **recurrent,
-        )(inputs)
-    if family == "tdnn":
-        features = TDNN(
-            2 * units,
-            context=(-2, -1, 0),
-            padding="same" if sequence_output else "valid",
-            activation="tanh",
-            kernel_regularizer=regularizer,
-        )(inputs)
-        return features if sequence_output else keras.layers.Flatten()(features)
-    raise ValueError(
-        f"build_model: `family` must be one of {', '.join(FAMILIES)}. Received: family={family!r}"
-    )
+            return_sequences=return_sequences,
+            regularizer=loop["regularizer"],
+            seed=seed,
+            **extra,
+            **options,
+        )
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer)
+        features = layer(features)
+    if not entry.recurrent and not sequence_output:
+        # No state to return its last value: a fixed T is flattened, any T averaged.
+        fixed = inputs.shape[1] is not None
+        pool = keras.layers.Flatten() if fixed else keras.layers.GlobalAveragePooling1D()
+        features = pool(features)
+    return features
 
 
 def build_model(
@@ -75,26 +69,40 @@ def build_model(
     problem="regression",
     sequence_output=False,
     units=8,
+    depth=1,
+    layer_options=None,
+    bidirectional=False,
     gradient_clip=None,
+    gradient_clip_mode="value",
     clipnorm=1.0,
     learning_rate=0.01,
     weight_decay=0.0,
     weight_penalty="l2",
     linear_skip=False,
+    head=None,
     training_data=None,
     predict_change=False,
     target_index=0,
+    seed=None,
     name=None,
 ):
-    """A small compiled model of `family`: (B, T, D) -> (B, O), or (B, T, O) per step.
+    """A compiled model of `family`: (B, T, D) -> (B, O), or (B, T, O) per step.
 
-    Elman: `ElmanRNN(units)`; Jordan: `JordanRNN(units, output_units=max(4,
-    output_units), context_decay=0.5)`; TDNN: `TDNN(2 * units, context=(-2, -1, 0),
-    activation="tanh")`, with `padding="valid"` and flattened for one output
-    per sequence (needs a fixed T), causal `"same"` padding for one per step.
-    Then a `Dense(output_units)` with the problem's activation and loss (see
-    `PROBLEMS`); Adam with `clipnorm` (optimizer-level clipping) and, for the
-    recurrent families, per-step `gradient_clip`.
+    The one model builder: the demo, `rnnkit train`, tuning
+    (`keras_rnnkit.tuning.build_model` translates a trial's values) and any
+    registered family (`keras_rnnkit.models.register_family`) go through it.
+    `depth` layers of the family (each but the last returning sequences), then
+    a `Dense(output_units)` with the problem's activation and loss (see
+    `PROBLEMS`), trained with Adam and `clipnorm` (optimizer-level clipping);
+    a recurrent family also clips its gradient at each step inside BPTT with
+    `gradient_clip`. A family without a recurrent state (TDNN) gives one output
+    per sequence by flattening its output (fixed T) or averaging it over time.
+
+    The layer is the family's small model unless `layer_options` says
+    otherwise: Elman `ElmanRNN(units)`; Jordan `JordanRNN(units,
+    output_units=max(4, output_units), context_decay=0.5)`; TDNN `TDNN(2 *
+    units, context=(-2, -1, 0), activation="tanh")`, `padding="valid"` for one
+    output per sequence and causal `"same"` for one per step.
 
     With `training_data=(x_train, y_train)` the model carries its own scaling,
     fitted on those arrays only: its inputs are standardised inside it, and a
@@ -103,14 +111,23 @@ def build_model(
     values while it trains on standardised ones.
 
     Args:
-        family: `"elman"`, `"jordan"` or `"tdnn"`.
-        input_shape: `(T, D)`.
+        family: The name of a registered family: `"elman"`, `"jordan"`,
+            `"tdnn"` or one of `registered_families()`.
+        input_shape: `(T, D)`; T may be None.
         output_units: O, outputs per prediction (classes for classification).
         problem: `"regression"`, `"classification"` (integer labels) or `"binary"`.
         sequence_output: One prediction per step (many-to-many) instead of
             one per sequence (many-to-one).
-        units: Hidden units H of the recurrent layer.
+        units: Units H of each layer (the family's small model may scale it:
+            TDNN takes 2H unless `layer_options` is given).
+        depth: Number of stacked layers. Default: 1.
+        layer_options: The family layer's other constructor arguments, a dict,
+            in place of the small model's (then `units` is taken as is).
+            Default: None (the small model).
+        bidirectional: Wrap each layer of a recurrent family in
+            `keras.layers.Bidirectional`. Default: False.
         gradient_clip: Per-step gradient clip inside BPTT, or `None`.
+        gradient_clip_mode: `"value"` or `"norm"`, for `gradient_clip`.
         clipnorm: Adam's gradient-norm clip, or `None`.
         learning_rate: Adam's learning rate.
         weight_decay: The strength of the weight penalty on every kernel (the
@@ -123,6 +140,8 @@ def build_model(
             the network, so that the network only learns what is nonlinear
             and the forecast can follow values outside the training range.
             Needs one output per sequence and a fixed T. Default: False.
+        head: `(output activation, loss, metrics)` in place of the problem's
+            (see `PROBLEMS`). Default: None.
         training_data: `(x_train, y_train)`, the training split, or `None`
             (no scaling inside the model).
         predict_change: Regression only: forecast the change from the last
@@ -130,6 +149,7 @@ def build_model(
             `in_raw_units`). Default: False.
         target_index: The input feature holding the target's own past, for
             `predict_change`.
+        seed: Seed of the dropout masks (layer i gets seed + i), or None.
         name: The model's name. Default: `family`.
 
     Example:
@@ -144,6 +164,7 @@ def build_model(
     >>> bool(abs(model.predict(x, verbose=0).mean() - 100) < 5)  # raw units out
     True
     """
+    entry = get_family(family, owner="build_model")
     if problem not in PROBLEMS:
         raise ValueError(
             f"build_model: `problem` must be one of {', '.join(PROBLEMS)}. "
@@ -160,14 +181,33 @@ def build_model(
             f"of steps. Received: sequence_output={sequence_output}, "
             f"input_shape={tuple(input_shape)}"
         )
-    activation, loss, metrics = PROBLEMS[problem]
+    if bidirectional and not entry.recurrent:
+        raise ValueError(
+            f"build_model: `bidirectional` applies to a recurrent family; {family!r} has no "
+            "recurrent state. Received: bidirectional=True"
+        )
+    activation, loss, metrics = PROBLEMS[problem] if head is None else head
+    if layer_options is None:
+        units, layer_options = entry.small_model(units, output_units, sequence_output)
     inputs = keras.Input(tuple(input_shape))
     scaled = inputs
     if training_data is not None and problem != "regression":
         scaled = input_standardization(training_data[0])(inputs)
     regularizer = _weight_penalty(weight_decay, weight_penalty)
     features = _features(
-        family, scaled, output_units, sequence_output, units, gradient_clip, regularizer
+        entry,
+        scaled,
+        depth=depth,
+        units=units,
+        options=dict(layer_options),
+        sequence_output=sequence_output,
+        bidirectional=bidirectional,
+        loop={
+            "regularizer": regularizer,
+            "seed": seed,
+            "gradient_clip": gradient_clip,
+            "gradient_clip_mode": gradient_clip_mode,
+        },
     )
     outputs = keras.layers.Dense(
         output_units, activation=activation, kernel_regularizer=regularizer
@@ -183,5 +223,9 @@ def build_model(
             model, *training_data, predict_change=predict_change, target_index=target_index
         )
         metrics = ["mse"]
-    model.compile(keras.optimizers.Adam(learning_rate, clipnorm=clipnorm), loss, metrics=metrics)
+    optimizer = keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)
+    model.compile(optimizer, loss, metrics=metrics)
+    # Built now, so that a checkpoint (weights and optimizer state, as keras-tuner
+    # keeps them) loads back into a rebuilt model without a mismatch warning.
+    optimizer.build(model.trainable_variables)
     return model

@@ -182,6 +182,17 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         return state_norms, weight_norms
 
     def on_train_begin(self, logs=None):
+        if not self._recurrent_layers():
+            # Before any epoch, not "nothing recorded" after the whole training.
+            others = sorted(
+                {type(layer).__name__ for layer in walk_layers(self.model)}
+                & {"RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional"}
+            )
+            found = f" (it has {', '.join(others)}, whose steps it cannot probe)" if others else ""
+            raise ValueError(
+                "GradientFlowMonitor: the model has no layer whose state gradient it can "
+                "follow: ElmanRNN, JordanRNN or another keras_rnnkit RecurrentLayer" + found
+            )
         if self.log_dir is not None and self._writer is None:
             self._writer = summaries.EpochWriter(self.log_dir)
 

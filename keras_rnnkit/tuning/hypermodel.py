@@ -7,6 +7,7 @@ import keras
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.layers.clipping import CLIP_MODES
+from keras_rnnkit.models import registered_families
 from keras_rnnkit.tuning import space
 from keras_rnnkit.tuning._dependency import keras_tuner
 from keras_rnnkit.tuning.builder import build_model
@@ -70,27 +71,29 @@ def _checked_families(owner, families):
         names = tuple(families)
     except TypeError:
         names = ()
-    unknown = [f for f in names if f not in space.FAMILIES]
+    registered = registered_families()
+    unknown = [f for f in names if f not in registered]
     if unknown:
         raise ValueError(
             f"{owner}: unknown family {unknown[0]!r} in `families`; the families are "
-            f"{', '.join(repr(f) for f in space.FAMILIES)}. Received: families={families!r}"
+            f"{', '.join(repr(f) for f in registered)}. Received: families={families!r}"
         )
     if not names or len(set(names)) != len(names):
         raise ValueError(
             f"{owner}: `families` must be a non-empty sequence of distinct families "
-            f"among {', '.join(repr(f) for f in space.FAMILIES)}. Received: families={families!r}"
+            f"among {', '.join(repr(f) for f in registered)}. Received: families={families!r}"
         )
     return names
 
 
-def _checked_fixed(owner, fixed):
+def _checked_fixed(owner, fixed, families):
     fixed = dict(fixed or {})
-    unknown = sorted(set(fixed) - set(space.NAMES))
+    known = ("family", *(spec.name for spec in space.all_hyperparameters(families)))
+    unknown = sorted(set(fixed) - set(known))
     if unknown:
         raise ValueError(
             f"{owner}: `fixed` names unknown hyperparameter(s) {', '.join(unknown)}; "
-            f"the hyperparameters are {', '.join(space.NAMES)}. Received: fixed={fixed!r}"
+            f"the hyperparameters are {', '.join(known)}. Received: fixed={fixed!r}"
         )
     return fixed
 
@@ -122,7 +125,8 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         loss: Loss passed to `compile`. Default: `"mse"`.
         metrics: Metrics passed to `compile`. Default: `None`.
         families: The families searched, among `"elman"`, `"jordan"`,
-            `"tdnn"`. Default: all three; with one, `"family"` is fixed.
+            `"tdnn"` and any registered with `keras_rnnkit.models.register_family`.
+            Default: the three built-in ones; with one, `"family"` is fixed.
         return_sequences: `False` (default): many-to-one, (B, T, D) ->
             (B, output_units). `True`: many-to-many, (B, T, D) -> (B, T,
             output_units); TDNN layers then keep `stride=1`.
@@ -175,7 +179,7 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         self.metrics = metrics
         self.families = _checked_families(owner, families)
         self.return_sequences = arguments.boolean(owner, "return_sequences", return_sequences)
-        self.fixed = _checked_fixed(owner, fixed)
+        self.fixed = _checked_fixed(owner, fixed, self.families)
         self.gradient_clip_mode = arguments.one_of(
             owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
         )

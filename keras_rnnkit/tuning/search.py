@@ -11,6 +11,8 @@ from keras_rnnkit import _arguments as arguments
 from keras_rnnkit import _atomic
 from keras_rnnkit.data.tasks import TASKS
 from keras_rnnkit.data.tasks import load_task
+from keras_rnnkit.data.tasks import output_units
+from keras_rnnkit.models import PROBLEMS
 from keras_rnnkit.tuning import space
 from keras_rnnkit.tuning import state
 from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
@@ -101,14 +103,6 @@ class SearchResult(NamedTuple):
     model_path: pathlib.Path | None = None
 
 
-# How each kind of built-in task is trained: output activation, loss, metrics.
-_HEADS = {
-    "regression": (None, "mse", None),
-    "classification": ("softmax", "sparse_categorical_crossentropy", ["accuracy"]),
-    "binary": ("sigmoid", "binary_crossentropy", ["binary_accuracy"]),
-}
-
-
 def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
     """The `RecurrentHyperModel` for a built-in task's arrays (see `keras_rnnkit.data.tasks`).
 
@@ -119,15 +113,10 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
     many-to-many.
     """
     info = TASKS[task]
-    activation, loss, metrics = _HEADS[info.problem]
-    if info.problem == "classification":
-        labels = [data[f"y_{split}"] for split in ("train", "val", "test")]
-        output_units = int(max(int(np.max(y)) for y in labels)) + 1
-    else:
-        output_units = int(data["y_train"].shape[-1])
+    activation, loss, metrics = PROBLEMS[info.problem]
     return RecurrentHyperModel(
         data["x_train"].shape[1:],
-        output_units,
+        output_units(data, info.problem),
         output_activation=activation,
         loss=loss,
         metrics=metrics,

@@ -1,36 +1,17 @@
 """The search space: every hyperparameter's name, range, default and scope.
 
-The table `HYPERPARAMETERS` is the single source of truth; `declare` turns it
+The table `HYPERPARAMETERS` is the single source of truth for the built-in families (each
+family's own come from its entry in the registry, `keras_rnnkit.models.families`, as do those
+of a family a user registers); `declare` turns it
 into keras-tuner hyperparameters inside the right conditional scopes and
 returns the plain values a trial uses. Names are stable: they appear in
 trial files, `results_summary()` and `hp.Fixed` pins.
 """
 
-from typing import NamedTuple
-
+from keras_rnnkit.models import families as registry
+from keras_rnnkit.models.families import Hyperparameter as Hyperparameter
+from keras_rnnkit.models.families import tdnn_context as tdnn_context
 from keras_rnnkit_cli.catalog import FAMILIES as FAMILIES
-from keras_rnnkit_cli.catalog import RECURRENT_FAMILIES as RECURRENT_FAMILIES
-
-
-class Hyperparameter(NamedTuple):
-    """One searched value.
-
-    `kind` is "choice", "int", "float" or "boolean"; `scope` is the tuple of
-    families for which it is active (None: every family); `options` holds the
-    keras-tuner arguments (`values`, or `min_value`, `max_value`, `step`,
-    `sampling`); `many_to_one_only` marks values only searched when the model
-    returns one output per sequence. Rates are choices of round values, not
-    stepped floats, so that trials show 0.3 and not 0.30000000000000004.
-    """
-
-    name: str
-    kind: str
-    default: object
-    options: dict
-    scope: tuple | None = None
-    help: str = ""
-    many_to_one_only: bool = False
-
 
 HYPERPARAMETERS = (
     # Every family.
@@ -73,7 +54,7 @@ HYPERPARAMETERS = (
         "boolean",
         False,
         {},
-        RECURRENT_FAMILIES,
+        "recurrent",
         "wrap each layer in keras.layers.Bidirectional",
     ),
     Hyperparameter(
@@ -81,7 +62,7 @@ HYPERPARAMETERS = (
         "choice",
         0.0,
         {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]},
-        RECURRENT_FAMILIES,
+        "recurrent",
         "input dropout, one mask per sequence",
     ),
     Hyperparameter(
@@ -89,7 +70,7 @@ HYPERPARAMETERS = (
         "choice",
         0.0,
         {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]},
-        RECURRENT_FAMILIES,
+        "recurrent",
         "dropout of the fed-back state, one mask per sequence",
     ),
     Hyperparameter(
@@ -97,7 +78,7 @@ HYPERPARAMETERS = (
         "choice",
         0.0,
         {"values": [0.0, 0.1, 0.2, 0.3]},
-        RECURRENT_FAMILIES,
+        "recurrent",
         "probability that a state unit keeps its previous value",
     ),
     Hyperparameter(
@@ -105,64 +86,32 @@ HYPERPARAMETERS = (
         "choice",
         0.0,
         {"values": [0.0, 1.0, 10.0]},
-        RECURRENT_FAMILIES,
+        "recurrent",
         "per-time-step clip of the gradient into the state (0: none)",
     ),
-    # Jordan.
-    Hyperparameter(
-        "jordan_output_units",
-        "choice",
-        4,
-        {"values": [1, 2, 4, 8, 16]},
-        ("jordan",),
-        "JordanRNN's `output_units` (O, the size of the fed-back context)",
-    ),
-    Hyperparameter(
-        "context_decay",
-        "choice",
-        0.5,
-        {"values": [0.0, 0.25, 0.5, 0.75, 0.9]},
-        ("jordan",),
-        "JordanRNN's `context_decay` (the context's self-connection)",
-    ),
-    # TDNN.
-    Hyperparameter(
-        "context_width",
-        "int",
-        3,
-        {"min_value": 2, "max_value": 5},
-        ("tdnn",),
-        "taps of the causal window (len(context))",
-    ),
-    Hyperparameter(
-        "dilation",
-        "int",
-        1,
-        {"min_value": 1, "max_value": 3},
-        ("tdnn",),
-        "steps between taps",
-    ),
-    Hyperparameter(
-        "stride",
-        "int",
-        1,
-        {"min_value": 1, "max_value": 2},
-        ("tdnn",),
-        "TDNN `stride` (sub-sampling); searched only for many-to-one models",
-        many_to_one_only=True,
-    ),
+    # Then each family's own, in the order of the registry (see `all_hyperparameters`).
+    *(spec for name in FAMILIES for spec in registry.get_family(name).hyperparameters),
 )
 BY_NAME = {h.name: h for h in HYPERPARAMETERS}
 NAMES = ("family", *BY_NAME)
 
 
-def tdnn_context(width, dilation):
-    """The causal offsets of a window of `width` taps, `dilation` steps apart.
+def all_hyperparameters(families):
+    """The table, then the own hyperparameters of the registered families among `families`
+    that are not built-in."""
+    extra = [registry.get_family(f) for f in families if f not in FAMILIES]
+    return (*HYPERPARAMETERS, *(spec for entry in extra for spec in entry.hyperparameters))
 
-    >>> tdnn_context(3, 2)
-    (-4, -2, 0)
-    """
-    return tuple(range(-(width - 1) * dilation, 1, dilation))
+
+def _uses(entry, spec):
+    """Whether a search tries `spec` for the family `entry`."""
+    if isinstance(spec.scope, tuple):
+        return entry.name in spec.scope
+    if spec.scope == "recurrent" and not entry.recurrent:
+        return False
+    if spec.name in registry.LAYER_OPTIONS and entry.layer_hyperparameters is not None:
+        return spec.name in entry.layer_hyperparameters
+    return True
 
 
 def _make(hp, spec, fixed):
@@ -188,7 +137,7 @@ def declare(hp, families, *, many_to_one=True, fixed=None):
 
     Args:
         hp: A `keras_tuner.HyperParameters`.
-        families: The families searched, a tuple of names from `FAMILIES`.
+        families: The families searched, a tuple of registered family names.
         many_to_one: Whether the model returns one output per sequence
             (otherwise TDNN's `stride` is not searched: it would shorten the
             output sequence).
@@ -205,14 +154,14 @@ def declare(hp, families, *, many_to_one=True, fixed=None):
     else:
         family = hp.Choice("family", list(families), default=families[0])
     values = {"family": family}
-    for spec in HYPERPARAMETERS:
+    for spec in all_hyperparameters(families):
         if spec.many_to_one_only and not many_to_one:
             continue
-        if spec.scope is None:
-            values[spec.name] = _make(hp, spec, fixed)
-            continue
-        parents = [f for f in spec.scope if f in families]
+        parents = [f for f in families if _uses(registry.get_family(f), spec)]
         if not parents:
+            continue
+        if spec.scope is None and len(parents) == len(families):
+            values[spec.name] = _make(hp, spec, fixed)  # every family: no condition
             continue
         with hp.conditional_scope("family", parents):
             value = _make(hp, spec, fixed)
