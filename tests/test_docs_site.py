@@ -13,7 +13,15 @@ from tests.test_public_api import PUBLIC_API
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Imported by `import keras_rnnkit`; the opt-in ones (export, tuning) come from the golden list,
 # so that this test needs neither keras-tuner nor TensorFlow's converters.
-MODULES = ["constraints", "data", "forecasting", "initializers", "regularizers", "training"]
+MODULES = [
+    "constraints",
+    "data",
+    "forecasting",
+    "initializers",
+    "models",
+    "regularizers",
+    "training",
+]
 
 
 def _documented():
