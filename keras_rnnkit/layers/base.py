@@ -41,19 +41,68 @@ class LoopControls(NamedTuple):
     probe: bool = False
 
 
-class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
-    """Base class of the cells: config from the signature, dropout bookkeeping.
+def weight_options(owner, **options):
+    """The checked `{prefix}_initializer`, `_regularizer` and `_constraint` arguments, a dict.
 
-    Subclasses set every constructor argument as an attribute of the same name
-    (that is what `get_config` reads) and call `_init_dropout` when they support
-    dropout.
+    Each is checked by the `keras_rnnkit._arguments` function of its kind, so that
+    every layer refuses a bad one with the same message.
+    """
+    return {
+        name: getattr(arguments, name.rsplit("_", 1)[1])(owner, name, value)
+        for name, value in options.items()
+    }
+
+
+class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
+    """Base class of the cells: the options they share, config from the signature.
+
+    A cell's `__init__` checks its own arguments into a dict (with
+    `weight_options` for its weights' initializers, regularizers and
+    constraints) and hands it, with the shared options, to this `__init__`,
+    which checks those and sets every constructor argument as an attribute of
+    the same name (what `get_config` reads). The shared options, with their
+    defaults: `gradient_clip=None`, `gradient_clip_mode="value"`,
+    `layer_norm=False`, and for a cell with `supports_dropout` (a class
+    attribute) `dropout=0.0`, `recurrent_dropout=0.0`, `seed=None`, `zoneout=0.0`.
+    A cell without it (TDNNCell) has no dropout and no zoneout.
     """
 
-    def _init_dropout(self, dropout, recurrent_dropout, seed):
+    # Whether the cell takes dropout, recurrent_dropout, seed and zoneout.
+    supports_dropout = True
+
+    def __init__(
+        self,
+        *,
+        options,
+        gradient_clip=None,
+        gradient_clip_mode="value",
+        layer_norm=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        zoneout=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
         owner = type(self).__name__
+        for name, value in options.items():
+            setattr(self, name, value)
+        self.gradient_clip = arguments.optional_positive_float(
+            owner, "gradient_clip", gradient_clip
+        )
+        self.gradient_clip_mode = arguments.one_of(
+            owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
+        )
+        self.layer_norm = arguments.boolean(owner, "layer_norm", layer_norm)
+        if not self.supports_dropout:
+            # keras.layers.RNN still asks every cell for its dropout masks.
+            self.dropout = self.recurrent_dropout = 0.0
+            self.seed_generator = None
+            return
         self.dropout = arguments.rate(owner, "dropout", dropout)
         self.recurrent_dropout = arguments.rate(owner, "recurrent_dropout", recurrent_dropout)
         self.seed = arguments.optional_seed(owner, "seed", seed)
+        self.zoneout = arguments.rate(owner, "zoneout", zoneout)
         # Created even without dropout, as SimpleRNNCell does, so that the
         # layer's variables are the same whatever the rates.
         self.seed_generator = keras.random.SeedGenerator(self.seed)
@@ -64,25 +113,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             return tensor * mask
         return tensor
 
-    def _init_gradient_clip(self, gradient_clip, gradient_clip_mode):
-        owner = type(self).__name__
-        self.gradient_clip = arguments.optional_positive_float(
-            owner, "gradient_clip", gradient_clip
-        )
-        self.gradient_clip_mode = arguments.one_of(
-            owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
-        )
-
     # Whether the step's output is its (first) state, as in an Elman cell:
     # then zoneout acts on the output too.
     output_is_state = False
     # Cells without the option (TDNNCell) never zone out.
     zoneout = 0.0
-
-    def _init_regularization(self, zoneout, layer_norm):
-        owner = type(self).__name__
-        self.zoneout = arguments.rate(owner, "zoneout", zoneout)
-        self.layer_norm = arguments.boolean(owner, "layer_norm", layer_norm)
 
     def _zoned_out(self, new_states, states, keep, training):
         """Zoneout (Krueger et al. 2016): units keep their previous value.

@@ -9,6 +9,7 @@ from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import layer_arguments
+from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -99,34 +100,34 @@ class ElmanCell(RecurrentCell):
         **kwargs,
     ):
         owner = type(self).__name__
-        self_units = arguments.positive_int(owner, "units", units)
-        self_activation = arguments.activation(owner, "activation", activation)
-        super().__init__(**kwargs)
-        self.units = self_units
-        self.activation = self_activation
-        self.use_bias = arguments.boolean(owner, "use_bias", use_bias)
-        self.kernel_initializer = arguments.initializer(
-            owner, "kernel_initializer", kernel_initializer
+        options = {
+            "units": arguments.positive_int(owner, "units", units),
+            "activation": arguments.activation(owner, "activation", activation),
+            "use_bias": arguments.boolean(owner, "use_bias", use_bias),
+            **weight_options(
+                owner,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+            ),
+        }
+        super().__init__(
+            options=options,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            gradient_clip=gradient_clip,
+            gradient_clip_mode=gradient_clip_mode,
+            zoneout=zoneout,
+            layer_norm=layer_norm,
+            **kwargs,
         )
-        self.recurrent_initializer = arguments.initializer(
-            owner, "recurrent_initializer", recurrent_initializer
-        )
-        self.bias_initializer = arguments.initializer(owner, "bias_initializer", bias_initializer)
-        self.kernel_regularizer = arguments.regularizer(
-            owner, "kernel_regularizer", kernel_regularizer
-        )
-        self.recurrent_regularizer = arguments.regularizer(
-            owner, "recurrent_regularizer", recurrent_regularizer
-        )
-        self.bias_regularizer = arguments.regularizer(owner, "bias_regularizer", bias_regularizer)
-        self.kernel_constraint = arguments.constraint(owner, "kernel_constraint", kernel_constraint)
-        self.recurrent_constraint = arguments.constraint(
-            owner, "recurrent_constraint", recurrent_constraint
-        )
-        self.bias_constraint = arguments.constraint(owner, "bias_constraint", bias_constraint)
-        self._init_dropout(dropout, recurrent_dropout, seed)
-        self._init_gradient_clip(gradient_clip, gradient_clip_mode)
-        self._init_regularization(zoneout, layer_norm)
         self.state_size = self.units
         self.output_size = self.units
 

@@ -13,6 +13,7 @@ from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.base import layer_arguments
+from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.fused_loop import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -110,26 +111,45 @@ class JordanCell(RecurrentCell):
         **kwargs,
     ):
         owner = type(self).__name__
-        checked = dict(
-            units=arguments.positive_int(owner, "units", units),
-            output_units=arguments.positive_int(owner, "output_units", output_units),
-            activation=arguments.activation(owner, "activation", activation),
-            output_activation=arguments.activation(owner, "output_activation", output_activation),
-            context_decay=arguments.rate(owner, "context_decay", context_decay),
-            use_bias=arguments.boolean(owner, "use_bias", use_bias),
+        options = {
+            "units": arguments.positive_int(owner, "units", units),
+            "output_units": arguments.positive_int(owner, "output_units", output_units),
+            "activation": arguments.activation(owner, "activation", activation),
+            "output_activation": arguments.activation(
+                owner, "output_activation", output_activation
+            ),
+            "context_decay": arguments.rate(owner, "context_decay", context_decay),
+            "use_bias": arguments.boolean(owner, "use_bias", use_bias),
+            **weight_options(
+                owner,
+                kernel_initializer=kernel_initializer,
+                recurrent_initializer=recurrent_initializer,
+                bias_initializer=bias_initializer,
+                output_kernel_initializer=output_kernel_initializer,
+                output_bias_initializer=output_bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                recurrent_regularizer=recurrent_regularizer,
+                bias_regularizer=bias_regularizer,
+                output_kernel_regularizer=output_kernel_regularizer,
+                output_bias_regularizer=output_bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                recurrent_constraint=recurrent_constraint,
+                bias_constraint=bias_constraint,
+                output_kernel_constraint=output_kernel_constraint,
+                output_bias_constraint=output_bias_constraint,
+            ),
+        }
+        super().__init__(
+            options=options,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            gradient_clip=gradient_clip,
+            gradient_clip_mode=gradient_clip_mode,
+            zoneout=zoneout,
+            layer_norm=layer_norm,
+            **kwargs,
         )
-        super().__init__(**kwargs)
-        for name, value in checked.items():
-            setattr(self, name, value)
-        for weight in _WEIGHTS:
-            prefix = "recurrent" if weight == "recurrent_kernel" else weight
-            local = locals()
-            for kind in ("initializer", "regularizer", "constraint"):
-                name = f"{prefix}_{kind}"
-                setattr(self, name, getattr(arguments, kind)(owner, name, local[name]))
-        self._init_dropout(dropout, recurrent_dropout, seed)
-        self._init_gradient_clip(gradient_clip, gradient_clip_mode)
-        self._init_regularization(zoneout, layer_norm)
         self.state_size = self.output_units
         self.output_size = self.output_units
         # Set by `JordanRNN` while it runs with teacher forcing: the number of

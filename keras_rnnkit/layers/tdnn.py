@@ -10,6 +10,7 @@ from keras_rnnkit.backend import tdnn_convolution
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
+from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
@@ -26,32 +27,6 @@ def _checked_options(owner, units, context, activation, use_bias, layer_norm, ca
         "use_bias": arguments.boolean(owner, "use_bias", use_bias),
         "layer_norm": arguments.boolean(owner, "layer_norm", layer_norm),
     }
-
-
-def _set_options(
-    layer,
-    checked,
-    kernel_initializer,
-    bias_initializer,
-    kernel_regularizer,
-    bias_regularizer,
-    kernel_constraint,
-    bias_constraint,
-):
-    """Sets the checked options and the weights' initializers, regularizers, constraints."""
-    for name, value in checked.items():
-        setattr(layer, name, value)
-    owner = type(layer).__name__
-    layer.kernel_initializer = arguments.initializer(
-        owner, "kernel_initializer", kernel_initializer
-    )
-    layer.bias_initializer = arguments.initializer(owner, "bias_initializer", bias_initializer)
-    layer.kernel_regularizer = arguments.regularizer(
-        owner, "kernel_regularizer", kernel_regularizer
-    )
-    layer.bias_regularizer = arguments.regularizer(owner, "bias_regularizer", bias_regularizer)
-    layer.kernel_constraint = arguments.constraint(owner, "kernel_constraint", kernel_constraint)
-    layer.bias_constraint = arguments.constraint(owner, "bias_constraint", bias_constraint)
 
 
 class _ContextWindow:
@@ -167,17 +142,20 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             kwargs["activity_regularizer"] = arguments.regularizer(
                 owner, "activity_regularizer", kwargs["activity_regularizer"]
             )
-        super().__init__(**kwargs)
-        _set_options(
-            self,
-            checked,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            kernel_constraint,
-            bias_constraint,
+        checked.update(
+            weight_options(
+                owner,
+                kernel_initializer=kernel_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                bias_constraint=bias_constraint,
+            )
         )
+        super().__init__(**kwargs)
+        for name, value in checked.items():
+            setattr(self, name, value)
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
@@ -317,6 +295,9 @@ class TDNNCell(_ContextWindow, RecurrentCell):
     (2, 6, 4)
     """
 
+    # No dropout, recurrent dropout or zoneout: a window of inputs has no state to drop.
+    supports_dropout = False
+
     def __init__(
         self,
         units,
@@ -334,24 +315,29 @@ class TDNNCell(_ContextWindow, RecurrentCell):
         layer_norm=False,
         **kwargs,
     ):
-        checked = _checked_options(
-            type(self).__name__, units, context, activation, use_bias, layer_norm, causal=True
+        owner = type(self).__name__
+        options = _checked_options(
+            owner, units, context, activation, use_bias, layer_norm, causal=True
         )
-        super().__init__(**kwargs)
-        _set_options(
-            self,
-            checked,
-            kernel_initializer,
-            bias_initializer,
-            kernel_regularizer,
-            bias_regularizer,
-            kernel_constraint,
-            bias_constraint,
+        options.update(
+            weight_options(
+                owner,
+                kernel_initializer=kernel_initializer,
+                bias_initializer=bias_initializer,
+                kernel_regularizer=kernel_regularizer,
+                bias_regularizer=bias_regularizer,
+                kernel_constraint=kernel_constraint,
+                bias_constraint=bias_constraint,
+            )
         )
-        self._init_gradient_clip(gradient_clip, gradient_clip_mode)
-        # No dropout in a TDNN: keras.layers.RNN still asks for the masks.
-        self.dropout = self.recurrent_dropout = 0.0
-        self.seed_generator = None
+        layer_norm = options.pop("layer_norm")  # a shared option, set by the base class
+        super().__init__(
+            options=options,
+            gradient_clip=gradient_clip,
+            gradient_clip_mode=gradient_clip_mode,
+            layer_norm=layer_norm,
+            **kwargs,
+        )
         self.delay = -self.context[0]
         # [last output, pending sums]: the output comes first because Keras's
         # JAX loop repeats `states[0]` as the output of a masked step.
