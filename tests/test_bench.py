@@ -19,6 +19,8 @@ import keras_rnnkit
 from benchmarks import suite as bench
 from benchmarks.suite import measure
 from benchmarks.suite import models
+from benchmarks.suite import repeats
+from benchmarks.suite import report
 from benchmarks.suite.settings import parse_size
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -204,3 +206,47 @@ def test_the_entry_point_runs_from_a_checkout():
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("usage: benchmarks/run.py") and "--smoke" in completed.stdout
+
+
+def test_repeated_runs_report_each_ratios_median_and_range():
+    def run(ratios):
+        comparisons = [
+            {
+                "ours": f"ours{i}",
+                "alternative": f"alt{i}",
+                "phase": "train",
+                "size_label": "small",
+                "target": 1.0,
+                "ratio": ratio,
+            }
+            for i, ratio in enumerate(ratios)
+        ]
+        return {"tensorflow": {"comparisons": comparisons}}
+
+    runs = [run([0.9, 1.3]), run([1.2, 0.7]), run([0.8, 1.1])]
+    (first, second) = repeats.summarize(runs)["tensorflow"]
+    assert first["ratios"] == [0.9, 1.2, 0.8] and second["ratios"] == [1.3, 0.7, 1.1]
+    assert (first["median"], first["min"], first["max"], first["met"]) == (0.9, 0.8, 1.2, True)
+    assert (second["median"], second["met"]) == (1.1, False)
+    lines = report._repeated({"runs": 3, "ratios": {"tensorflow": [first, second]}})
+    assert "| tensorflow | ours0 | alt0 | small | train | 0.90 | 0.80–1.20 | ≤ 1: met |" in lines
+    assert (
+        "| tensorflow | ours1 | alt1 | small | train | 1.10 | 0.70–1.30 | ≤ 1: **missed** |"
+        in lines
+    )
+
+
+@pytest.mark.slow
+def test_a_repeated_smoke_run_summarizes_the_runs_it_made(tmp_path):
+    backend = keras.backend.backend()
+    out = tmp_path / "bench"
+    argv = ["--smoke", "--backends", backend, "--groups", "elman", "--runs", "2"]
+    assert bench.main([*argv, "--out", str(out)]) == 0
+    data = json.loads((out / "results.json").read_text())
+    assert len(data["runs"]) == 2 and data["repeated"]["runs"] == 2
+    for index, row in enumerate(data["repeated"]["ratios"][backend]):
+        per_run = [run[backend]["comparisons"][index]["ratio"] for run in data["runs"]]
+        assert row["ratios"] == per_run
+        assert row["median"] == pytest.approx(np.median(per_run))
+    assert "## Ratios over 2 whole runs" in (out / "results.md").read_text()
+    assert bench.main(["--smoke", "--runs", "0", "--out", str(tmp_path / "x")]) == 1

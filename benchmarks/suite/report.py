@@ -26,6 +26,8 @@ def markdown(data):
         "(below 1: ours is faster).",
         "",
     ]
+    if data.get("repeated"):
+        lines += _repeated(data["repeated"])
     if meta["settings"].get("smoke"):
         lines += [
             "**Smoke run** (tiny sizes, 3 repetitions): it checks that all runs; "
@@ -86,6 +88,28 @@ def markdown(data):
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _repeated(repeated):
+    """The headline table of a repeated run: each ratio's median and range over the runs."""
+    lines = [
+        f"## Ratios over {repeated['runs']} whole runs",
+        "",
+        "Median over the runs of ours / alternative, and its range (min–max); the "
+        "target is judged on the median. The sections below are the first run's.",
+        "",
+        "| backend | ours | alternative | size | phase | median ratio | range | target |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for backend, rows in repeated["ratios"].items():
+        for row in rows:
+            verdict = _target({"target": row["target"], "met": row["met"]})
+            lines.append(
+                f"| {backend} | {row['ours']} | {row['alternative']} | {row['size_label']} | "
+                f"{row['phase']} | {row['median']:.2f} | {row['min']:.2f}–{row['max']:.2f} | "
+                f"{verdict} |"
+            )
+    return [*lines, ""]
 
 
 def _name(record):

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+from benchmarks.suite import repeats
 from benchmarks.suite import report
 from benchmarks.suite.settings import BACKENDS
 from benchmarks.suite.settings import DEFAULT_LENGTHS
@@ -74,6 +75,13 @@ def build_parser(prog="benchmarks/run.py"):
         "--smoke",
         action="store_true",
         help="tiny sizes and 3 repetitions: checks that it runs (for CI), measures nothing",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="whole runs, each backend in a fresh process every time; with more than one, "
+        "results.md leads with each ratio's median and range over the runs (default: 1)",
     )
     parser.add_argument("--out", default="rnnkit-bench", help="new output folder")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -225,13 +233,23 @@ def main(argv=None, prog="benchmarks/run.py"):
         backends = _choose_backends(args.backends)
         if not backends:
             raise ValueError("no backend to benchmark: install tensorflow, jax or torch")
+        if args.runs < 1:
+            raise ValueError(f"`--runs` must be at least 1. Received: runs={args.runs}")
         with _atomic.new_output_folder(args.out, args.overwrite) as staging:
-            results = {}
+            runs = []
             with tempfile.TemporaryDirectory() as scratch:
-                for backend in backends:
-                    print(f"== {backend}", file=sys.stderr, flush=True)
-                    results[backend] = run_backend(backend, settings, pathlib.Path(scratch))
-            data = gather(results, settings, argv)
+                # Run after run, each backend in turn: a slow spell of the machine then
+                # touches every backend alike, not one of them.
+                for index in range(args.runs):
+                    results = {}
+                    for backend in backends:
+                        print(f"== {backend}, run {index + 1}", file=sys.stderr, flush=True)
+                        results[backend] = run_backend(backend, settings, pathlib.Path(scratch))
+                    runs.append(results)
+            data = gather(runs[0], settings, argv)
+            if args.runs > 1:
+                data["repeated"] = {"runs": args.runs, "ratios": repeats.summarize(runs)}
+                data["runs"] = runs
             report.write(staging, data)
     except (ValueError, OSError, RuntimeError) as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
