@@ -26,6 +26,7 @@ from keras_rnnkit.models import registered_families
 from keras_rnnkit.models import unregister_family
 from keras_rnnkit.training import clip_gradient
 from keras_rnnkit_cli import catalog
+from tests import family_harness
 from tests.autodiff import to_numpy
 
 
@@ -174,6 +175,10 @@ def test_the_builder_makes_the_family_and_it_matches_its_equations(narx):
     x = np.random.default_rng(0).normal(size=(4, 7, 3)).astype("float32")
     expected = numpy_narx(x, [to_numpy(w) for w in rnn.cell.weights])
     np.testing.assert_allclose(to_numpy(rnn(x)), expected, atol=1e-5)
+
+
+def test_the_family_harness(narx, tmp_path):
+    family_harness.check_family(narx, tmp_path)
 
 
 def test_save_and_load_round_trip(narx, tmp_path):
