@@ -2,8 +2,9 @@
 
 Each check takes a `keras_rnnkit.models.Family` and uses public API only (the registry, the
 builder, `keras.*`, `to_streaming`), so that a family defined outside the package, a user's,
-gets the same checks as the built-in ones: `tests/test_family_harness.py` runs them on every
-registered family, `tests/test_user_family.py` on a NARX family of its own.
+gets the same checks as the built-in ones: `tests/test_family_harness.py` runs `CHECKS` on every
+registered family, `tests/test_user_family.py` on a NARX family of its own. Each check is
+`check(family, folder)`, `folder` a scratch folder.
 """
 
 import keras
@@ -29,7 +30,7 @@ def _inputs(batch=3, steps=6, seed=0):
     return np.random.default_rng(seed).normal(size=(batch, steps, D)).astype("float32")
 
 
-def check_config_round_trip(family):
+def check_config_round_trip(family, folder):
     """A layer rebuilt from its config, with the same weights, computes the same."""
     layer = make_layer(family)
     x = _inputs()
@@ -52,7 +53,7 @@ def check_save_and_load(family, folder):
     )
 
 
-def check_one_training_step_changes_every_weight(family):
+def check_one_training_step_changes_every_weight(family, folder):
     """The loss gradient reaches every trainable weight of the family's model."""
     keras.utils.set_random_seed(0)
     model = build_model(family.name, (6, D), 1, units=4, learning_rate=0.05, clipnorm=None)
@@ -63,7 +64,7 @@ def check_one_training_step_changes_every_weight(family):
         assert not np.allclose(to_numpy(weight), old), (family.name, weight.path)
 
 
-def check_masking_equals_unpadded(family):
+def check_masking_equals_unpadded(family, folder):
     """A recurrent family: a right-padded, masked sequence ends as the sequence alone."""
     if not family.recurrent:
         return
@@ -79,7 +80,7 @@ def check_masking_equals_unpadded(family):
     np.testing.assert_allclose(masked[1], to_numpy(layer(x[1:]))[0], atol=1e-5)
 
 
-def check_streaming_equals_the_whole_sequence(family):
+def check_streaming_equals_the_whole_sequence(family, folder):
     """A streaming family: `to_streaming`, step by step, gives the whole-sequence outputs."""
     if not family.streaming:
         return
@@ -90,10 +91,10 @@ def check_streaming_equals_the_whole_sequence(family):
     np.testing.assert_allclose(np.stack(steps, axis=1), to_numpy(model(x)), atol=1e-5)
 
 
-def check_family(family, folder):
-    """Every check above, in turn."""
-    check_config_round_trip(family)
-    check_save_and_load(family, folder)
-    check_one_training_step_changes_every_weight(family)
-    check_masking_equals_unpadded(family)
-    check_streaming_equals_the_whole_sequence(family)
+CHECKS = (
+    check_config_round_trip,
+    check_save_and_load,
+    check_one_training_step_changes_every_weight,
+    check_masking_equals_unpadded,
+    check_streaming_equals_the_whole_sequence,
+)

@@ -177,8 +177,21 @@ def test_the_builder_makes_the_family_and_it_matches_its_equations(narx):
     np.testing.assert_allclose(to_numpy(rnn(x)), expected, atol=1e-5)
 
 
-def test_the_family_harness(narx, tmp_path):
-    family_harness.check_family(narx, tmp_path)
+@pytest.mark.parametrize("check", family_harness.CHECKS, ids=lambda check: check.__name__)
+def test_the_family_harness(narx, check, tmp_path, request):
+    if check is family_harness.check_masking_equals_unpadded and keras.backend.backend() == "jax":
+        # Strict: passes the day Keras fixes it (then this mark goes).
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                raises=ValueError,
+                reason="Keras's JAX loop repeats the first state as a masked step's output "
+                "(see test_properties.mark_keras_jax_masking_limitation); NARX's first state "
+                "is h (H), its output y (O), so a plain keras.layers.RNN of this cell cannot "
+                "mask on JAX. keras_rnnkit's own layers apply the mask in the cell instead.",
+            )
+        )
+    check(narx, tmp_path)
 
 
 def test_save_and_load_round_trip(narx, tmp_path):
