@@ -158,6 +158,7 @@ def test_jit_compile_training_matches_eager_and_tf_function(kind, rng):
     _assert_modes_agree(_losses_per_mode(lambda: _model(kind), weights, inputs, targets))
 
 
+@pytest.mark.slow
 def test_jit_compile_masked_training_matches_eager(rng):
     # Masks take other code paths: TDNN zeroes masked steps and derives the
     # output mask, the recurrent layers keep their state at masked steps.
@@ -261,7 +262,11 @@ def test_valid_tdnn_serves_sequences_shorter_than_its_window(rng):
 
 
 @pytest.mark.parametrize(
-    "build", [_masked_stack_model, _bidirectional_model], ids=["masked_stack", "bidirectional"]
+    "build",
+    [
+        pytest.param(_masked_stack_model, id="masked_stack"),
+        pytest.param(_bidirectional_model, id="bidirectional", marks=pytest.mark.slow),
+    ],
 )
 def test_exported_saved_model_serves_without_keras(build, tmp_path, rng):
     model = build()

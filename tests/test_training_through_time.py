@@ -267,6 +267,7 @@ def test_clip_and_truncation_give_the_same_gradients_under_xla(name, rng):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * scale)
 
 
+@pytest.mark.slow
 def test_every_training_option_in_bidirectional_with_masking_saves_and_loads(rng, tmp_path):
     options = dict(
         gradient_clip=0.5,
