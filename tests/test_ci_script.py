@@ -1,8 +1,14 @@
-"""`.ci/run` cleans up after itself: its multi-GB venv is removed on every exit."""
+"""`.ci/run` cleans up after itself (its multi-GB venv is removed on every exit), and
+runs both test tiers on every backend."""
 
 import os
 import pathlib
+import re
+import shlex
 import subprocess
+import sys
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -29,3 +35,72 @@ def test_ci_run_removes_its_venv_when_it_fails(tmp_path):
     )
     assert run.returncode == 3, run.stderr
     assert list(temp.iterdir()) == []
+
+
+# One test per tier and marker; the CI's pytest commands select from it with
+# pyproject.toml's settings (its addopts' `-m "not slow"` included).
+TIERS = """
+import pytest
+
+@pytest.mark.slow
+def test_slow():
+    pass
+
+@pytest.mark.slow
+@pytest.mark.tensorflow_only
+def test_slow_tensorflow_only():
+    pass
+
+@pytest.mark.tensorflow_only
+def test_tensorflow_only():
+    pass
+
+def test_fast():
+    pass
+"""
+
+
+@pytest.fixture(scope="module")
+def selected(tmp_path_factory):
+    """The tests of TIERS that a pytest command line (its arguments) selects."""
+    folder = tmp_path_factory.mktemp("tiers")
+    (folder / "test_tiers.py").write_text(TIERS)
+    cache = {}
+
+    def select(*args):
+        if args not in cache:
+            # Hypothesis's plugin only costs time here (2 s per start).
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", "-p", "no:hypothesispytest"]
+                + ["-c", str(ROOT / "pyproject.toml"), "--rootdir", str(folder)]
+                + ["--collect-only", "-q", *args, str(folder)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert run.returncode == 0, run.stdout + run.stderr
+            cache[args] = set(re.findall(r"::(test_\w+)$", run.stdout, re.MULTILINE))
+        return cache[args]
+
+    return select
+
+
+def test_plain_pytest_runs_the_fast_tier_and_a_command_line_marker_replaces_it(selected):
+    assert selected() == {"test_fast", "test_tensorflow_only"}
+    assert selected("-m", "slow") == {"test_slow", "test_slow_tensorflow_only"}
+    assert selected("-m", "not tensorflow_only") == {"test_fast", "test_slow"}
+
+
+def test_ci_runs_both_tiers_on_every_backend_and_the_fast_one_on_the_lowest_keras(selected):
+    script = (ROOT / ".ci" / "run").read_text()
+    commands = re.findall(r"(?:KERAS_BACKEND=(\w+) )?python -m pytest([^)\n]*)", script)
+    runs = {}
+    for backend, args in commands:
+        runs.setdefault(backend or "tensorflow", []).append(selected(*shlex.split(args)))
+    # The README's command, plain `python -m pytest`, comes first.
+    assert commands[0] == ("", "")
+    everything = {"test_fast", "test_slow", "test_tensorflow_only", "test_slow_tensorflow_only"}
+    assert set.union(*runs["tensorflow"]) == everything
+    assert set.union(*runs["jax"]) == {"test_fast", "test_slow"}
+    # The sdist's run on PyTorch, then the lowest keras: the fast tier only.
+    assert runs["torch"] == [{"test_fast", "test_slow"}, {"test_fast"}]

@@ -11,13 +11,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Pages about TensorFlow-only features (SavedModel, TFLite, tf.distribute) run on TensorFlow only.
 TENSORFLOW_ONLY_PAGES = {"deployment.md", "distribution.md"}
+# Blocks that train or search for several seconds: the slow tier.
+SLOW_BLOCKS = {"tuning.md[0]", "deployment.md[3]", "training.md[3]", "forecasting.md[0]"}
 BLOCKS = [
     pytest.param(
         page,
         index,
         block,
         id=f"{page.name}[{index}]",
-        marks=[pytest.mark.tensorflow_only] if page.name in TENSORFLOW_ONLY_PAGES else [],
+        marks=[pytest.mark.tensorflow_only] * (page.name in TENSORFLOW_ONLY_PAGES)
+        + [pytest.mark.slow] * (f"{page.name}[{index}]" in SLOW_BLOCKS),
     )
     for page in PAGES
     for index, block in enumerate(re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL))
@@ -26,6 +29,8 @@ BLOCKS = [
 
 def test_docs_have_python_examples():
     assert {param.values[0].name for param in BLOCKS} >= {"README.md", "training.md"}
+    # A renamed or removed block must not leave a stale name here.
+    assert SLOW_BLOCKS <= {param.id for param in BLOCKS}
 
 
 @pytest.mark.parametrize("page,index,block", BLOCKS)

@@ -15,6 +15,7 @@ def _tree(path):
     return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
 
 
+@pytest.mark.slow
 def test_refuses_an_existing_path_unless_overwrite(tmp_path):
     target = tmp_path / "model.tflite"
     target.write_text("keep me")

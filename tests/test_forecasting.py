@@ -90,6 +90,7 @@ def test_scaling_statistics_come_from_the_training_split_only():
     np.testing.assert_allclose(standardization.get_config()["variance"], flat.var(0), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_trending_series_beats_the_mean_and_keeps_near_persistence():
     # A level the test split never saw in training: 100 + 0.5 t, plus a cycle.
     t = np.arange(400.0)
@@ -154,6 +155,7 @@ def test_build_model_refuses_a_skip_it_cannot_build_and_an_unknown_penalty():
         build_model("elman", (6, 2), weight_decay=0.1, weight_penalty="l1")
 
 
+@pytest.mark.slow
 def test_members_trained_side_by_side_equal_members_trained_alone():
     x, y = _raw_windows()
 

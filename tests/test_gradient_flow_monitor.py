@@ -73,6 +73,7 @@ def test_state_and_weight_gradients_equal_hand_written_bptt(rng):
     )
 
 
+@pytest.mark.slow
 def test_records_one_row_per_epoch_and_logs_scalars(rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     y = rng.normal(size=(B, 1)).astype("float32")

@@ -82,3 +82,8 @@ def test_readme_links_work_off_the_repository():
     targets = re.findall(r"\]\(([^)]+)\)", (ROOT / "README.md").read_text())
     assert targets
     assert [t for t in targets if not t.startswith(("https://", "#"))] == []
+
+
+def test_the_package_holds_no_test_setup():
+    # The wheel ships keras_rnnkit/ whole: pytest's conftest files live outside it.
+    assert sorted((ROOT / "keras_rnnkit").rglob("conftest.py")) == []

@@ -111,6 +111,7 @@ def test_import_leaves_the_opt_in_subpackages_and_keras_tuner_alone():
     assert loaded == []
 
 
+@pytest.mark.slow  # a fresh process each (TensorFlow's import); the top level's stays fast
 @pytest.mark.parametrize("module", sorted(OPT_IN_MODULES))
 def test_opt_in_subpackages_export_their_golden_list(module):
     pytest.importorskip("keras_tuner")

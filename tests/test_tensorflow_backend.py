@@ -150,7 +150,14 @@ def _assert_modes_agree(results):
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=mode)
 
 
-@pytest.mark.parametrize("kind", LAYER_KINDS)
+# Jordan under XLA stays fast in the teacher-forced test, the TDNN cell in the TDNN layer.
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(kind, marks=pytest.mark.slow if kind in ("jordan", "tdnn_cell") else ())
+        for kind in LAYER_KINDS
+    ],
+)
 def test_jit_compile_training_matches_eager_and_tf_function(kind, rng):
     inputs = _sequences(rng, 8, 6)
     targets = rng.normal(size=(8, 1)).astype("float32")
@@ -158,6 +165,7 @@ def test_jit_compile_training_matches_eager_and_tf_function(kind, rng):
     _assert_modes_agree(_losses_per_mode(lambda: _model(kind), weights, inputs, targets))
 
 
+@pytest.mark.slow
 def test_jit_compile_masked_training_matches_eager(rng):
     # Masks take other code paths: TDNN zeroes masked steps and derives the
     # output mask, the recurrent layers keep their state at masked steps.
@@ -261,7 +269,11 @@ def test_valid_tdnn_serves_sequences_shorter_than_its_window(rng):
 
 
 @pytest.mark.parametrize(
-    "build", [_masked_stack_model, _bidirectional_model], ids=["masked_stack", "bidirectional"]
+    "build",
+    [
+        pytest.param(_masked_stack_model, id="masked_stack"),
+        pytest.param(_bidirectional_model, id="bidirectional", marks=pytest.mark.slow),
+    ],
 )
 def test_exported_saved_model_serves_without_keras(build, tmp_path, rng):
     model = build()

@@ -52,8 +52,8 @@ def test_per_step_clip_equals_hand_written_bptt(mode, activation, rng):
         assert bound.max() <= clip * (1 + 1e-9)
 
 
-# The switches that keep a layer on its step loop (see tests/test_fast_paths.py
-# and tests/test_fused_jordan.py for the fused recurrences).
+# The switches that keep a layer on its step loop (see tests/test_fused_paths.py
+# for the fused recurrences).
 STEP_LOOP = {"ElmanRNN": {"use_fused": False}, "JordanRNN": {"use_fused": False}}
 LAYERS = {
     "ElmanRNN": lambda **kw: keras_rnnkit.ElmanRNN(H, return_sequences=True, **kw),
@@ -133,7 +133,7 @@ def test_huge_clip_equals_no_clip_and_forward_is_unchanged(name, rng):
     small = LAYERS[name](gradient_clip=1e-3)
     # The step loop, in which the clip acts (ElmanRNN and JordanRNN would
     # otherwise take their fused recurrences, equal only to rounding:
-    # tests/test_fast_paths.py, tests/test_fused_jordan.py).
+    # tests/test_fused_paths.py).
     plain = LAYERS[name](**STEP_LOOP.get(name, {}))
     for layer in (small, plain):
         layer.build((B, None, D))
@@ -267,6 +267,7 @@ def test_clip_and_truncation_give_the_same_gradients_under_xla(name, rng):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4 * scale)
 
 
+@pytest.mark.slow
 def test_every_training_option_in_bidirectional_with_masking_saves_and_loads(rng, tmp_path):
     options = dict(
         gradient_clip=0.5,

@@ -330,6 +330,7 @@ def test_example_smoke_run(tmp_path, capsys):
     assert np.isfinite(result.test_scores["loss"])
 
 
+@pytest.mark.slow
 def test_rolling_origin_trials_train_on_the_past_and_validate_on_each_later_block(tmp_path):
     from keras_rnnkit.tuning.rolling_origin import CrossValidatedRandomSearch
 

@@ -98,6 +98,7 @@ def test_jordan_zoneout_while_training_acts_on_the_context(rng):
     assert abs(kept.mean() - rate) < 0.1
 
 
+@pytest.mark.slow
 def test_zoneout_keeps_masking_and_saves(rng, tmp_path):
     x = rng.normal(size=(B, T, D)).astype("float32")
     x[0, 4:] = 0.0
