@@ -49,6 +49,7 @@ def test_demo_refuses_to_overwrite(tmp_path, capsys):
     assert (out / "precious.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_bad_arguments_exit_non_zero_without_traceback():
     completed = subprocess.run(
         [sys.executable, "-m", "keras_rnnkit", "demo", "--epochs", "many"],
@@ -89,6 +90,7 @@ def test_ar_baselines_equal_an_independent_least_squares_fit_and_arv_by_hand():
     assert table["persistence"]["1921-1955"] == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_train_on_a_built_in_task(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--model", "elman", "--task", "sunspots", "--epochs", "2", "--quiet"]
@@ -132,6 +134,7 @@ def test_train_on_a_built_in_task(tmp_path, capsys):
     assert cli.main([*argv, "--out", str(out), "--overwrite"]) == 0
 
 
+@pytest.mark.slow
 def test_train_on_a_csv_file_forecasts_the_target_column(tmp_path):
     rows = np.stack([np.sin(np.arange(80) / 4), np.cos(np.arange(80) / 4)], axis=1)
     path = tmp_path / "series.csv"
@@ -207,6 +210,7 @@ def test_train_on_classification_and_many_to_many_tasks(task, model, metric, tmp
     assert list(metrics["test_baselines"])[0].startswith("accuracy")
 
 
+@pytest.mark.slow
 def test_gradients_writes_the_flow_plot_and_norms(tmp_path, capsys):
     out = tmp_path / "flow"
     argv = ["gradients", "--model", "elman", "--task", "adding", "--window", "12"]

@@ -365,6 +365,7 @@ def test_load_file_passes_csv_options_and_refuses_them_for_npz(tmp_path):
 # --- the command line --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_on_a_dated_csv_file(tmp_path, capsys):
     text, _ = _dated_series(60)
     path = _write(tmp_path, text)

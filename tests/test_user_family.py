@@ -229,6 +229,7 @@ def test_rnnkit_train_and_gradients_take_the_family(narx, tmp_path, capsys):
     assert not flow.exists()
 
 
+@pytest.mark.slow
 def test_a_tuning_search_tries_the_family_and_its_own_hyperparameter(narx, tmp_path):
     pytest.importorskip("keras_tuner")
     from keras_rnnkit.tuning import run_search
