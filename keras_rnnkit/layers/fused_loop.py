@@ -49,7 +49,10 @@ class FusedLoop:
             go_backwards=self.go_backwards,
         )
         if reason is None and switch == "auto" and not self.fused_recurrence.auto_prefers_fused():
-            return "the step loop is faster here (TensorFlow without XLA)"
+            # True on each backend: the measurement behind `auto_prefers_fused`.
+            backend = keras.backend.backend()
+            where = "TensorFlow without XLA" if backend == "tensorflow" else f"on {backend}"
+            return f"the step loop is faster here ({where})"
         if reason is not None and raise_if_forced and switch is True:
             raise ValueError(
                 f"{type(self).__name__}: `{self.fused_switch}=True` needs a configuration "
