@@ -30,7 +30,6 @@ def _demo(args):
     from keras_rnnkit._progress import EpochProgress
     from keras_rnnkit.data import sunspot_windows
     from keras_rnnkit.forecasting import sunspots
-    from keras_rnnkit.models import FAMILIES
 
     _atomic.refuse_existing(args.out, args.overwrite)
     task = sunspot_windows(window=12)

@@ -151,7 +151,7 @@ def register_family(family, *, overwrite=False):
             "register_family: the family's `name` must be lowercase letters, digits and "
             f"underscores, starting with a letter. Received: name={family.name!r}"
         )
-    if family.name in catalog.FAMILIES and family.name in _REGISTRY:
+    if family.name in catalog.FAMILIES:
         raise ValueError(f"register_family: {family.name!r} is a built-in family")
     if family.name in _REGISTRY and not overwrite:
         raise ValueError(
