@@ -1,7 +1,7 @@
 """The fused recurrences equal the generic step loop, and are taken when they should be.
 
-Every family with a fused recurrence (`keras_rnnkit.backend.fused_elman.run`,
-`keras_rnnkit.backend.fused_jordan.run`, chosen by `use_fused`) runs through the
+Every family with a fused recurrence (`keras_rnnkit.backend.engine.elman`,
+`keras_rnnkit.backend.engine.jordan`, chosen by `use_fused`) runs through the
 same checks, one row of `FAMILIES` each: values and gradients against
 `use_fused=False` on the same backend with the same weights, and against the
 NumPy reference written from the equations; a spy proves which path ran; the
@@ -9,10 +9,11 @@ configurations the fused code cannot run take the step loop, by a named reason.
 `use_fused=True` forces the fused path (where the configuration allows);
 `"auto"` takes it where it is measured to be faster (see each family's row).
 
-The fused kernels: ElmanRNN runs PyTorch's RNN kernel on torch and cuDNN's on
-TensorFlow with a GPU; elsewhere both families run scans with a hand-written
-backward pass (JAX, TensorFlow) or one `torch.autograd.Function` (JordanRNN on
-torch). The checks of one family's kernel are at the end.
+The fused kernels: ElmanRNN runs PyTorch's RNN kernel on torch (where the mask
+allows) and cuDNN's on TensorFlow with a GPU; everything else runs the engine's
+one output-feedback recurrence, scans with a hand-written backward pass (JAX,
+TensorFlow) or one `torch.autograd.Function`. The checks of the native kernels
+are at the end.
 """
 
 import dataclasses
@@ -23,8 +24,8 @@ import numpy as np
 import pytest
 
 import keras_rnnkit
-from keras_rnnkit.backend import fused_elman
-from keras_rnnkit.backend import fused_jordan
+from keras_rnnkit.backend import engine
+from keras_rnnkit.layers import fused_policy
 from tests import reference
 from tests.autodiff import gradients
 from tests.autodiff import to_numpy
@@ -56,8 +57,8 @@ class Family:
 
     name: str
     layer: type
-    # The backend-independent module whose `run` is the fused recurrence (the spy's target).
-    module: object
+    # The function of `keras_rnnkit.backend.engine` that runs the family (the spy's target).
+    engine_function: str
     # Constructor arguments of every layer in these tests.
     constructor: dict
     # The size of one output step, and of the state (they are equal in both families).
@@ -98,12 +99,12 @@ _AUTO_FUSES_ELMAN = BACKEND != "tensorflow"  # TensorFlow: only under XLA (or cu
 ELMAN = Family(
     name="elman",
     layer=keras_rnnkit.ElmanRNN,
-    module=fused_elman,
+    engine_function="elman",
     constructor={"units": 5},
     output_size=5,
     auto_fuses_eagerly=_AUTO_FUSES_ELMAN,
-    # PyTorch's kernel takes only right-padded masks (as lengths), and only forwards.
-    fuses_any_mask=not ON_TORCH,
+    # The engine takes any mask (on torch, PyTorch's kernel takes right-padded ones).
+    fuses_any_mask=True,
     extra={},
     fused_options={
         "last-output": {},
@@ -124,18 +125,6 @@ ELMAN = Family(
         "gradient-clip": ({"gradient_clip": 1.0}, {}),
         "truncate": ({"truncate_gradient": 2}, {}),
         "unroll": ({"unroll": True}, {}),
-        **(
-            {
-                "mask-with-a-gap": ({}, {"mask": STEPS % np.array([[T], [3], [T]]) != 1}),
-                "right-padded-mask-backwards": (
-                    {"go_backwards": True},
-                    {"mask": STEPS < np.array([[T], [4], [2]])},
-                ),
-                "mask-with-an-empty-row": ({}, {"mask": STEPS < np.array([[T], [0], [2]])}),
-            }
-            if ON_TORCH
-            else {}
-        ),
     },
     forced_errors={
         "sigmoid": ({"activation": "sigmoid"}, "the activation is not tanh or relu"),
@@ -143,17 +132,8 @@ ELMAN = Family(
         "recurrent-dropout": ({"recurrent_dropout": 0.1}, "recurrent dropout acts inside the step"),
         "unroll": ({"unroll": True}, "unroll=True"),
     },
-    call_errors=(
-        {
-            "left-padded-mask": (
-                {},
-                {"mask": STEPS >= np.array([[0], [3], [5]])},
-                "the mask is not right-padded",
-            )
-        }
-        if ON_TORCH  # the scans of JAX and TensorFlow take any mask
-        else {}
-    ),
+    # Nothing a call can bring stops the fused path (any mask runs the engine).
+    call_errors={},
     masked_options={
         "last-output": {},
         "sequences-state": {"return_sequences": True, "return_state": True},
@@ -166,22 +146,21 @@ ELMAN = Family(
     reference_cases={
         "no-mask": (None, {}),
         "relu-no-mask": (None, {"activation": "relu"}),
-        # On torch only a right-padded mask with a step in every row fuses.
-        **{name: (name, {}) for name in MASKS if not ON_TORCH or name == "right-padded"},
+        **{name: (name, {}) for name in MASKS},
     },
     fit_switch="auto",
     fit_layers=({"return_sequences": True}, {"go_backwards": True}),
-    # PyTorch's CPU kernel has no bfloat16 path: there the step loop runs.
-    mixed_precision=("auto", _AUTO_FUSES_ELMAN and not ON_TORCH),
+    # PyTorch's CPU kernel has no bfloat16 path: there the engine runs.
+    mixed_precision=("auto", _AUTO_FUSES_ELMAN),
 )
 
 JORDAN = Family(
     name="jordan",
     layer=keras_rnnkit.JordanRNN,
-    module=fused_jordan,
+    engine_function="jordan",
     constructor={"units": 6, "output_units": 2},
     output_size=2,
-    # Fused only on torch (measured, see fused_jordan.auto_prefers_fused).
+    # Fused only on torch (measured, see fused_policy.auto_prefers_fused).
     auto_fuses_eagerly=ON_TORCH,
     fuses_any_mask=True,
     extra={"context_decay": 0.5},
@@ -294,13 +273,13 @@ def tiered(argname, values, fast, ids=None):
 def fused_calls(family, monkeypatch):
     """Counts the calls of the family's fused recurrence (at trace time inside compiled code)."""
     calls = []
-    run = family.module.run
+    run = getattr(engine, family.engine_function)
 
     def spy(*args, **kwargs):
         calls.append(args)
         return run(*args, **kwargs)
 
-    monkeypatch.setattr(family.module, "run", spy)
+    monkeypatch.setattr(engine, family.engine_function, spy)
     return calls
 
 
@@ -397,8 +376,8 @@ def test_unsupported_configurations_take_the_step_loop(family, name, fused_calls
 @each_family()
 def test_unsupported_reason_names_the_obstacle(family):
     layer = family.make(zoneout=0.1)
-    assert layer._fused_unsupported(training=False, mask=None) == "zoneout acts inside the step"
-    reason = family.make()._fused_unsupported(training=True, mask=None)
+    assert layer._fused_unsupported(training=False) == "zoneout acts inside the step"
+    reason = family.make()._fused_unsupported(training=True)
     if family.auto_fuses_eagerly:
         assert reason is None
     elif ON_TENSORFLOW:
@@ -664,6 +643,55 @@ def test_right_padded_mask_is_fused_as_lengths_on_torch(
 
 
 @pytest.mark.skipif(not ON_TORCH, reason="PyTorch's kernel")
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("no-mask", {}, None, True),
+        ("right-padded", {}, STEPS < np.array([[4], [T], [1]]), True),
+        ("left-padded", {}, STEPS >= np.array([[0], [3], [5]]), False),
+        ("mask-with-a-gap", {}, STEPS % np.array([[T], [3], [T]]) != 1, False),
+        ("empty-row", {}, STEPS < np.array([[T], [0], [2]]), False),
+        (
+            "right-padded-backwards",
+            {"go_backwards": True},
+            STEPS < np.array([[T], [4], [2]]),
+            False,
+        ),
+        ("bfloat16", {"dtype": "mixed_bfloat16"}, None, False),
+    ],
+    ids=lambda case: case[0],
+)
+def test_torch_runs_its_kernel_where_it_can_and_the_engine_elsewhere(case, monkeypatch, rng):
+    """PyTorch's kernel takes right-padded masks as lengths, forwards, in float32/64;
+    every other fused call runs the engine's recurrence, with the same values."""
+    from keras_rnnkit.backend import torch_rnn
+
+    _, options, mask, native = case
+    calls = []
+    kernel = torch_rnn.native_elman
+    monkeypatch.setattr(
+        torch_rnn, "native_elman", lambda *a, **k: calls.append(1) or kernel(*a, **k)
+    )
+    x = _inputs(rng)
+    options = {"return_sequences": True, "return_state": True, **options}
+    fast, generic = layer_pair(
+        lambda: ELMAN.make(use_fused=True, **options),
+        lambda: ELMAN.make(use_fused=False, **options),
+        x.shape,
+    )
+    if "dtype" in options:
+        np.testing.assert_allclose(
+            to_numpy(keras.ops.cast(fast(x)[0], "float32")),
+            to_numpy(keras.ops.cast(generic(x)[0], "float32")),
+            atol=0.05,
+        )
+    else:
+        mask = None if mask is None else keras.ops.convert_to_tensor(mask)
+        assert_same(fast, generic, x, training=True, mask=mask)
+    assert bool(calls) == native
+
+
+@pytest.mark.skipif(not ON_TORCH, reason="PyTorch's kernel")
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_packed_and_padded_kernels_agree_on_torch(activation, rng):
     """The two ways to run right-padded sequences through PyTorch's kernel:
@@ -748,11 +776,20 @@ def simulated_gpu(monkeypatch):
     )
     calls = []
 
-    def cudnn_elman(*args):
-        calls.append(args)
-        return tensorflow_rnn.elman(*args)
+    def native_elman(inputs, h0, kernel, recurrent_kernel, bias, activation, **options):
+        calls.append(activation)
+        assert options["lengths"] is None  # cuDNN's path takes no mask
+        return engine.run(
+            inputs,
+            h0,
+            kernel,
+            bias,
+            engine.Weights(recurrent_kernel),
+            engine.Feedback(activation),
+            go_backwards=options["go_backwards"],
+        )
 
-    monkeypatch.setattr(tensorflow_rnn, "cudnn_elman", cudnn_elman)
+    monkeypatch.setattr(tensorflow_rnn, "native_elman", native_elman)
     return calls
 
 
@@ -762,7 +799,7 @@ def test_no_gpu_means_no_cudnn():
 
     if tf.config.list_logical_devices("GPU"):
         pytest.skip("TensorFlow sees a GPU here")
-    assert not fused_elman.uses_tensorflow_cudnn("float32")
+    assert not fused_policy.uses_tensorflow_cudnn("elman", "float32")
     assert ELMAN.make().supports_jit
 
 
@@ -783,7 +820,8 @@ def test_with_a_gpu_auto_takes_cudnn_outside_xla(family, simulated_gpu, fused_ca
     bf16 = family.make(dtype="mixed_bfloat16")
     assert bf16.supports_jit
     bf16(x)
-    assert len(simulated_gpu) == 1 and len(fused_calls) == 4
+    # No cuDNN for bfloat16: as without a GPU, "auto" keeps TensorFlow's own loop outside XLA.
+    assert len(simulated_gpu) == 1 and len(fused_calls) == 3
     # Configurations cuDNN cannot run, and use_fused=False, keep XLA and the step loop.
     assert family.make(zoneout=0.1).supports_jit
     assert family.make(use_fused=False).supports_jit
@@ -811,7 +849,7 @@ def test_with_a_gpu_exports_trace_no_cudnn_op(family, simulated_gpu, fused_calls
     model(x)
     assert len(simulated_gpu) == 1  # a plain call takes cuDNN (simulated)
     export_saved_model(model, tmp_path / "model")
-    assert len(simulated_gpu) == 1 and len(fused_calls) == 1  # the export: the step loop
+    assert len(simulated_gpu) == 1 and len(fused_calls) == 1  # the export: the engine's scan
     served = tf.saved_model.load(str(tmp_path / "model"))
     graph = served.signatures["serve"].graph.as_graph_def()
     graph_ops = {node.op for node in graph.node}

@@ -237,3 +237,45 @@ def test_tensorboard_histogram_holds_the_per_step_profile(rng, tmp_path):
 def test_bad_log_dir():
     with pytest.raises(ValueError, match=r"`log_dir` must be None, a directory or a keras"):
         GradientFlowMonitor(np.zeros((1, 2, 1)), np.zeros((1, 1)), log_dir=3)
+
+
+@keras.saving.register_keras_serializable(package="tests")
+class _TwoBranches(keras.Model):
+    """Two recurrent layers on the same inputs, called in an order that alternates per call."""
+
+    def __init__(self, alternate):
+        super().__init__()
+        self.first = keras_rnnkit.ElmanRNN(H, return_sequences=True, name="first")
+        self.second = keras_rnnkit.JordanRNN(
+            4, output_units=2, return_sequences=True, name="second"
+        )
+        self.alternate = alternate
+        self.calls = 0
+
+    def call(self, x, training=False):
+        order = [self.first, self.second]
+        if self.alternate and self.calls % 2:
+            order.reverse()
+        self.calls += 1
+        outputs = {layer.name: layer(x, training=training) for layer in order}
+        return keras.ops.concatenate([outputs["first"], outputs["second"]], axis=-1)
+
+
+def test_measurement_does_not_depend_on_the_order_layers_are_called_in(rng):
+    """Probes are matched by layer and call, not by order: a model that calls its
+    layers in another order on each pass measures what a fixed order does."""
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = rng.normal(size=(B, T, H + 2)).astype("float32")
+    results, weights = [], None
+    for alternate in (False, True):
+        model = _TwoBranches(alternate)
+        model(x)
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)
+        monitor = GradientFlowMonitor(x, y, loss="mse")
+        monitor.set_model(model)
+        results.append(monitor.measure()[0])
+    assert set(results[0]) == {"first", "second"}
+    for name in results[0]:
+        np.testing.assert_allclose(results[1][name], results[0][name], rtol=1e-5)

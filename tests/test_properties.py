@@ -8,6 +8,7 @@ calls are counted, because JAX traces and compiles each recurrent loop it runs.
 """
 
 import itertools
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -22,13 +23,26 @@ TOL = dict(rtol=1e-5, atol=1e-5)
 B, T, D = 2, 5, 2  # batch, time steps, input features of most tests
 LENGTHS = (5, 4, 3)  # real lengths in the padded batches (batch 3, length T)
 
-# Each recurrent kind: (layer class, or cell class wrapped in keras.layers.RNN; cell args).
+
+class Kind(NamedTuple):
+    """One recurrent kind: a layer class, or a cell class wrapped in keras.layers.RNN;
+    its cell arguments; the registered family whose NumPy reference it must match."""
+
+    factory: type
+    cell_kwargs: dict
+    family: str
+
+
 RNN_KINDS = {
-    "ElmanRNN": (keras_rnnkit.ElmanRNN, dict(units=3)),
-    "JordanRNN": (keras_rnnkit.JordanRNN, dict(units=4, output_units=2, context_decay=0.5)),
-    "RNN(ElmanCell)": (keras_rnnkit.ElmanCell, dict(units=3)),
-    "RNN(JordanCell)": (keras_rnnkit.JordanCell, dict(units=4, output_units=2, context_decay=0.5)),
-    "RNN(TDNNCell)": (keras_rnnkit.TDNNCell, dict(units=3, context=(-2, -1, 0))),
+    "ElmanRNN": Kind(keras_rnnkit.ElmanRNN, dict(units=3), "elman"),
+    "JordanRNN": Kind(
+        keras_rnnkit.JordanRNN, dict(units=4, output_units=2, context_decay=0.5), "jordan"
+    ),
+    "RNN(ElmanCell)": Kind(keras_rnnkit.ElmanCell, dict(units=3), "elman"),
+    "RNN(JordanCell)": Kind(
+        keras_rnnkit.JordanCell, dict(units=4, output_units=2, context_decay=0.5), "jordan"
+    ),
+    "RNN(TDNNCell)": Kind(keras_rnnkit.TDNNCell, dict(units=3, context=(-2, -1, 0)), "tdnn"),
 }
 RECURRENT = ["ElmanRNN", "JordanRNN", "RNN(ElmanCell)", "RNN(JordanCell)"]  # with dropout
 SEQUENCE_KINDS = [*RNN_KINDS, "TDNN"]
@@ -36,7 +50,7 @@ SEQUENCE_KINDS = [*RNN_KINDS, "TDNN"]
 
 def make_rnn(kind, cell_kwargs=None, **loop_kwargs):
     """A fresh, unbuilt layer of `kind`; `cell_kwargs` override the cell's arguments."""
-    factory, base = RNN_KINDS[kind]
+    factory, base, _ = RNN_KINDS[kind]
     cell_kwargs = {**base, **(cell_kwargs or {})}
     if kind.startswith("RNN("):
         return keras.layers.RNN(factory(**cell_kwargs), **loop_kwargs)
@@ -78,27 +92,46 @@ def reverse_time(array):
     return np.ascontiguousarray(np.asarray(array)[:, ::-1])
 
 
-def reference_run(kind, layer, x, state=None):
-    """(outputs (B, T, O), [last states]) of the NumPy reference with `layer`'s weights."""
-    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
-    x = np.asarray(x, np.float64)
-    cell = layer.cell
-    if "Elman" in kind:
-        outputs = reference.elman(x, *weights, h0=state)
-        return outputs, [outputs[:, -1]]
-    if "Jordan" in kind:
-        outputs, contexts = reference.jordan(
-            x, *weights, context_decay=cell.context_decay, c0=state
-        )
-        return outputs, [contexts[:, -1]]
+def _elman_reference(layer, weights, x, state):
+    outputs = reference.elman(x, *weights, h0=state)
+    return outputs, [outputs[:, -1]]
+
+
+def _jordan_reference(layer, weights, x, state):
+    outputs, contexts = reference.jordan(
+        x, *weights, context_decay=layer.cell.context_decay, c0=state
+    )
+    return outputs, [contexts[:, -1]]
+
+
+def _tdnn_cell_reference(layer, weights, x, state):
     # TDNNCell: the last output, then, for each of the next m outputs, what the
     # inputs seen so far add to it: the linear, bias-free TDNN of x followed by
     # m zeros.
-    outputs = reference.tdnn(x, *weights, context=cell.context)
-    m = cell.delay
+    context = layer.cell.context
+    outputs = reference.tdnn(x, *weights, context=context)
+    m = layer.cell.delay
     padded = np.concatenate([x, np.zeros((x.shape[0], m, x.shape[2]))], axis=1)
-    pending = reference.tdnn(padded, weights[0], None, cell.context, activation=None)
+    pending = reference.tdnn(padded, weights[0], None, context, activation=None)
     return outputs, [outputs[:, -1], pending[:, -m:].reshape(x.shape[0], -1)]
+
+
+# The NumPy reference of each built-in family (tests/reference.py, from the equations).
+REFERENCES = {"elman": _elman_reference, "jordan": _jordan_reference, "tdnn": _tdnn_cell_reference}
+
+
+def reference_run(kind, layer, x, state=None):
+    """(outputs (B, T, O), [last states]) of the NumPy reference with `layer`'s weights."""
+    weights = [np.asarray(w, np.float64) for w in layer.get_weights()]
+    return REFERENCES[RNN_KINDS[kind].family](layer, weights, np.asarray(x, np.float64), state)
+
+
+def test_every_built_in_family_has_a_reference_and_a_kind():
+    from keras_rnnkit.models import registered_families
+    from keras_rnnkit_cli.catalog import FAMILIES
+
+    built_in = [name for name in registered_families() if name in FAMILIES]
+    assert set(built_in) == set(REFERENCES) == {kind.family for kind in RNN_KINDS.values()}
 
 
 def mark_keras_jax_masking_limitation(kind, request):
@@ -347,7 +380,7 @@ def test_bidirectional_equals_hand_made_pair(kind, return_sequences, rng):
 
 @pytest.mark.parametrize("kind", ["ElmanRNN", "JordanRNN"])
 def test_bidirectional_backward_layer_is_ours_and_config_round_trips(kind, rng):
-    cls = RNN_KINDS[kind][0]
+    cls = RNN_KINDS[kind].factory
     layer = make_rnn(kind, dict(dropout=0.25, seed=3), return_sequences=True)
     bidirectional = keras.layers.Bidirectional(layer)
     assert type(bidirectional.backward_layer) is cls

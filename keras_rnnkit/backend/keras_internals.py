@@ -1,5 +1,8 @@
 """The one place where keras_rnnkit reaches into Keras's private modules.
 
+Two names: the `DropoutRNNCell` mixin and the backend's step loop `rnn`
+(see the end of this file).
+
 `keras.layers.RNN` pre-generates dropout masks (one per sequence, before the loop)
 only for cells that are instances of Keras's private `DropoutRNNCell` mixin; there
 is no public hook for it. Our cells inherit that mixin when it exists so that a
@@ -51,4 +54,10 @@ except ImportError:  # pragma: no cover - depends on the installed Keras
             self._recurrent_dropout_mask = None
 
 
-__all__ = ["DropoutRNNCell", "KERAS_PREPARES_DROPOUT_MASKS"]
+# The backend's loop over the steps, which `keras.layers.RNN.inner_loop` runs;
+# our layers run it themselves so that they can pass their cells the step
+# layout as a call argument (Keras's loop passes only `training`). Keras has
+# no public name for it.
+from keras.src.backend import rnn as backend_rnn  # noqa: E402
+
+__all__ = ["DropoutRNNCell", "KERAS_PREPARES_DROPOUT_MASKS", "backend_rnn"]

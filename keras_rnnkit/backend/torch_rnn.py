@@ -1,6 +1,14 @@
-"""The Elman recurrence through PyTorch's RNN kernel (what `torch.nn.RNN` runs)."""
+"""The engine's recurrence on torch: Python loops forwards and backwards inside one
+`torch.autograd.Function`; and PyTorch's own Elman kernel (what `torch.nn.RNN` runs).
+
+The loops record one graph node per sequence instead of several per step.
+"""
+
+import types
 
 import torch
+
+from keras_rnnkit.backend import engine
 
 _KERNELS = {"tanh": torch.rnn_tanh, "relu": torch.rnn_relu}
 
@@ -14,7 +22,35 @@ def _kernel_parameters(kernel, recurrent_kernel, bias):
     return params
 
 
-def elman_with_lengths(
+# PyTorch's CPU kernel has no float16 path.
+_KERNEL_DTYPES = ("float32", "float64")
+
+
+def native_elman_reason(compute_dtype, mask, go_backwards):
+    """Why PyTorch's kernel cannot run this call, or None when it can.
+
+    It can in float32 and float64, without a mask, or with a right-padded
+    one (every row a run of True, at least one, then only False) and the
+    layer running forwards: it takes the mask as sequence lengths. A check of
+    the mask's values: the torch backend runs eagerly.
+    """
+    if compute_dtype not in _KERNEL_DTYPES:
+        return f"PyTorch's CPU kernel has no {compute_dtype} path"
+    if mask is None:
+        return None
+    if go_backwards:
+        return "a mask is given with go_backwards"
+    mask = engine.two_dimensional(mask).bool()
+    lengths = mask.sum(dim=1)
+    right_padded = torch.arange(mask.shape[1], device=mask.device)[None, :] < lengths[:, None]
+    if not bool(torch.equal(mask, right_padded)):
+        return "the mask is not right-padded (a run of True, then only False, in every row)"
+    if not bool((lengths > 0).all()):
+        return "the mask has a sequence without any step"
+    return None
+
+
+def native_elman(
     inputs,
     initial_state,
     kernel,
@@ -22,10 +58,12 @@ def elman_with_lengths(
     bias,
     activation,
     *,
-    lengths,
-    zero_output_for_mask,
+    go_backwards,
+    lengths=None,
+    zero_output_for_mask=False,
 ):
-    """`elman` over right-padded sequences of the given (B,) lengths (all >= 1), forwards.
+    """`engine.elman` through PyTorch's kernel; `lengths` (B,) for right-padded
+    sequences (all >= 1, forwards only; see `native_elman_reason`), or None.
 
     The state stops at each sequence's last step; the outputs at padded
     steps are that state (what the step loop carries), or zeros with
@@ -34,6 +72,10 @@ def elman_with_lengths(
     pass of a packed sequence measured 4-5x slower than the plain kernel's,
     it runs over the whole padded batch (see `_padded_elman`).
     """
+    if lengths is None:
+        return _elman(
+            inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards
+        )
     run = _packed_elman if inputs.is_cuda else _padded_elman
     outputs, last_state = run(
         inputs, initial_state, kernel, recurrent_kernel, bias, activation, lengths
@@ -51,7 +93,7 @@ def _padded_elman(inputs, initial_state, kernel, recurrent_kernel, bias, activat
     before it, so the outputs up to each sequence's length are its own, and
     no gradient reaches the padded steps (their outputs are replaced).
     """
-    outputs, _ = elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, False)
+    outputs, _ = _elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, False)
     rows = torch.arange(inputs.shape[0], device=inputs.device)
     return outputs, outputs[rows, lengths - 1]
 
@@ -77,8 +119,8 @@ def _packed_elman(inputs, initial_state, kernel, recurrent_kernel, bias, activat
     return outputs, last_state[0].index_select(0, packed.unsorted_indices)
 
 
-def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
-    """`(outputs, last_state)` of h_t = act(x_t W + h_{t-1} U + b); see `fused_elman`."""
+def _elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
+    """The kernel over whole sequences: `(outputs, last_state)`."""
     if go_backwards:
         inputs = torch.flip(inputs, dims=(1,))
     params = _kernel_parameters(kernel, recurrent_kernel, bias)
@@ -99,140 +141,87 @@ def elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_
     return outputs, last_state[0]
 
 
-_ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
-_OUTPUT_ACTIVATIONS = {"linear": None, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+OPS = types.SimpleNamespace(
+    as_tensor=lambda x: x,
+    tanh=torch.tanh,
+    relu=torch.relu,
+    sigmoid=torch.sigmoid,
+    where=torch.where,
+    positive=lambda x: (x > 0).to(x.dtype),
+    # One fused multiply-add per product.
+    affine=torch.addmm,
+    concat=lambda parts: torch.cat(parts, dim=0),
+    sum_of_products=lambda a, b: a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1]),
+    sum_over_steps=lambda x: x.sum(dim=(0, 1)),
+    cummax=lambda x: torch.cummax(x, dim=0).values,
+)
 
 
-def _derivative(activation, h):
-    """act'(z) from h = act(z): 1 - h^2 for tanh, [h > 0] for relu."""
-    if activation == "tanh":
-        return 1.0 - h * h
-    return (h > 0).to(h.dtype)
-
-
-def _output_derivative(output_activation, y):
-    """output_act'(a) from y = output_act(a); None for linear (a factor of 1)."""
-    if output_activation == "tanh":
-        return 1.0 - y * y
-    if output_activation == "sigmoid":
-        return y * (1.0 - y)
-    return None
-
-
-class _JordanRecurrence(torch.autograd.Function):
-    """(outputs y, contexts c), each (T, B, O), time-major; see `fused_jordan`.
-
-    `keep` (T, B, 1) of 0/1, or None: where 0 the step is masked and the
-    context is carried unchanged (its output y is computed but unused). Both
-    loops run outside autograd: one graph node for the whole sequence.
-    """
+class _Feedback(torch.autograd.Function):
+    """`engine`'s loops over the steps, outside autograd: one graph node per sequence."""
 
     @staticmethod
-    def forward(ctx, projection, c0, recurrent_kernel, output_kernel, output_bias, keep, options):
-        decay, activation, output_activation = options
-        act, out_act = _ACTIVATIONS[activation], _OUTPUT_ACTIVATIONS[output_activation]
+    def forward(ctx, projection, initial, keep, options, *tensors):
+        weights = engine.Weights(*tensors)
+        names = engine.SAVED[options.has_output_layer]
         steps = projection.shape[0]
-        hidden = torch.empty_like(projection)
-        outputs = projection.new_empty((steps, *c0.shape))
-        contexts = torch.empty_like(outputs)
-        c = c0
+        saved = [
+            projection.new_empty((steps, *(projection[0] if n == "hidden" else initial).shape))
+            for n in names
+        ]
+        context = initial
         for t in range(steps):
-            h = act(torch.addmm(projection[t], c, recurrent_kernel))
-            y = torch.addmm(output_bias, h, output_kernel)
-            y = out_act(y) if out_act is not None else y
-            new = y + decay * c if decay else y
-            c = new if keep is None else torch.where(keep[t] > 0, new, c)
-            hidden[t], outputs[t], contexts[t] = h, y, c
-        ctx.save_for_backward(hidden, outputs, contexts, c0, recurrent_kernel, output_kernel, keep)
-        ctx.options = options
-        return outputs, contexts
+            context, values = engine.step(
+                OPS, options, weights, context, projection[t], None if keep is None else keep[t]
+            )
+            for stack, value in zip(saved, values, strict=True):
+                stack[t] = value
+        ctx.save_for_backward(initial, keep, *tensors, *saved)
+        ctx.options, ctx.weight_count = options, len(tensors)
+        returned = saved[1:] if options.has_output_layer else saved
+        return tuple(returned)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_outputs, grad_contexts):
-        hidden, outputs, contexts, c0, recurrent_kernel, output_kernel, keep = ctx.saved_tensors
-        decay, activation, output_activation = ctx.options
-        u_t, v_t = recurrent_kernel.T, output_kernel.T
-        grad_a = torch.empty_like(outputs)
-        grad_z = torch.empty_like(hidden)
-        grad_next = torch.zeros_like(c0)
-        for t in range(outputs.shape[0] - 1, -1, -1):
-            k = None if keep is None else keep[t]
-            # d loss / d c_t: its own use, and through c_{t+1} (decay and U).
-            grad_c = grad_contexts[t] + grad_next
-            # c_t = decay c_{t-1} + y_t, or c_{t-1} where the step is masked.
-            a = grad_outputs[t] + (grad_c if k is None else k * grad_c)
-            derivative = _output_derivative(output_activation, outputs[t])
-            if derivative is not None:
-                a = a * derivative
-            z = torch.mm(a, v_t) * _derivative(activation, hidden[t])
-            grad_next = torch.mm(z, u_t)
-            carried = decay if k is None else decay * k + (1 - k)
-            if decay or k is not None:
-                grad_next = grad_next + carried * grad_c
-            grad_a[t], grad_z[t] = a, z
-        previous = torch.cat([c0[None], contexts[:-1]], dim=0)
-        # The weights' gradients: one product over all steps each, not one per step.
-        flat = lambda x: x.reshape(-1, x.shape[-1])  # noqa: E731
+    def backward(ctx, *grads):
+        initial, keep, *rest = ctx.saved_tensors
+        tensors, saved = rest[: ctx.weight_count], rest[ctx.weight_count :]
+        options = ctx.options
+        transposed = engine.Weights(*(w.T if w.dim() == 2 else None for w in tensors))
+        per_step = None
+        grad_next = torch.zeros_like(initial)
+        for t in range(saved[0].shape[0] - 1, -1, -1):
+            grad_next, values = engine.backward_step(
+                OPS,
+                options,
+                transposed,
+                grad_next,
+                [g[t] for g in grads],
+                [s[t] for s in saved],
+                None if keep is None else keep[t],
+            )
+            if per_step is None:
+                per_step = [v.new_empty((saved[0].shape[0], *v.shape)) for v in values]
+            for stack, value in zip(per_step, values, strict=True):
+                stack[t] = value
+        gradients = engine.weight_gradients(OPS, options, initial, saved, per_step)
         return (
-            grad_z,
+            per_step[-1],
             grad_next,
-            flat(previous).T @ flat(grad_z),
-            flat(hidden).T @ flat(grad_a),
-            grad_a.sum(dim=(0, 1)),
             None,
             None,
+            *(g for g in gradients if g is not None),
         )
 
 
-def _held_outputs(outputs, keep, zero_output_for_mask):
-    """Keras's masking rule on (T, B, O) outputs: a masked step repeats the last
-    unmasked step's output (zeros before the first one), or is zeros."""
-    if zero_output_for_mask:
-        return outputs * keep
-    steps = torch.arange(outputs.shape[0], device=outputs.device)[:, None]
-    last = torch.cummax(torch.where(keep[..., 0] > 0, steps, -1), dim=0).values
-    held = torch.gather(outputs, 0, last.clamp(min=0)[..., None].expand_as(outputs))
-    return held * (last >= 0)[..., None].to(outputs.dtype)
-
-
-def jordan(
-    inputs,
-    initial_state,
-    kernel,
-    recurrent_kernel,
-    bias,
-    output_kernel,
-    output_bias,
-    *,
-    decay,
-    activation,
-    output_activation,
-    go_backwards,
-    mask=None,
-    zero_output_for_mask=False,
-):
-    """`(outputs, last_state)` of the Jordan recurrence; see `fused_jordan`."""
-    projection = inputs.transpose(0, 1) @ kernel
-    if bias is not None:
-        projection = projection + bias
-    keep = None if mask is None else mask.transpose(0, 1)[..., None].to(inputs.dtype)
-    if go_backwards:
-        projection = torch.flip(projection, dims=(0,))
-        keep = None if keep is None else torch.flip(keep, dims=(0,))
-    if output_bias is None:
-        output_bias = projection.new_zeros((output_kernel.shape[1],))
-    # A copy of c_0, as for `elman`: a stateful layer overwrites its variable
-    # in place before the backward pass that needs c_0.
-    outputs, contexts = _JordanRecurrence.apply(
+def feedback(projection, initial, weights, keep, options):
+    """The tensors `engine.RETURNED` names, each (T, B, .), time-major."""
+    # A copy of c_0: a stateful layer writes its new state into the variable
+    # that c_0 came from, in place, before the backward pass that needs c_0.
+    return _Feedback.apply(
         projection.contiguous(),
-        initial_state.clone(),
-        recurrent_kernel,
-        output_kernel,
-        output_bias,
+        initial.clone(),
         keep,
-        (decay, activation, output_activation),
+        options,
+        *(w for w in weights if w is not None),
     )
-    if keep is not None:
-        outputs = _held_outputs(outputs, keep, zero_output_for_mask)
-    return outputs.transpose(0, 1), contexts[-1]

@@ -2,20 +2,21 @@
 
 import functools
 
-from keras_rnnkit.backend import fused_elman
+from keras_rnnkit.layers import fused_policy
 
 
 def device_independent(export):
     """Decorates an exporter: everything it traces runs on a CPU as on a GPU.
 
     On TensorFlow with a GPU, `ElmanRNN(use_fused="auto")` runs cuDNN's
-    kernel, an op with no CPU kernel; inside an exporter it takes the step
-    loop instead (the same values), so the file serves anywhere.
+    kernel, an op with no CPU kernel; inside an exporter it takes the
+    engine's own recurrence instead (the same values), so the file serves
+    anywhere.
     """
 
     @functools.wraps(export)
     def wrapper(*args, **kwargs):
-        with fused_elman.device_independent():
+        with fused_policy.device_independent():
             return export(*args, **kwargs)
 
     return wrapper

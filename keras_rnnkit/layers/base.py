@@ -7,38 +7,19 @@ so that the two can never disagree.
 """
 
 import re
-from typing import NamedTuple
 
 import keras
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.backend.keras_internals import DropoutRNNCell
+from keras_rnnkit.backend.keras_internals import backend_rnn
 from keras_rnnkit.layers.clipping import CLIP_MODES
 from keras_rnnkit.layers.clipping import clip_gradient
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
-
-
-class LoopControls(NamedTuple):
-    """What a layer's loop asks of its cell beyond the recurrence.
-
-    `mask`: None, "previous" or "zeros" (`zero_output_for_mask`): the step's
-    input ends with a 0/1 mask channel, and the states end with the previous
-    output. `truncate`: whether the input ends with a 0/1 channel marking the
-    steps where BPTT is cut (the last channel). `zoneout`: whether the input
-    carries, before those, one 0/1 channel per state unit: 1 where the unit
-    keeps its previous value at this step. `probe`: whether the input carries,
-    first of all controls, one channel per state unit that is added to the new
-    state (zeros: the forward pass is unchanged); the loss gradient with
-    respect to it is the gradient with respect to the state at that step,
-    which is how `GradientFlowMonitor` sees gradient flow.
-    """
-
-    mask: str | None = None
-    truncate: bool = False
-    zoneout: bool = False
-    probe: bool = False
+from keras_rnnkit.layers.state_probes import probe_for
+from keras_rnnkit.layers.step_layout import StepLayout
 
 
 def weight_options(owner, **options):
@@ -140,57 +121,51 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             for new, old, unit_keep in zip(new_states, states, _per_state(keep, states))
         ]
 
-    # Set by `RecurrentLayer.inner_loop` for the length of one loop (None
-    # otherwise): which control channels end each step's input.
-    _loop_controls = None
-
-    def call(self, sequence, states, training=False):
+    def call(self, sequence, states, training=False, layout=None):
         """One step, as `keras.layers.RNN` calls it; the math is in `step`.
 
-        Around `step` come the loop's controls, in this order: truncation of
-        BPTT, per-step gradient clipping, then zoneout and masking.
+        `layout` (a `StepLayout`, given by keras_rnnkit's layers; None from a
+        plain `keras.layers.RNN`) says which controls follow the features in
+        `sequence`. Around `step` they act in this order: truncation of BPTT,
+        per-step gradient clipping, then zoneout, probes and masking.
         """
         states = list(states) if isinstance(states, (list, tuple)) else [states]
-        controls = self._loop_controls or LoopControls()
-        if controls.truncate:
-            cut = sequence[:, -1:] > 0.5
-            sequence = sequence[:, :-1]
-        if controls.mask:
-            keep = sequence[:, -1:] > 0.5
-            sequence = sequence[:, :-1]
+        layout = layout or StepLayout()
+        step = layout.unpack(sequence)
+        if layout.mask:
             *states, previous_output = states
-        units = sum(int(state.shape[-1]) for state in states)
-        zoneout_keep = probe = None
-        if controls.zoneout:
-            zoneout_keep = sequence[:, -units:]
-            sequence = sequence[:, :-units]
-        if controls.probe:
-            probe = sequence[:, -units:]
-            sequence = sequence[:, :-units]
-        if controls.truncate:
+        if step.cut is not None:
             # Williams & Peng: no gradient flows back through the carried
             # state at a chunk edge; the forward value is unchanged.
+            cut = step.cut > 0.5
             states = [keras.ops.where(cut, keras.ops.stop_gradient(s), s) for s in states]
         if self.gradient_clip is not None:
             states = [clip_gradient(s, self.gradient_clip, self.gradient_clip_mode) for s in states]
-        output, new_states = self.step(sequence, states, training=training)
+        teacher = {} if step.target is None else {"teacher": (step.target, step.use_own)}
+        output, new_states = self.step(step.features, states, training=training, **teacher)
         if self.zoneout:
-            new_states = self._zoned_out(new_states, states, zoneout_keep, training)
-        if probe is not None:
-            new_states = [s + p for s, p in zip(new_states, _per_state(probe, new_states))]
-        if self.output_is_state and (self.zoneout or probe is not None):
+            new_states = self._zoned_out(new_states, states, step.zoneout, training)
+        if step.probe is not None:
+            new_states = [s + p for s, p in zip(new_states, _per_state(step.probe, new_states))]
+        if self.output_is_state and (self.zoneout or step.probe is not None):
             output = new_states[0]
-        if not controls.mask:
+        if not layout.mask:
             return output, new_states
         # Keras's masking rule: a masked step keeps the states and repeats the
         # previous output (or outputs zeros).
+        keep = step.keep > 0.5
         new_states = [keras.ops.where(keep, new, old) for new, old in zip(new_states, states)]
-        held = keras.ops.zeros_like(output) if controls.mask == "zeros" else previous_output
+        held = keras.ops.zeros_like(output) if layout.mask == "zeros" else previous_output
         output = keras.ops.where(keep, output, held)
         return output, [*new_states, output]
 
     def step(self, sequence, states, training=False):
-        """Returns `(output, new_states)` for one step; `states` is a list."""
+        """Returns `(output, new_states)` for one step; `states` is a list.
+
+        A cell that supports teacher forcing (JordanCell) also takes
+        `teacher=(target, use_own)`, given only while the layer feeds back
+        targets.
+        """
         raise NotImplementedError
 
     def get_initial_state(self, batch_size=None):
@@ -280,6 +255,40 @@ def _per_state(values, states):
         slices.append(values[:, start : start + size])
         start += size
     return slices
+
+
+def _total_size(state_size):
+    """The number of state units, all states together."""
+    return sum(state_size) if isinstance(state_size, (list, tuple)) else state_size
+
+
+def _two_dimensional(mask):
+    return mask[..., 0] if len(mask.shape) == 3 else mask
+
+
+def run_keras_loop(layer, sequences, initial_state, training, layout):
+    """Keras's loop over the steps (`keras.layers.RNN.inner_loop`'s), the cell
+    called with the step `layout` as an argument."""
+
+    def step(inputs, states):
+        # As Keras's own loop: copies of the states on torch with stateful=True,
+        # which in-place updates of the state variables would otherwise break.
+        if keras.backend.backend() == "torch" and layer.stateful:
+            states = [keras.ops.copy(s) for s in states]
+        output, new_states = layer.cell(inputs, states, training=training, layout=layout)
+        return output, list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+
+    return backend_rnn(
+        step,
+        sequences,
+        initial_state,
+        go_backwards=layer.go_backwards,
+        mask=None,
+        unroll=layer.unroll,
+        input_length=sequences.shape[1],
+        zero_output_for_mask=layer.zero_output_for_mask,
+        return_all_outputs=layer.return_sequences,
+    )
 
 
 def _snake_case(name):
@@ -422,7 +431,9 @@ class RecurrentLayer(keras.layers.RNN):
                 )
             )
             first_state = state[0] if isinstance(state, (list, tuple)) else state
-            self.cell.get_dropout_mask(sequences[:, 0, :])
+            # The features only: teacher-forcing channels may follow them (see step_layout).
+            features = self.input_spec.axes[-1] if self.input_spec.axes else None
+            self.cell.get_dropout_mask(sequences[:, 0, :features])
             self.cell.get_recurrent_dropout_mask(
                 keras.ops.cast(first_state, self.cell.compute_dtype)
             )
@@ -434,60 +445,70 @@ class RecurrentLayer(keras.layers.RNN):
             self.cell.reset_dropout_mask()
             self.cell.reset_recurrent_dropout_mask()
 
+    def step_layout(self, sequences, mask, training):
+        """The `StepLayout` of this call: which controls its steps carry.
+
+        Teacher-forcing channels are what `sequences` has beyond the
+        features the layer was built for (JordanRNN appends them).
+        """
+        features = self.input_spec.axes[-1] if self.input_spec and self.input_spec.axes else None
+        teacher = 0
+        if features is not None and sequences.shape[-1] != features:
+            teacher = int(sequences.shape[-1]) - int(features) - 1
+        units = _total_size(self.state_size)
+        return StepLayout(
+            teacher=teacher,
+            zoneout=units if self.cell.zoneout and training else 0,
+            mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
+            truncate=bool(self.truncate_gradient),
+        )
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        # Controls travel as extra input channels, so that the backend's loop
-        # (and `go_backwards`) carries them step by step with the inputs.
-        channels, extra_states = [], []
-        probe_hook = getattr(self, "_state_probe_hook", None)
-        if probe_hook is not None:
-            # Zeros the size of all states at every step; the hook may swap
-            # them for a tensor it differentiates by (see GradientFlowMonitor).
-            probe = keras.ops.zeros(
-                (*keras.ops.shape(sequences)[:2], sum(self.state_size)), dtype=sequences.dtype
-            )
-            channels.append(probe_hook(self, probe))
-        zoneout = bool(self.cell.zoneout) and bool(training)
-        if zoneout:
-            channels.append(
-                keras.random.uniform(
-                    (*keras.ops.shape(sequences)[:2], sum(self.state_size)),
-                    seed=self.cell.seed_generator,
-                )
+        # Controls travel as extra input channels (see step_layout), so that
+        # the backend's loop (and `go_backwards`) carries them step by step.
+        layout = self.step_layout(sequences, mask, training)
+        units = _total_size(self.state_size)
+        batch_time = keras.ops.shape(sequences)[:2]
+        # Zeros the size of all states at every step; inside `state_probes.probing`
+        # the monitor swaps them for a tensor it differentiates by.
+        probe = probe_for(self, keras.ops.zeros((*batch_time, units), dtype=sequences.dtype))
+        if probe is not None:
+            layout = layout._replace(probe=units)
+        if layout.empty:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        features = sequences
+        teacher = {}
+        if layout.teacher:
+            width = int(sequences.shape[-1]) - layout.teacher - 1
+            features = sequences[..., :width]
+            teacher = {"target": sequences[..., width:-1], "use_own": sequences[..., -1:]}
+        packed = layout.pack(
+            features,
+            **teacher,
+            probe=probe,
+            zoneout=(
+                keras.random.uniform((*batch_time, units), seed=self.cell.seed_generator)
                 < self.cell.zoneout
-            )
-        if mask is not None:
+                if layout.zoneout
+                else None
+            ),
             # The cell applies the mask itself (see RecurrentCell.call): the
             # JAX loop assumes that the first state is the previous output,
             # which is false for a Jordan cell (its context).
-            if len(mask.shape) == 3:
-                mask = mask[..., 0]
-            channels.append(keras.ops.expand_dims(mask, -1))
+            keep=None if mask is None else keras.ops.expand_dims(_two_dimensional(mask), -1),
+            cut=self._truncation_channel(sequences) if layout.truncate else None,
+        )
+        extra_states = []
+        if mask is not None:
             extra_states.append(
                 keras.ops.zeros(
                     (keras.ops.shape(sequences)[0], self.cell.output_size),
                     dtype=initial_state[0].dtype,
                 )
             )
-        if self.truncate_gradient:
-            channels.append(self._truncation_channel(sequences))
-        if not channels:
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        controls = LoopControls(
-            mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
-            truncate=bool(self.truncate_gradient),
-            zoneout=zoneout,
-            probe=probe_hook is not None,
+        last_output, outputs, states = run_keras_loop(
+            self, packed, [*initial_state, *extra_states], training, layout
         )
-        sequences = keras.ops.concatenate(
-            [sequences] + [keras.ops.cast(c, sequences.dtype) for c in channels], axis=-1
-        )
-        self.cell._loop_controls = controls
-        try:
-            last_output, outputs, states = super().inner_loop(
-                sequences, [*initial_state, *extra_states], None, training=training
-            )
-        finally:
-            self.cell._loop_controls = None
         return last_output, outputs, list(states)[: len(initial_state)]
 
     def _truncation_channel(self, sequences):

@@ -4,13 +4,15 @@ import keras
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
-from keras_rnnkit.backend import fused_elman
+from keras_rnnkit.backend import engine
+from keras_rnnkit.layers import fused_policy
+from keras_rnnkit.layers import state_probes
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.base import weight_options
-from keras_rnnkit.layers.fused_loop import FusedLoop
+from keras_rnnkit.layers.fused_policy import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
 
@@ -230,7 +232,7 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
     layer_defaults = {"use_fused": "auto"}
     # Old argument name: new name (the old one warns; old configs load).
     renamed_arguments = {"use_cudnn": "use_fused"}
-    fused_recurrence = fused_elman
+    fused_family = "elman"
 
     def __init__(
         self,
@@ -267,25 +269,31 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
     ):
         super().__init__(**layer_arguments(locals()))
         self._check_fused_switch()
-        if self.use_fused is not False and fused_elman.uses_tensorflow_cudnn(self.compute_dtype):
-            if self._fused_unsupported(training=True, mask=None) is None:
+        if self.use_fused is not False and fused_policy.uses_tensorflow_cudnn(
+            "elman", self.compute_dtype
+        ):
+            if self._fused_unsupported(training=True) is None:
                 # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
                 # off, as it does for keras.layers.GRU on a GPU.
                 self.supports_jit = False
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if self._fused_unsupported(training, mask, raise_if_forced=True) is not None:
+        reason = self._fused_unsupported(
+            training, probes=state_probes.active(), raise_if_forced=True
+        )
+        if reason is not None:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        outputs, last_state = fused_elman.run(
+        outputs, last_state = engine.elman(
             self._input_dropout_once(sequences, training),
             initial_state[0],
             self.cell.kernel,
             self.cell.recurrent_kernel,
             self.cell.bias,
             self.cell.activation,
-            self.go_backwards,
+            go_backwards=self.go_backwards,
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
+            native=fused_policy.native_kernel("elman", sequences.dtype, mask, self.go_backwards),
         )
         # The last step's output, as the step loop returns it: zeros where
         # that step is masked and `zero_output_for_mask` is set.

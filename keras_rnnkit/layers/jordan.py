@@ -6,7 +6,8 @@ import keras
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
-from keras_rnnkit.backend import fused_jordan
+from keras_rnnkit.backend import engine
+from keras_rnnkit.layers import state_probes
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
@@ -14,7 +15,7 @@ from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.base import weight_options
-from keras_rnnkit.layers.fused_loop import FusedLoop
+from keras_rnnkit.layers.fused_policy import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
 
@@ -152,10 +153,6 @@ class JordanCell(RecurrentCell):
         )
         self.state_size = self.output_units
         self.output_size = self.output_units
-        # Set by `JordanRNN` while it runs with teacher forcing: the number of
-        # real input features D at the front of each step's input, which then
-        # carries [x_t, target_t, use_own_output_t].
-        self._teacher_forced_features = None
 
     def build(self, input_shape):
         d, h, o = input_shape[-1], self.units, self.output_units
@@ -174,17 +171,10 @@ class JordanCell(RecurrentCell):
             setattr(self, weight, add_named_weight(self, weight, shapes[weight], prefix))
         add_layer_norm_weights(self, h)
 
-    def step(self, sequence, states, training=False):
+    def step(self, sequence, states, training=False, teacher=None):
+        """One step; `teacher=(target, use_own)` feeds back the target where use_own is 0."""
         context = states[0]
-        input_mask = self.get_dropout_mask(sequence)
-        features = self._teacher_forced_features
-        if features is not None:
-            if input_mask is not None:
-                input_mask = input_mask[:, :features]
-            target = sequence[:, features : features + self.output_units]
-            use_own = sequence[:, features + self.output_units :]
-            sequence = sequence[:, :features]
-        x = self._dropped(sequence, input_mask, training)
+        x = self._dropped(sequence, self.get_dropout_mask(sequence), training)
         fed_context = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
         z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(fed_context, self.recurrent_kernel)
         if self.bias is not None:
@@ -194,7 +184,11 @@ class JordanCell(RecurrentCell):
         if self.output_bias is not None:
             y = y + self.output_bias
         y = self.output_activation(y)
-        fed_back = y if features is None else use_own * y + (1.0 - use_own) * target
+        if teacher is None:
+            fed_back = y
+        else:
+            target, use_own = teacher
+            fed_back = use_own * y + (1.0 - use_own) * target
         new_context = fed_back + self.context_decay * context if self.context_decay else fed_back
         return y, [new_context]
 
@@ -312,7 +306,7 @@ class JordanRNN(FusedLoop, RecurrentLayer):
 
     cell_class = JordanCell
     layer_defaults = {"use_fused": "auto"}
-    fused_recurrence = fused_jordan
+    fused_family = "jordan"
 
     def __init__(
         self,
@@ -360,13 +354,19 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         self._check_fused_switch()
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if self._fused_unsupported(training, mask, raise_if_forced=True) is not None:
+        reason = self._fused_unsupported(
+            training,
+            teacher_forced=self.step_layout(sequences, mask, training).teacher > 0,
+            probes=state_probes.active(),
+            raise_if_forced=True,
+        )
+        if reason is not None:
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        outputs, last_context = fused_jordan.run(
+        outputs, last_context = engine.jordan(
             self._input_dropout_once(sequences, training),
             initial_state[0],
             self.cell,
-            self.go_backwards,
+            go_backwards=self.go_backwards,
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
         )
@@ -400,14 +400,10 @@ class JordanRNN(FusedLoop, RecurrentLayer):
                 (*batch_time, 1), dtype=sequences.dtype, seed=self.cell.seed_generator
             )
             use_own = keras.ops.cast(draws < sampling_probability, sequences.dtype)
+        # The targets travel as channels after the features (see step_layout);
+        # the loop finds them by the width beyond the features it was built for.
         augmented = keras.ops.concatenate([sequences, targets, use_own], axis=-1)
-        self.cell._teacher_forced_features = sequences.shape[-1]
-        try:
-            return super().call(
-                augmented, initial_state=initial_state, mask=mask, training=training
-            )
-        finally:
-            self.cell._teacher_forced_features = None
+        return super().call(augmented, initial_state=initial_state, mask=mask, training=training)
 
     def generate(self, primer, steps, initial_state=None):
         """Runs on `primer`, then free-runs `steps` steps on its own outputs.

@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_rnnkit._model_layers import walk_layers
 from keras_rnnkit.backend.gradients import value_and_gradients
+from keras_rnnkit.layers import state_probes
 from keras_rnnkit.training import summaries
 
 
@@ -115,13 +116,6 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             )
         return keras.losses.get(compiled)
 
-    def _with_probes(self, probes_for):
-        """Installs probe hooks on every recurrent layer; returns an undo function."""
-        layers = self._recurrent_layers()
-        for layer in layers:
-            layer._state_probe_hook = probes_for
-        return lambda: [setattr(layer, "_state_probe_hook", None) for layer in layers]
-
     def measure(self):
         """Gradient norms on the probe batch now: (state norms, weight norms) by layer."""
         model = self.model
@@ -129,43 +123,38 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         x = self.x_probe
         y = keras.ops.convert_to_tensor(self.y_probe)
 
-        # Pass 1: learn which layers run, in which order, with which probe shapes.
-        order = []
+        # Pass 1: learn which layers run (and how often), with which probe shapes.
+        shapes = {}
 
-        def record(layer, zeros):
-            order.append((layer, tuple(zeros.shape)))
+        def record(layer, call, zeros):
+            shapes[(layer, call)] = tuple(zeros.shape)
             return zeros
 
-        undo = self._with_probes(record)
-        try:
+        with state_probes.probing(record):
             model(x, training=False)
-        finally:
-            undo()
-        probes = [np.zeros(shape, "float32") for _, shape in order]
+        keys = list(shapes)
+        probes = [np.zeros(shapes[key], "float32") for key in keys]
         trainable = list(model.trainable_variables)
         non_trainable = [v.value for v in model.non_trainable_variables]
 
         def scalar_loss(*flat):
-            given = list(flat[: len(probes)])
-            calls = iter(range(len(given)))
+            # Each layer's probe by (layer, call), whatever order the model calls them in.
+            given = dict(zip(keys, flat[: len(probes)], strict=True))
 
-            def inject(layer, zeros):
-                return keras.ops.cast(given[next(calls)], zeros.dtype)
+            def inject(layer, call, zeros):
+                return keras.ops.cast(given[(layer, call)], zeros.dtype)
 
-            undo = self._with_probes(inject)
-            try:
+            with state_probes.probing(inject):
                 y_pred, _ = model.stateless_call(
                     list(flat[len(probes) :]), non_trainable, x, training=False
                 )
-            finally:
-                undo()
             return keras.ops.mean(loss_fn(y, y_pred))
 
         _, grads = value_and_gradients(
             scalar_loss, probes + [keras.ops.convert_to_tensor(v) for v in trainable]
         )
         state_norms = {}
-        for (layer, _), grad in zip(order, grads[: len(probes)], strict=True):
+        for (layer, _), grad in zip(keys, grads[: len(probes)], strict=True):
             grad = np.asarray(keras.ops.convert_to_numpy(grad), np.float64)
             state_norms[layer.name] = np.sqrt(np.sum(grad**2, axis=(0, 2)))
         # A weight belongs to the innermost layer listing it (a cell's weights

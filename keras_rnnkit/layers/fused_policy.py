@@ -1,0 +1,209 @@
+"""Which loop a recurrent layer runs, and why: the one place that decides.
+
+Three paths run a layer's recurrence:
+
+- the **step loop**: the cell called once per step inside `keras.layers.RNN`'s
+  loop; it runs every configuration;
+- the **fused recurrence** of `keras_rnnkit.backend.engine`: the input
+  projection of all steps as one product, a loop over the rest of the step,
+  and a hand-written backward pass, one operation per sequence;
+- a **native kernel** behind the same interface, for ElmanRNN: PyTorch's RNN
+  kernel on torch, cuDNN's through TensorFlow on a GPU.
+
+A fused path runs only where nothing acts inside a step that it does not
+know about; `fused_reason` names the first such thing, and the layer then
+takes the step loop by that visible decision (nothing is tried and caught).
+The switch is the layer argument `use_fused`: `False` always runs the step
+loop; `True` runs the fused path and raises where the configuration does not
+allow it; `"auto"` runs it where it is supported and `auto_prefers_fused`
+says it is faster, by the measurements in docs/benchmarks.md.
+"""
+
+import contextlib
+import contextvars
+
+import keras
+
+from keras_rnnkit.backend import engine
+
+SWITCH_VALUES = ("auto", True, False)
+
+
+def _shared_reason(cell, *, training, unroll, truncate, probes):
+    """What stops any family's fused path: something that acts inside the step."""
+    backend = keras.backend.backend()
+    checks = (
+        (backend not in engine.MODULES, f"the {backend} backend has none"),
+        (cell.activation not in engine.ACTIVATIONS, "the activation is not tanh or relu"),
+        (training and cell.recurrent_dropout > 0, "recurrent dropout acts inside the step"),
+        (cell.zoneout > 0, "zoneout acts inside the step"),
+        (cell.layer_norm, "layer norm acts inside the step"),
+        (cell.gradient_clip is not None, "per-step gradient clipping acts inside the step"),
+        (truncate is not None, "truncated BPTT acts inside the step"),
+        (probes, "a GradientFlowMonitor probes the states"),
+        (unroll, "unroll=True asks for the unrolled step loop"),
+    )
+    return next((reason for unsupported, reason in checks if unsupported), None)
+
+
+def _jordan_reason(cell, *, teacher_forced):
+    if teacher_forced:
+        return "teacher forcing feeds back the targets"
+    if cell.output_activation not in engine.OUTPUT_ACTIVATIONS:
+        return "the output activation is not linear, tanh or sigmoid"
+    return None
+
+
+def fused_reason(family, cell, *, training, unroll, truncate, probes, teacher_forced=False):
+    """Why the fused path cannot run this configuration, or None when it can.
+
+    Args:
+        family: "elman" or "jordan".
+        cell: the layer's cell.
+        training: whether the call trains (recurrent dropout and zoneout
+            then act inside the step).
+        unroll: the layer's `unroll`.
+        truncate: the layer's `truncate_gradient`.
+        probes: whether a `GradientFlowMonitor` probes the states.
+        teacher_forced: whether the call feeds back targets (JordanRNN).
+    """
+    if family == "jordan":
+        reason = _jordan_reason(cell, teacher_forced=teacher_forced)
+        if reason is not None:
+            return reason
+    return _shared_reason(cell, training=training, unroll=unroll, truncate=truncate, probes=probes)
+
+
+def native_kernel(family, compute_dtype, mask, go_backwards):
+    """Whether the fused path of this call runs the backend's native Elman kernel.
+
+    Elman only; never inside `device_independent()`. Otherwise the engine's
+    own recurrence runs (it takes any mask, any float dtype, either
+    direction).
+    """
+    if family != "elman" or _DEVICE_INDEPENDENT.get():
+        return False
+    dtype = keras.backend.standardize_dtype(compute_dtype)
+    return engine.backend_module().native_elman_reason(dtype, mask, go_backwards) is None
+
+
+def auto_prefers_fused(family, compute_dtype):
+    """Whether `use_fused="auto"` should take a supported fused path here and now.
+
+    Measured on 2 CPU cores (docs/benchmarks.md), training and inference
+    against the step loop:
+
+    - torch: the fused paths are 2-6x faster (PyTorch's kernel for Elman,
+      one autograd node per sequence instead of several per step otherwise);
+    - JAX: for Elman the scan is ~10% faster; for Jordan it measured
+      0.95-1.20x, no faster than the step loop, whose scan XLA already
+      differentiates well;
+    - TensorFlow: faster only under XLA (`jit_compile=True`), where the
+      generic gradient of the while loop is slow; without XLA (also what
+      `Model.compile`'s `jit_compile="auto"` gives a recurrent model there)
+      TensorFlow's own while loop is faster. With a GPU, cuDNN's kernel runs
+      for Elman, as for `keras.layers.GRU`.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from keras_rnnkit.backend import tensorflow_rnn
+
+        return tensorflow_rnn.in_xla_context() or uses_tensorflow_cudnn(family, compute_dtype)
+    if backend == "jax":
+        return family == "elman"
+    return True
+
+
+def step_loop_faster_reason():
+    """The reason `"auto"` gives where `auto_prefers_fused` says no: true on each backend."""
+    backend = keras.backend.backend()
+    where = "TensorFlow without XLA" if backend == "tensorflow" else f"on {backend}"
+    return f"the step loop is faster here ({where})"
+
+
+# Set while an exporter traces: graphs that must run on any device.
+_DEVICE_INDEPENDENT = contextvars.ContextVar("device_independent", default=False)
+
+
+@contextlib.contextmanager
+def device_independent():
+    """Traces inside this context use no cuDNN op (they have no CPU kernel).
+
+    The exporters (`keras_rnnkit.export`) trace in it, so that a SavedModel,
+    TFLite or ONNX model written on a GPU machine serves on a CPU too.
+    """
+    token = _DEVICE_INDEPENDENT.set(True)
+    try:
+        yield
+    finally:
+        _DEVICE_INDEPENDENT.reset(token)
+
+
+def uses_tensorflow_cudnn(family, compute_dtype):
+    """Whether the fused path runs cuDNN's kernel through TensorFlow (a GPU, no XLA, no mask).
+
+    Such a layer cannot be compiled by XLA: like `keras.layers.GRU`, it then
+    tells `Model.compile` so (`supports_jit = False`).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    return native_kernel(family, compute_dtype, mask=None, go_backwards=False)
+
+
+class FusedLoop:
+    """Mixin for a `RecurrentLayer` with a fused recurrence.
+
+    The subclass names its family (`fused_family`, "elman" or "jordan"),
+    keeps `use_fused` in its `layer_defaults` with the default `"auto"`, and
+    implements `_run_fused(sequences, initial_state, mask, training)`.
+    """
+
+    fused_family = None
+
+    def _check_fused_switch(self):
+        """Validates the switch; with `True`, what can be known before a call (all but the mask)."""
+        value = self.use_fused
+        if not (value == "auto" or value is True or value is False):
+            raise ValueError(
+                f"{type(self).__name__}: `use_fused` must be one of 'auto', True, False. "
+                f"Received: use_fused={value!r}"
+            )
+        if value is True:
+            self._fused_unsupported(training=True, raise_if_forced=True)
+
+    def _fused_unsupported(
+        self, training, teacher_forced=False, probes=False, raise_if_forced=False
+    ):
+        """Why the fused recurrence does not run this call, or None when it does."""
+        if self.use_fused is False:
+            return "use_fused=False"
+        reason = fused_reason(
+            self.fused_family,
+            self.cell,
+            training=training,
+            unroll=self.unroll,
+            truncate=self.truncate_gradient,
+            probes=probes,
+            teacher_forced=teacher_forced,
+        )
+        if (
+            reason is None
+            and self.use_fused == "auto"
+            and not auto_prefers_fused(self.fused_family, self.compute_dtype)
+        ):
+            return step_loop_faster_reason()
+        if reason is not None and raise_if_forced and self.use_fused is True:
+            raise ValueError(
+                f"{type(self).__name__}: `use_fused=True` needs a configuration that the "
+                f"fused recurrence supports, but {reason} on the {keras.backend.backend()} "
+                "backend. Pass use_fused='auto' to fall back to the step loop. "
+                "Received: use_fused=True"
+            )
+        return reason
+
+    def _input_dropout_once(self, sequences, training):
+        """The cell's input dropout, one mask per sequence as in the step loop."""
+        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+        if training and dropout_mask is not None:
+            sequences = sequences * keras.ops.expand_dims(dropout_mask, 1)
+        return sequences
