@@ -145,7 +145,9 @@ def backward_step(ops, options, transposed, grad_next, grads, saved, keep):
     grad_z = _times_derivative(ops, options.activation, grad_hidden, hidden)
     grad_previous = grad_z @ transposed.recurrent_kernel
     if keep is not None:
-        grad_previous = grad_previous + (options.decay * keep + (1 - keep)) * grad_c
+        # A masked step carries c_{t-1} whole; an unmasked one `decay` of it.
+        carried = options.decay * keep + (1 - keep) if options.decay else 1 - keep
+        grad_previous = grad_previous + carried * grad_c
     elif options.decay:
         grad_previous = grad_previous + options.decay * grad_c
     if options.has_output_layer:

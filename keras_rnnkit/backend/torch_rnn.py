@@ -6,6 +6,7 @@ The loops record one graph node per sequence instead of several per step.
 
 import types
 
+import keras
 import torch
 
 from keras_rnnkit.backend import engine
@@ -40,7 +41,7 @@ def native_elman_reason(compute_dtype, mask, go_backwards):
         return None
     if go_backwards:
         return "a mask is given with go_backwards"
-    mask = engine.two_dimensional(mask).bool()
+    mask = keras.ops.convert_to_tensor(engine.two_dimensional(mask)).bool()
     lengths = mask.sum(dim=1)
     right_padded = torch.arange(mask.shape[1], device=mask.device)[None, :] < lengths[:, None]
     if not bool(torch.equal(mask, right_padded)):

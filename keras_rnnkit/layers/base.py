@@ -445,7 +445,7 @@ class RecurrentLayer(keras.layers.RNN):
             self.cell.reset_dropout_mask()
             self.cell.reset_recurrent_dropout_mask()
 
-    def step_layout(self, sequences, mask, training):
+    def _step_layout(self, sequences, mask, training):
         """The `StepLayout` of this call: which controls its steps carry.
 
         Teacher-forcing channels are what `sequences` has beyond the
@@ -466,7 +466,7 @@ class RecurrentLayer(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         # Controls travel as extra input channels (see step_layout), so that
         # the backend's loop (and `go_backwards`) carries them step by step.
-        layout = self.step_layout(sequences, mask, training)
+        layout = self._step_layout(sequences, mask, training)
         units = _total_size(self.state_size)
         batch_time = keras.ops.shape(sequences)[:2]
         # Zeros the size of all states at every step; inside `state_probes.probing`

@@ -356,7 +356,7 @@ class JordanRNN(FusedLoop, RecurrentLayer):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         reason = self._fused_unsupported(
             training,
-            teacher_forced=self.step_layout(sequences, mask, training).teacher > 0,
+            teacher_forced=self._step_layout(sequences, mask, training).teacher > 0,
             probes=state_probes.active(),
             raise_if_forced=True,
         )
