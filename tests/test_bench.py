@@ -250,3 +250,30 @@ def test_a_repeated_smoke_run_summarizes_the_runs_it_made(tmp_path):
         assert row["median"] == pytest.approx(np.median(per_run))
     assert "## Ratios over 2 whole runs" in (out / "results.md").read_text()
     assert bench.main(["--smoke", "--runs", "0", "--out", str(tmp_path / "x")]) == 1
+
+
+def test_compare_marks_changes_beyond_the_runs_range_only():
+    from benchmarks.suite import compare
+
+    def data(*rows):
+        ratios = [
+            {
+                "ours": f"ours{i}",
+                "alternative": "alt",
+                "size_label": "small",
+                "phase": "train",
+                "median": median,
+                "min": low,
+                "max": high,
+            }
+            for i, (median, low, high) in enumerate(rows)
+        ]
+        return {"repeated": {"runs": 3, "ratios": {"jax": ratios}}}
+
+    before = data((1.0, 0.9, 1.1), (1.0, 0.95, 1.05), (1.0, 0.95, 1.05))
+    after = data((1.08, 1.0, 1.2), (1.2, 1.15, 1.25), (0.7, 0.65, 0.75))
+    lines = compare.compare(before, after)
+    assert lines[2].endswith("| 1.00 (0.90–1.10) | 1.08 (1.00–1.20) | within noise |")
+    assert lines[3].endswith("| slower |") and lines[4].endswith("| faster |")
+    with pytest.raises(ValueError, match="single run"):
+        compare.compare({"meta": {}}, after)

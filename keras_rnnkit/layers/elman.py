@@ -192,23 +192,24 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
         use_fused: `"auto"`, `True` or `False`, like `keras.layers.GRU`'s
             `use_cudnn` (and named as `JordanRNN`'s switch, since only some of
             these kernels are cuDNN's): whether to run the whole recurrence as one fused operation
-            instead of a loop of cell calls. On the torch backend that is
-            PyTorch's RNN kernel (what `torch.nn.RNN` runs; cuDNN on a GPU);
-            on TensorFlow with a GPU cuDNN's RNN_TANH/RNN_RELU kernel (without
-            a mask; such a model is not compiled with XLA, as for
-            `keras.layers.GRU`); otherwise, on JAX and TensorFlow, a scan with
-            a hand-written backward pass.
-            The configuration must allow it: activation tanh or relu; on
-            torch no mask or a right-padded one (taken as sequence lengths,
-            without `go_backwards`), on JAX and TensorFlow any mask; no
+            instead of a loop of cell calls: the library's recurrence engine
+            (`keras_rnnkit.backend.engine`: the input projection of all steps
+            in one product and a hand-written backward pass; a scan on JAX and
+            TensorFlow, one autograd node per sequence on torch), or a native
+            kernel behind it: on torch PyTorch's RNN kernel (what
+            `torch.nn.RNN` runs; cuDNN on a GPU) in float32/float64 without a
+            mask or with a right-padded one (taken as sequence lengths,
+            without `go_backwards`); on TensorFlow with a GPU cuDNN's
+            RNN_TANH/RNN_RELU kernel (without a mask; such a model is not
+            compiled with XLA, as for `keras.layers.GRU`).
+            The configuration must allow it: activation tanh or relu; no
             recurrent dropout while training; no zoneout, layer norm,
-            `gradient_clip`, `truncate_gradient` or `unroll`; on torch a
-            float32 or float64 compute dtype. `"auto"` then takes it where it
-            is faster: always on torch and JAX, and on TensorFlow with a GPU
-            or under XLA (`jit_compile=True`); the step loop otherwise. `True` raises a
-            `ValueError` (in the constructor, or in the call for a mask)
-            where it is not allowed; `False` always runs the step loop. Both
-            compute the same values.
+            `gradient_clip`, `truncate_gradient` or `unroll`. Any mask and
+            compute dtype. `"auto"` then takes it where it is faster: always
+            on torch and JAX, and on TensorFlow with cuDNN or under XLA
+            (`jit_compile=True`); the step loop otherwise. `True` raises a
+            `ValueError` in the constructor where it is not allowed; `False`
+            always runs the step loop. Both compute the same values.
             Default: `"auto"`. (Formerly `use_cudnn`, still accepted with a
             `DeprecationWarning`.)
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
