@@ -40,6 +40,7 @@ DOCUMENTED_SPACE = {
         None,
     ),
     "weight_decay": ("Choice", 0.0, {"values": [0.0, 1e-4, 1e-3, 3e-3, 1e-2]}, None),
+    "weight_penalty": ("Choice", "l2", {"values": ["l2", "elimination"]}, None),
     "clipnorm": ("Choice", 1.0, {"values": [0.0, 1.0, 10.0]}, None),
     "bidirectional": ("Boolean", False, {}, ("elman", "jordan")),
     "dropout": ("Choice", 0.0, {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]}, ("elman", "jordan")),
@@ -161,6 +162,32 @@ def test_every_searched_value_reaches_the_recurrent_layers():
     x = np.random.default_rng(0).normal(size=(8, 6, 3)).astype("float32")
     history = model.fit(x, x[:, -1, :2], epochs=1, batch_size=4, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize(
+    "penalty, regularizer",
+    [("l2", keras.regularizers.L2), ("elimination", keras_rnnkit.regularizers.WeightElimination)],
+)
+def test_the_weight_penalty_regularizes_every_kernel_with_the_searched_strength(
+    penalty, regularizer
+):
+    hp = keras_tuner.HyperParameters()
+    for name, value in {"family": "elman", "weight_decay": 1e-3, "weight_penalty": penalty}.items():
+        hp.Fixed(name, value)
+    model = RecurrentHyperModel((6, 3), 2).build(hp)
+    elman = _layers(model, keras_rnnkit.ElmanRNN)[0]
+    dense = model.layers[-1]
+    for owner, name in (
+        (elman.cell, "kernel"),
+        (elman.cell, "recurrent_kernel"),
+        (dense, "kernel"),
+    ):
+        attribute = "recurrent_regularizer" if name == "recurrent_kernel" else "kernel_regularizer"
+        found = getattr(owner, attribute)
+        assert isinstance(found, regularizer), (name, found)
+        assert float(found.get_config()["l2" if penalty == "l2" else "strength"]) == pytest.approx(
+            1e-3
+        )
 
 
 def test_tdnn_window_width_dilation_and_stride():

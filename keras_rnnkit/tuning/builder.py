@@ -73,6 +73,7 @@ def build_model(
         learning_rate=values["learning_rate"],
         # .get: values recorded by a search before weight decay was searched.
         weight_decay=values.get("weight_decay", 0.0),
+        weight_penalty=values.get("weight_penalty", "l2"),
         head=(output_activation, loss, metrics),
         training_data=training_data,
         seed=seed,

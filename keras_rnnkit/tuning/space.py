@@ -39,7 +39,14 @@ HYPERPARAMETERS = (
         "choice",
         0.0,
         {"values": [0.0, 1e-4, 1e-3, 3e-3, 1e-2]},
-        help="L2 penalty on every kernel (not the biases)",
+        help="strength of the weight penalty on every kernel (not the biases)",
+    ),
+    Hyperparameter(
+        "weight_penalty",
+        "choice",
+        "l2",
+        {"values": ["l2", "elimination"]},
+        help="the penalty weight_decay weighs: L2, or weight elimination (Weigend et al. 1990)",
     ),
     Hyperparameter(
         "clipnorm",
