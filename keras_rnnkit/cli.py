@@ -124,6 +124,7 @@ def _load_task(args):
     # The CSV options default to None, so that one given with --task or an NPZ
     # file is refused rather than ignored.
     flags = {
+        "--target": "target",
         "--time-column": "time_column",
         "--features": "features",
         "--missing": "missing",
@@ -143,6 +144,7 @@ def _load_task(args):
         csv_options["delimiter"] = "\t"  # a tab is hard to type on a command line
     if args.data is not None:
         window = 12 if args.window is None else args.window
+        csv_options.pop("target", None)
         task = load_file(args.data, target=args.target, window=window, **csv_options)
         for key, verb in (("rows_dropped", "dropped"), ("rows_filled", "filled")):
             if task.get(key):

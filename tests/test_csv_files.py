@@ -413,6 +413,8 @@ def test_train_refuses_a_bad_csv_file_in_one_line(tmp_path, capsys, extra, messa
     "source,extra,message",
     [
         (["--task", "sunspots"], ["--horizon", "2"], "--horizon apply to --data FILE.csv only"),
+        (["--task", "sunspots"], ["--target", "temp"], "--target apply to --data FILE.csv only"),
+        (["--data", "{npz}"], ["--target", "y"], "--target apply to --data FILE.csv only"),
         (
             ["--data", "{npz}"],
             ["--time-column", "t", "--missing", "drop"],
