@@ -214,7 +214,7 @@ def held_outputs(ops, outputs, keep, zero_output_for_mask):
         return outputs * keep
     steps = keras.ops.arange(keras.ops.shape(outputs)[0])[:, None]
     last = ops.cummax(keras.ops.where(keep[..., 0] > 0, steps, -1))
-    held = keras.ops.take_along_axis(outputs, keras.ops.maximum(last, 0)[..., None], axis=0)
+    held = ops.gather_steps(outputs, keras.ops.maximum(last, 0))
     return held * keras.ops.cast(last >= 0, outputs.dtype)[..., None]
 
 

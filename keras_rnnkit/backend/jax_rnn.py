@@ -35,6 +35,7 @@ OPS = types.SimpleNamespace(
     sum_of_products=_sum_of_products,
     sum_over_steps=lambda x: jnp.sum(x, axis=(0, 1)),
     cummax=lambda x: jax.lax.cummax(x, axis=0),
+    gather_steps=lambda x, index: jnp.take_along_axis(x, index[..., None], axis=0),
 )
 
 

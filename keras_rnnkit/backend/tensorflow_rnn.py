@@ -30,6 +30,12 @@ def _sum_of_products(a, b):
     return tf.einsum("tbi,tbj->ij", a, b)
 
 
+def _gather_steps(x, index):
+    """x[index[t, b], b] for (T, B, O) x and a (T, B) index."""
+    rows = tf.broadcast_to(tf.range(tf.shape(x)[1])[None, :], tf.shape(index))
+    return tf.gather_nd(x, tf.stack([tf.cast(index, "int32"), rows], axis=-1))
+
+
 OPS = types.SimpleNamespace(
     # A variable read into a tensor: the ops and the custom gradient take tensors.
     as_tensor=tf.convert_to_tensor,
@@ -44,6 +50,7 @@ OPS = types.SimpleNamespace(
     sum_over_steps=lambda x: tf.reduce_sum(x, axis=(0, 1)),
     # The running maximum along time (TensorFlow has no cummax).
     cummax=lambda x: tf.scan(tf.maximum, x),
+    gather_steps=_gather_steps,
 )
 
 

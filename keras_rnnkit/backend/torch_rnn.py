@@ -155,6 +155,9 @@ OPS = types.SimpleNamespace(
     sum_of_products=lambda a, b: a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1]),
     sum_over_steps=lambda x: x.sum(dim=(0, 1)),
     cummax=lambda x: torch.cummax(x, dim=0).values,
+    # outputs[index[t, b], b] for (T, B, O) outputs and a (T, B) index: an expanded
+    # view, not keras.ops.take_along_axis's materialised (T, B, O) index (2.5x slower).
+    gather_steps=lambda x, index: torch.gather(x, 0, index[..., None].expand_as(x)),
 )
 
 
