@@ -222,12 +222,11 @@ def _versus_torch_nn_rnn(results):
 
 def main(argv=None, prog="benchmarks/run.py"):
     """Runs the benchmark; returns the exit code."""
-    # Imports keras (and its default backend) in this process too; the timed work runs only
-    # in the children.
-    from keras_rnnkit import _atomic
-
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(prog).parse_args(argv)
+    # After parsing, so that --help imports no framework: this imports keras (and its
+    # default backend) in this process too; the timed work runs only in the children.
+    from keras_rnnkit import _atomic
     try:
         settings = settings_from_args(args)
         backends = _choose_backends(args.backends)
