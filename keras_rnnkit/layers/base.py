@@ -11,6 +11,7 @@ import re
 import keras
 
 from keras_rnnkit import _arguments as arguments
+from keras_rnnkit.backend.engine import two_dimensional
 from keras_rnnkit.backend.keras_internals import DropoutRNNCell
 from keras_rnnkit.backend.keras_internals import backend_rnn
 from keras_rnnkit.layers.clipping import CLIP_MODES
@@ -262,10 +263,6 @@ def _total_size(state_size):
     return sum(state_size) if isinstance(state_size, (list, tuple)) else state_size
 
 
-def _two_dimensional(mask):
-    return mask[..., 0] if len(mask.shape) == 3 else mask
-
-
 def run_keras_loop(layer, sequences, initial_state, training, layout):
     """Keras's loop over the steps (`keras.layers.RNN.inner_loop`'s), the cell
     called with the step `layout` as an argument."""
@@ -432,8 +429,7 @@ class RecurrentLayer(keras.layers.RNN):
             )
             first_state = state[0] if isinstance(state, (list, tuple)) else state
             # The features only: teacher-forcing channels may follow them (see step_layout).
-            features = self.input_spec.axes[-1] if self.input_spec.axes else None
-            self.cell.get_dropout_mask(sequences[:, 0, :features])
+            self.cell.get_dropout_mask(sequences[:, 0, : self._built_features()])
             self.cell.get_recurrent_dropout_mask(
                 keras.ops.cast(first_state, self.cell.compute_dtype)
             )
@@ -445,13 +441,18 @@ class RecurrentLayer(keras.layers.RNN):
             self.cell.reset_dropout_mask()
             self.cell.reset_recurrent_dropout_mask()
 
+    def _built_features(self):
+        """The input features D the layer was built for (set by `build`), or None before."""
+        axes = self.input_spec.axes if self.input_spec else None
+        return axes[-1] if axes else None
+
     def _step_layout(self, sequences, mask, training):
         """The `StepLayout` of this call: which controls its steps carry.
 
         Teacher-forcing channels are what `sequences` has beyond the
         features the layer was built for (JordanRNN appends them).
         """
-        features = self.input_spec.axes[-1] if self.input_spec and self.input_spec.axes else None
+        features = self._built_features()
         teacher = 0
         if features is not None and sequences.shape[-1] != features:
             teacher = int(sequences.shape[-1]) - int(features) - 1
@@ -469,9 +470,9 @@ class RecurrentLayer(keras.layers.RNN):
         layout = self._step_layout(sequences, mask, training)
         units = _total_size(self.state_size)
         batch_time = keras.ops.shape(sequences)[:2]
-        # Zeros the size of all states at every step; inside `state_probes.probing`
-        # the monitor swaps them for a tensor it differentiates by.
-        probe = probe_for(self, keras.ops.zeros((*batch_time, units), dtype=sequences.dtype))
+        # One channel per state unit at every step, only inside `state_probes.probing`:
+        # the tensor the monitor differentiates by.
+        probe = probe_for(self, (*batch_time, units), sequences.dtype)
         if probe is not None:
             layout = layout._replace(probe=units)
         if layout.empty:
@@ -495,7 +496,7 @@ class RecurrentLayer(keras.layers.RNN):
             # The cell applies the mask itself (see RecurrentCell.call): the
             # JAX loop assumes that the first state is the previous output,
             # which is false for a Jordan cell (its context).
-            keep=None if mask is None else keras.ops.expand_dims(_two_dimensional(mask), -1),
+            keep=None if mask is None else keras.ops.expand_dims(two_dimensional(mask), -1),
             cut=self._truncation_channel(sequences) if layout.truncate else None,
         )
         extra_states = []

@@ -17,6 +17,8 @@ model happens to call its layers.
 import contextlib
 import contextvars
 
+import keras
+
 _PROBING = contextvars.ContextVar("state_probes", default=None)
 
 
@@ -35,11 +37,16 @@ def active():
     return _PROBING.get() is not None
 
 
-def probe_for(layer, zeros):
-    """`layer`'s probe for this call (a tensor shaped like `zeros`), or None outside a block."""
+def probe_for(layer, shape, dtype):
+    """`layer`'s probe for this call, a `shape` tensor, or None outside a block.
+
+    The provider receives zeros of that shape; they are made only inside a
+    block, so that a call that nothing probes allocates nothing.
+    """
     current = _PROBING.get()
     if current is None:
         return None
+    zeros = keras.ops.zeros(shape, dtype=dtype)
     provider, calls = current
     call = calls.get(id(layer), 0)
     calls[id(layer)] = call + 1
