@@ -227,6 +227,7 @@ def main(argv=None, prog="benchmarks/run.py"):
     # After parsing, so that --help imports no framework: this imports keras (and its
     # default backend) in this process too; the timed work runs only in the children.
     from keras_rnnkit import _atomic
+
     try:
         settings = settings_from_args(args)
         backends = _choose_backends(args.backends)
