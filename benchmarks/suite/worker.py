@@ -14,6 +14,7 @@ import numpy as np
 
 from benchmarks.suite import measure
 from benchmarks.suite import models
+from benchmarks.suite import targets
 from benchmarks.suite.settings import SWEEP_SIZE
 from benchmarks.suite.settings import Settings
 
@@ -63,6 +64,10 @@ class Run:
             flush=True,
         )
         return rid
+
+    def target(self, comparison, record_id):
+        """The target of `comparison` (see `targets`) for the phase of `record_id`."""
+        return targets.target(self.backend, comparison, targets.phase_of(record_id), self.on_gpu)
 
     def compare(self, ours, alternative, target=None, label=""):
         a, b = self.records[ours], self.records[alternative]
@@ -120,31 +125,21 @@ def _padded(data, seed=0):
     return x.astype(np.float32), y
 
 
-def _elman_targets(backend, on_gpu):
-    """Issue 4's targets for ElmanRNN / SimpleRNN (training step)."""
-    if backend == "tensorflow":
-        return 1.0
-    if backend == "jax":
-        return 0.5 if on_gpu else 0.8  # GPU: at least 2x faster
-    return None  # the torch backend's target is against nn.RNN
-
-
 def _elman_group(run, size, data):
-    backend, target = run.backend, _elman_targets(run.backend, run.on_gpu)
+    backend = run.backend
     # On TensorFlow without and with XLA, explicitly (not "auto").
     plain_jit = False if backend == "tensorflow" else "auto"
     elman = run.keras_model("ElmanRNN", size, data, jit_compile=plain_jit)
     simple = run.keras_model("SimpleRNN", size, data, jit_compile=plain_jit)
     for ours, alternative in zip(elman, simple):
-        run.compare(ours, alternative, target if "/train/" in ours else None)
+        run.compare(ours, alternative, run.target("elman", ours))
     if backend == "tensorflow":
         elman_jit = run.keras_model("ElmanRNN", size, data, variant="jit", jit_compile=True)
         simple_jit = run.keras_model("SimpleRNN", size, data, variant="jit", jit_compile=True)
         for ours, alternative, plain, simple_plain in zip(elman_jit, simple_jit, elman, simple):
-            train = "/train/" in ours
-            run.compare(ours, alternative, 1.0 if train else None)
+            run.compare(ours, alternative, run.target("elman-jit", ours))
             # With XLA it must not be slower than without (SimpleRNN is).
-            run.compare(ours, plain, 1.0 if train else None, label="jit / no jit")
+            run.compare(ours, plain, run.target("jit/no-jit", ours), label="jit / no jit")
             run.compare(alternative, simple_plain, label="jit / no jit")
     if backend == "torch":
         from benchmarks.suite.torch_rnn import time_nn_rnn
@@ -158,8 +153,7 @@ def _elman_group(run, size, data):
             run.add("nn.RNN", "", "predict", size, predict, flops, peak.result),
         )
         for ours, simple_id, reference in zip(elman, simple, torch_ids):
-            train = "/train/" in ours
-            run.compare(ours, reference, 1.2 if train else None)
+            run.compare(ours, reference, run.target("elman/nn.RNN", ours))
             run.compare(simple_id, reference)
 
 
@@ -167,20 +161,19 @@ def _jordan_group(run, size, data):
     ours = run.keras_model("JordanRNN", size, data)
     naive = run.keras_model("NaiveJordan", size, data)
     for a, b in zip(ours, naive):
-        run.compare(a, b, 0.8 if "/train/" in a else None)
+        run.compare(a, b, run.target("jordan", a))
     if run.backend == "tensorflow":
-        # JordanRNN's fused recurrence runs on TensorFlow only under XLA.
         ours = run.keras_model("JordanRNN", size, data, variant="jit", jit_compile=True)
         naive = run.keras_model("NaiveJordan", size, data, variant="jit", jit_compile=True)
         for a, b in zip(ours, naive):
-            run.compare(a, b, 0.8 if "/train/" in a else None)
+            run.compare(a, b, run.target("jordan-jit", a))
 
 
 def _masked_group(run, size, data):
     """Right-padded batches behind a Masking layer: ElmanRNN and JordanRNN against their
     alternatives. No target: it shows what the fused paths' masks are worth."""
     padded = _padded(data)
-    # TensorFlow: without and with XLA (the fused paths run only with XLA on a CPU).
+    # TensorFlow: without and with XLA (each with its own form of the fused scans).
     tensorflow = run.backend == "tensorflow"
     variants = [("masked", False), ("masked-jit", True)] if tensorflow else [("masked", "auto")]
     for variant, jit in variants:
@@ -203,7 +196,7 @@ def _tdnn_group(run, size, data):
         if kind != "offsets":  # what Conv1D can express
             conv = run.keras_model("Conv1D", size, data, variant=kind, context=context)
             for a, b in zip(ours, conv):
-                run.compare(a, b, 1.1 if "/train/" in a else None)
+                run.compare(a, b, run.target("tdnn/conv1d", a))
 
 
 def _stream_group(run, size):
@@ -225,14 +218,13 @@ def _stream_group(run, size):
 
 def _sweep(run):
     """Training step of ElmanRNN and SimpleRNN against T (the plot's data)."""
-    target = _elman_targets(run.backend, run.on_gpu)
     for steps in run.settings.lengths:
         size = SWEEP_SIZE._replace(steps=steps)
         data = _data(size, size.batch * (run.settings.warmup + run.settings.repeats_for(size) + 1))
         run.matmul.setdefault(size.label, measure.matmul_rate(size.batch, size.units, size.units))
         elman = run.keras_model("ElmanRNN", size, data, variant="sweep")
         simple = run.keras_model("SimpleRNN", size, data, variant="sweep")
-        run.compare(elman[0], simple[0], target)
+        run.compare(elman[0], simple[0], run.target("elman", elman[0]))
 
 
 def _backend_meta(backend):

@@ -26,6 +26,8 @@ PyTorch's RNN kernel). Which path a layer takes is decided in one place,
 `keras_rnnkit.layers.fused_policy`.
 """
 
+import contextlib
+import contextvars
 import importlib
 from typing import NamedTuple
 
@@ -44,6 +46,25 @@ MODULES = {
     "jax": "keras_rnnkit.backend.jax_rnn",
     "tensorflow": "keras_rnnkit.backend.tensorflow_rnn",
 }
+
+
+# Set while an exporter traces (`portable()`).
+PORTABLE = contextvars.ContextVar("portable", default=False)
+
+
+@contextlib.contextmanager
+def portable():
+    """Traces inside this context use only the backend's plain, portable ops.
+
+    No vendor kernel (cuDNN's has no CPU kernel) and no function compiled by
+    XLA: what an exported file (SavedModel, TFLite, ONNX) must hold to serve
+    on any device and convert with any tool.
+    """
+    token = PORTABLE.set(True)
+    try:
+        yield
+    finally:
+        PORTABLE.reset(token)
 
 
 def backend_module():

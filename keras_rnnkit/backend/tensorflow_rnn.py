@@ -1,5 +1,6 @@
 """The engine's recurrence on TensorFlow: `tf.scan` forwards and backwards, one
-`tf.custom_gradient`; and cuDNN's Elman kernel on a GPU.
+`tf.custom_gradient`, each scan compiled by XLA where the graph around it is
+not (`compiles_scans`); and cuDNN's Elman kernel on a GPU.
 
 XLA compiles the generic gradient of a `while_loop` recurrence into a loop
 several times slower than the one TensorFlow runs without XLA; this backward
@@ -54,6 +55,86 @@ OPS = types.SimpleNamespace(
 )
 
 
+def _forward(options, projection, initial, tensors, masks):
+    """The forward scan: the stacked `engine.SAVED` tensors, time-major."""
+    weights = engine.Weights(*tensors)
+
+    def step(saved, inputs):
+        keep = inputs[1] if masks else None
+        return engine.step(OPS, options, weights, saved[-1], inputs[0], keep)[1]
+
+    start = (initial,)
+    if options.has_output_layer:
+        start = (_hidden_zeros(initial, weights.recurrent_kernel), tf.zeros_like(initial), initial)
+    return tf.scan(step, (projection, *masks), initializer=start)
+
+
+def _backward(options, grads, saved, initial, tensors, masks):
+    """The reverse scan: `(per_step, dL/dc_0)`, `per_step` as `engine.backward_step` names it."""
+    transposed = engine.Weights(*(tf.transpose(w) if len(w.shape) == 2 else None for w in tensors))
+
+    def step(carry, inputs):
+        keep = inputs[2] if masks else None
+        grad_previous, per_step = engine.backward_step(
+            OPS, options, transposed, carry[-1], inputs[0], inputs[1], keep
+        )
+        return (*per_step, grad_previous)
+
+    zeros = tf.zeros_like(initial)
+    hidden_zeros = _hidden_zeros(initial, tensors[0])
+    start = (zeros, hidden_zeros, zeros) if options.has_output_layer else (hidden_zeros, zeros)
+    elems = (grads, saved, *masks)
+    *per_step, grad_previous = tf.scan(step, elems, initializer=start, reverse=True)
+    return per_step, grad_previous[0]
+
+
+def _hidden_zeros(initial, recurrent_kernel):
+    shape = tf.stack([tf.shape(initial)[0], tf.shape(recurrent_kernel)[1]])
+    return tf.zeros(shape, initial.dtype)
+
+
+# The two scans compiled by XLA, for graphs that XLA does not compile (see
+# `compiles_scans`). Compiled once per shape and dtype; the options are static.
+_COMPILED_FORWARD = tf.function(_forward, jit_compile=True, reduce_retracing=True)
+_COMPILED_BACKWARD = tf.function(_backward, jit_compile=True, reduce_retracing=True)
+
+
+def _compiled(function):
+    """Calls an XLA-compiled function with inputs that no gradient tape watches.
+
+    Eager `tf.custom_gradient` leaves the tape recording: a watched call
+    would make TensorFlow build the function's own gradient, whose loop
+    state cannot leave XLA ("TensorList crossing the XLA/TF boundary").
+    The custom gradient is the only one wanted.
+    """
+
+    def call(options, *tensors):
+        return function(options, *tf.nest.map_structure(tf.stop_gradient, tensors))
+
+    return call
+
+
+def _with_shapes(tensors, shapes):
+    """`tensors` with their static shapes set to `shapes` (known dimensions only)."""
+    for tensor, shape in zip(tensors, shapes, strict=True):
+        tensor.set_shape(shape)
+    return tuple(tensors)
+
+
+def compiles_scans():
+    """Whether `feedback` runs its scans as XLA-compiled functions here.
+
+    Yes outside XLA: TensorFlow's executor spends about as long on a while
+    loop's bookkeeping per step as on the step's own matrix product (a
+    64x128x128 product: ~30 us; a scan step around it: ~60 us; docs/benchmarks.md),
+    and XLA runs the same loop with a fraction of that. Inside a graph that
+    XLA compiles (`jit_compile=True`) the scans are compiled with it anyway;
+    and not while an exporter traces (`engine.portable()`): SavedModel, TFLite
+    and ONNX files hold plain TensorFlow ops.
+    """
+    return not in_xla_context() and not engine.PORTABLE.get()
+
+
 def feedback(projection, initial, weights, keep, options):
     """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
 
@@ -63,51 +144,36 @@ def feedback(projection, initial, weights, keep, options):
     masks = () if keep is None else (keep,)
     # Tensors, not variables: the custom gradient then flows to them like any input.
     tensors = [tf.convert_to_tensor(w) for w in weights if w is not None]
+    forward, backward_scan = _forward, _backward
+    if compiles_scans():
+        forward, backward_scan = _compiled(_COMPILED_FORWARD), _compiled(_COMPILED_BACKWARD)
+
+    # The static shapes the scans give (a function traced with
+    # `reduce_retracing` may return less: its trace serves other shapes too).
+    steps_shape = projection.shape[:2]
+    hidden_shape, context_shape = projection.shape, steps_shape + initial.shape[-1:]
     with_output = options.has_output_layer
+    saved_shapes = (hidden_shape, context_shape, context_shape) if with_output else (hidden_shape,)
+    per_step_shapes = (context_shape, hidden_shape) if with_output else (hidden_shape,)
 
     @tf.custom_gradient
     def recurrence(projection, initial, *tensors):
-        weights = engine.Weights(*tensors)
-
-        def step(saved, inputs):
-            k = inputs[1] if masks else None
-            return engine.step(OPS, options, weights, saved[-1], inputs[0], k)[1]
-
-        hidden_zeros = tf.zeros(
-            tf.stack([tf.shape(initial)[0], tf.shape(weights.recurrent_kernel)[1]]),
-            projection.dtype,
-        )
-        start = (hidden_zeros, tf.zeros_like(initial), initial) if with_output else (initial,)
-        saved = tf.scan(step, (projection, *masks), initializer=start)
-        returned = saved[1:] if with_output else saved
+        saved = forward(options, projection, initial, tensors, masks)
+        saved = _with_shapes(saved, saved_shapes)
+        returned = saved[1:] if options.has_output_layer else saved
 
         def backward(*grads):
             # A tensor that the loss does not use may get no gradient at all.
             grads = tuple(
                 tf.zeros_like(r) if g is None else g for g, r in zip(grads, returned, strict=True)
             )
-            transposed = engine.Weights(
-                *(tf.transpose(w) if len(w.shape) == 2 else None for w in tensors)
-            )
-
-            def step(carry, inputs):
-                k = inputs[2] if masks else None
-                grad_previous, per_step = engine.backward_step(
-                    OPS, options, transposed, carry[-1], inputs[0], inputs[1], k
-                )
-                return (*per_step, grad_previous)
-
-            zeros = tf.zeros_like(initial)
-            start = (zeros, hidden_zeros, zeros) if with_output else (hidden_zeros, zeros)
-            *per_step, grad_previous = tf.scan(
-                step, (grads, saved, *masks), initializer=start, reverse=True
-            )
+            per_step, grad_initial = backward_scan(options, grads, saved, initial, tensors, masks)
+            per_step = _with_shapes(per_step, per_step_shapes)
+            (grad_initial,) = _with_shapes((grad_initial,), (initial.shape,))
+            # Outside the compiled function: TensorFlow's own product over all
+            # steps measured faster than XLA's.
             gradients = engine.weight_gradients(OPS, options, initial, saved, per_step)
-            return (
-                per_step[-1],
-                grad_previous[0],
-                *(g for g in gradients if g is not None),
-            )
+            return (per_step[-1], grad_initial, *(g for g in gradients if g is not None))
 
         return returned, backward
 

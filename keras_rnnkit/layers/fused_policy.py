@@ -19,9 +19,6 @@ allow it; `"auto"` runs it where it is supported and `auto_prefers_fused`
 says it is faster, by the measurements in docs/benchmarks.md.
 """
 
-import contextlib
-import contextvars
-
 import keras
 
 from keras_rnnkit.backend import engine
@@ -81,7 +78,7 @@ def native_kernel(family, compute_dtype, mask, go_backwards):
     own recurrence runs (it takes any mask, any float dtype, either
     direction).
     """
-    if family != "elman" or _DEVICE_INDEPENDENT.get():
+    if family != "elman" or engine.PORTABLE.get():
         return False
     dtype = keras.backend.standardize_dtype(compute_dtype)
     return engine.backend_module().native_elman_reason(dtype, mask, go_backwards) is None
@@ -98,45 +95,33 @@ def auto_prefers_fused(family, compute_dtype):
     - JAX: for Elman the scan is ~10% faster; for Jordan it measured
       0.95-1.20x, no faster than the step loop, whose scan XLA already
       differentiates well;
-    - TensorFlow: faster only under XLA (`jit_compile=True`), where the
-      generic gradient of the while loop is slow; without XLA (also what
-      `Model.compile`'s `jit_compile="auto"` gives a recurrent model there)
-      TensorFlow's own while loop is faster. With a GPU, cuDNN's kernel runs
+    - TensorFlow: faster with and without XLA. Outside XLA its scans run as
+      XLA-compiled functions inside the graph (`tensorflow_rnn.compiles_scans`):
+      TensorFlow's executor spends about as long per step of a while loop as
+      on the step's matrix product, XLA a fraction of that. Under XLA
+      (`jit_compile=True`) the hand-written backward pass beats XLA's
+      generic gradient of the while loop. With a GPU, cuDNN's kernel runs
       for Elman, as for `keras.layers.GRU`.
     """
     backend = keras.backend.backend()
-    if backend == "tensorflow":
-        from keras_rnnkit.backend import tensorflow_rnn
-
-        return tensorflow_rnn.in_xla_context() or uses_tensorflow_cudnn(family, compute_dtype)
     if backend == "jax":
         return family == "elman"
     return True
 
 
 def step_loop_faster_reason():
-    """The reason `"auto"` gives where `auto_prefers_fused` says no: true on each backend."""
-    backend = keras.backend.backend()
-    where = "TensorFlow without XLA" if backend == "tensorflow" else f"on {backend}"
-    return f"the step loop is faster here ({where})"
+    """The reason `"auto"` gives where `auto_prefers_fused` says no."""
+    return f"the step loop is faster here (on {keras.backend.backend()})"
 
 
-# Set while an exporter traces: graphs that must run on any device.
-_DEVICE_INDEPENDENT = contextvars.ContextVar("device_independent", default=False)
-
-
-@contextlib.contextmanager
 def device_independent():
-    """Traces inside this context use no cuDNN op (they have no CPU kernel).
+    """Traces inside this context use no cuDNN op (no CPU kernel) and no XLA-compiled function.
 
     The exporters (`keras_rnnkit.export`) trace in it, so that a SavedModel,
-    TFLite or ONNX model written on a GPU machine serves on a CPU too.
+    TFLite or ONNX model written on a GPU machine serves on a CPU too, and
+    converters see plain ops. The same as `engine.portable()`.
     """
-    token = _DEVICE_INDEPENDENT.set(True)
-    try:
-        yield
-    finally:
-        _DEVICE_INDEPENDENT.reset(token)
+    return engine.portable()
 
 
 def uses_tensorflow_cudnn(family, compute_dtype):
