@@ -352,11 +352,73 @@ def render_sunspot_selection(results_dir):
     )
 
 
+def _comparison_name(record_id):
+    """`ElmanRNN[jit]` of `ElmanRNN[jit]/train/B64_T100_D32_H128`."""
+    return record_id.split("/")[0]
+
+
+_BACKEND_NAMES = {"tensorflow": "TF", "jax": "JAX", "torch": "torch"}
+
+
+def render_speed(results_dir):
+    """README's and docs/benchmarks.md's speed table: every ratio with a target, over the runs.
+
+    From results.json written by `benchmarks/run.py --runs N` (N >= 2): one row
+    per comparison and phase, one column per size, each cell the median ratio
+    ours / alternative over the runs and its range; **bold** where the median
+    misses the target.
+    """
+    results = load(results_dir, "results.json")
+    repeated = results.get("repeated")
+    if not repeated:
+        raise ValueError(
+            "results.json holds one run: the speed table needs `benchmarks/run.py --runs 3`"
+        )
+    rows, sizes = {}, []
+    for backend, summaries in repeated["ratios"].items():
+        for summary in summaries:
+            if summary.get("target") is None:
+                continue
+            size = summary["size_label"]
+            if size not in sizes:
+                sizes.append(size)
+            ours, alternative = (_comparison_name(summary[k]) for k in ("ours", "alternative"))
+            key = (_BACKEND_NAMES.get(backend, backend), ours, alternative, summary["phase"])
+            rows.setdefault(key, {"target": summary["target"], "cells": {}})
+            median = f"{summary['median']:.2f}"
+            cell = median if summary["met"] else f"**{median}**"
+            rows[key]["cells"][size] = f"{cell} ({summary['min']:.2f}–{summary['max']:.2f})"
+    header = "| backend | ours / alternative | phase | target | " + " | ".join(
+        size.replace("_", " ") for size in sizes
+    )
+    lines = [header + " |", "|---|---|---|---|" + "---|" * len(sizes)]
+    for (backend, ours, alternative, phase), row in rows.items():
+        cells = [row["cells"].get(size, "–") for size in sizes]
+        lines.append(
+            f"| {backend} | {ours} / {alternative} | {phase} | ≤ {row['target']:g} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    meta = results["meta"]
+    argv = list(meta["argv"])
+    if "--out" in argv:  # where this machine put it: no part of the measurement
+        del argv[argv.index("--out") : argv.index("--out") + 2]
+    lines += [
+        "",
+        f"Median ratio ours / alternative over {repeated['runs']} whole runs (range in "
+        f"brackets; below 1: ours is faster); **bold**: the median misses the target. "
+        f"Measured {meta['date'][:16].replace('T', ' ')} UTC, {meta['cpus']} CPUs "
+        f"(`python benchmarks/run.py {' '.join(argv)}`).",
+    ]
+    return "\n".join(lines)
+
+
 RENDERERS = {
     "reproductions": render_reproductions,
     "adding": render_adding,
     "sunspot-demo": render_sunspot_demo,
     "sunspot-selection": render_sunspot_selection,
+    "speed": render_speed,
 }
 
 

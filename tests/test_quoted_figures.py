@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks import render
 from benchmarks.reproductions import ROWS
+from benchmarks.suite import repeats
 
 QUOTED = [
     pytest.param(page, name, start, end, id=f"{page.name}[{name}]")
@@ -103,3 +104,66 @@ def test_smoke_runs_are_never_quoted(tmp_path):
     results = _write_results(tmp_path, xor=_entry([dict.fromkeys(keys, 0.5)], smoke=True))
     with pytest.raises(ValueError, match="row 'xor' holds a --smoke run"):
         render.render_reproductions(results)
+
+
+def _runs(comparisons):
+    """Whole runs as the workers report them, from (ours, alternative, ratios, target)."""
+    count = max(len(ratios) for _, rows in comparisons.items() for *_, ratios, _ in rows)
+    return [
+        {
+            backend: {
+                "comparisons": [
+                    {
+                        "ours": ours,
+                        "alternative": alternative,
+                        "phase": ours.split("/")[1],
+                        "size_label": ours.split("/")[2],
+                        "ratio": ratios[run],
+                        "target": target,
+                    }
+                    for ours, alternative, ratios, target in rows
+                    if run < len(ratios)
+                ]
+            }
+            for backend, rows in comparisons.items()
+        }
+        for run in range(count)
+    ]
+
+
+def test_speed_table_quotes_each_targeted_ratio_over_the_runs(tmp_path):
+    ratios = repeats.summarize(
+        _runs(
+            {
+                "tensorflow": [
+                    ("ElmanRNN/train/S1", "SimpleRNN/train/S1", [0.7, 0.75, 0.9], 0.8),
+                    ("ElmanRNN/train/S2", "SimpleRNN/train/S2", [0.85, 0.81, 0.95], 0.8),
+                    ("ElmanRNN/predict/S1", "SimpleRNN/predict/S1", [0.5, 0.6, 0.7], None),
+                ],
+                "jax": [("TDNN[dilated]/train/S1", "Conv1D[dilated]/train/S1", [1.0, 1.1], 1.0)],
+            }
+        )
+    )
+    results = {
+        "meta": {"date": "2026-12-01T10:00:00", "cpus": 2, "argv": ["--runs", "3", "--out", "x"]},
+        "repeated": {"runs": 3, "ratios": ratios},
+    }
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    lines = render.render_speed(tmp_path).splitlines()
+    assert lines[0] == "| backend | ours / alternative | phase | target | S1 | S2 |"
+    assert (
+        lines[2]
+        == "| TF | ElmanRNN / SimpleRNN | train | ≤ 0.8 | 0.75 (0.70–0.90) | **0.85** (0.81–0.95) |"
+    )
+    assert (
+        lines[3]
+        == "| JAX | TDNN[dilated] / Conv1D[dilated] | train | ≤ 1 | **1.05** (1.00–1.10) | – |"
+    )
+    assert len(lines) == 6  # no row for the untargeted ratio; a blank line, the footnote
+    assert "over 3 whole runs" in lines[-1] and "--out" not in lines[-1]
+
+
+def test_speed_table_needs_repeated_runs(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({"meta": {}, "runs": []}))
+    with pytest.raises(ValueError, match="--runs 3"):
+        render.render_speed(tmp_path)

@@ -205,9 +205,9 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             The configuration must allow it: activation tanh or relu; no
             recurrent dropout while training; no zoneout, layer norm,
             `gradient_clip`, `truncate_gradient` or `unroll`. Any mask and
-            compute dtype. `"auto"` then takes it where it is faster: always
-            on torch and JAX, and on TensorFlow with cuDNN or under XLA
-            (`jit_compile=True`); the step loop otherwise. `True` raises a
+            compute dtype. `"auto"` then takes it (faster on every backend,
+            docs/benchmarks.md); on TensorFlow outside XLA its scans run as
+            XLA-compiled functions inside the graph. `True` raises a
             `ValueError` in the constructor where it is not allowed; `False`
             always runs the step loop. Both compute the same values.
             Default: `"auto"`. (Formerly `use_cudnn`, still accepted with a

@@ -266,12 +266,12 @@ class JordanRNN(FusedLoop, RecurrentLayer):
             forcing or recurrent dropout while training, no zoneout, layer
             norm, `gradient_clip`, `truncate_gradient` or `unroll` (masks
             are applied step by step). `"auto"` then takes it where it
-            measured faster: on torch (2-6x), and on TensorFlow under XLA
-            (`jit_compile=True`); the step loop otherwise (on JAX it was no
-            faster). `True` raises a `ValueError` (in the constructor, or in
-            the call for targets) where it is not allowed; `False` always
-            runs the step loop. Both compute the same values. Default:
-            `"auto"`.
+            measured faster: on torch (2-6x) and on TensorFlow, with XLA and
+            without (there its scans run as XLA-compiled functions inside
+            the graph); the step loop on JAX, where it was no faster.
+            `True` raises a `ValueError` (in the constructor, or in the call
+            for targets) where it is not allowed; `False` always runs the
+            step loop. Both compute the same values. Default: `"auto"`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
