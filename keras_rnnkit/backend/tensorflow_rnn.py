@@ -37,6 +37,27 @@ def _gather_steps(x, index):
     return tf.gather_nd(x, tf.stack([tf.cast(index, "int32"), rows], axis=-1))
 
 
+def _cummax(x):
+    """The running maximum along axis 0 (TensorFlow has no cummax op).
+
+    By doubling (Hillis and Steele's scan): after the shifts 1, 2, 4, ...,
+    2^(k-1) with 2^k >= T, x_t is the maximum of x_s over s <= t. Elementwise
+    ops only, no loop: a `tf.scan` here was a second while loop per call, and
+    one that tf2onnx cannot convert. When T is not static, 31 shifts (up to
+    2^30, within int32) cover any length a tensor can have.
+    """
+    length = x.shape[0]
+    steps = tf.range(tf.shape(x)[0])
+    steps = tf.reshape(steps, [-1] + [1] * (len(x.shape) - 1))
+    lowest = x.dtype.min
+    shift = 1
+    while shift < (2**31 if length is None else length):
+        shifted = tf.where(steps >= shift, tf.roll(x, shift, axis=0), lowest)
+        x = tf.maximum(x, shifted)
+        shift *= 2
+    return x
+
+
 OPS = types.SimpleNamespace(
     # A variable read into a tensor: the ops and the custom gradient take tensors.
     as_tensor=tf.convert_to_tensor,
@@ -49,8 +70,7 @@ OPS = types.SimpleNamespace(
     concat=lambda parts: tf.concat(parts, axis=0),
     sum_of_products=_sum_of_products,
     sum_over_steps=lambda x: tf.reduce_sum(x, axis=(0, 1)),
-    # The running maximum along time (TensorFlow has no cummax).
-    cummax=lambda x: tf.scan(tf.maximum, x),
+    cummax=_cummax,
     gather_steps=_gather_steps,
 )
 
