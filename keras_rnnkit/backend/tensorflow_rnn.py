@@ -41,19 +41,21 @@ def _cummax(x):
     """The running maximum along axis 0 (TensorFlow has no cummax op).
 
     By doubling (Hillis and Steele's scan): after the shifts 1, 2, 4, ...,
-    2^(k-1) with 2^k >= T, x_t is the maximum of x_s over s <= t. Elementwise
-    ops only, no loop: a `tf.scan` here was a second while loop per call, and
-    one that tf2onnx cannot convert. When T is not static, 31 shifts (up to
-    2^30, within int32) cover any length a tensor can have.
+    2^(k-1) with 2^k >= T, x_t is the maximum of x_s over s <= t. Slices,
+    concatenations and maxima only, no loop: a `tf.scan` here was a second
+    while loop per call, and one that tf2onnx cannot convert (`tf.roll` would
+    be one that TFLite's builtin ops lack). When T is not static, 31 shifts
+    (up to 2^30, within int32) cover any length a tensor can have.
     """
     length = x.shape[0]
-    steps = tf.range(tf.shape(x)[0])
-    steps = tf.reshape(steps, [-1] + [1] * (len(x.shape) - 1))
-    lowest = x.dtype.min
+    steps = tf.shape(x)[0] if length is None else length
+    lowest = tf.cast(x.dtype.min, x.dtype)
     shift = 1
     while shift < (2**31 if length is None else length):
-        shifted = tf.where(steps >= shift, tf.roll(x, shift, axis=0), lowest)
-        x = tf.maximum(x, shifted)
+        moved = tf.minimum(shift, steps) if length is None else shift
+        # x shifted down by `shift` steps along time, the lowest value above.
+        filler = tf.fill(tf.concat([[moved], tf.shape(x)[1:]], 0), lowest)
+        x = tf.maximum(x, tf.concat([filler, x[: steps - moved]], 0))
         shift *= 2
     return x
 
