@@ -182,7 +182,7 @@ def feedback(projection, initial, weights, keep, options):
     def recurrence(projection, initial, *tensors):
         saved = forward(options, projection, initial, tensors, masks)
         saved = _with_shapes(saved, saved_shapes)
-        returned = saved[1:] if options.has_output_layer else saved
+        returned = saved[1:] if with_output else saved
 
         def backward(*grads):
             # A tensor that the loss does not use may get no gradient at all.
