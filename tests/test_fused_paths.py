@@ -63,8 +63,6 @@ class Family:
     constructor: dict
     # The size of one output step, and of the state (they are equal in both families).
     output_size: int
-    # What `use_fused="auto"` does in an eager call.
-    auto_fuses_eagerly: bool
     # Whether the fused recurrence takes any mask here (else only some, tested separately).
     fuses_any_mask: bool
     # An option of the family that the initial-state, chunked and fit checks turn on.
@@ -95,14 +93,12 @@ class Family:
         return self.name
 
 
-_AUTO_FUSES_ELMAN = True  # on every backend (measured, see fused_policy.auto_prefers_fused)
 ELMAN = Family(
     name="elman",
     layer=keras_rnnkit.ElmanRNN,
     engine_function="elman",
     constructor={"units": 5},
     output_size=5,
-    auto_fuses_eagerly=_AUTO_FUSES_ELMAN,
     # The engine takes any mask (on torch, PyTorch's kernel takes right-padded ones).
     fuses_any_mask=True,
     extra={},
@@ -151,7 +147,7 @@ ELMAN = Family(
     fit_switch="auto",
     fit_layers=({"return_sequences": True}, {"go_backwards": True}),
     # PyTorch's CPU kernel has no bfloat16 path: there the engine runs.
-    mixed_precision=("auto", _AUTO_FUSES_ELMAN),
+    mixed_precision=("auto", True),
 )
 
 JORDAN = Family(
@@ -160,8 +156,6 @@ JORDAN = Family(
     engine_function="jordan",
     constructor={"units": 6, "output_units": 2},
     output_size=2,
-    # Not on JAX (measured, see fused_policy.auto_prefers_fused).
-    auto_fuses_eagerly=BACKEND != "jax",
     fuses_any_mask=True,
     extra={"context_decay": 0.5},
     fused_options={
@@ -296,8 +290,6 @@ def test_fused_recurrence_equals_step_loop(family, name, training, fused_calls, 
     # use_fused=True refuses recurrent dropout (training could not fuse); "auto"
     # fuses it at inference, where it fuses eagerly at all.
     switch = "auto" if options.get("recurrent_dropout") else True
-    if switch == "auto" and not family.auto_fuses_eagerly:
-        pytest.skip("use_fused='auto' runs the step loop here (eagerly)")
     x = _inputs(rng)
     fast, generic = layer_pair(
         lambda: family.make(use_fused=switch, **options),
@@ -377,20 +369,15 @@ def test_unsupported_configurations_take_the_step_loop(family, name, fused_calls
 def test_unsupported_reason_names_the_obstacle(family):
     layer = family.make(zoneout=0.1)
     assert layer._fused_unsupported(training=False) == "zoneout acts inside the step"
-    reason = family.make()._fused_unsupported(training=True)
-    if family.auto_fuses_eagerly:
-        assert reason is None
-    else:
-        # True on this backend, not TensorFlow's reason.
-        assert reason == f"the step loop is faster here (on {keras.backend.backend()})"
+    assert family.make()._fused_unsupported(training=True) is None
 
 
 @each_family()
-def test_auto_takes_the_fused_recurrence_where_it_is_faster(family, fused_calls, rng):
+def test_auto_takes_the_fused_recurrence_where_supported(family, fused_calls, rng):
     x = _inputs(rng)
     layer = family.make(use_fused="auto")
     layer(x)
-    assert bool(fused_calls) == family.auto_fuses_eagerly
+    assert fused_calls
     if ON_TENSORFLOW:
         import tensorflow as tf
 
@@ -541,8 +528,7 @@ def test_training_in_fit_equals_step_loop(family, variant, fused_calls, rng):
     x = _inputs(rng, batch=2 * B)
     y = rng.normal(size=(2 * B, 1)).astype("float32")
     loss, weights = _fit(family, switch, x, y, stateful, jit_compile)
-    fused = switch is True or family.auto_fuses_eagerly or jit_compile is True
-    assert bool(fused_calls) == fused
+    assert fused_calls  # "auto" and True both fuse these configurations
     calls = len(fused_calls)
     want_loss, want_weights = _fit(family, False, x, y, stateful, jit_compile)
     assert len(fused_calls) == calls

@@ -14,7 +14,8 @@ one), or zeros with `zero_output_for_mask`.
 
 This module holds what does not depend on the backend: the step and its
 backward step (the equations above and their derivatives, written once), the
-input projection of all steps as one product, and Keras's masking rule. Each
+input projection of all steps as one product and its gradients, and Keras's
+masking rule. Each
 backend module (`jax_rnn`, `tensorflow_rnn`, `torch_rnn`) exports the same
 names: `OPS` (the few per-step primitives the steps use), `feedback` (the
 loops over the steps, forwards and backwards, registered as one
@@ -89,7 +90,7 @@ class Feedback(NamedTuple):
 
 
 class Weights(NamedTuple):
-    """The weights the loop uses (the input projection is done before it).
+    """The weights of the loop beyond the input projection's kernel and bias.
 
     `output_kernel` and `output_bias` are None without an output layer. The
     backward step takes the kernels transposed in the same tuple (once per
@@ -213,19 +214,32 @@ def weights_as_tensors(inputs, *weights):
     ]
 
 
-def in_processing_order(inputs, kernel, bias, mask, go_backwards):
-    """The input projection x_t W + b of all steps in one product, and the mask
-    as 0/1 `keep` (or None), both time-major (T, B, ...) in processing order."""
-    projection = keras.ops.matmul(keras.ops.swapaxes(inputs, 0, 1), kernel)
-    if bias is not None:
-        projection = projection + bias
+def in_processing_order(inputs, mask, go_backwards):
+    """The inputs and the mask as 0/1 `keep` (or None), both time-major
+    (T, B, ...) in processing order."""
+    steps = keras.ops.swapaxes(inputs, 0, 1)
     keep = None
     if mask is not None:
         keep = keras.ops.cast(keras.ops.swapaxes(mask, 0, 1)[..., None], inputs.dtype)
     if go_backwards:
-        projection = keras.ops.flip(projection, axis=0)
+        # The inputs, not their projection: D values a step, usually fewer than H.
+        steps = keras.ops.flip(steps, axis=0)
         keep = None if keep is None else keras.ops.flip(keep, axis=0)
-    return projection, keep
+    return steps, keep
+
+
+def project(inputs, kernel, bias):
+    """The input projection x_t W + b of all (T, B, D) steps in one product."""
+    projection = keras.ops.matmul(inputs, kernel)
+    return projection if bias is None else projection + bias
+
+
+def input_gradients(ops, inputs, kernel, bias, grad_projection):
+    """dL/dx, dL/dW and dL/db (None without a bias) from dL/d(x_t W + b) of all
+    steps, each one product or sum over all of them."""
+    grad_inputs = keras.ops.matmul(grad_projection, keras.ops.transpose(kernel))
+    grad_bias = None if bias is None else ops.sum_over_steps(grad_projection)
+    return grad_inputs, ops.sum_of_products(inputs, grad_projection), grad_bias
 
 
 def held_outputs(ops, outputs, keep, zero_output_for_mask):
@@ -258,10 +272,10 @@ def run(
     with `go_backwards`); last_state c_T (B, O).
     """
     module = backend_module()
-    projection, keep = in_processing_order(
-        module.OPS.as_tensor(inputs), kernel, bias, two_dimensional(mask), go_backwards
+    steps, keep = in_processing_order(
+        module.OPS.as_tensor(inputs), two_dimensional(mask), go_backwards
     )
-    returned = module.feedback(projection, initial_state, weights, keep, options)
+    returned = module.feedback(steps, kernel, bias, initial_state, weights, keep, options)
     contexts = returned[-1]
     if options.has_output_layer:
         outputs = returned[0]

@@ -39,10 +39,29 @@ OPS = types.SimpleNamespace(
 )
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def feedback(projection, initial, weights, keep, options):
-    """The tensors `engine.RETURNED` names, each (T, B, .), time-major."""
-    return _forward(projection, initial, weights, keep, options)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def feedback(inputs, kernel, bias, initial, weights, keep, options):
+    """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
+
+    `inputs` (T, B, D) in processing order. JAX runs this function itself
+    only where nothing differentiates the call (inference): one scan that
+    projects x_t inside each step and stacks only what it returns. Under
+    differentiation `_feedback_fwd` runs instead: the projection of all
+    steps as one product before the scan, which keeps what the backward
+    pass needs.
+    """
+
+    def step(context, step_inputs):
+        x, k = step_inputs
+        projection = x @ kernel if bias is None else OPS.affine(bias, x, kernel)
+        context, saved = engine.step(OPS, options, weights, context, projection, k)
+        return context, _returned(options, saved)
+
+    return jax.lax.scan(step, initial, (inputs, keep))[1]
+
+
+def _returned(options, saved):
+    return saved[1:] if options.has_output_layer else saved
 
 
 def _forward(projection, initial, weights, keep, options):
@@ -50,17 +69,17 @@ def _forward(projection, initial, weights, keep, options):
         return engine.step(OPS, options, weights, context, *inputs)
 
     _, saved = jax.lax.scan(step, initial, (projection, keep))
-    returned = saved[1:] if options.has_output_layer else saved
-    return returned, saved
+    return _returned(options, saved), saved
 
 
-def _feedback_fwd(projection, initial, weights, keep, options):
+def _feedback_fwd(inputs, kernel, bias, initial, weights, keep, options):
+    projection = engine.project(inputs, kernel, bias)
     returned, saved = _forward(projection, initial, weights, keep, options)
-    return returned, (saved, initial, weights, keep)
+    return returned, (inputs, kernel, bias, saved, initial, weights, keep)
 
 
 def _feedback_bwd(options, residuals, grads):
-    saved, initial, weights, keep = residuals
+    inputs, kernel, bias, saved, initial, weights, keep = residuals
     transposed = engine.Weights(*(None if w is None or w.ndim < 2 else w.T for w in weights))
 
     def step(grad_next, inputs):
@@ -71,8 +90,12 @@ def _feedback_bwd(options, residuals, grads):
         step, jnp.zeros_like(initial), (tuple(grads), saved, keep), reverse=True
     )
     grad_weights = engine.weight_gradients(OPS, options, initial, saved, per_step)
+    # Where the inputs need no gradient, jit drops their product.
+    grad_inputs, grad_kernel, grad_bias = engine.input_gradients(
+        OPS, inputs, kernel, bias, per_step[-1]
+    )
     grad_keep = None if keep is None else jnp.zeros_like(keep)
-    return per_step[-1], grad_initial, grad_weights, grad_keep
+    return grad_inputs, grad_kernel, grad_bias, grad_initial, grad_weights, grad_keep
 
 
 feedback.defvjp(_feedback_fwd, _feedback_bwd)

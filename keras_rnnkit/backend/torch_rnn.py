@@ -218,8 +218,13 @@ class _Feedback(torch.autograd.Function):
         )
 
 
-def feedback(projection, initial, weights, keep, options):
-    """The tensors `engine.RETURNED` names, each (T, B, .), time-major."""
+def feedback(inputs, kernel, bias, initial, weights, keep, options):
+    """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
+
+    `inputs` (T, B, D) in processing order; their projection is one product
+    before the loops, differentiated by autograd.
+    """
+    projection = engine.project(inputs, kernel, bias)
     # A copy of c_0: a stateful layer writes its new state into the variable
     # that c_0 came from, in place, before the backward pass that needs c_0.
     return _Feedback.apply(

@@ -5,8 +5,9 @@ Three paths run a layer's recurrence:
 - the **step loop**: the cell called once per step inside `keras.layers.RNN`'s
   loop; it runs every configuration;
 - the **fused recurrence** of `keras_rnnkit.backend.engine`: the input
-  projection of all steps as one product, a loop over the rest of the step,
-  and a hand-written backward pass, one operation per sequence;
+  projection of all steps as one product (on JAX at inference, inside each
+  step), a loop over the rest of the step, and a hand-written backward
+  pass, one operation per sequence;
 - a **native kernel** behind the same interface, for ElmanRNN: PyTorch's RNN
   kernel on torch, cuDNN's through TensorFlow on a GPU.
 
@@ -15,8 +16,20 @@ know about; `fused_reason` names the first such thing, and the layer then
 takes the step loop by that visible decision (nothing is tried and caught).
 The switch is the layer argument `use_fused`: `False` always runs the step
 loop; `True` runs the fused path and raises where the configuration does not
-allow it; `"auto"` runs it where it is supported and `auto_prefers_fused`
-says it is faster, by the measurements in docs/benchmarks.md.
+allow it; `"auto"` runs it wherever it is supported: on every backend it
+measured faster than the step loop, or as fast (docs/benchmarks.md, "Which
+path runs"):
+
+- torch: 2-6x faster (PyTorch's kernel for Elman, one autograd node per
+  sequence instead of several per step otherwise);
+- JAX: faster for Elman; for Jordan 0.87x the step loop's training time at
+  B 64, T 100 and within noise at B 32, T 500, and as fast in inference,
+  where the scan multiplies x_t W inside each step (`jax_rnn.feedback`);
+- TensorFlow: faster with and without XLA. Outside XLA its scans run as
+  XLA-compiled functions inside the graph (`tensorflow_rnn.compiles_scans`);
+  under XLA (`jit_compile=True`) the hand-written backward pass beats XLA's
+  generic gradient of the while loop. With a GPU, cuDNN's kernel runs for
+  Elman, as for `keras.layers.GRU`.
 """
 
 import keras
@@ -84,36 +97,6 @@ def native_kernel(family, compute_dtype, mask, go_backwards):
     return engine.backend_module().native_elman_reason(dtype, mask, go_backwards) is None
 
 
-def auto_prefers_fused(family, compute_dtype):
-    """Whether `use_fused="auto"` should take a supported fused path here and now.
-
-    Measured on 2 CPU cores (docs/benchmarks.md), training and inference
-    against the step loop:
-
-    - torch: the fused paths are 2-6x faster (PyTorch's kernel for Elman,
-      one autograd node per sequence instead of several per step otherwise);
-    - JAX: for Elman the scan is ~10% faster; for Jordan it measured
-      0.95-1.20x, no faster than the step loop, whose scan XLA already
-      differentiates well;
-    - TensorFlow: faster with and without XLA. Outside XLA its scans run as
-      XLA-compiled functions inside the graph (`tensorflow_rnn.compiles_scans`):
-      TensorFlow's executor spends about as long per step of a while loop as
-      on the step's matrix product, XLA a fraction of that. Under XLA
-      (`jit_compile=True`) the hand-written backward pass beats XLA's
-      generic gradient of the while loop. With a GPU, cuDNN's kernel runs
-      for Elman, as for `keras.layers.GRU`.
-    """
-    backend = keras.backend.backend()
-    if backend == "jax":
-        return family == "elman"
-    return True
-
-
-def step_loop_faster_reason():
-    """The reason `"auto"` gives where `auto_prefers_fused` says no."""
-    return f"the step loop is faster here (on {keras.backend.backend()})"
-
-
 def device_independent():
     """Traces inside this context use no cuDNN op (no CPU kernel) and no XLA-compiled function.
 
@@ -171,12 +154,6 @@ class FusedLoop:
             probes=probes,
             teacher_forced=teacher_forced,
         )
-        if (
-            reason is None
-            and self.use_fused == "auto"
-            and not auto_prefers_fused(self.fused_family, self.compute_dtype)
-        ):
-            return step_loop_faster_reason()
         if reason is not None and raise_if_forced and self.use_fused is True:
             raise ValueError(
                 f"{type(self).__name__}: `use_fused=True` needs a configuration that the "
