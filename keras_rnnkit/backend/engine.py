@@ -102,17 +102,20 @@ class Weights(NamedTuple):
     output_bias: object = None
 
 
-# The tensors one forward step saves for the backward pass, by whether the
-# recurrence has an output layer. Without one, h_t is c_t wherever the step
-# is unmasked, and a masked step's h_t is never used (its gradient is
-# multiplied by the 0 of the mask), so the contexts are all it keeps.
-SAVED = {True: ("hidden", "outputs", "contexts"), False: ("contexts",)}
-# What `feedback` returns, time-major (T, B, .), in this order.
+# What one forward step gives and `feedback` returns, time-major (T, B, .),
+# in this order: all the forward loop stacks.
 RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
+# What the backward pass reads. Without an output layer h_t is c_t wherever
+# the step is unmasked, and a masked step's h_t is never used (its gradient
+# is multiplied by the 0 of the mask), so the contexts are all it needs. With
+# one, the hidden layer is recomputed after the forward loop
+# (`saved_for_backward`), in
+# one product over all steps, instead of being stacked step by step.
+SAVED = {True: ("hidden", "outputs", "contexts"), False: ("contexts",)}
 
 
 def step(ops, options, weights, context, projection, keep):
-    """One forward step: `(c_t, saved)`, `saved` as named in `SAVED`.
+    """One forward step: `(c_t, returned)`, `returned` as named in `RETURNED`.
 
     `ops` is the backend's `OPS`; `projection` is x_t W + b (B, H); `keep`
     (B, 1) of 0/1, or None without a mask.
@@ -129,8 +132,22 @@ def step(ops, options, weights, context, projection, keep):
     new = options.decay * context + output if options.decay else output
     new = new if keep is None else ops.where(keep > 0, new, context)
     if options.has_output_layer:
-        return new, (hidden, output, new)
+        return new, (output, new)
     return new, (new,)
+
+
+def saved_for_backward(ops, options, weights, projection, initial, returned):
+    """The `SAVED` tensors from the forward loop's `returned` ones.
+
+    With an output layer, h_t = activation(x_t W + b + c_{t-1} U) for all
+    steps at once: c_{t-1} is the state that entered step t (the initial
+    one, then the contexts), masked steps included.
+    """
+    if not options.has_output_layer:
+        return returned
+    previous = ops.concat([initial[None], returned[-1][:-1]])
+    pre_activation = projection + keras.ops.matmul(previous, weights.recurrent_kernel)
+    return (getattr(ops, options.activation)(pre_activation), *returned)
 
 
 def _times_derivative(ops, activation, grad, value):

@@ -45,41 +45,32 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
 
     `inputs` (T, B, D) in processing order. JAX runs this function itself
     only where nothing differentiates the call (inference): one scan that
-    projects x_t inside each step and stacks only what it returns. Under
-    differentiation `_feedback_fwd` runs instead: the projection of all
-    steps as one product before the scan, which keeps what the backward
-    pass needs.
+    projects x_t inside each step. Under differentiation `_feedback_fwd`
+    runs instead: the projection of all steps as one product before the
+    scan, which the backward pass keeps.
     """
 
     def step(context, step_inputs):
         x, k = step_inputs
         projection = x @ kernel if bias is None else OPS.affine(bias, x, kernel)
-        context, saved = engine.step(OPS, options, weights, context, projection, k)
-        return context, _returned(options, saved)
+        return engine.step(OPS, options, weights, context, projection, k)
 
     return jax.lax.scan(step, initial, (inputs, keep))[1]
 
 
-def _returned(options, saved):
-    return saved[1:] if options.has_output_layer else saved
-
-
-def _forward(projection, initial, weights, keep, options):
-    def step(context, inputs):
-        return engine.step(OPS, options, weights, context, *inputs)
-
-    _, saved = jax.lax.scan(step, initial, (projection, keep))
-    return _returned(options, saved), saved
-
-
 def _feedback_fwd(inputs, kernel, bias, initial, weights, keep, options):
     projection = engine.project(inputs, kernel, bias)
-    returned, saved = _forward(projection, initial, weights, keep, options)
-    return returned, (inputs, kernel, bias, saved, initial, weights, keep)
+
+    def step(context, step_inputs):
+        return engine.step(OPS, options, weights, context, *step_inputs)
+
+    returned = jax.lax.scan(step, initial, (projection, keep))[1]
+    return returned, (inputs, kernel, bias, projection, returned, initial, weights, keep)
 
 
 def _feedback_bwd(options, residuals, grads):
-    inputs, kernel, bias, saved, initial, weights, keep = residuals
+    inputs, kernel, bias, projection, returned, initial, weights, keep = residuals
+    saved = engine.saved_for_backward(OPS, options, weights, projection, initial, returned)
     transposed = engine.Weights(*(None if w is None or w.ndim < 2 else w.T for w in weights))
 
     def step(grad_next, inputs):

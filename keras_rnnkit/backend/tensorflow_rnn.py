@@ -78,16 +78,14 @@ OPS = types.SimpleNamespace(
 
 
 def _forward(options, projection, initial, tensors, masks):
-    """The forward scan: the stacked `engine.SAVED` tensors, time-major."""
+    """The forward scan: the stacked `engine.RETURNED` tensors, time-major."""
     weights = engine.Weights(*tensors)
 
-    def step(saved, inputs):
+    def step(returned, inputs):
         keep = inputs[1] if masks else None
-        return engine.step(OPS, options, weights, saved[-1], inputs[0], keep)[1]
+        return engine.step(OPS, options, weights, returned[-1], inputs[0], keep)[1]
 
-    start = (initial,)
-    if options.has_output_layer:
-        start = (_hidden_zeros(initial, weights.recurrent_kernel), tf.zeros_like(initial), initial)
+    start = (tf.zeros_like(initial), initial) if options.has_output_layer else (initial,)
     return tf.scan(step, (projection, *masks), initializer=start)
 
 
@@ -179,19 +177,21 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
     steps_shape = projection.shape[:2]
     hidden_shape, context_shape = projection.shape, steps_shape + initial.shape[-1:]
     with_output = options.has_output_layer
-    saved_shapes = (hidden_shape, context_shape, context_shape) if with_output else (hidden_shape,)
+    returned_shapes = (context_shape, context_shape) if with_output else (hidden_shape,)
     per_step_shapes = (context_shape, hidden_shape) if with_output else (hidden_shape,)
 
     @tf.custom_gradient
     def recurrence(projection, initial, *tensors):
-        saved = forward(options, projection, initial, tensors, masks)
-        saved = _with_shapes(saved, saved_shapes)
-        returned = saved[1:] if with_output else saved
+        returned = forward(options, projection, initial, tensors, masks)
+        returned = _with_shapes(returned, returned_shapes)
 
         def backward(*grads):
             # A tensor that the loss does not use may get no gradient at all.
             grads = tuple(
                 tf.zeros_like(r) if g is None else g for g, r in zip(grads, returned, strict=True)
+            )
+            saved = engine.saved_for_backward(
+                OPS, options, engine.Weights(*tensors), projection, initial, returned
             )
             per_step, grad_initial = backward_scan(options, grads, saved, initial, tensors, masks)
             per_step = _with_shapes(per_step, per_step_shapes)

@@ -167,30 +167,29 @@ class _Feedback(torch.autograd.Function):
     @staticmethod
     def forward(ctx, projection, initial, keep, options, *tensors):
         weights = engine.Weights(*tensors)
-        names = engine.SAVED[options.has_output_layer]
+        names = engine.RETURNED[options.has_output_layer]
         steps = projection.shape[0]
-        saved = [
-            projection.new_empty((steps, *(projection[0] if n == "hidden" else initial).shape))
-            for n in names
-        ]
+        returned = [projection.new_empty((steps, *initial.shape)) for _ in names]
         context = initial
         for t in range(steps):
             context, values = engine.step(
                 OPS, options, weights, context, projection[t], None if keep is None else keep[t]
             )
-            for stack, value in zip(saved, values, strict=True):
+            for stack, value in zip(returned, values, strict=True):
                 stack[t] = value
-        ctx.save_for_backward(initial, keep, *tensors, *saved)
+        ctx.save_for_backward(projection, initial, keep, *tensors, *returned)
         ctx.options, ctx.weight_count = options, len(tensors)
-        returned = saved[1:] if options.has_output_layer else saved
         return tuple(returned)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, *grads):
-        initial, keep, *rest = ctx.saved_tensors
-        tensors, saved = rest[: ctx.weight_count], rest[ctx.weight_count :]
+        projection, initial, keep, *rest = ctx.saved_tensors
+        tensors, returned = rest[: ctx.weight_count], rest[ctx.weight_count :]
         options = ctx.options
+        saved = engine.saved_for_backward(
+            OPS, options, engine.Weights(*tensors), projection, initial, returned
+        )
         transposed = engine.Weights(*(w.T if w.dim() == 2 else None for w in tensors))
         per_step = None
         grad_next = torch.zeros_like(initial)
