@@ -109,8 +109,8 @@ RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
 # the step is unmasked, and a masked step's h_t is never used (its gradient
 # is multiplied by the 0 of the mask), so the contexts are all it needs. With
 # one, the hidden layer is recomputed after the forward loop
-# (`saved_for_backward`), in
-# one product over all steps, instead of being stacked step by step.
+# (`saved_for_backward`), in one product over all steps, instead of being
+# stacked step by step.
 SAVED = {True: ("hidden", "outputs", "contexts"), False: ("contexts",)}
 
 
@@ -145,9 +145,14 @@ def saved_for_backward(ops, options, weights, projection, initial, returned):
     """
     if not options.has_output_layer:
         return returned
-    previous = ops.concat([initial[None], returned[-1][:-1]])
+    previous = entering_states(ops, initial, returned[-1])
     pre_activation = projection + keras.ops.matmul(previous, weights.recurrent_kernel)
     return (getattr(ops, options.activation)(pre_activation), *returned)
+
+
+def entering_states(ops, initial, contexts):
+    """c_{t-1} for every step t: the initial state, then the contexts but the last."""
+    return ops.concat([initial[None], contexts[:-1]])
 
 
 def _times_derivative(ops, activation, grad, value):
@@ -200,8 +205,7 @@ def weight_gradients(ops, options, initial, saved, per_step):
     Returns `Weights` of gradients; `saved` and `per_step` are the stacked
     (T, B, .) tensors of the forward and backward loops.
     """
-    contexts = saved[-1]
-    previous = ops.concat([initial[None], contexts[:-1]])
+    previous = entering_states(ops, initial, saved[-1])
     grad_z = per_step[-1]
     if not options.has_output_layer:
         return Weights(ops.sum_of_products(previous, grad_z))

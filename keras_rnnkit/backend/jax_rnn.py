@@ -52,8 +52,7 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
 
     def step(context, step_inputs):
         x, k = step_inputs
-        projection = x @ kernel if bias is None else OPS.affine(bias, x, kernel)
-        return engine.step(OPS, options, weights, context, projection, k)
+        return engine.step(OPS, options, weights, context, engine.project(x, kernel, bias), k)
 
     return jax.lax.scan(step, initial, (inputs, keep))[1]
 
