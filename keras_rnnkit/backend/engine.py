@@ -23,7 +23,10 @@ differentiable operation: a `jax.custom_vjp` around `lax.scan`, a
 `tf.custom_gradient` around `tf.scan`, a `torch.autograd.Function` around a
 Python loop), and `native_elman` / `native_elman_reason` (a vendor's Elman
 kernel where the backend has one: cuDNN through TensorFlow on a GPU,
-PyTorch's RNN kernel). Which path a layer takes is decided in one place,
+PyTorch's RNN kernel). TensorFlow and JAX also export `feedback_last`: an
+inference loop for a call that needs the last step only, which carries the
+state and stacks nothing (`last_step`; its gradient is `feedback`'s, from
+`last_step_gradients`). Which path a layer takes is decided in one place,
 `keras_rnnkit.layers.fused_policy`.
 """
 
@@ -134,6 +137,57 @@ def step(ops, options, weights, context, projection, keep):
     if options.has_output_layer:
         return new, (output, new)
     return new, (new,)
+
+
+def last_step(ops, options, weights, carry, projection, keep):
+    """One step of the inference loop that keeps only the last step's values.
+
+    `carry` is `(c_{t-1}, y)`: the state, and the output that Keras's
+    masking rule gives at the last step so far (the last unmasked step's
+    output, zeros before the first one). Returns the new carry; nothing is
+    stacked.
+    """
+    new, returned = step(ops, options, weights, carry[0], projection, keep)
+    output = returned[0] if keep is None else ops.where(keep > 0, returned[0], carry[1])
+    return new, output
+
+
+def last_output(held, keep, zero_output_for_mask):
+    """The last step's output from `last_step`'s held one: zeros where that
+    step is masked and `zero_output_for_mask` is set."""
+    return held * keep[-1] if keep is not None and zero_output_for_mask else held
+
+
+def last_step_gradients(options, returned, keep, zero_output_for_mask, grad_output, grad_context):
+    """The gradients of `feedback`'s `returned` tensors, given those of the last
+    step's output and state only (what `last_step`'s loop gives), for the
+    backward pass of an inference call.
+
+    The last output is one step's output: the last step's, or with a mask
+    (Keras's rule) the last unmasked step's (zeros where there is none, or
+    where the last step is masked and `zero_output_for_mask` is set).
+    """
+    contexts = returned[-1]
+    steps = keras.ops.shape(contexts)[0]
+    grad_output = keras.ops.zeros_like(contexts[-1]) if grad_output is None else grad_output
+    grad_context = keras.ops.zeros_like(contexts[-1]) if grad_context is None else grad_context
+    at_last = keras.ops.cast(keras.ops.arange(steps) == steps - 1, contexts.dtype)[:, None, None]
+    if keep is None:
+        output_step = at_last
+    elif zero_output_for_mask:
+        output_step = at_last * keep
+    elif options.has_output_layer:
+        # The last unmasked step: unmasked, and no unmasked step after it.
+        later = keras.ops.flip(keras.ops.cumsum(keras.ops.flip(keep, 0), 0), 0) - keep
+        output_step = keep * keras.ops.cast(later < 0.5, keep.dtype)
+    else:
+        # c_T is the last unmasked step's output (or c_0 where there is none).
+        output_step = at_last * keras.ops.max(keep, axis=0)
+    grad_outputs = output_step * grad_output[None]
+    grad_contexts = at_last * grad_context[None]
+    if options.has_output_layer:
+        return grad_outputs, grad_contexts
+    return (grad_outputs + grad_contexts,)
 
 
 def saved_for_backward(ops, options, weights, projection, initial, returned):
@@ -249,7 +303,7 @@ def in_processing_order(inputs, mask, go_backwards):
     return steps, keep
 
 
-def project(inputs, kernel, bias):
+def project(inputs, kernel, bias=None):
     """The input projection x_t W + b of all (T, B, D) steps in one product."""
     projection = keras.ops.matmul(inputs, kernel)
     return projection if bias is None else projection + bias
@@ -285,32 +339,47 @@ def run(
     go_backwards,
     mask=None,
     zero_output_for_mask=False,
+    last_only=False,
 ):
     """Runs the recurrence over `inputs` (B, T, D): `(outputs, last_state)`.
 
     `weights` is `Weights` (tensors in the inputs' dtype), `options`
     `Feedback`. Outputs (B, T, O) in processing order (the reversed sequence
-    with `go_backwards`); last_state c_T (B, O).
+    with `go_backwards`); last_state c_T (B, O). With `last_only` the outputs
+    are the last step's only, (B, 1, O): where the backend has an inference
+    loop for that (`feedback_last`), it stacks nothing.
     """
     module = backend_module()
     steps, keep = in_processing_order(
         module.OPS.as_tensor(inputs), two_dimensional(mask), go_backwards
     )
+    if last_only and hasattr(module, "feedback_last"):
+        output, context = module.feedback_last(
+            steps, kernel, bias, initial_state, weights, keep, options, zero_output_for_mask
+        )
+        return output[:, None], context
     returned = module.feedback(steps, kernel, bias, initial_state, weights, keep, options)
+    outputs = masked_outputs(module.OPS, options, returned, keep, zero_output_for_mask)
+    if last_only:
+        outputs = outputs[-1:]
+    return keras.ops.swapaxes(outputs, 0, 1), returned[-1][-1]
+
+
+def masked_outputs(ops, options, returned, keep, zero_output_for_mask):
+    """The (T, B, O) outputs from `feedback`'s `returned` tensors, Keras's masking rule applied."""
     contexts = returned[-1]
     if options.has_output_layer:
         outputs = returned[0]
         if keep is not None:
-            outputs = held_outputs(module.OPS, outputs, keep, zero_output_for_mask)
-    elif keep is None:
-        outputs = contexts
-    else:
-        # Without an output layer a masked step's kept state is the last
-        # unmasked output: only the steps before the first unmasked one
-        # (or, with `zero_output_for_mask`, every masked one) become zeros.
-        seen = keep if zero_output_for_mask else keras.ops.minimum(keras.ops.cumsum(keep, 0), 1)
-        outputs = contexts * seen
-    return keras.ops.swapaxes(outputs, 0, 1), contexts[-1]
+            outputs = held_outputs(ops, outputs, keep, zero_output_for_mask)
+        return outputs
+    if keep is None:
+        return contexts
+    # Without an output layer a masked step's kept state is the last
+    # unmasked output: only the steps before the first unmasked one
+    # (or, with `zero_output_for_mask`, every masked one) become zeros.
+    seen = keep if zero_output_for_mask else keras.ops.minimum(keras.ops.cumsum(keep, 0), 1)
+    return contexts * seen
 
 
 def elman(
@@ -325,12 +394,13 @@ def elman(
     mask=None,
     zero_output_for_mask=False,
     native=False,
+    last_only=False,
 ):
     """The Elman recurrence h_t = act(x_t W + h_{t-1} U + b): `(outputs, last_state)`.
 
     `activation` is the cell's activation function (a key of `ACTIVATIONS`);
     `bias` may be None. `native` (the policy's choice) runs the backend's
-    own kernel instead of `feedback`.
+    own kernel instead of `feedback`; `last_only` as `run` takes it.
     """
     kernel, recurrent_kernel, bias = weights_as_tensors(inputs, kernel, recurrent_kernel, bias)
     name = ACTIVATIONS[activation]
@@ -359,11 +429,24 @@ def elman(
         go_backwards=go_backwards,
         mask=mask,
         zero_output_for_mask=zero_output_for_mask,
+        last_only=last_only,
     )
 
 
-def jordan(inputs, initial_state, cell, *, go_backwards, mask=None, zero_output_for_mask=False):
-    """The Jordan recurrence of `cell` (a built `JordanCell`): `(outputs, last_context)`."""
+def jordan(
+    inputs,
+    initial_state,
+    cell,
+    *,
+    go_backwards,
+    mask=None,
+    zero_output_for_mask=False,
+    last_only=False,
+):
+    """The Jordan recurrence of `cell` (a built `JordanCell`): `(outputs, last_context)`.
+
+    `last_only` as `run` takes it.
+    """
     kernel, recurrent_kernel, bias, output_kernel, output_bias = weights_as_tensors(
         inputs, cell.kernel, cell.recurrent_kernel, cell.bias, cell.output_kernel, cell.output_bias
     )
@@ -383,4 +466,5 @@ def jordan(inputs, initial_state, cell, *, go_backwards, mask=None, zero_output_
         go_backwards=go_backwards,
         mask=mask,
         zero_output_for_mask=zero_output_for_mask,
+        last_only=last_only,
     )

@@ -91,6 +91,41 @@ def _feedback_bwd(options, residuals, grads):
 feedback.defvjp(_feedback_fwd, _feedback_bwd)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7))
+def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_output_for_mask):
+    """The last step's output and c_T, (B, O) each, for inference.
+
+    The arguments are `feedback`'s. Where nothing differentiates the call,
+    one scan that carries the state and the held output (Keras's masking
+    rule) and stacks nothing. Under differentiation, `feedback`'s forward
+    rule and backward pass, from the last step's gradients.
+    """
+
+    def step(carry, step_inputs):
+        x, k = step_inputs
+        projection = engine.project(x, kernel, bias)
+        return engine.last_step(OPS, options, weights, carry, projection, k), None
+
+    start = (initial, jnp.zeros_like(initial))
+    (context, held), _ = jax.lax.scan(step, start, (inputs, keep))
+    return engine.last_output(held, keep, zero_output_for_mask), context
+
+
+def _feedback_last_fwd(inputs, kernel, bias, initial, weights, keep, options, zero_output_for_mask):
+    returned, residuals = _feedback_fwd(inputs, kernel, bias, initial, weights, keep, options)
+    outputs = engine.masked_outputs(OPS, options, returned, keep, zero_output_for_mask)
+    return (outputs[-1], returned[-1][-1]), residuals
+
+
+def _feedback_last_bwd(options, zero_output_for_mask, residuals, grads):
+    returned, keep = residuals[4], residuals[7]
+    grads = engine.last_step_gradients(options, returned, keep, zero_output_for_mask, *grads)
+    return _feedback_bwd(options, residuals, grads)
+
+
+feedback_last.defvjp(_feedback_last_fwd, _feedback_last_bwd)
+
+
 def native_elman_reason(compute_dtype, mask, go_backwards):
     """Why the native kernel cannot run: JAX has no recurrent kernel of its own."""
     del compute_dtype, mask, go_backwards

@@ -155,6 +155,52 @@ def compiles_scans():
     return not in_xla_context() and not engine.PORTABLE.get()
 
 
+def _scans():
+    """The forward and the reverse scan, XLA-compiled where `compiles_scans` says so."""
+    if compiles_scans():
+        return _compiled(_COMPILED_FORWARD), _compiled(_COMPILED_BACKWARD)
+    return _forward, _backward
+
+
+def _returned_shapes(options, hidden_shape, context_width):
+    """The static shapes of the returned and the per-step tensors, from the projection's.
+
+    A function traced with `reduce_retracing` may return less: its trace
+    serves other shapes too.
+    """
+    context_shape = hidden_shape[:2] + (context_width,)
+    if options.has_output_layer:
+        return (context_shape, context_shape), (context_shape, hidden_shape)
+    return (hidden_shape,), (hidden_shape,)
+
+
+def _stacked(scans, options, projection, initial, tensors, masks):
+    """The forward scan's `engine.RETURNED` tensors, with their static shapes."""
+    returned = scans[0](options, projection, initial, tensors, masks)
+    shapes = _returned_shapes(options, projection.shape, initial.shape[-1])[0]
+    return _with_shapes(returned, shapes)
+
+
+def _gradients(scans, options, grads, projection, initial, tensors, masks, returned):
+    """`(dL/dprojection, dL/dc_0, *the weights' gradients)` from the returned tensors'."""
+    # A tensor that the loss does not use may get no gradient at all.
+    grads = tuple(
+        tf.zeros_like(r) if g is None else g for g, r in zip(grads, returned, strict=True)
+    )
+    saved = engine.saved_for_backward(
+        OPS, options, engine.Weights(*tensors), projection, initial, returned
+    )
+    per_step, grad_initial = scans[1](options, grads, saved, initial, tensors, masks)
+    per_step = _with_shapes(
+        per_step, _returned_shapes(options, projection.shape, initial.shape[-1])[1]
+    )
+    (grad_initial,) = _with_shapes((grad_initial,), (initial.shape,))
+    # Outside the compiled function: TensorFlow's own product over all
+    # steps measured faster than XLA's.
+    gradients = engine.weight_gradients(OPS, options, initial, saved, per_step)
+    return (per_step[-1], grad_initial, *(g for g in gradients if g is not None))
+
+
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
     """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
 
@@ -168,42 +214,88 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
     masks = () if keep is None else (keep,)
     # Tensors, not variables: the custom gradient then flows to them like any input.
     tensors = [tf.convert_to_tensor(w) for w in weights if w is not None]
-    forward, backward_scan = _forward, _backward
-    if compiles_scans():
-        forward, backward_scan = _compiled(_COMPILED_FORWARD), _compiled(_COMPILED_BACKWARD)
-
-    # The static shapes the scans give (a function traced with
-    # `reduce_retracing` may return less: its trace serves other shapes too).
-    steps_shape = projection.shape[:2]
-    hidden_shape, context_shape = projection.shape, steps_shape + initial.shape[-1:]
-    with_output = options.has_output_layer
-    returned_shapes = (context_shape, context_shape) if with_output else (hidden_shape,)
-    per_step_shapes = (context_shape, hidden_shape) if with_output else (hidden_shape,)
+    scans = _scans()
 
     @tf.custom_gradient
     def recurrence(projection, initial, *tensors):
-        returned = forward(options, projection, initial, tensors, masks)
-        returned = _with_shapes(returned, returned_shapes)
+        returned = _stacked(scans, options, projection, initial, tensors, masks)
 
         def backward(*grads):
-            # A tensor that the loss does not use may get no gradient at all.
-            grads = tuple(
-                tf.zeros_like(r) if g is None else g for g, r in zip(grads, returned, strict=True)
-            )
-            saved = engine.saved_for_backward(
-                OPS, options, engine.Weights(*tensors), projection, initial, returned
-            )
-            per_step, grad_initial = backward_scan(options, grads, saved, initial, tensors, masks)
-            per_step = _with_shapes(per_step, per_step_shapes)
-            (grad_initial,) = _with_shapes((grad_initial,), (initial.shape,))
-            # Outside the compiled function: TensorFlow's own product over all
-            # steps measured faster than XLA's.
-            gradients = engine.weight_gradients(OPS, options, initial, saved, per_step)
-            return (per_step[-1], grad_initial, *(g for g in gradients if g is not None))
+            return _gradients(scans, options, grads, projection, initial, tensors, masks, returned)
 
         return returned, backward
 
     return recurrence(projection, initial, *tensors)
+
+
+def _forward_last(options, steps, projecting, initial, tensors, masks):
+    """The inference loop: `(c_T, held output)` of `engine.last_step`, nothing stacked.
+
+    `steps` (T, B, .) are the projection x_t W + b of every step, with
+    `projecting` empty; or the inputs, with `projecting` the kernel (and
+    the bias) that multiply them inside each step.
+    """
+    weights = engine.Weights(*tensors)
+
+    def step(carry, elements):
+        keep = elements[1] if masks else None
+        projection = engine.project(elements[0], *projecting) if projecting else elements[0]
+        return engine.last_step(OPS, options, weights, carry, projection, keep)
+
+    return tf.foldl(step, (steps, *masks), initializer=(initial, tf.zeros_like(initial)))
+
+
+_COMPILED_FORWARD_LAST = tf.function(_forward_last, jit_compile=True, reduce_retracing=True)
+
+
+def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_output_for_mask):
+    """The last step's output and c_T, (B, O) each, for inference.
+
+    The arguments are `feedback`'s. This forward loop carries only the state
+    and the held output, where `feedback`'s stacks every step's. Its
+    gradient, for a caller that differentiates an inference call (a saliency
+    map, say), is `feedback`'s: the stacking forward scan runs again, then
+    the backward pass from the last step's gradients.
+    """
+    masks = () if keep is None else (keep,)
+    biases = () if bias is None else (bias,)
+    has_bias = len(biases)
+    tensors = [tf.convert_to_tensor(w) for w in weights if w is not None]
+    forward = _compiled(_COMPILED_FORWARD_LAST) if compiles_scans() else _forward_last
+    scans = _scans()
+
+    @tf.custom_gradient
+    def last(inputs, kernel, initial, *rest):
+        biases, tensors = rest[:has_bias], rest[has_bias:]
+        bias = biases[0] if biases else None
+        # Measured (docs/benchmarks.md): x_t W inside the loop is faster for
+        # Elman under XLA, and slower for Jordan, whose loop has two more
+        # products per step; without XLA, no difference.
+        if options.has_output_layer:
+            steps, projecting = engine.project(inputs, kernel, bias), ()
+        else:
+            steps, projecting = inputs, (kernel, *biases)
+        context, held = forward(options, steps, projecting, initial, tensors, masks)
+        context, held = _with_shapes((context, held), (initial.shape, initial.shape))
+
+        def backward(grad_output, grad_context):
+            projection = engine.project(inputs, kernel, bias)
+            returned = _stacked(scans, options, projection, initial, tensors, masks)
+            grads = engine.last_step_gradients(
+                options, returned, keep, zero_output_for_mask, grad_output, grad_context
+            )
+            grad_projection, grad_initial, *grad_weights = _gradients(
+                scans, options, grads, projection, initial, tensors, masks, returned
+            )
+            grad_inputs, grad_kernel, grad_bias = engine.input_gradients(
+                OPS, inputs, kernel, bias, grad_projection
+            )
+            grad_biases = () if bias is None else (grad_bias,)
+            return (grad_inputs, grad_kernel, grad_initial, *grad_biases, *grad_weights)
+
+        return (engine.last_output(held, keep, zero_output_for_mask), context), backward
+
+    return last(inputs, kernel, initial, *biases, *tensors)
 
 
 # cuDNN's plain RNN modes, and the dtypes its kernels take (no bfloat16).

@@ -295,6 +295,7 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
             native=fused_policy.native_kernel("elman", sequences.dtype, mask, self.go_backwards),
+            last_only=fused_policy.last_step_only(self.return_sequences, training),
         )
         # The last step's output, as the step loop returns it: zeros where
         # that step is masked and `zero_output_for_mask` is set.

@@ -97,6 +97,18 @@ def native_kernel(family, compute_dtype, mask, go_backwards):
     return engine.backend_module().native_elman_reason(dtype, mask, go_backwards) is None
 
 
+def last_step_only(return_sequences, training):
+    """Whether the fused path of this call needs the last step's output only.
+
+    Then, where the backend has one (`feedback_last`: TensorFlow and JAX),
+    the engine runs an inference loop that carries the state and stacks
+    nothing. Not while training: on TensorFlow that loop's gradient runs the
+    stacking forward loop again (correct, for a caller that differentiates
+    an inference call, but slower than the stacking loop's own).
+    """
+    return not return_sequences and not training
+
+
 def device_independent():
     """Traces inside this context use no cuDNN op (no CPU kernel) and no XLA-compiled function.
 

@@ -7,6 +7,7 @@ import keras
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.backend import engine
+from keras_rnnkit.layers import fused_policy
 from keras_rnnkit.layers import state_probes
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
@@ -369,6 +370,7 @@ class JordanRNN(FusedLoop, RecurrentLayer):
             go_backwards=self.go_backwards,
             mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
+            last_only=fused_policy.last_step_only(self.return_sequences, training),
         )
         return outputs[:, -1], outputs, [last_context]
 
