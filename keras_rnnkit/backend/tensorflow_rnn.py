@@ -279,7 +279,8 @@ def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_ou
         context, held = _with_shapes((context, held), (initial.shape, initial.shape))
 
         def backward(grad_output, grad_context):
-            projection = engine.project(inputs, kernel, bias)
+            # JordanRNN's loop read the projection already; ElmanRNN's projected inside it.
+            projection = engine.project(inputs, kernel, bias) if projecting else steps
             returned = _stacked(scans, options, projection, initial, tensors, masks)
             grads = engine.last_step_gradients(
                 options, returned, keep, zero_output_for_mask, grad_output, grad_context
