@@ -11,7 +11,7 @@ import keras_rnnkit
 BAD_CONFIGURATIONS = [
     (
         lambda: keras_rnnkit.ElmanRNN(0),
-        "ElmanCell: `units` must be a positive integer. Received: units=0",
+        "ElmanRNN: `units` must be a positive integer. Received: units=0",
     ),
     (
         lambda: keras_rnnkit.ElmanCell(2.5),
@@ -44,7 +44,7 @@ BAD_CONFIGURATIONS = [
     ),
     (
         lambda: keras_rnnkit.JordanRNN(4, 2, context_decay=-0.5),
-        "JordanCell: `context_decay` must be in [0, 1)",
+        "JordanRNN: `context_decay` must be in [0, 1)",
     ),
     (
         lambda: keras_rnnkit.ElmanRNN(4, activation="tanhh"),
@@ -157,13 +157,13 @@ def test_stateful_needs_a_fixed_batch_size():
 # Keras's own message ("Could not interpret initializer identifier: junk")
 # names neither the layer nor the argument.
 JUNK_WEIGHT_OPTIONS = [
-    (keras_rnnkit.ElmanRNN, (3,), "ElmanCell", "kernel_initializer"),
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanRNN", "kernel_initializer"),
     (keras_rnnkit.ElmanCell, (3,), "ElmanCell", "recurrent_regularizer"),
-    (keras_rnnkit.ElmanRNN, (3,), "ElmanCell", "bias_constraint"),
+    (keras_rnnkit.ElmanRNN, (3,), "ElmanRNN", "bias_constraint"),
     (keras_rnnkit.ElmanRNN, (3,), "ElmanRNN", "activity_regularizer"),
-    (keras_rnnkit.JordanRNN, (3, 2), "JordanCell", "output_kernel_initializer"),
+    (keras_rnnkit.JordanRNN, (3, 2), "JordanRNN", "output_kernel_initializer"),
     (keras_rnnkit.JordanCell, (3, 2), "JordanCell", "output_bias_regularizer"),
-    (keras_rnnkit.JordanRNN, (3, 2), "JordanCell", "recurrent_constraint"),
+    (keras_rnnkit.JordanRNN, (3, 2), "JordanRNN", "recurrent_constraint"),
     (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "bias_initializer"),
     (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "kernel_regularizer"),
     (keras_rnnkit.TDNN, (3, (0,)), "TDNN", "activity_regularizer"),
@@ -222,6 +222,78 @@ def test_teacher_forcing_targets_must_be_shaped_like_the_outputs(shape, training
         ),
     ):
         layer(X, targets=np.zeros(shape, "float32"), training=training)
+
+
+# A JordanRNN(3, output_units=2) given targets with 3 features, on every way of
+# calling it. Symbolic calls (on keras.Input) used to pass: Keras computes their
+# output from `compute_output_spec`, which never ran `call`'s checks.
+def _symbolic(training):
+    def run(layer, x, targets):
+        inputs = keras.Input((None, 3)), keras.Input((None, 3))
+        kwargs = {} if training is None else {"training": training}
+        return layer(inputs[0], targets=inputs[1], **kwargs)
+
+    return run
+
+
+class TeacherForcedModel(keras.Model):
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def call(self, inputs, training=False):
+        x, targets = inputs
+        return self.layer(x, targets=targets, training=training)
+
+
+def _fit(layer, x, targets):
+    model = TeacherForcedModel(layer)
+    model.compile("sgd", "mse")
+    model.fit([x, targets], np.zeros((2, 4, 2), "float32"), verbose=0)
+
+
+def _predict(layer, x, targets):
+    TeacherForcedModel(layer).predict([x, targets], verbose=0)
+
+
+WRONG_TARGET_CALLS = {
+    "eager-inference": lambda layer, x, t: layer(x, targets=t, training=False),
+    "eager-training": lambda layer, x, t: layer(x, targets=t, training=True),
+    "eager-tensors": lambda layer, x, t: layer(
+        keras.ops.convert_to_tensor(x), targets=keras.ops.convert_to_tensor(t), training=True
+    ),
+    "symbolic": _symbolic(None),
+    "symbolic-training": _symbolic(True),
+    "symbolic-inference": _symbolic(False),
+    "symbolic-numpy-targets": lambda layer, x, t: layer(
+        keras.Input((4, 3), batch_size=2), targets=t, training=True
+    ),
+    "fit": _fit,
+    "predict": _predict,
+}
+
+
+@pytest.mark.parametrize("call", WRONG_TARGET_CALLS.values(), ids=WRONG_TARGET_CALLS.keys())
+def test_targets_with_a_feature_too_many_raise_on_every_path(call):
+    layer = keras_rnnkit.JordanRNN(3, output_units=2, return_sequences=True)
+    with pytest.raises(
+        ValueError,
+        match=r"JordanRNN: `targets` must have shape \(batch, time, output_units\) = "
+        r"\(\w+, \w+, 2\).*Received: targets.shape=\(\w+, \w+, 3\)",
+    ):
+        call(layer, X, np.zeros((2, 4, 3), "float32"))
+
+
+def test_symbolic_targets_of_the_right_shape_are_accepted():
+    x, targets = keras.Input((None, 3)), keras.Input((None, 2))
+    outputs = keras_rnnkit.JordanRNN(3, output_units=2, return_sequences=True)(x, targets=targets)
+    assert tuple(outputs.shape) == (None, None, 2)
+
+
+def test_symbolic_sampling_probability_is_checked():
+    x, targets = keras.Input((None, 3)), keras.Input((None, 2))
+    with pytest.raises(ValueError, match=r"JordanRNN: `sampling_probability` must be"):
+        keras_rnnkit.JordanRNN(3, output_units=2)(x, targets=targets, sampling_probability=1.5)
 
 
 @pytest.mark.parametrize("probability", [1.5, -0.5, float("nan"), [0.5], True, None, "0.5"])
@@ -318,6 +390,14 @@ def test_initial_state_is_checked_on_every_backend(kind, shapes, received):
         factory()(X, initial_state=state)
 
 
+@pytest.mark.parametrize("kind", ["ElmanRNN", "JordanRNN"])
+def test_symbolic_initial_state_is_checked(kind):
+    factory, size = STATE_LAYERS[kind]
+    x = keras.Input((4, 3), batch_size=2)
+    with pytest.raises(ValueError, match=rf"{kind}: `initial_state` must be a list of 1"):
+        factory()(x, initial_state=[keras.Input((size + 1,), batch_size=2)])
+
+
 @pytest.mark.parametrize(
     "factory",
     [
@@ -344,13 +424,13 @@ def test_integer_and_boolean_inputs_are_cast_to_the_compute_dtype(factory, dtype
     [
         (
             lambda: keras_rnnkit.ElmanRNN(3, bias_initializer="orthogonal"),
-            "ElmanCell",
+            "ElmanRNN",
             "bias_initializer",
             "bias",
         ),
         (
             lambda: keras_rnnkit.JordanRNN(3, 2, output_bias_initializer="identity"),
-            "JordanCell",
+            "JordanRNN",
             "output_bias_initializer",
             "output_bias",
         ),

@@ -6,6 +6,7 @@ constructor, properties and config are all derived from its cell's constructor,
 so that the two can never disagree.
 """
 
+import contextlib
 import re
 
 import keras
@@ -206,6 +207,27 @@ def add_named_weight(layer, name, shape, prefix=None):
         ) from error
 
 
+@contextlib.contextmanager
+def errors_named_for(owner, cell_class):
+    """Re-raises a `ValueError` of a `cell_class` cell as one of `owner`.
+
+    A layer builds its cell from the user's arguments, and the cell's checks
+    ("ElmanCell: `units` must be ...") name a class the user never wrote; inside
+    this context the message names `owner` ("ElmanRNN: `units` must be ...")
+    instead. Other errors propagate unchanged.
+    """
+    prefix = f"{cell_class.__name__}: "
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        if not message.startswith(prefix):
+            raise
+        # From the error's own cause (Keras's, for a junk identifier): the
+        # cell's copy of the message would only repeat it under the cell's name.
+        raise ValueError(f"{owner}: {message[len(prefix) :]}") from error.__cause__
+
+
 def as_compute_dtype(layer, inputs):
     """Integer or boolean `inputs` cast to the layer's compute dtype.
 
@@ -381,12 +403,13 @@ class RecurrentLayer(keras.layers.RNN):
             "zero_output_for_mask",
         ):
             arguments.boolean(owner, flag, loop_kwargs[flag])
-        cell = self.cell_class(
-            dtype=kwargs.get("dtype"),
-            trainable=kwargs.get("trainable", True),
-            name=f"{_snake_case(self.cell_class.__name__)}",
-            **cell_kwargs,
-        )
+        with errors_named_for(owner, self.cell_class):
+            cell = self.cell_class(
+                dtype=kwargs.get("dtype"),
+                trainable=kwargs.get("trainable", True),
+                name=f"{_snake_case(self.cell_class.__name__)}",
+                **cell_kwargs,
+            )
         activity_regularizer = loop_kwargs.pop("activity_regularizer")
         super().__init__(
             cell,
@@ -402,17 +425,33 @@ class RecurrentLayer(keras.layers.RNN):
             setattr(self, name, value)
 
     def build(self, sequences_shape, initial_state_shape=None):
-        super().build(sequences_shape, initial_state_shape)
+        # The cell's weights are made here (`add_named_weight`): its errors name this layer.
+        with errors_named_for(type(self).__name__, self.cell_class):
+            super().build(sequences_shape, initial_state_shape)
         # After build a different feature size is an error naming this layer,
         # not a shape mismatch deep inside a matrix product.
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
+    def compute_output_spec(self, sequences, initial_state=None, mask=None, training=False):
+        # A symbolic call (on `keras.Input`s) gets its output from here, never
+        # running `call`: the same checks, so that a functional model with a bad
+        # argument fails when it is built, as an eager call does.
+        self._checked_initial_state(sequences, initial_state)
+        return super().compute_output_spec(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def _checked_initial_state(self, sequences, initial_state):
+        """`initial_state` as `checked_initial_state` returns it; None stays None."""
+        if initial_state is None:
+            return None
+        return checked_initial_state(
+            type(self).__name__, initial_state, self.cell.state_size, sequences.shape[0]
+        )
+
     def call(self, sequences, initial_state=None, mask=None, training=False):
         sequences = as_compute_dtype(self, sequences)
-        if initial_state is not None:
-            initial_state = checked_initial_state(
-                type(self).__name__, initial_state, self.cell.state_size, sequences.shape[0]
-            )
+        initial_state = self._checked_initial_state(sequences, initial_state)
         # `keras.layers.RNN` prepares one dropout mask per sequence only for
         # cells it recognises (see backend/keras_internals.py); preparing them
         # here as well (the cache makes it idempotent) keeps our layers right

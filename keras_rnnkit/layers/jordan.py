@@ -374,6 +374,32 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         )
         return outputs[:, -1], outputs, [last_context]
 
+    def compute_output_spec(
+        self,
+        sequences,
+        initial_state=None,
+        mask=None,
+        training=False,
+        targets=None,
+        sampling_probability=0.0,
+    ):
+        # A symbolic call never runs `call` (see RecurrentLayer.compute_output_spec):
+        # the teacher-forcing arguments are checked here too.
+        self._checked_teacher_arguments(sequences, targets, sampling_probability)
+        return super().compute_output_spec(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    def _checked_teacher_arguments(self, sequences, targets, sampling_probability):
+        """Checks and returns `(targets, sampling_probability)`; targets as a tensor."""
+        owner = type(self).__name__
+        sampling_probability = _checked_probability(owner, sampling_probability)
+        if targets is not None:
+            if not isinstance(targets, keras.KerasTensor):
+                targets = keras.ops.convert_to_tensor(targets)
+            _check_targets(owner, targets, sequences, self.cell.output_units)
+        return targets, sampling_probability
+
     def call(
         self,
         sequences,
@@ -384,11 +410,9 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         sampling_probability=0.0,
     ):
         sequences = as_compute_dtype(self, sequences)
-        owner = type(self).__name__
-        sampling_probability = _checked_probability(owner, sampling_probability)
-        if targets is not None:
-            targets = keras.ops.convert_to_tensor(targets)
-            _check_targets(owner, targets, sequences, self.cell.output_units)
+        targets, sampling_probability = self._checked_teacher_arguments(
+            sequences, targets, sampling_probability
+        )
         if targets is None or not training:
             return super().call(
                 sequences, initial_state=initial_state, mask=mask, training=training
