@@ -19,7 +19,19 @@ import numpy as np
 
 from keras_rnnkit import _atomic
 from keras_rnnkit.data import TASKS
-from keras_rnnkit_cli.catalog import FAMILIES
+from keras_rnnkit.models import FAMILIES
+from keras_rnnkit.models import get_family
+
+
+def _checked_family(args, recurrent_only=False):
+    """The `Family` of `--model`, from the registry; a one-line error naming the choices."""
+    family = get_family(args.model, owner=f"rnnkit {args.command} --model")
+    if recurrent_only and not family.recurrent:
+        raise ValueError(
+            f"rnnkit {args.command} --model {args.model}: the family has no recurrent state "
+            "whose gradient could be followed through time"
+        )
+    return family
 
 
 def _demo(args):
@@ -190,6 +202,7 @@ def _fit(args, callbacks_for=lambda task: []):
     from keras_rnnkit.forecasting import series_feature
     from keras_rnnkit.models import build_model
 
+    _checked_family(args, recurrent_only=args.command == "gradients")
     _atomic.refuse_existing(args.out, args.overwrite)
     task, source, problem, sequence_output = _load_task(args)
     outputs = output_units(task, problem)
@@ -377,6 +390,8 @@ def _tune(args):
     # Imports keras-tuner, for this command only (the [tuner] extra).
     from keras_rnnkit.tuning import run_search
 
+    for name in args.model or ():
+        get_family(name, owner="rnnkit tune --model")
     result = run_search(
         args.task,
         families=tuple(args.model or FAMILIES),

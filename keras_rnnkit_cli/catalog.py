@@ -1,78 +1,49 @@
-"""What the built-in tasks and families are: names and one-line descriptions, with no framework.
+"""The library's tasks and families, read for the help texts without importing the library.
 
-The `rnnkit` command line lists these in its help without importing keras (which would import
-a backend); `keras_rnnkit.data.TASKS` and `keras_rnnkit.models.FAMILIES` are these same objects.
+`import keras_rnnkit` imports keras and its backend (seconds); `--help` must not wait for it,
+nor fail where no backend is installed. So this module reads what the library declares as
+data, never its code:
+
+- the built-in tasks: `keras_rnnkit/data/tasks.json`, found beside the package by
+  `importlib.util.find_spec`, which locates a top-level package without running it;
+- the model families: the entry-point group `keras_rnnkit.families` of the installed
+  packages' metadata, keras_rnnkit's own first, then the plugins'.
+
+The library's own lists (`keras_rnnkit.data.TASKS`, `keras_rnnkit.models.registered_families`)
+are what a command checks its arguments against, once it runs.
 """
 
-import dataclasses
+import importlib.util
+import json
+import pathlib
+import re
+from importlib import metadata
 
-# The model families, in the order the demo and the help list them.
-FAMILIES = ("elman", "jordan", "tdnn")
-# Those with a recurrent state, whose gradient can be followed back through time.
-RECURRENT_FAMILIES = ("elman", "jordan")
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskInfo:
-    """What a built-in task is, for a model builder.
-
-    Attributes:
-        description: One line: the task, its source and what `window` means.
-        problem: `"regression"` (MSE), `"classification"` (integer labels,
-            softmax) or `"binary"` (0/1 targets, sigmoid).
-        sequence_output: Whether targets have a time axis (many-to-many).
-        default_window: The sequence length used when none is given, or
-            `None` where the length is fixed by the data.
-    """
-
-    description: str
-    problem: str
-    sequence_output: bool
-    default_window: int | None
+FAMILY_GROUP = "keras_rnnkit.families"
+_LIBRARY = "keras_rnnkit"
 
 
-TASKS = {
-    "sunspots": TaskInfo(
-        "yearly sunspots, `window` years -> the next year; train to 1900, validate "
-        "1901-1920, test 1921-1955",
-        "regression",
-        False,
-        12,
-    ),
-    "adding": TaskInfo(
-        "the adding problem (Hochreiter & Schmidhuber 1997), sequences of `window` steps",
-        "regression",
-        False,
-        50,
-    ),
-    "digits": TaskInfo(
-        "scikit-learn's 8x8 digits read row by row (8 steps of 8 pixels) -> the digit",
-        "classification",
-        False,
-        None,
-    ),
-    "shifted": TaskInfo(
-        "time-shifted patterns (Waibel et al. 1989), `window` frames -> one of 3 classes",
-        "classification",
-        False,
-        40,
-    ),
-    "xor": TaskInfo(
-        "Elman's temporal XOR (1990): predict the next bit of `window` bits (a multiple of 3)",
-        "binary",
-        True,
-        30,
-    ),
-    "copy": TaskInfo(
-        "copy task: `window` symbols, a delay of `window` steps, then reproduce them",
-        "classification",
-        True,
-        5,
-    ),
-    "plans": TaskInfo(
-        "Jordan's sequence production (1986): 4 plans -> their `window`-step bit sequences",
-        "binary",
-        True,
-        8,
-    ),
-}
+def tasks():
+    """`{name: description}` of the built-in tasks, in the library's order ({} if not found)."""
+    spec = importlib.util.find_spec(_LIBRARY)
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    for location in spec.submodule_search_locations:
+        path = pathlib.Path(location) / "data" / "tasks.json"
+        if path.is_file():
+            listed = json.loads(path.read_text(encoding="utf-8"))
+            return {name: fields["description"] for name, fields in listed.items()}
+    return {}
+
+
+def families():
+    """The installed model families, as `(name, distribution)` pairs: keras_rnnkit's first."""
+    entries = metadata.entry_points(group=FAMILY_GROUP)
+    pairs = [(entry.name, _distribution(entry)) for entry in entries]
+    return sorted(pairs, key=lambda pair: pair[1] != "keras-rnnkit")
+
+
+def _distribution(entry):
+    distribution = getattr(entry, "dist", None)
+    name = "" if distribution is None else distribution.name
+    return re.sub(r"[-_.]+", "-", name).lower()

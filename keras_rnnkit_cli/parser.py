@@ -6,30 +6,29 @@
 
 import argparse
 import math
-import sys
 import textwrap
 
-from keras_rnnkit_cli.catalog import FAMILIES
-from keras_rnnkit_cli.catalog import RECURRENT_FAMILIES
-from keras_rnnkit_cli.catalog import TASKS
+from keras_rnnkit_cli import catalog
 
 # The docs site (mkdocs.yml's site_url): the help points here, not at files that an
 # installed wheel does not have.
 DOCS = "https://keras-rnnkit.github.io/keras-rnnkit/"
 
 
-def _families(recurrent_only=False):
-    """The families --model offers: the built-in ones, and those registered in this process.
+def _model_help(recurrent_only=False):
+    """The help of --model: the installed families (see `catalog.families`).
 
-    In a fresh `rnnkit` process nothing has been registered, and the registry is not even
-    imported (it would import keras): the catalog's names are the registry's built-in ones.
-    Code that registers a family and then calls `main` finds it among the choices.
+    --model has no fixed choices: a family registered in Python before `main` runs is
+    as good as an installed one, so the registry checks the name once the command runs.
     """
-    registry = sys.modules.get("keras_rnnkit.models.families")
-    if registry is None:
-        return RECURRENT_FAMILIES if recurrent_only else FAMILIES
-    names = registry.registered_families()
-    return tuple(n for n in names if registry.get_family(n).recurrent or not recurrent_only)
+    listed = catalog.families()
+    built_in = [name for name, source in listed if source == "keras-rnnkit"]
+    plugins = [f"{name} (from {source})" for name, source in listed if source != "keras-rnnkit"]
+    kind = "a model family with a recurrent state" if recurrent_only else "a model family"
+    if not listed:
+        return f"{kind}: a name registered with keras_rnnkit.models.register_family"
+    names = ", ".join(built_in + plugins)
+    return f"{kind}: {names}, or one registered with keras_rnnkit.models.register_family"
 
 
 def _positive_int(text):
@@ -119,7 +118,7 @@ def _add_global_options(parser, top_level):
 
 
 def _built_in_tasks_help():
-    lines = [f"  {name:9s} {info.description}" for name, info in TASKS.items()]
+    lines = [f"  {name:9s} {description}" for name, description in catalog.tasks().items()]
     return "\n\nBuilt-in tasks (--task; --window sets the sequence length):\n" + "\n".join(lines)
 
 
@@ -136,10 +135,17 @@ _FILES_HELP = (
 )
 
 
-def _add_training_arguments(parser, default_out, families):
-    parser.add_argument("--model", required=True, choices=families)
+def _task_choices():
+    """The built-in tasks' names, or None (any name) where the library's list is not found."""
+    return tuple(catalog.tasks()) or None
+
+
+def _add_training_arguments(parser, default_out, recurrent_only=False):
+    parser.add_argument(
+        "--model", required=True, metavar="FAMILY", help=_model_help(recurrent_only)
+    )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--task", choices=tuple(TASKS), help="a built-in task")
+    source.add_argument("--task", choices=_task_choices(), help="a built-in task")
     source.add_argument("--data", help="a .csv or .npz file")
     parser.add_argument("--target", help="CSV only: the column to forecast")
     # The CSV options default to None, so that giving one with --task or an
@@ -249,7 +255,7 @@ def build_parser():
             + _FILES_HELP
         ),
     )
-    _add_training_arguments(train, default_out="rnnkit-train", families=_families())
+    _add_training_arguments(train, default_out="rnnkit-train")
 
     gradients = add_command(
         "gradients",
@@ -264,9 +270,7 @@ def build_parser():
             + _FILES_HELP
         ),
     )
-    _add_training_arguments(
-        gradients, default_out="rnnkit-gradients", families=_families(recurrent_only=True)
-    )
+    _add_training_arguments(gradients, default_out="rnnkit-gradients", recurrent_only=True)
     gradients.add_argument(
         "--probe",
         type=_positive_int,
@@ -287,13 +291,13 @@ def build_parser():
         ),
     )
     tune.add_argument(
-        "--task", default="sunspots", choices=tuple(TASKS), help="default: %(default)s"
+        "--task", default="sunspots", choices=_task_choices(), help="default: %(default)s"
     )
     tune.add_argument(
         "--model",
         action="append",
-        choices=_families(),
-        help="a family to search (repeatable; default: the three built-in ones)",
+        metavar="FAMILY",
+        help=_model_help() + " (repeatable; default: the built-in ones)",
     )
     tune.add_argument(
         "--tuner",

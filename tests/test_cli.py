@@ -224,16 +224,6 @@ def test_gradients_writes_the_flow_plot_and_norms(tmp_path, capsys):
     assert (out / "gradient_flow.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_gradients_does_not_offer_tdnn(tmp_path, capsys):
-    # TDNN has no recurrent state to follow back through time: not a choice at all.
-    argv = ["gradients", "--model", "tdnn", "--task", "adding", "--out", str(tmp_path / "o")]
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(argv)
-    assert exit_.value.code == 2
-    assert "invalid choice: 'tdnn' (choose from 'elman', 'jordan')" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
-
-
 @pytest.mark.slow
 @pytest.mark.tensorflow_only
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")  # tf2onnx

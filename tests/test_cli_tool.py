@@ -186,24 +186,50 @@ def test_help_points_at_pages_of_the_docs_site():
         assert (ROOT / "docs" / f"{page}.md").is_file(), page
 
 
-def test_the_catalog_is_the_packages_own_tasks_and_families():
-    assert TASKS is catalog.TASKS
-    assert models.FAMILIES is catalog.FAMILIES
-    assert tuning.FAMILIES == catalog.FAMILIES
+def test_the_help_lists_the_librarys_own_tasks_and_families():
+    # The command line reads them as data (tasks.json, the entry points), not as code.
+    assert catalog.tasks() == {name: info.description for name, info in TASKS.items()}
+    assert [name for name, _ in catalog.families()][:3] == list(models.FAMILIES)
+    assert models.registered_families()[:3] == models.FAMILIES == tuning.FAMILIES
     _, subcommands = _commands()
-    choices = {
-        name: next(a.choices for a in command._actions if a.dest == "model")
-        for name, command in subcommands.items()
-        if name in ("train", "gradients", "tune")
-    }
-    assert tuple(choices["train"]) == tuple(choices["tune"]) == catalog.FAMILIES
-    # `gradients` follows a recurrent state: only the families that have one.
-    assert tuple(choices["gradients"]) == catalog.RECURRENT_FAMILIES
-    for family in catalog.FAMILIES:
+    for name in ("train", "gradients", "tune"):
+        (model,) = [a for a in subcommands[name]._actions if a.dest == "model"]
+        assert model.choices is None, name  # the registry checks the name when it runs
+        assert "elman, jordan, tdnn" in model.help, name
+    for name in ("train", "gradients", "tune"):
+        (task,) = [a for a in subcommands[name]._actions if a.dest == "task"]
+        assert tuple(task.choices) == tuple(TASKS), name
+    for family in models.FAMILIES:
         layers = models.build_model(family, (5, 1), 1).layers
         recurrent = any(isinstance(layer, keras.layers.RNN) for layer in layers)
-        assert recurrent == (family in catalog.RECURRENT_FAMILIES), family
+        assert recurrent == models.get_family(family).recurrent, family
     assert set(commands.COMMANDS) == set(_commands()[1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "--model", "nope", "--task", "adding"],
+            "rnnkit: error: rnnkit train --model: `family` must be one of elman, jordan, tdnn",
+        ),
+        (
+            ["gradients", "--model", "tdnn", "--task", "adding"],
+            "rnnkit: error: rnnkit gradients --model tdnn: the family has no recurrent state",
+        ),
+        (
+            ["tune", "--model", "nope"],
+            "rnnkit: error: rnnkit tune --model: `family` must be one of elman, jordan, tdnn",
+        ),
+    ],
+)
+def test_an_unknown_or_unfit_family_is_refused_in_one_line(argv, message, tmp_path, capsys):
+    out = tmp_path / "never-written"
+    flag = "--directory" if argv[0] == "tune" else "--out"
+    assert keras_rnnkit_cli.main([*argv, "--quiet", flag, str(out)]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(message) and error.count("\n") == 1, error
+    assert not out.exists()
 
 
 def test_gradients_without_matplotlib_writes_the_norms_and_says_the_plot_was_skipped(

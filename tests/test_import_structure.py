@@ -1,38 +1,58 @@
 """The package's structure: no import cycles between its parts, and a core apart from the
-applications. Read from the source (every import, also those inside functions)."""
+applications. Read from the source of both packages, `keras_rnnkit` and `keras_rnnkit_cli`
+(every import, also those inside functions), and checked in fresh processes."""
 
 import ast
+import json
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
-PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "keras_rnnkit"
-# The core: the layers and what they are made of. Nothing in it may import an application
-# (training, tuning, export, data, forecasting, models, the CLI).
-CORE = {"layers", "backend", "_arguments", "_api"}
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+PACKAGES = ("keras_rnnkit", "keras_rnnkit_cli")
+# The core: the layers and what they are made of, and what a saved model may hold. Nothing
+# in it may import an application (tuning, export, data, forecasting, models, cli) or the
+# command-line package.
+CORE = {
+    "layers",
+    "backend",
+    "regularizers",
+    "initializers",
+    "constraints",
+    "losses",
+    "training",
+    "_arguments",
+    "_api",
+    "_backend_check",
+    "_model_layers",
+}
+APPLICATIONS = {"data", "forecasting", "models", "tuning", "export", "cli"}
 
 
 def _modules():
     modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = ("keras_rnnkit", *path.relative_to(PACKAGE).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        modules[".".join(parts)] = path
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = (package, *path.relative_to(ROOT / package).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            modules[".".join(parts)] = path
     return modules
 
 
-def _in_package(name):
-    return name.split(".")[0] == "keras_rnnkit"  # not keras_rnnkit_cli, the light CLI
+def _in_packages(name):
+    return name.split(".")[0] in PACKAGES
 
 
 def _imports(path, modules):
-    """The package's modules that `path` imports, anywhere in it."""
+    """The two packages' modules that `path` imports, anywhere in it."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names if _in_package(alias.name)}
-        elif isinstance(node, ast.ImportFrom) and _in_package(node.module or ""):
+            found |= {alias.name for alias in node.names if _in_packages(alias.name)}
+        elif isinstance(node, ast.ImportFrom) and _in_packages(node.module or ""):
             # `from keras_rnnkit import arguments` imports the module `arguments`; `from
             # keras_rnnkit.layers import ElmanRNN` imports `layers` (its __init__).
             names = [f"{node.module}.{alias.name}" for alias in node.names]
@@ -42,16 +62,18 @@ def _imports(path, modules):
 
 
 def _part(module):
-    """The part of the package a module belongs to: `layers`, `tuning`, `cli`, ..."""
-    return module.split(".")[1] if "." in module else "<root>"
+    """The part a module belongs to: `layers`, `tuning`, `cli`, the root package itself
+    (`<root>`), or the whole command-line package (`keras_rnnkit_cli`)."""
+    package, _, rest = module.partition(".")
+    if package == "keras_rnnkit_cli":
+        return package
+    return rest.split(".")[0] if rest else "<root>"
 
 
 def _graph():
     modules = _modules()
     graph = {}
     for module, path in modules.items():
-        if module == "keras_rnnkit":
-            continue  # the public API: it re-exports the parts, and no part may import it
         for imported in _imports(path, modules):
             graph.setdefault(_part(module), set()).add(_part(imported))
     for part in graph:
@@ -84,9 +106,12 @@ def _cycle(graph):
 
 
 def test_the_reader_finds_the_imports_it_must():
-    # The test reads real edges: the layers use the backend, the CLI uses tuning.
+    # The test reads real edges: the layers use the backend, the command-line package runs
+    # the commands of `keras_rnnkit.cli`, which uses tuning.
     graph = _graph()
     assert "backend" in graph["layers"] and "tuning" in graph["cli"]
+    assert "cli" in graph["keras_rnnkit_cli"]
+    assert {"layers", "training"} <= graph["<root>"]
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
 
@@ -96,10 +121,69 @@ def test_no_part_of_the_package_imports_the_package_itself():
     assert [part for part, imported in graph.items() if "<root>" in imported] == []
 
 
-def test_the_parts_of_the_package_have_no_import_cycle():
+def test_the_parts_of_both_packages_have_no_import_cycle():
     assert _cycle(_graph()) is None
 
 
+def test_the_library_never_imports_the_command_line_package():
+    graph = _graph()
+    assert [part for part, imported in graph.items() if "keras_rnnkit_cli" in imported] == []
+
+
+def test_the_command_line_package_imports_only_the_commands_module_and_inside_functions():
+    # Argument parsing and help import nothing from the library: its one import of it is
+    # `keras_rnnkit.cli`, inside `main`, once a command runs.
+    modules = _modules()
+    for module, path in modules.items():
+        if _part(module) != "keras_rnnkit_cli":
+            continue
+        library = {m for m in _imports(path, modules) if m.split(".")[0] == "keras_rnnkit"}
+        assert library <= {"keras_rnnkit.cli"}, module
+        assert not _top_level_imports(path) & library, module
+
+
+def _top_level_imports(path):
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
 @pytest.mark.parametrize("part", sorted(CORE))
-def test_the_core_imports_no_application_code(part):
+def test_the_core_imports_only_the_core(part):
     assert _graph().get(part, set()) <= CORE
+
+
+def test_the_root_package_imports_only_the_core():
+    assert _graph()["<root>"] <= CORE
+
+
+def _loaded_in_a_fresh_process(statement):
+    code = (
+        f"import json, sys\n{statement}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        f"{PACKAGES!r})))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("statement", ["import keras_rnnkit", "import keras_rnnkit.layers"])
+def test_importing_the_library_loads_the_core_and_nothing_else(statement):
+    loaded = _loaded_in_a_fresh_process(statement)
+    parts = {_part(module) for module in loaded}
+    assert parts <= CORE | {"<root>"}, sorted(parts - CORE - {"<root>"})
+    assert "layers" in parts and "keras_rnnkit.layers.elman" in loaded
+
+
+def test_an_application_loads_when_first_used():
+    loaded = _loaded_in_a_fresh_process(
+        "import keras_rnnkit\nassert keras_rnnkit.models.FAMILIES == ('elman', 'jordan', 'tdnn')"
+    )
+    assert "keras_rnnkit.models.families" in loaded
+    assert not [module for module in loaded if _part(module) in {"tuning", "export", "cli"}]

@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "forecasting",
     "initializers",
     "layers",
+    "losses",
     "models",
     "regularizers",
     "training",

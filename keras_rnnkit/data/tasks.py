@@ -26,6 +26,8 @@ User files (regression):
   be a finite real number.
 """
 
+import dataclasses
+import json
 import pathlib
 import zipfile
 
@@ -42,8 +44,35 @@ from keras_rnnkit.data.synthetic import copy_task
 from keras_rnnkit.data.synthetic import plan_sequences
 from keras_rnnkit.data.synthetic import shifted_patterns
 from keras_rnnkit.data.synthetic import temporal_xor
-from keras_rnnkit_cli.catalog import TASKS as TASKS
-from keras_rnnkit_cli.catalog import TaskInfo as TaskInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskInfo:
+    """What a built-in task is, for a model builder.
+
+    Attributes:
+        description: One line: the task, its source and what `window` means.
+        problem: `"regression"` (MSE), `"classification"` (integer labels,
+            softmax) or `"binary"` (0/1 targets, sigmoid).
+        sequence_output: Whether targets have a time axis (many-to-many).
+        default_window: The sequence length used when none is given, or
+            `None` where the length is fixed by the data.
+    """
+
+    description: str
+    problem: str
+    sequence_output: bool
+    default_window: int | None
+
+
+# The built-in tasks, by name, in the order the help lists them. They are data (tasks.json,
+# beside this module), so that the command line can list them without importing keras.
+TASKS = {
+    name: TaskInfo(**fields)
+    for name, fields in json.loads(
+        (pathlib.Path(__file__).parent / "tasks.json").read_text(encoding="utf-8")
+    ).items()
+}
 
 
 def _shuffled(name, x, y, seed, stratify=False):

@@ -4,5 +4,6 @@ from keras_rnnkit.layers.elman import ElmanCell as ElmanCell
 from keras_rnnkit.layers.elman import ElmanRNN as ElmanRNN
 from keras_rnnkit.layers.jordan import JordanCell as JordanCell
 from keras_rnnkit.layers.jordan import JordanRNN as JordanRNN
+from keras_rnnkit.layers.last_observed import LastObserved as LastObserved
 from keras_rnnkit.layers.tdnn import TDNN as TDNN
 from keras_rnnkit.layers.tdnn import TDNNCell as TDNNCell

@@ -6,7 +6,6 @@ from keras_rnnkit.models.families import get_family
 from keras_rnnkit.models.scaling import in_raw_units
 from keras_rnnkit.models.scaling import input_standardization
 from keras_rnnkit.regularizers import WeightElimination
-from keras_rnnkit_cli.catalog import FAMILIES as FAMILIES
 
 # The output activation, loss and metric of each kind of problem (see data.TASKS).
 PROBLEMS = {

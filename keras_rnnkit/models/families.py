@@ -3,11 +3,29 @@
 A `Family` tells the model builder (`keras_rnnkit.models.build_model`) how to make the
 family's layer, and tells the command line, tuning and export what they need to know of it:
 whether it has a recurrent state, which hyperparameters a search tries for it, whether it
-streams. Elman, Jordan and TDNN are registered here. `register_family` adds one of a user's
-own, which then works everywhere a family name is taken: `build_model`, `rnnkit train` (run
-from Python with `keras_rnnkit_cli.main` in the process that registered it), tuning
-(`keras_rnnkit.tuning.RecurrentHyperModel(..., families=(name,))`) and, for a layer that
-`keras_rnnkit.export.to_streaming` can step, streaming export.
+streams. This registry is the one list of families: the command line, tuning, the demo and
+the data tasks read it.
+
+Families come in by one path, `register_family`, from three places:
+
+- the built-in ones (`ELMAN_FAMILY`, `JORDAN_FAMILY`, `TDNN_FAMILY`), registered when this
+  module is imported;
+- installed packages, through the entry-point group `keras_rnnkit.families` (each entry
+  point names a `Family`, or a function that returns one, under the family's name); they
+  are registered the first time the registry is read, so that `rnnkit train --model NAME`
+  works for a plugin with no Python glue. keras_rnnkit declares its own three there too,
+  which is how the command line lists families without importing keras;
+- a user's code, calling `register_family`.
+
+A registered family works everywhere a family name is taken: `build_model`, `rnnkit train`,
+tuning (`keras_rnnkit.tuning.RecurrentHyperModel(..., families=(name,))`) and, for a layer
+that `keras_rnnkit.export.to_streaming` can step, streaming export.
+
+A plugin package declares its family in its own metadata, e.g. in `setup.cfg`:
+
+    [options.entry_points]
+    keras_rnnkit.families =
+        narx = my_package.narx:NARX
 
 Example: an Elman network with ReLU, registered under its own name.
 
@@ -25,13 +43,17 @@ Example: an Elman network with ReLU, registered under its own name.
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Callable
+from importlib import metadata
 from typing import NamedTuple
 
 from keras_rnnkit.layers import TDNN
 from keras_rnnkit.layers import ElmanRNN
 from keras_rnnkit.layers import JordanRNN
-from keras_rnnkit_cli import catalog
+
+# The entry-point group through which installed packages add families.
+ENTRY_POINT_GROUP = "keras_rnnkit.families"
 
 
 class Hyperparameter(NamedTuple):
@@ -132,15 +154,24 @@ def recurrent_options(values):
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _REGISTRY = {}
+# Whether the installed packages' families have been registered (see `_register_installed`).
+_installed = {"registered": False}
 
 
 def register_family(family, *, overwrite=False):
     """Registers `family` (a `Family`) under `family.name`; returns it.
 
     Raises:
+        TypeError: if `family` is not a `Family`.
         ValueError: if the name is not lowercase letters, digits and `_`, or
-            is taken and `overwrite` is False (a built-in family is never replaced).
+            is taken and `overwrite` is False.
     """
+    _register_installed()
+    return _add(family, overwrite=overwrite)
+
+
+def _add(family, *, overwrite=False):
+    """`register_family`'s checks and registration, for every source of families."""
     if not isinstance(family, Family):
         raise TypeError(
             f"register_family: `family` must be a keras_rnnkit.models.Family. "
@@ -151,9 +182,8 @@ def register_family(family, *, overwrite=False):
             "register_family: the family's `name` must be lowercase letters, digits and "
             f"underscores, starting with a letter. Received: name={family.name!r}"
         )
-    if family.name in catalog.FAMILIES:
-        raise ValueError(f"register_family: {family.name!r} is a built-in family")
-    if family.name in _REGISTRY and not overwrite:
+    taken = _REGISTRY.get(family.name)
+    if taken is not None and taken is not family and not overwrite:
         raise ValueError(
             f"register_family: a family named {family.name!r} is registered already; pass "
             "overwrite=True to replace it"
@@ -169,15 +199,14 @@ def register_family(family, *, overwrite=False):
 
 
 def unregister_family(name):
-    """Removes the family registered as `name` (not a built-in one)."""
-    if name in catalog.FAMILIES:
-        raise ValueError(f"unregister_family: {name!r} is a built-in family")
+    """Removes the family registered as `name`."""
     get_family(name, owner="unregister_family")
     del _REGISTRY[name]
 
 
 def get_family(name, owner="get_family"):
     """The `Family` registered as `name`; a ValueError naming the registered ones otherwise."""
+    _register_installed()
     if name not in _REGISTRY:
         raise ValueError(
             f"{owner}: `family` must be one of {', '.join(_REGISTRY)}. Received: family={name!r}"
@@ -186,8 +215,65 @@ def get_family(name, owner="get_family"):
 
 
 def registered_families():
-    """The names of the registered families: the built-in ones first, then a user's."""
+    """The names of the registered families: the built-in ones first, then the installed
+    packages' and a user's, in the order they were registered."""
+    _register_installed()
     return tuple(_REGISTRY)
+
+
+def installed_entry_points():
+    """The entry points of the group `keras_rnnkit.families`, keras_rnnkit's own first."""
+    entries = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    return sorted(entries, key=lambda entry: not _is_ours(entry))
+
+
+def _is_ours(entry):
+    distribution = getattr(entry, "dist", None)
+    name = "" if distribution is None else distribution.name
+    return re.sub(r"[-_.]+", "-", name).lower() == "keras-rnnkit"
+
+
+def _register_installed():
+    """Registers, once, the family of every entry point of `ENTRY_POINT_GROUP`.
+
+    An entry point that cannot be loaded, or does not give a `Family` of its own
+    name, is skipped with a warning that names it: one broken package must not
+    take the other families down with it.
+    """
+    if _installed["registered"]:
+        return
+    # Set first: a plugin's module may itself import and call this registry.
+    _installed["registered"] = True
+    for entry in installed_entry_points():
+        where = f"the entry point {entry.name} = {entry.value} ({ENTRY_POINT_GROUP})"
+        try:
+            family = entry.load()
+            if callable(family) and not isinstance(family, Family):
+                family = family()
+        except Exception as error:  # noqa: BLE001 - any failure of a third party's import
+            warnings.warn(f"{where} could not be loaded: {error!r}", RuntimeWarning, stacklevel=3)
+            continue
+        if not isinstance(family, Family) or family.name != entry.name:
+            warnings.warn(
+                f"{where} must give a keras_rnnkit.models.Family named {entry.name!r}. "
+                f"Received: {family!r}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            continue
+        taken = _REGISTRY.get(family.name)
+        if taken is not None and taken is not family:
+            warnings.warn(
+                f"{where}: a family named {family.name!r} is registered already; the "
+                "installed one is not registered",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            continue
+        try:
+            _add(family)
+        except ValueError as error:
+            warnings.warn(f"{where}: {error}", RuntimeWarning, stacklevel=3)
 
 
 # -- The built-in families -------------------------------------------------------------------
@@ -305,28 +391,31 @@ _TDNN_HYPERPARAMETERS = (
     ),
 )
 
-for _family in (
-    Family(
-        "elman", _make_elman, recurrent=True, description="ElmanRNN: the hidden state feeds back"
-    ),
-    Family(
-        "jordan",
-        _make_jordan,
-        recurrent=True,
-        small_model=_jordan_small_model,
-        options_from_values=_jordan_from_values,
-        hyperparameters=_JORDAN_HYPERPARAMETERS,
-        description="JordanRNN: the previous output feeds back",
-    ),
-    Family(
-        "tdnn",
-        _make_tdnn,
-        recurrent=False,
-        small_model=_tdnn_small_model,
-        options_from_values=_tdnn_from_values,
-        hyperparameters=_TDNN_HYPERPARAMETERS,
-        description="TDNN: each output sees a fixed window of inputs",
-    ),
-):
-    # The same names, in the same order, as the command line's catalog (a test checks).
-    _REGISTRY[_family.name] = _family
+ELMAN_FAMILY = Family(
+    "elman", _make_elman, recurrent=True, description="ElmanRNN: the hidden state feeds back"
+)
+JORDAN_FAMILY = Family(
+    "jordan",
+    _make_jordan,
+    recurrent=True,
+    small_model=_jordan_small_model,
+    options_from_values=_jordan_from_values,
+    hyperparameters=_JORDAN_HYPERPARAMETERS,
+    description="JordanRNN: the previous output feeds back",
+)
+TDNN_FAMILY = Family(
+    "tdnn",
+    _make_tdnn,
+    recurrent=False,
+    small_model=_tdnn_small_model,
+    options_from_values=_tdnn_from_values,
+    hyperparameters=_TDNN_HYPERPARAMETERS,
+    description="TDNN: each output sees a fixed window of inputs",
+)
+# The built-in families, in the order the demo and the help list them.
+BUILT_IN = (ELMAN_FAMILY, JORDAN_FAMILY, TDNN_FAMILY)
+FAMILIES = tuple(family.name for family in BUILT_IN)
+for _family in BUILT_IN:
+    # Not `register_family`: that reads the installed packages, whose modules may
+    # import this package, which is still being imported.
+    _add(_family)

@@ -17,7 +17,8 @@ the model itself, fitted on the training split only:
 import keras
 import numpy as np
 
-from keras_rnnkit._api import export
+from keras_rnnkit.layers.last_observed import LastObserved
+from keras_rnnkit.losses import ScaledMeanSquaredError
 
 
 def _moments(values, owner, name):
@@ -162,103 +163,3 @@ def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0
     unscale, variance = output_unscaling(changes, name="change_unscaling")
     outputs = keras.layers.Add(name="forecast")([last(inputs), unscale(standardized)])
     return keras.Model(inputs, outputs, name=core.name), ScaledMeanSquaredError(variance)
-
-
-@export
-class LastObserved(keras.layers.Layer):
-    r"""The last time step's value of some input features: (B, T, D) -> (B, len(indices)).
-
-    A forecaster of the change adds its output to this, so that it predicts
-    $\hat y = x_{T, i} + \Delta$ and follows a level it never saw in training.
-
-    Args:
-        feature_indices: The input features to take (the forecast targets, in
-            the order of the outputs).
-        **kwargs: Base layer arguments.
-
-    Example:
-
-    >>> import keras, numpy as np
-    >>> from keras_rnnkit.forecasting import LastObserved
-    >>> x = np.arange(12.0).reshape(1, 4, 3)
-    >>> keras.ops.convert_to_numpy(LastObserved([2, 0])(x)).tolist()
-    [[11.0, 9.0]]
-    """
-
-    def __init__(self, feature_indices, **kwargs):
-        super().__init__(**kwargs)
-        indices = list(feature_indices) if isinstance(feature_indices, (list, tuple)) else None
-        if not indices or not all(
-            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
-        ):
-            raise ValueError(
-                "LastObserved: `feature_indices` must be a non-empty list of non-negative "
-                f"integers. Received: feature_indices={feature_indices!r}"
-            )
-        self.feature_indices = indices
-        self.input_spec = keras.layers.InputSpec(min_ndim=3)
-
-    def build(self, input_shape):
-        features = input_shape[-1]
-        if features is not None and max(self.feature_indices) >= features:
-            raise ValueError(
-                f"LastObserved: `feature_indices` must be below the number of input "
-                f"features, {features}. Received: feature_indices={self.feature_indices}"
-            )
-
-    def call(self, inputs):
-        return keras.ops.take(inputs[:, -1, :], self.feature_indices, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], len(self.feature_indices))
-
-    def get_config(self):
-        return {**super().get_config(), "feature_indices": self.feature_indices}
-
-
-@export
-class ScaledMeanSquaredError(keras.losses.Loss):
-    r"""Mean squared error divided by a per-output variance: $\mathrm{mean}((y - \hat y)^2 / s^2)$.
-
-    With $s^2$ the training targets' variance, and a model that un-scales its
-    output as $\hat y = z s + m$, this is exactly the MSE of $z$ against the
-    standardised targets: the model trains as if on standardised values while
-    it takes and returns raw ones. For a forecaster of the change, $s^2$ is the
-    variance of the training changes.
-
-    Args:
-        variance: A positive number, or one per output.
-        name, reduction, dtype: As for `keras.losses.Loss`.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_rnnkit.forecasting import ScaledMeanSquaredError
-    >>> float(ScaledMeanSquaredError(4.0)(np.array([[2.0]]), np.array([[0.0]])))
-    1.0
-    """
-
-    def __init__(
-        self,
-        variance,
-        name="scaled_mean_squared_error",
-        reduction="sum_over_batch_size",
-        dtype=None,
-    ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
-        values = np.atleast_1d(np.asarray(variance, "float64"))
-        if values.ndim != 1 or not np.all(np.isfinite(values)) or not np.all(values > 0):
-            raise ValueError(
-                "ScaledMeanSquaredError: `variance` must be a positive number or a list of "
-                f"them. Received: variance={variance!r}"
-            )
-        self.variance = values.tolist()
-
-    def call(self, y_true, y_pred):
-        y_pred = keras.ops.convert_to_tensor(y_pred)
-        y_true = keras.ops.cast(y_true, y_pred.dtype)
-        variance = keras.ops.cast(self.variance, y_pred.dtype)
-        return keras.ops.mean(keras.ops.square(y_true - y_pred) / variance, axis=-1)
-
-    def get_config(self):
-        return {**super().get_config(), "variance": self.variance}

@@ -1,17 +1,17 @@
 """The search space: every hyperparameter's name, range, default and scope.
 
-The table `HYPERPARAMETERS` is the single source of truth for the built-in families (each
-family's own come from its entry in the registry, `keras_rnnkit.models.families`, as do those
-of a family a user registers); `declare` turns it
+The table `HYPERPARAMETERS` holds the values every family shares; each family's own come
+from its entry in the registry (`keras_rnnkit.models.families`), the built-in ones and a
+user's alike, and `all_hyperparameters` puts the two together. `declare` turns them
 into keras-tuner hyperparameters inside the right conditional scopes and
 returns the plain values a trial uses. Names are stable: they appear in
 trial files, `results_summary()` and `hp.Fixed` pins.
 """
 
 from keras_rnnkit.models import families as registry
+from keras_rnnkit.models.families import FAMILIES as FAMILIES
 from keras_rnnkit.models.families import Hyperparameter as Hyperparameter
 from keras_rnnkit.models.families import tdnn_context as tdnn_context
-from keras_rnnkit_cli.catalog import FAMILIES as FAMILIES
 
 HYPERPARAMETERS = (
     # Every family.
@@ -96,18 +96,14 @@ HYPERPARAMETERS = (
         "recurrent",
         "per-time-step clip of the gradient into the state (0: none)",
     ),
-    # Then each family's own, in the order of the registry (see `all_hyperparameters`).
-    *(spec for name in FAMILIES for spec in registry.get_family(name).hyperparameters),
 )
-BY_NAME = {h.name: h for h in HYPERPARAMETERS}
-NAMES = ("family", *BY_NAME)
 
 
 def all_hyperparameters(families):
-    """The table, then the own hyperparameters of the registered families among `families`
-    that are not built-in."""
-    extra = [registry.get_family(f) for f in families if f not in FAMILIES]
-    return (*HYPERPARAMETERS, *(spec for entry in extra for spec in entry.hyperparameters))
+    """The shared table, then the own hyperparameters of each of `families` (registered
+    names), in the registry's order."""
+    entries = [registry.get_family(f) for f in registry.registered_families() if f in families]
+    return (*HYPERPARAMETERS, *(spec for entry in entries for spec in entry.hyperparameters))
 
 
 def _uses(entry, spec):
