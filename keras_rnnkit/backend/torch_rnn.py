@@ -69,9 +69,10 @@ def native_elman(
     The state stops at each sequence's last step; the outputs at padded
     steps are that state (what the step loop carries), or zeros with
     `zero_output_for_mask`. On a GPU the kernel runs on a packed sequence
-    (cuDNN takes the lengths itself); on the CPU, where PyTorch's backward
-    pass of a packed sequence measured 4-5x slower than the plain kernel's,
-    it runs over the whole padded batch (see `_padded_elman`).
+    (cuDNN takes the lengths itself); on the CPU it runs over the whole
+    padded batch (see `_padded_elman`), since there PyTorch's backward pass
+    of a packed sequence is several times slower than the plain kernel's
+    (docs/benchmarks.md, "Which path runs").
     """
     if lengths is None:
         return _elman(
@@ -156,7 +157,8 @@ OPS = types.SimpleNamespace(
     sum_over_steps=lambda x: x.sum(dim=(0, 1)),
     cummax=lambda x: torch.cummax(x, dim=0).values,
     # outputs[index[t, b], b] for (T, B, O) outputs and a (T, B) index: an expanded
-    # view, not keras.ops.take_along_axis's materialised (T, B, O) index (2.5x slower).
+    # view, not keras.ops.take_along_axis's materialised (T, B, O) index, which is
+    # slower (docs/benchmarks.md, "Which path runs").
     gather_steps=lambda x, index: torch.gather(x, 0, index[..., None].expand_as(x)),
 )
 

@@ -243,8 +243,8 @@ def as_compute_dtype(layer, inputs):
 def checked_initial_state(owner, initial_state, state_size, batch_size):
     """`initial_state` as a list of (B, size) tensors, one per state, or raises.
 
-    Without this check the backends disagree: JAX and torch accepted two states
-    for a one-state layer, TensorFlow broadcast a (H,) state over the batch.
+    Without this check the backends would disagree: JAX and torch accept two
+    states for a one-state layer, TensorFlow broadcasts a (H,) state over the batch.
     """
     sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
@@ -577,7 +577,7 @@ class RecurrentLayer(keras.layers.RNN):
 
     @classmethod
     def from_config(cls, config):
-        # Saved under a name since renamed: loads without a warning, since the
-        # user did not write the old name (saving again writes the new one).
+        # A config holding a deprecated name loads without a warning, since the
+        # user did not write it (saving again writes the new name).
         config = {cls.renamed_arguments.get(k, k): v for k, v in config.items()}
         return cls(**config)

@@ -210,8 +210,8 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
             XLA-compiled functions inside the graph. `True` raises a
             `ValueError` in the constructor where it is not allowed; `False`
             always runs the step loop. Both compute the same values.
-            Default: `"auto"`. (Formerly `use_cudnn`, still accepted with a
-            `DeprecationWarning`.)
+            Default: `"auto"`. `use_cudnn` is a deprecated alias, still
+            accepted with a `DeprecationWarning`.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

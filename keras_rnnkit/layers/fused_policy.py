@@ -16,20 +16,19 @@ know about; `fused_reason` names the first such thing, and the layer then
 takes the step loop by that visible decision (nothing is tried and caught).
 The switch is the layer argument `use_fused`: `False` always runs the step
 loop; `True` runs the fused path and raises where the configuration does not
-allow it; `"auto"` runs it wherever it is supported: on every backend it
-measured faster than the step loop, or as fast (docs/benchmarks.md, "Which
-path runs"):
+allow it; `"auto"` runs it wherever it is supported, since on every backend
+it is faster than the step loop or as fast (the figures: docs/benchmarks.md,
+"Which path runs"):
 
-- torch: 2-6x faster (PyTorch's kernel for Elman, one autograd node per
-  sequence instead of several per step otherwise);
-- JAX: faster for Elman; for Jordan 0.87x the step loop's training time at
-  B 64, T 100 and within noise at B 32, T 500, and as fast in inference,
-  where the scan multiplies x_t W inside each step (`jax_rnn.feedback`);
-- TensorFlow: faster with and without XLA. Outside XLA its scans run as
-  XLA-compiled functions inside the graph (`tensorflow_rnn.compiles_scans`);
-  under XLA (`jit_compile=True`) the hand-written backward pass beats XLA's
-  generic gradient of the while loop. With a GPU, cuDNN's kernel runs for
-  Elman, as for `keras.layers.GRU`.
+- torch: PyTorch's kernel for Elman; otherwise one autograd node per
+  sequence instead of several per step;
+- JAX: the scan with its hand-written backward pass; at inference it
+  multiplies x_t W inside each step (`jax_rnn.feedback`);
+- TensorFlow: outside XLA its scans run as XLA-compiled functions inside
+  the graph (`tensorflow_rnn.compiles_scans`); under XLA
+  (`jit_compile=True`) the hand-written backward pass replaces XLA's
+  generic gradient of the while loop, which is slower. With a GPU, cuDNN's
+  kernel runs for Elman, as for `keras.layers.GRU`.
 """
 
 import keras

@@ -266,10 +266,11 @@ class JordanRNN(FusedLoop, RecurrentLayer):
             or relu, output activation linear, tanh or sigmoid, no teacher
             forcing or recurrent dropout while training, no zoneout, layer
             norm, `gradient_clip`, `truncate_gradient` or `unroll` (masks
-            are applied step by step). `"auto"` then takes it: it measured
-            faster than the step loop on torch (2-6x), on TensorFlow with
-            XLA and without (there its scans run as XLA-compiled functions
-            inside the graph), and on JAX (training; as fast in inference).
+            are applied step by step). `"auto"` then takes it: it is faster
+            than the step loop on torch, on TensorFlow with XLA and without
+            (there its scans run as XLA-compiled functions inside the
+            graph), and on JAX in training, as fast in inference
+            (docs/benchmarks.md).
             `True` raises a `ValueError` (in the constructor, or in the call
             for targets) where it is not allowed; `False` always runs the
             step loop. Both compute the same values. Default: `"auto"`.

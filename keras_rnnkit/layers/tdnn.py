@@ -77,8 +77,8 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     Weights: `kernel` (len(context), D, H), `bias` (H,).
 
     An evenly spaced context (offsets c_0 + i d, such as both above) runs as
-    one `keras.ops.conv` with dilation d where that backend's convolution
-    measured faster (JAX; TensorFlow for d = 1); otherwise the windows are
+    one `keras.ops.conv` with dilation d where that backend's convolution is
+    the faster path (JAX; TensorFlow for d = 1); otherwise the windows are
     gathered into one matrix product. Both paths give the same values (see
     `keras_rnnkit.backend.tdnn_convolution`).
 
@@ -87,8 +87,8 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         context: Sequence of distinct, increasing integer offsets.
         padding: `"same"`, `"valid"` or `"causal"`. Default: `"same"`.
         strides: Positive integer sub-sampling factor, as `keras.layers.Conv1D`'s
-            `strides`. Default: `1`. (Formerly `stride`, still accepted with a
-            `DeprecationWarning`.)
+            `strides`. Default: `1`. `stride` is a deprecated alias, still
+            accepted with a `DeprecationWarning`.
         activation: Activation of the output. Default: `"relu"`.
         use_bias: Whether to add `bias`. Default: `True`.
         kernel_initializer: Default: `"glorot_uniform"`.
@@ -213,7 +213,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             outputs = keras.ops.matmul(stacked, kernel)
         if self.bias is not None:
             # keras.ops.add, not +: on TensorFlow it becomes BiasAdd, whose gradient
-            # (BiasAddGrad) measured faster than the generic sum over (B, T).
+            # (BiasAddGrad) is faster than the generic sum over (B, T).
             outputs = keras.ops.add(outputs, self.bias)
         return self.activation(layer_normalized(self, outputs))
 
@@ -244,8 +244,8 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     def from_config(cls, config):
         config = dict(config)
         if "stride" in config:
-            # Saved before `stride` was renamed: loads without a warning, since
-            # the user did not write the old name (saving again writes `strides`).
+            # A config holding the deprecated `stride` loads without a warning,
+            # since the user did not write it (saving again writes `strides`).
             config["strides"] = config.pop("stride")
         return cls(**config)
 

@@ -1,7 +1,7 @@
 """Regularizers that plug into the cells: weight elimination and activity regularizers.
 
-The initializers and the constraint that were here live in
-`keras_rnnkit.initializers` and `keras_rnnkit.constraints`.
+Initializers and constraints live in `keras_rnnkit.initializers` and
+`keras_rnnkit.constraints`; their names here are deprecated aliases.
 """
 
 import importlib
@@ -16,9 +16,9 @@ from keras_rnnkit.regularizers.activity import (
 )
 from keras_rnnkit.regularizers.weight_elimination import WeightElimination as WeightElimination
 
-# Moved where Keras users look for them (keras_rnnkit.initializers and
-# keras_rnnkit.constraints); the old names still give the same classes, with a
-# warning. Deprecated: they will be removed in a future release.
+# Deprecated aliases of classes that live where Keras users look for them
+# (keras_rnnkit.initializers and keras_rnnkit.constraints): the same classes,
+# with a warning. They will be removed in a future release.
 _MOVED = {
     "IdentityRecurrent": "keras_rnnkit.initializers",
     "ScaledOrthogonal": "keras_rnnkit.initializers",
