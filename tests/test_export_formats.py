@@ -1,8 +1,11 @@
 """SavedModel, TFLite / LiteRT and ONNX artefacts equal the Keras model (TensorFlow only)."""
 
+import keras
 import numpy as np
 import pytest
 
+import keras_rnnkit
+from keras_rnnkit._model_layers import walk_layers
 from keras_rnnkit.export import export_onnx
 from keras_rnnkit.export import export_saved_model
 from keras_rnnkit.export import export_tflite
@@ -121,7 +124,8 @@ def test_tflite_while_loop_any_length(kind, tmp_path, rng):
         np.testing.assert_allclose(got, to_numpy(model(x)), **TOLERANCE)
 
 
-@pytest.mark.parametrize("kind", ["stacked", "bidirectional"])
+# A Sequential model and two functional ones.
+@pytest.mark.parametrize("kind", ["elman", "stacked", "bidirectional"])
 def test_tflite_unrolled_fixed_length(kind, tmp_path, rng):
     model = export_models.ALL[kind]()
     path = export_tflite(model, tmp_path / "model.tflite", batch_size=3, time_steps=7)
@@ -132,6 +136,64 @@ def test_tflite_unrolled_fixed_length(kind, tmp_path, rng):
     np.testing.assert_allclose(got, to_numpy(model(x)), **TOLERANCE)
     # The unrolling was only for the export: the model still takes any length.
     assert not any(getattr(layer, "unroll", False) for layer in model.layers)
+
+
+class _UnrollSpy(keras.layers.SimpleRNN):
+    """A SimpleRNN that records its `unroll` each time it runs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unroll_seen = []
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self.unroll_seen.append(self.unroll)
+        return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+
+
+def _every_kind_of_loop():
+    """Our three families and Keras's, nested in a Sequential and in Bidirectional."""
+    inner = keras.Sequential(
+        [
+            keras.Input((None, 4)),
+            keras.layers.GRU(3, return_sequences=True),
+            keras_rnnkit.JordanRNN(4, 2, return_sequences=True),
+        ]
+    )
+    inputs = keras.Input((None, export_models.D))
+    hidden = keras_rnnkit.TDNN(4, context=(-1, 0), activation="tanh")(inputs)
+    hidden = inner(hidden)
+    hidden = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(hidden)
+    hidden = _UnrollSpy(3, return_sequences=True, name="spy")(hidden)
+    return keras.Model(inputs, keras_rnnkit.ElmanRNN(5)(hidden))
+
+
+def test_tflite_unrolled_leaves_the_model_as_it_was(tmp_path, rng):
+    model = _every_kind_of_loop()
+    layers = list(walk_layers(model))
+    spy = next(layer for layer in layers if isinstance(layer, _UnrollSpy))
+    attributes = [dict(vars(layer)) for layer in layers]
+    configs = [layer.get_config() for layer in layers]
+    weights = model.get_weights()
+
+    path = export_tflite(model, tmp_path / "model.tflite", batch_size=2, time_steps=5)
+
+    # The export traced a copy: the user's layer never ran unrolled.
+    assert not any(spy.unroll_seen)
+    # The same layer objects, each with the same attribute objects and config.
+    assert [id(layer) for layer in walk_layers(model)] == [id(layer) for layer in layers]
+    for layer, before in zip(layers, attributes):
+        after = vars(layer)
+        assert after.keys() == before.keys(), layer.name
+        assert all(after[name] is value for name, value in before.items()), layer.name
+    assert [layer.get_config() for layer in layers] == configs
+    assert not any(getattr(layer, "unroll", False) for layer in layers)
+    for got, expected in zip(model.get_weights(), weights):
+        np.testing.assert_array_equal(got, expected)
+    x = _sequences(rng, 2, 5)
+    got, ops = _run_tflite(path, x)
+    _check_builtin_only(ops)
+    assert "WHILE" not in ops
+    np.testing.assert_allclose(got, to_numpy(model(x)), **TOLERANCE)
 
 
 @pytest.mark.parametrize("kind", sorted(export_models.STREAMABLE))

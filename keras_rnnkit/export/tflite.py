@@ -1,6 +1,5 @@
 """`export_tflite`: a TFLite / LiteRT flatbuffer with built-in operators only."""
 
-import contextlib
 import pathlib
 import tempfile
 
@@ -67,8 +66,8 @@ def export_tflite(model, path, *, batch_size=1, time_steps=None, streaming=False
             f"not apply; pass one or the other. Received: time_steps={time_steps}"
         )
     archive = keras.export.ExportArchive()
-    archive.track(model)
     if streaming:
+        archive.track(model)
         program = StepProgram(model, owner=OWNER)
         name = "step"
         archive.add_endpoint(
@@ -76,18 +75,12 @@ def export_tflite(model, path, *, batch_size=1, time_steps=None, streaming=False
         )
     else:
         name = "serve"
-        # The endpoint is traced here, so the loops are unrolled in its graph
-        # (and only there: saving retraces the layers with unknown shapes).
-        with _unrolled(model) if time_steps is not None else contextlib.nullcontext():
-            import tensorflow as tf
-
-            serve = tf.function(
-                signatures.serve_function(model),
-                input_signature=signatures.serve_signature(OWNER, model, batch_size, time_steps),
-                autograph=False,
-            )
-            serve.get_concrete_function()
-        archive.add_endpoint(name, serve)
+        if time_steps is None:
+            # An unrolled copy is not tracked: saving a tracked model traces its
+            # layers again with an unknown length, which an unrolled loop
+            # refuses. `add_endpoint` tracks the variables `serve` reads anyway.
+            archive.track(model)
+        archive.add_endpoint(name, _serve(model, batch_size, time_steps))
     flatbuffer = _convert(archive, name)
     with staged(OWNER, path, overwrite) as staging:
         staging.write_bytes(flatbuffer)
@@ -107,19 +100,35 @@ def _convert(archive, signature):
         return converter.convert()
 
 
-def _recurrent_layers(model):
-    return [layer for layer in walk_layers(model) if isinstance(layer, keras.layers.RNN)]
+def _serve(model, batch_size, time_steps):
+    """The traced `serve` function: of `model`, or with `time_steps` of an unrolled copy.
+
+    A copy is unrolled, not `model`, so the user's model stays as it was
+    built, its `unroll` settings included.
+    """
+    import tensorflow as tf
+
+    traced = model if time_steps is None else _unrolled_copy(model)
+    serve = tf.function(
+        signatures.serve_function(traced),
+        input_signature=signatures.serve_signature(OWNER, traced, batch_size, time_steps),
+        autograph=False,
+    )
+    serve.get_concrete_function()
+    return serve
 
 
-@contextlib.contextmanager
-def _unrolled(model):
-    """Every `keras.layers.RNN` of `model` unrolled while the graph is traced."""
-    layers = _recurrent_layers(model)
-    before = [layer.unroll for layer in layers]
-    for layer in layers:
-        layer.unroll = True
-    try:
-        yield
-    finally:
-        for layer, unroll in zip(layers, before):
-            layer.unroll = unroll
+def _unrolled_copy(model):
+    """A copy of `model`, weights included, with every `keras.layers.RNN` unrolled.
+
+    Cloning calls each new layer on the model's inputs, whose time axis is
+    usually unknown, which an unrolled loop refuses; so the copy's loops are
+    unrolled once it is built. The copy is ours alone: the user's model and
+    its layers are only read.
+    """
+    copy = keras.models.clone_model(model, recursive=True)
+    copy.set_weights(model.get_weights())
+    for layer in walk_layers(copy):
+        if isinstance(layer, keras.layers.RNN):
+            layer.unroll = True
+    return copy

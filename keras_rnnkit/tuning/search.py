@@ -222,22 +222,41 @@ def run_search(
     if folds is None:
         best = search.get_best_models(1)[0]
     else:
-        best = _refit_on_the_training_period(hypermodel, best_hp, data, epochs, batch_size, seed)
+        best = _refit_on_the_training_period(
+            task, data, best_hp, families=families, epochs=epochs, batch_size=batch_size, seed=seed
+        )
     scores = best.evaluate(data["x_test"], data["y_test"], verbose=0, return_dict=True)
     path = _save_atomically(best, pathlib.Path(directory) / project_name / "best_model.keras")
     scores = {k: float(v) for k, v in scores.items()}
     return SearchResult(search, dict(best_hp.values), scores, wall_time, best, path)
 
 
-def _refit_on_the_training_period(hypermodel, hyperparameters, data, epochs, batch_size, seed):
-    """The best configuration trained on the training and validation splits, in time order."""
-    x = np.concatenate([data["x_train"], data["x_val"]])
-    y = np.concatenate([data["y_train"], data["y_val"]])
-    if hypermodel.training_data is not None:
-        hypermodel.training_data = (x, y)
+def _refit_on_the_training_period(
+    task, data, hyperparameters, *, families, epochs, batch_size, seed
+):
+    """The best configuration trained on the training and validation splits, in time order.
+
+    The model comes from a hypermodel of its own, made for that period (a
+    regression model scales itself with the data its hypermodel holds), so the
+    search's hypermodel is left as the search had it.
+    """
+    period = {
+        **data,
+        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
+        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
+    }
+    hypermodel = hypermodel_for_task(task, period, families=families, seed=seed)
     keras.utils.set_random_seed(seed)
     model = hypermodel.build(hyperparameters)
-    hypermodel.fit(hyperparameters, model, x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    hypermodel.fit(
+        hyperparameters,
+        model,
+        period["x_train"],
+        period["y_train"],
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+    )
     return model
 
 

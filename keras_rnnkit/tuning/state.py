@@ -6,12 +6,11 @@ in place; a kill mid-write leaves a torn file, and the next run's resume fails
 `keras_rnnkit._atomic.write_text` (written beside the file, renamed over it),
 so every file holds the last state written in whole.
 
-keras-tuner builds a tuner's oracle inside the tuner's constructor and takes
-no oracle class, so `AtomicTunerState` gives its oracle the `AtomicOracleState`
-hooks (a subclass of the oracle's own class) before the first save or reload.
+The oracles here are keras-tuner's with `AtomicOracleState`, and the tuners
+build one of them and hand it to `keras_tuner.Tuner` (whose `oracle`
+argument is keras-tuner's way to give a tuner another oracle).
 """
 
-import functools
 import json
 import os
 
@@ -34,6 +33,8 @@ class AtomicOracleState:
     def save(self):
         _atomic.write_text(self._get_oracle_fname(), json.dumps(self.get_state()))
 
+    # A private method: keras-tuner writes a trial's file here and only here,
+    # with no public hook to write it another way.
     def _save_trial(self, trial):
         fname = os.path.join(self._get_trial_dir(trial.trial_id), "trial.json")
         _atomic.write_text(fname, json.dumps(trial.get_state()))
@@ -49,39 +50,54 @@ class AtomicOracleState:
                 self._retry_queue.append(trial_id)
 
 
-@functools.cache
-def _atomic_class(oracle_class):
-    return type(oracle_class.__name__, (AtomicOracleState, oracle_class), {})
+class RandomSearchOracle(AtomicOracleState, keras_tuner.oracles.RandomSearchOracle):
+    """`keras_tuner.oracles.RandomSearchOracle` whose state survives a kill."""
 
 
-def _give_atomic_state(oracle):
-    # Only a local oracle writes files (a distributed worker's client does not).
-    if isinstance(oracle, keras_tuner.Oracle) and not isinstance(oracle, AtomicOracleState):
-        oracle.__class__ = _atomic_class(type(oracle))
+class BayesianOptimizationOracle(AtomicOracleState, keras_tuner.oracles.BayesianOptimizationOracle):
+    """`keras_tuner.oracles.BayesianOptimizationOracle` whose state survives a kill."""
 
 
-class AtomicTunerState:
-    """A `Tuner` mix-in: the tuner's and its oracle's state files are replaced by renames.
+class HyperbandOracle(AtomicOracleState, keras_tuner.oracles.HyperbandOracle):
+    """`keras_tuner.oracles.HyperbandOracle` whose state survives a kill."""
+
+
+class AtomicTunerState(keras_tuner.Tuner):
+    """A `keras_tuner.Tuner` whose state files, and its oracle's, are replaced by renames.
 
     The state is also saved once at the start, so that a search killed in its
     first trial resumes instead of starting afresh.
 
-    Put it first among the bases, e.g.
-    `class RandomSearch(AtomicTunerState, keras_tuner.RandomSearch)`.
+    Args:
+        oracle: An `AtomicOracleState`, e.g. `RandomSearchOracle(...)`.
+        hypermodel, **kwargs: As in `keras_tuner.Tuner`.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_rnnkit.tuning import HyperElman
+    >>> from keras_rnnkit.tuning.state import AtomicTunerState, RandomSearchOracle
+    >>> tuner = AtomicTunerState(
+    ...     RandomSearchOracle(objective="val_loss", max_trials=2),
+    ...     HyperElman((8, 1), 1),
+    ...     directory=tempfile.mkdtemp(),
+    ... )
+    >>> type(tuner.oracle).__name__
+    'RandomSearchOracle'
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        _give_atomic_state(self.oracle)
+    def __init__(self, oracle, hypermodel=None, **kwargs):
+        if not isinstance(oracle, AtomicOracleState):
+            raise TypeError(
+                f"{type(self).__name__}: `oracle` must be an AtomicOracleState (e.g. "
+                "keras_rnnkit.tuning.state.RandomSearchOracle), whose state files are "
+                f"replaced by renames. Received: oracle={oracle!r}"
+            )
+        super().__init__(oracle, hypermodel, **kwargs)
         # keras-tuner resumes only if tuner0.json exists, which it first writes
         # after a trial: a kill before then would start afresh over that trial.
         if not os.path.exists(self._get_tuner_fname()):
             self.save()
-
-    def reload(self):
-        # Called from keras-tuner's constructor, before ours returns.
-        _give_atomic_state(self.oracle)
-        super().reload()
 
     def save(self):
         if not self._is_worker():
@@ -89,13 +105,108 @@ class AtomicTunerState:
         _atomic.write_text(self._get_tuner_fname(), json.dumps(self.get_state()))
 
 
-class RandomSearch(AtomicTunerState, keras_tuner.RandomSearch):
+# keras-tuner's RandomSearch, BayesianOptimization and Hyperband constructors
+# build an oracle of keras-tuner's own class and hand it to `Tuner.__init__`,
+# and do nothing else but RandomSearch's `self.seed`. The tuners below keep
+# those classes as bases (for `isinstance` and Hyperband's `run_trial`), build
+# the matching oracle of ours with the same arguments, and hand it on past
+# keras-tuner's constructor: `super(keras_tuner.RandomSearch, self)` is
+# `AtomicTunerState`. A test checks that each signature is keras-tuner's.
+
+
+class RandomSearch(keras_tuner.RandomSearch, AtomicTunerState):
     """`keras_tuner.RandomSearch` whose state survives a kill (`AtomicTunerState`)."""
 
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_trials=10,
+        seed=None,
+        hyperparameters=None,
+        tune_new_entries=True,
+        allow_new_entries=True,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=3,
+        **kwargs,
+    ):
+        self.seed = seed
+        oracle = RandomSearchOracle(
+            objective=objective,
+            max_trials=max_trials,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super(keras_tuner.RandomSearch, self).__init__(oracle, hypermodel, **kwargs)
 
-class BayesianOptimization(AtomicTunerState, keras_tuner.BayesianOptimization):
+
+class BayesianOptimization(keras_tuner.BayesianOptimization, AtomicTunerState):
     """`keras_tuner.BayesianOptimization` whose state survives a kill (`AtomicTunerState`)."""
 
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_trials=10,
+        num_initial_points=None,
+        alpha=1e-4,
+        beta=2.6,
+        seed=None,
+        hyperparameters=None,
+        tune_new_entries=True,
+        allow_new_entries=True,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=3,
+        **kwargs,
+    ):
+        oracle = BayesianOptimizationOracle(
+            objective=objective,
+            max_trials=max_trials,
+            num_initial_points=num_initial_points,
+            alpha=alpha,
+            beta=beta,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super(keras_tuner.BayesianOptimization, self).__init__(oracle, hypermodel, **kwargs)
 
-class Hyperband(AtomicTunerState, keras_tuner.Hyperband):
+
+class Hyperband(keras_tuner.Hyperband, AtomicTunerState):
     """`keras_tuner.Hyperband` whose state survives a kill (`AtomicTunerState`)."""
+
+    def __init__(
+        self,
+        hypermodel=None,
+        objective=None,
+        max_epochs=100,
+        factor=3,
+        hyperband_iterations=1,
+        seed=None,
+        hyperparameters=None,
+        tune_new_entries=True,
+        allow_new_entries=True,
+        max_retries_per_trial=0,
+        max_consecutive_failed_trials=3,
+        **kwargs,
+    ):
+        oracle = HyperbandOracle(
+            objective,
+            max_epochs=max_epochs,
+            factor=factor,
+            hyperband_iterations=hyperband_iterations,
+            seed=seed,
+            hyperparameters=hyperparameters,
+            tune_new_entries=tune_new_entries,
+            allow_new_entries=allow_new_entries,
+            max_retries_per_trial=max_retries_per_trial,
+            max_consecutive_failed_trials=max_consecutive_failed_trials,
+        )
+        super(keras_tuner.Hyperband, self).__init__(oracle, hypermodel, **kwargs)
