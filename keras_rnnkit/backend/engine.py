@@ -117,6 +117,22 @@ RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
 SAVED = {True: ("hidden", "outputs", "contexts"), False: ("contexts",)}
 
 
+def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
+    """Keras's masking rule, the one place it is written: `(new_states, output)`.
+
+    A masked step (`keep` 0) keeps every state and shows the output held from
+    the last unmasked step (`held`; zeros before the first one), or zeros with
+    `zero_output_for_mask`. `keep` is (B, 1) of 0/1, or None without a mask;
+    `ops` is `keras.ops` or a backend's `OPS`.
+    """
+    if keep is None:
+        return new_states, output
+    kept = keep > 0.5
+    new_states = [ops.where(kept, new, old) for new, old in zip(new_states, states)]
+    shown = ops.zeros_like(output) if zero_output_for_mask else held
+    return new_states, ops.where(kept, output, shown)
+
+
 def step(ops, options, weights, context, projection, keep):
     """One forward step: `(c_t, returned)`, `returned` as named in `RETURNED`.
 

@@ -16,10 +16,11 @@ from keras_rnnkit.backend.engine import two_dimensional
 from keras_rnnkit.backend.keras_internals import DropoutRNNCell
 from keras_rnnkit.backend.keras_internals import backend_rnn
 from keras_rnnkit.layers.clipping import CLIP_MODES
-from keras_rnnkit.layers.clipping import clip_gradient
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
+from keras_rnnkit.layers.loop import controls_of
+from keras_rnnkit.layers.loop import run_step
 from keras_rnnkit.layers.state_probes import probe_for
 from keras_rnnkit.layers.step_layout import StepLayout
 
@@ -97,69 +98,15 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return tensor
 
     # Whether the step's output is its (first) state, as in an Elman cell:
-    # then zoneout acts on the output too.
+    # then zoneout acts on the output too (see protocol.py).
     output_is_state = False
     # Cells without the option (TDNNCell) never zone out.
     zoneout = 0.0
 
-    def _zoned_out(self, new_states, states, keep, training):
-        """Zoneout (Krueger et al. 2016): units keep their previous value.
-
-        While training, each unit keeps it with probability `zoneout` (`keep`
-        holds the draws, one 0/1 per unit, all states side by side); at
-        inference the expectation `zoneout * old + (1 - zoneout) * new`.
-        """
-        if keep is None:
-            if training:
-                raise ValueError(
-                    f"{type(self).__name__}: zoneout draws its masks outside the step "
-                    "loop, which only keras_rnnkit's layers do (ElmanRNN, JordanRNN); "
-                    "a plain keras.layers.RNN cannot train with `zoneout` > 0."
-                )
-            rate = self.zoneout
-            return [rate * old + (1.0 - rate) * new for new, old in zip(new_states, states)]
-        return [
-            unit_keep * old + (1.0 - unit_keep) * new
-            for new, old, unit_keep in zip(new_states, states, _per_state(keep, states))
-        ]
-
-    def call(self, sequence, states, training=False, layout=None):
-        """One step, as `keras.layers.RNN` calls it; the math is in `step`.
-
-        `layout` (a `StepLayout`, given by keras_rnnkit's layers; None from a
-        plain `keras.layers.RNN`) says which controls follow the features in
-        `sequence`. Around `step` they act in this order: truncation of BPTT,
-        per-step gradient clipping, then zoneout, probes and masking.
-        """
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        layout = layout or StepLayout()
-        step = layout.unpack(sequence)
-        if layout.mask:
-            *states, previous_output = states
-        if step.cut is not None:
-            # Williams & Peng: no gradient flows back through the carried
-            # state at a chunk edge; the forward value is unchanged.
-            cut = step.cut > 0.5
-            states = [keras.ops.where(cut, keras.ops.stop_gradient(s), s) for s in states]
-        if self.gradient_clip is not None:
-            states = [clip_gradient(s, self.gradient_clip, self.gradient_clip_mode) for s in states]
-        teacher = {} if step.target is None else {"teacher": (step.target, step.use_own)}
-        output, new_states = self.step(step.features, states, training=training, **teacher)
-        if self.zoneout:
-            new_states = self._zoned_out(new_states, states, step.zoneout, training)
-        if step.probe is not None:
-            new_states = [s + p for s, p in zip(new_states, _per_state(step.probe, new_states))]
-        if self.output_is_state and (self.zoneout or step.probe is not None):
-            output = new_states[0]
-        if not layout.mask:
-            return output, new_states
-        # Keras's masking rule: a masked step keeps the states and repeats the
-        # previous output (or outputs zeros).
-        keep = step.keep > 0.5
-        new_states = [keras.ops.where(keep, new, old) for new, old in zip(new_states, states)]
-        held = keras.ops.zeros_like(output) if layout.mask == "zeros" else previous_output
-        output = keras.ops.where(keep, output, held)
-        return output, [*new_states, output]
+    def call(self, sequence, states, training=False):
+        """One step, as a plain `keras.layers.RNN` calls it: the loop's step
+        (`loop.run_step`: per-step clipping and zoneout around `step`)."""
+        return run_step(self, controls_of(self), StepLayout(), sequence, states, training)
 
     def step(self, sequence, states, training=False):
         """Returns `(output, new_states)` for one step; `states` is a list.
@@ -270,32 +217,22 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
     return states
 
 
-def _per_state(values, states):
-    """Splits `values` (B, sum of the state sizes) into one slice per state."""
-    slices, start = [], 0
-    for state in states:
-        size = int(state.shape[-1])
-        slices.append(values[:, start : start + size])
-        start += size
-    return slices
-
-
 def _total_size(state_size):
     """The number of state units, all states together."""
     return sum(state_size) if isinstance(state_size, (list, tuple)) else state_size
 
 
 def run_keras_loop(layer, sequences, initial_state, training, layout):
-    """Keras's loop over the steps (`keras.layers.RNN.inner_loop`'s), the cell
-    called with the step `layout` as an argument."""
+    """Keras's loop over the steps (`keras.layers.RNN.inner_loop`'s), each step the
+    loop's step around the cell (`loop.run_step`) with the layer's controls."""
+    controls = controls_of(layer)
 
     def step(inputs, states):
         # As Keras's own loop: copies of the states on torch with stateful=True,
         # which in-place updates of the state variables would otherwise break.
         if keras.backend.backend() == "torch" and layer.stateful:
             states = [keras.ops.copy(s) for s in states]
-        output, new_states = layer.cell(inputs, states, training=training, layout=layout)
-        return output, list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        return run_step(layer.cell, controls, layout, inputs, states, training)
 
     return backend_rnn(
         step,
@@ -389,6 +326,19 @@ class RecurrentLayer(keras.layers.RNN):
             )
         cell_names = constructor_arguments(self.cell_class)
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
+        with errors_named_for(owner, self.cell_class):
+            cell = self.cell_class(
+                dtype=kwargs.get("dtype"),
+                trainable=kwargs.get("trainable", True),
+                name=f"{_snake_case(self.cell_class.__name__)}",
+                **cell_kwargs,
+            )
+        self._init_loop(cell, kwargs)
+
+    def _init_loop(self, cell, kwargs):
+        """`keras.layers.RNN`'s constructor around `cell`, with the loop's arguments
+        checked (those of `loop_defaults`, popped from `kwargs`)."""
+        owner = type(self).__name__
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         layer_kwargs = {n: kwargs.pop(n, d) for n, d in self.layer_defaults.items()}
         truncate_gradient = arguments.optional_positive_int(
@@ -403,13 +353,6 @@ class RecurrentLayer(keras.layers.RNN):
             "zero_output_for_mask",
         ):
             arguments.boolean(owner, flag, loop_kwargs[flag])
-        with errors_named_for(owner, self.cell_class):
-            cell = self.cell_class(
-                dtype=kwargs.get("dtype"),
-                trainable=kwargs.get("trainable", True),
-                name=f"{_snake_case(self.cell_class.__name__)}",
-                **cell_kwargs,
-            )
         activity_regularizer = loop_kwargs.pop("activity_regularizer")
         super().__init__(
             cell,
@@ -426,7 +369,7 @@ class RecurrentLayer(keras.layers.RNN):
 
     def build(self, sequences_shape, initial_state_shape=None):
         # The cell's weights are made here (`add_named_weight`): its errors name this layer.
-        with errors_named_for(type(self).__name__, self.cell_class):
+        with errors_named_for(type(self).__name__, type(self.cell)):
             super().build(sequences_shape, initial_state_shape)
         # After build a different feature size is an error naming this layer,
         # not a shape mismatch deep inside a matrix product.
@@ -456,7 +399,7 @@ class RecurrentLayer(keras.layers.RNN):
         # cells it recognises (see backend/keras_internals.py); preparing them
         # here as well (the cache makes it idempotent) keeps our layers right
         # whatever Keras does.
-        if self.cell.dropout or self.cell.recurrent_dropout:
+        if getattr(self.cell, "dropout", 0) or getattr(self.cell, "recurrent_dropout", 0):
             state = (
                 initial_state
                 if initial_state is not None
@@ -498,7 +441,7 @@ class RecurrentLayer(keras.layers.RNN):
         units = _total_size(self.state_size)
         return StepLayout(
             teacher=teacher,
-            zoneout=units if self.cell.zoneout and training else 0,
+            zoneout=units if controls_of(self).zoneout and training else 0,
             mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
             truncate=bool(self.truncate_gradient),
         )
@@ -514,8 +457,6 @@ class RecurrentLayer(keras.layers.RNN):
         probe = probe_for(self, (*batch_time, units), sequences.dtype)
         if probe is not None:
             layout = layout._replace(probe=units)
-        if layout.empty:
-            return super().inner_loop(sequences, initial_state, mask, training=training)
         features = sequences
         teacher = {}
         if layout.teacher:
@@ -527,14 +468,14 @@ class RecurrentLayer(keras.layers.RNN):
             **teacher,
             probe=probe,
             zoneout=(
-                keras.random.uniform((*batch_time, units), seed=self.cell.seed_generator)
-                < self.cell.zoneout
+                keras.random.uniform((*batch_time, units), seed=self._zoneout_seeds())
+                < controls_of(self).zoneout
                 if layout.zoneout
                 else None
             ),
-            # The cell applies the mask itself (see RecurrentCell.call): the
-            # JAX loop assumes that the first state is the previous output,
-            # which is false for a Jordan cell (its context).
+            # The loop's step applies the mask (`loop.run_step`), not Keras's
+            # loop: the JAX loop assumes that the first state is the previous
+            # output, which is false for a Jordan cell (its context).
             keep=None if mask is None else keras.ops.expand_dims(two_dimensional(mask), -1),
             cut=self._truncation_channel(sequences) if layout.truncate else None,
         )
@@ -550,6 +491,10 @@ class RecurrentLayer(keras.layers.RNN):
             self, packed, [*initial_state, *extra_states], training, layout
         )
         return last_output, outputs, list(states)[: len(initial_state)]
+
+    def _zoneout_seeds(self):
+        """The seed generator of this layer's zoneout draws: its cell's."""
+        return self.cell.seed_generator
 
     def _truncation_channel(self, sequences):
         """(B, T, 1): 1 at the steps, counted in processing order, where BPTT stops.

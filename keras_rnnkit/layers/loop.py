@@ -1,0 +1,111 @@
+"""The step of keras_rnnkit's loop: what it does around any cell's `step`, written once.
+
+For a cell of the recurrence protocol (`protocol.py`), one step of the loop is
+
+    states  <- stop_gradient(states)            where truncated BPTT cuts (Williams & Peng)
+    states  <- clip_gradient(states)            per-step gradient clipping (identity forward)
+    y, new  =  cell.step(x_t, states)           the cell's math
+    new     <- zoneout(new, states)             Krueger et al. 2016
+    new     <- new + probe_t                    the gradient-flow monitor's probe (zeros)
+    new, y  <- Keras's masking rule             `engine.masked`
+
+`run_step` is that step; the layer (`base.RecurrentLayer`) runs it through Keras's loop
+over time, with the controls of each step packed into its input (`step_layout`).
+"""
+
+from typing import NamedTuple
+
+import keras
+
+from keras_rnnkit.backend import engine
+from keras_rnnkit.layers import protocol
+from keras_rnnkit.layers.clipping import clip_gradient
+
+
+class StepControls(NamedTuple):
+    """What the loop does around every step of one layer: its per-step options.
+
+    `gradient_clip` (None or a positive float) and `gradient_clip_mode`
+    (`"value"` or `"norm"`) clip the gradient into the states; `zoneout` is
+    the probability that a state unit keeps its previous value.
+    """
+
+    gradient_clip: float | None = None
+    gradient_clip_mode: str = "value"
+    zoneout: float = 0.0
+
+
+def controls_of(owner):
+    """The `StepControls` that `owner` (a cell or a layer) declares, by attribute."""
+    return StepControls(
+        getattr(owner, "gradient_clip", None),
+        getattr(owner, "gradient_clip_mode", "value"),
+        getattr(owner, "zoneout", 0.0),
+    )
+
+
+def per_state(values, states):
+    """Splits `values` (B, sum of the state sizes) into one slice per state."""
+    slices, start = [], 0
+    for state in states:
+        size = int(state.shape[-1])
+        slices.append(values[:, start : start + size])
+        start += size
+    return slices
+
+
+def _zoned_out(owner, rate, new_states, states, draws, training):
+    """Zoneout: each unit keeps its previous value with probability `rate`.
+
+    While training, `draws` holds the 0/1 draws (one per unit, all states
+    side by side); at inference the expectation `rate * old + (1 - rate) * new`.
+    """
+    if draws is None:
+        if training:
+            raise ValueError(
+                f"{owner}: zoneout draws its masks outside the step loop, which only "
+                "keras_rnnkit's layers do (ElmanRNN, JordanRNN, Recurrent); a plain "
+                "keras.layers.RNN cannot train with `zoneout` > 0."
+            )
+        return [rate * old + (1.0 - rate) * new for new, old in zip(new_states, states)]
+    return [
+        keep * old + (1.0 - keep) * new
+        for new, old, keep in zip(new_states, states, per_state(draws, states))
+    ]
+
+
+def run_step(cell, controls, layout, step_input, states, training=False):
+    """One step of the loop around `cell.step`: `(output, new_states)`.
+
+    `layout` (a `StepLayout`) says which controls follow the features in
+    `step_input`; with a mask the states end with the held output (the output
+    that Keras's masking rule shows at the last step so far).
+    """
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    step = layout.unpack(step_input)
+    held = None
+    if layout.mask:
+        *states, held = states
+    if step.cut is not None:
+        cut = step.cut > 0.5
+        states = [keras.ops.where(cut, keras.ops.stop_gradient(s), s) for s in states]
+    if controls.gradient_clip is not None:
+        states = [
+            clip_gradient(s, controls.gradient_clip, controls.gradient_clip_mode) for s in states
+        ]
+    teacher = {} if step.target is None else {"teacher": (step.target, step.use_own)}
+    output, new_states = cell.step(step.features, states, training=training, **teacher)
+    new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+    if controls.zoneout:
+        owner = type(cell).__name__
+        new_states = _zoned_out(owner, controls.zoneout, new_states, states, step.zoneout, training)
+    if step.probe is not None:
+        new_states = [s + p for s, p in zip(new_states, per_state(step.probe, new_states))]
+    if protocol.output_is_state(cell) and (controls.zoneout or step.probe is not None):
+        output = new_states[0]
+    if not layout.mask:
+        return output, new_states
+    new_states, output = engine.masked(
+        keras.ops, step.keep, new_states, states, output, held, layout.mask == "zeros"
+    )
+    return output, [*new_states, output]
