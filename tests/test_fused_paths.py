@@ -1,7 +1,7 @@
 """The fused recurrences equal the generic step loop, and are taken when they should be.
 
-Every family with a fused recurrence (`keras_rnnkit.backend.engine.elman`,
-`keras_rnnkit.backend.engine.jordan`, chosen by `use_fused`) runs through the
+Every family with a fused recurrence (`keras_rnnkit.backend.engine.run`, its
+cell's `fused_form`, chosen by `use_fused`) runs through the
 same checks, one row of `FAMILIES` each: values and gradients against
 `use_fused=False` on the same backend with the same weights, and against the
 NumPy reference written from the equations; a spy proves which path ran; the
@@ -96,7 +96,7 @@ class Family:
 ELMAN = Family(
     name="elman",
     layer=keras_rnnkit.ElmanRNN,
-    engine_function="elman",
+    engine_function="run",
     constructor={"units": 5},
     output_size=5,
     # The engine takes any mask (on torch, PyTorch's kernel takes right-padded ones).
@@ -153,7 +153,7 @@ ELMAN = Family(
 JORDAN = Family(
     name="jordan",
     layer=keras_rnnkit.JordanRNN,
-    engine_function="jordan",
+    engine_function="run",
     constructor={"units": 6, "output_units": 2},
     output_size=2,
     fuses_any_mask=True,
@@ -368,8 +368,8 @@ def test_unsupported_configurations_take_the_step_loop(family, name, fused_calls
 @each_family()
 def test_unsupported_reason_names_the_obstacle(family):
     layer = family.make(zoneout=0.1)
-    assert layer._fused_unsupported(training=False) == "zoneout acts inside the step"
-    assert family.make()._fused_unsupported(training=True) is None
+    assert fused_policy.fused_reason(layer, training=False) == "zoneout acts inside the step"
+    assert fused_policy.fused_reason(family.make(), training=True) is None
 
 
 @each_family()
@@ -652,10 +652,8 @@ def test_torch_runs_its_kernel_where_it_can_and_the_engine_elsewhere(case, monke
 
     _, options, mask, native = case
     calls = []
-    kernel = torch_rnn.native_elman
-    monkeypatch.setattr(
-        torch_rnn, "native_elman", lambda *a, **k: calls.append(1) or kernel(*a, **k)
-    )
+    kernel = torch_rnn.native_rnn
+    monkeypatch.setattr(torch_rnn, "native_rnn", lambda *a, **k: calls.append(1) or kernel(*a, **k))
     x = _inputs(rng)
     options = {"return_sequences": True, "return_state": True, **options}
     fast, generic = layer_pair(
@@ -690,7 +688,7 @@ def test_packed_and_padded_kernels_agree_on_torch(activation, rng):
         for shape in ((4, T, D), (4, H), (D, H), (H, H), (H,))
     ]
     results = []
-    for run in (torch_rnn._packed_elman, torch_rnn._padded_elman):
+    for run in (torch_rnn._packed_kernel, torch_rnn._padded_kernel):
         tensors = [torch.tensor(a, requires_grad=True) for a in arrays]
         outputs, state = run(*tensors, activation, lengths)
         real = (torch.arange(T)[None, :] < lengths[:, None])[..., None]
@@ -759,21 +757,17 @@ def simulated_gpu(monkeypatch):
         lambda kind=None: ["GPU:0"] if kind == "GPU" else list_devices(kind),
     )
     calls = []
+    run = engine.run  # the engine itself, not a spy installed after this fixture
 
-    def native_elman(inputs, h0, kernel, recurrent_kernel, bias, activation, **options):
+    def native_rnn(inputs, h0, kernel, recurrent_kernel, bias, activation, **options):
         calls.append(activation)
         assert options["lengths"] is None  # cuDNN's path takes no mask
-        return engine.run(
-            inputs,
-            h0,
-            kernel,
-            bias,
-            engine.Weights(recurrent_kernel),
-            engine.Feedback(activation),
-            go_backwards=options["go_backwards"],
+        form = engine.FusedForm(
+            engine.Feedback(activation), kernel, bias, engine.Weights(recurrent_kernel)
         )
+        return run(inputs, h0, form, go_backwards=options["go_backwards"])
 
-    monkeypatch.setattr(tensorflow_rnn, "native_elman", native_elman)
+    monkeypatch.setattr(tensorflow_rnn, "native_rnn", native_rnn)
     return calls
 
 
@@ -783,7 +777,7 @@ def test_no_gpu_means_no_cudnn():
 
     if tf.config.list_logical_devices("GPU"):
         pytest.skip("TensorFlow sees a GPU here")
-    assert not fused_policy.uses_tensorflow_cudnn("elman", "float32")
+    assert not fused_policy.uses_tensorflow_native(engine.Feedback("tanh"), "float32")
     assert ELMAN.make().supports_jit
 
 

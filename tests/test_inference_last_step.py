@@ -45,44 +45,31 @@ OPTIONS = {
 }
 
 
-def _keep(name):
-    """A (T, B, 1) 0/1 keep of the named mask of `fused_equality.masks`, or None."""
-    if name is None:
-        return None
-    return masks(T)[name].T[..., None].astype("float32")
-
-
 @pytest.mark.parametrize("options", sorted(OPTIONS))
-@pytest.mark.parametrize("mask", [None, "right-padded", "left-padded", "gaps", "empty-row"])
-@pytest.mark.parametrize("zeros", [False, True], ids=["held", "zeros"])
-def test_last_step_gradients_are_those_of_the_last_outputs(options, mask, zeros, rng):
-    """`last_step_gradients` against autodiff of the masked outputs' last step.
+@pytest.mark.parametrize("rule", [None, "previous", "zeros"])
+def test_last_step_gradients_are_those_of_the_last_outputs(options, rule, rng):
+    """`last_step_gradients` against autodiff of the last step's output and c_T.
 
     The stacked tensors are random: the rule is the gradient of
-    `engine.masked_outputs(...)[-1]` and of c_T with respect to them,
-    whatever the recurrence gave.
+    `engine.last_of` of their last step, whatever the recurrence gave (the
+    masking rule is in the loop, so the last stacked output is the one shown).
     """
-    feedback = OPTIONS[options]
-    keep = _keep(mask)
+    feedback = OPTIONS[options]._replace(mask_rule=rule)
     width = 3
-    count = 2 if feedback.has_output_layer else 1
+    count = 2 if feedback.stacks_outputs else 1
     returned = [rng.normal(size=(T, B, width)).astype("float32") for _ in range(count)]
     grad_output, grad_context = rng.normal(size=(2, B, width)).astype("float32")
-    ops = engine.backend_module().OPS
 
     def weighted(*stacked):
-        keep_tensor = None if keep is None else keras.ops.convert_to_tensor(keep)
-        outputs = engine.masked_outputs(ops, feedback, stacked, keep_tensor, zeros)
-        by_output = outputs[-1] * keras.ops.convert_to_tensor(grad_output)
-        by_context = stacked[-1][-1] * keras.ops.convert_to_tensor(grad_context)
+        output, context = engine.last_of(feedback, tuple(r[-1] for r in stacked))
+        by_output = output * keras.ops.convert_to_tensor(grad_output)
+        by_context = context * keras.ops.convert_to_tensor(grad_context)
         return keras.ops.sum(by_output) + keras.ops.sum(by_context)
 
     _, want = gradients(weighted, returned)
     got = engine.last_step_gradients(
         feedback,
         [keras.ops.convert_to_tensor(r) for r in returned],
-        None if keep is None else keras.ops.convert_to_tensor(keep),
-        zeros,
         keras.ops.convert_to_tensor(grad_output),
         keras.ops.convert_to_tensor(grad_context),
     )

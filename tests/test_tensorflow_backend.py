@@ -416,18 +416,3 @@ def test_mixed_precision_teacher_forced_jordan_trains_one_step(mixed_policy, rng
     outputs = model([_sequences(rng, 4, 6), targets], training=True)
     assert _dtype(outputs) == mixed_policy.compute_dtype
     _one_mixed_training_step(model, [_sequences(rng, 4, 6), targets], targets)
-
-
-@pytest.mark.parametrize("steps", [1, 2, 3, 5, 8, 13, 100])
-def test_running_maximum_matches_numpy_with_static_and_unknown_length(steps, rng):
-    # The masked Jordan path's held outputs need it; written without a loop
-    # (tf2onnx could not convert the `tf.scan` it replaced).
-    from keras_rnnkit.backend.tensorflow_rnn import OPS
-
-    x = rng.integers(-1, 50, size=(steps, 4)).astype("int32")
-    want = np.maximum.accumulate(x, axis=0)
-    np.testing.assert_array_equal(OPS.cummax(tf.constant(x)), want)
-    unknown = tf.function(OPS.cummax, input_signature=[tf.TensorSpec((None, None), tf.int32)])
-    np.testing.assert_array_equal(unknown(tf.constant(x)), want)
-    graph = unknown.get_concrete_function().graph.as_graph_def()
-    assert not any(node.op in ("While", "StatelessWhile") for node in graph.node)

@@ -1,38 +1,34 @@
-"""One output-feedback recurrence for every family, on every backend.
+"""One output-feedback recurrence, its masking rule and its backward pass, for every backend.
 
-An Elman network is a Jordan network whose output layer is the identity and
-whose context does not decay, so one recurrence with one hand-written
-backward pass serves both. For c_0 the initial state:
+For c_0 the initial state, one step of the recurrence is
 
     h_t = activation(x_t W + c_{t-1} U + b)
-    y_t = output_activation(h_t V + b_o)     (Elman: no output layer, y_t = h_t)
-    c_t = decay c_{t-1} + y_t                (Elman: decay = 0, so c_t = h_t)
+    y_t = output_activation(h_t V + b_o)     (no output layer: y_t = h_t)
+    c_t = decay c_{t-1} + y_t                (no output layer: decay = 0, so c_t = h_t)
 
-With a mask, a masked step keeps the state (c_t = c_{t-1}), and its output
-follows Keras's rule: the last unmasked step's output (zeros before the first
-one), or zeros with `zero_output_for_mask`.
+An Elman cell is the recurrence without an output layer, a Jordan cell the one with it:
+each cell's `step` calls `recurrence`, and the fused loops below call it too, so the math
+exists once. Keras's masking rule is `masked`, also written once: a masked step keeps the
+state (c_t = c_{t-1}) and shows the output held from the last unmasked step (zeros before
+the first one), or zeros with `zero_output_for_mask`. The fused loops carry that held
+output in their state, so the outputs they stack are already the outputs a layer returns.
 
-This module holds what does not depend on the backend: the step and its
-backward step (the equations above and their derivatives, written once), the
-input projection of all steps as one product and its gradients, and Keras's
-masking rule. Each
-backend module (`jax_rnn`, `tensorflow_rnn`, `torch_rnn`) exports the same
-names: `OPS` (the few per-step primitives the steps use), `feedback` (the
-loops over the steps, forwards and backwards, registered as one
-differentiable operation: a `jax.custom_vjp` around `lax.scan`, a
-`tf.custom_gradient` around `tf.scan`, a `torch.autograd.Function` around a
-Python loop), and `native_elman` / `native_elman_reason` (a vendor's Elman
-kernel where the backend has one: cuDNN through TensorFlow on a GPU,
-PyTorch's RNN kernel). TensorFlow and JAX also export `feedback_last`: an
-inference loop for a call that needs the last step only, which carries the
-state and stacks nothing (`last_step`; its gradient is `feedback`'s, from
-`last_step_gradients`). Which path a layer takes is decided in one place,
-`keras_rnnkit.layers.fused_policy`.
+The fused recurrence runs all steps as one differentiable operation: the input projection
+of all steps as one product, a loop over the rest of each step (`scan_step`), and a
+hand-written backward pass (`backward_step`, then each weight's gradient as one product over
+all steps). Each backend module (`jax_rnn`, `tensorflow_rnn`, `torch_rnn`) exports the same
+names: `OPS` (the few per-step primitives the steps use), `feedback` (the loops forwards and
+backwards: a `jax.custom_vjp` around `lax.scan`, a `tf.custom_gradient` around `tf.scan`, a
+`torch.autograd.Function` around a Python loop), `feedback_last` (a call that needs the last
+step only), and `native_rnn` / `native_rnn_reason` (a vendor's kernel of the recurrence
+without an output layer, where the backend has one). Which path a layer takes is decided in
+`keras_rnnkit.layers.fused_policy`, from what its cell declares (`FusedForm`).
 """
 
 import contextlib
 import contextvars
 import importlib
+import types
 from typing import NamedTuple
 
 import keras
@@ -50,6 +46,12 @@ MODULES = {
     "jax": "keras_rnnkit.backend.jax_rnn",
     "tensorflow": "keras_rnnkit.backend.tensorflow_rnn",
 }
+# The per-step primitives for a cell's own step (any backend, through keras.ops).
+KERAS_OPS = types.SimpleNamespace(
+    affine=lambda p, x, w: p + keras.ops.matmul(x, w),
+    where=keras.ops.where,
+    zeros_like=keras.ops.zeros_like,
+)
 
 
 # Set while an exporter traces (`portable()`).
@@ -79,17 +81,26 @@ def backend_module():
 class Feedback(NamedTuple):
     """The static options of one recurrence (hashable: JAX takes them as static).
 
-    `output_activation` None means no output layer (Elman): y_t = h_t, and
-    then `decay` must be 0.
+    `activation` and `output_activation` are functions in a cell's own step,
+    and names (values of `ACTIVATIONS`, `OUTPUT_ACTIVATIONS`) in the fused
+    loops. `output_activation` None means no output layer: y_t = h_t, and
+    then `decay` is 0. `mask_rule` (fused loops only): None without a mask,
+    `"previous"` (Keras's rule) or `"zeros"` (`zero_output_for_mask`).
     """
 
-    activation: str
-    output_activation: str | None = None
+    activation: object
+    output_activation: object = None
     decay: float = 0.0
+    mask_rule: str | None = None
 
     @property
     def has_output_layer(self):
         return self.output_activation is not None
+
+    @property
+    def stacks_outputs(self):
+        """Whether the fused loops carry and stack the outputs beside the states."""
+        return self.has_output_layer or self.mask_rule is not None
 
 
 class Weights(NamedTuple):
@@ -105,16 +116,73 @@ class Weights(NamedTuple):
     output_bias: object = None
 
 
-# What one forward step gives and `feedback` returns, time-major (T, B, .),
-# in this order: all the forward loop stacks.
-RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
-# What the backward pass reads. Without an output layer h_t is c_t wherever
-# the step is unmasked, and a masked step's h_t is never used (its gradient
-# is multiplied by the 0 of the mask), so the contexts are all it needs. With
-# one, the hidden layer is recomputed after the forward loop
-# (`saved_for_backward`), in one product over all steps, instead of being
-# stacked step by step.
-SAVED = {True: ("hidden", "outputs", "contexts"), False: ("contexts",)}
+class FusedForm(NamedTuple):
+    """A cell's recurrence as the fused loops run it (the protocol's `fused_form`).
+
+    `options` is `Feedback` with activation names; `kernel` (D, H) and `bias`
+    (H,) or None project the inputs; `weights` is `Weights`. The weights are
+    None before the cell is built: what a layer decides before its first
+    call reads `options` only.
+    """
+
+    options: Feedback
+    kernel: object = None
+    bias: object = None
+    weights: Weights | None = None
+
+
+def fused_form(feedback, kernel, bias, weights):
+    """`FusedForm` of a cell's recurrence, or a string saying why it has none.
+
+    `feedback` is the cell's `Feedback`, with its activation functions.
+    """
+    activation = ACTIVATIONS.get(feedback.activation)
+    if activation is None:
+        return "the activation is not tanh or relu"
+    output_activation = None
+    if feedback.has_output_layer:
+        output_activation = OUTPUT_ACTIVATIONS.get(feedback.output_activation)
+        if output_activation is None:
+            return "the output activation is not linear, tanh or sigmoid"
+    options = Feedback(activation, output_activation, float(feedback.decay))
+    return FusedForm(options, kernel, bias, weights)
+
+
+def _activate(ops, activation, x):
+    """`activation(x)`: a function, or the name of one of `ops`'."""
+    return getattr(ops, activation)(x) if isinstance(activation, str) else activation(x)
+
+
+def recurrence(
+    ops, options, weights, context, projection, *, fed=None, normalize=None, target=None
+):
+    """One step of the recurrence: `(y_t, c_t)`, as in the module's docstring.
+
+    `ops` is `KERAS_OPS` or a backend's `OPS`; `projection` is x_t W + b
+    (B, H). A cell's own step adds three things: `fed`, the context that
+    enters the product with U (recurrent dropout; default `context`), whose
+    decay term always uses `context`; `normalize`, applied to the hidden
+    pre-activation (layer norm); `target`, `(target_t, use_own_t)` for
+    teacher forcing: the context is fed from `use_own y_t + (1 - use_own) target_t`.
+    """
+    pre_activation = ops.affine(
+        projection, context if fed is None else fed, weights.recurrent_kernel
+    )
+    if normalize is not None:
+        pre_activation = normalize(pre_activation)
+    hidden = _activate(ops, options.activation, pre_activation)
+    if not options.has_output_layer:
+        return hidden, hidden
+    # A cell without biases has none; the fused loops get zeros (`run`).
+    output_bias = 0.0 if weights.output_bias is None else weights.output_bias
+    output = ops.affine(output_bias, hidden, weights.output_kernel)
+    if options.output_activation != "linear":
+        output = _activate(ops, options.output_activation, output)
+    fed_back = output
+    if target is not None:
+        target, use_own = target
+        fed_back = use_own * output + (1.0 - use_own) * target
+    return output, options.decay * context + fed_back if options.decay else fed_back
 
 
 def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
@@ -122,8 +190,7 @@ def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
 
     A masked step (`keep` 0) keeps every state and shows the output held from
     the last unmasked step (`held`; zeros before the first one), or zeros with
-    `zero_output_for_mask`. `keep` is (B, 1) of 0/1, or None without a mask;
-    `ops` is `keras.ops` or a backend's `OPS`.
+    `zero_output_for_mask`. `keep` is (B, 1) of 0/1, or None without a mask.
     """
     if keep is None:
         return new_states, output
@@ -133,85 +200,65 @@ def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
     return new_states, ops.where(kept, output, shown)
 
 
-def step(ops, options, weights, context, projection, keep):
-    """One forward step: `(c_t, returned)`, `returned` as named in `RETURNED`.
+# What the fused loops carry and stack, time-major (T, B, .), in this order, by
+# `Feedback.stacks_outputs`: the outputs a layer returns (the masking rule applied), then
+# the states; without an output layer and a mask the outputs are the states.
+RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
 
-    `ops` is the backend's `OPS`; `projection` is x_t W + b (B, H); `keep`
-    (B, 1) of 0/1, or None without a mask.
+
+def scan_step(ops, options, weights, carry, projection, keep):
+    """One step of the fused loops: the new carry, `RETURNED`'s values at this step.
+
+    `carry` holds the previous step's (the initial state, and zeros for the
+    output before the first step); `keep` is (B, 1) of 0/1, or None.
     """
-    hidden = getattr(ops, options.activation)(
-        ops.affine(projection, context, weights.recurrent_kernel)
+    context = carry[-1]
+    output, new = recurrence(ops, options, weights, context, projection)
+    if not options.stacks_outputs:
+        return (new,)
+    (new,), output = masked(
+        ops, keep, [new], [context], output, carry[0], options.mask_rule == "zeros"
     )
-    if options.has_output_layer:
-        output = ops.affine(weights.output_bias, hidden, weights.output_kernel)
-        if options.output_activation != "linear":
-            output = getattr(ops, options.output_activation)(output)
-    else:
-        output = hidden
-    new = options.decay * context + output if options.decay else output
-    new = new if keep is None else ops.where(keep > 0, new, context)
-    if options.has_output_layer:
-        return new, (output, new)
-    return new, (new,)
+    return (output, new)
 
 
-def last_step(ops, options, weights, carry, projection, keep):
-    """One step of the inference loop that keeps only the last step's values.
-
-    `carry` is `(c_{t-1}, y)`: the state, and the output that Keras's
-    masking rule gives at the last step so far (the last unmasked step's
-    output, zeros before the first one). Returns the new carry; nothing is
-    stacked.
-    """
-    new, returned = step(ops, options, weights, carry[0], projection, keep)
-    output = returned[0] if keep is None else ops.where(keep > 0, returned[0], carry[1])
-    return new, output
+def initial_carry(ops, options, initial):
+    """The carry before the first step: zeros for the output (if carried), then c_0."""
+    return (ops.zeros_like(initial), initial) if options.stacks_outputs else (initial,)
 
 
-def last_output(held, keep, zero_output_for_mask):
-    """The last step's output from `last_step`'s held one: zeros where that
-    step is masked and `zero_output_for_mask` is set."""
-    return held * keep[-1] if keep is not None and zero_output_for_mask else held
+def last_of(options, carry):
+    """`(y_T, c_T)` of the last carry: the output a layer returns for the last step, and c_T."""
+    return carry[0] if options.stacks_outputs else carry[-1], carry[-1]
 
 
-def last_step_gradients(options, returned, keep, zero_output_for_mask, grad_output, grad_context):
-    """The gradients of `feedback`'s `returned` tensors, given those of the last
-    step's output and state only (what `last_step`'s loop gives), for the
-    backward pass of an inference call.
-
-    The last output is one step's output: the last step's, or with a mask
-    (Keras's rule) the last unmasked step's (zeros where there is none, or
-    where the last step is masked and `zero_output_for_mask` is set).
-    """
+def last_step_gradients(options, returned, grad_output, grad_context):
+    """The gradients of the stacked `returned` tensors, given those of the last
+    step's output and state only (what `feedback_last` returns)."""
     contexts = returned[-1]
     steps = keras.ops.shape(contexts)[0]
     grad_output = keras.ops.zeros_like(contexts[-1]) if grad_output is None else grad_output
     grad_context = keras.ops.zeros_like(contexts[-1]) if grad_context is None else grad_context
     at_last = keras.ops.cast(keras.ops.arange(steps) == steps - 1, contexts.dtype)[:, None, None]
-    if keep is None:
-        output_step = at_last
-    elif zero_output_for_mask:
-        output_step = at_last * keep
-    elif options.has_output_layer:
-        # The last unmasked step: unmasked, and no unmasked step after it.
-        later = keras.ops.flip(keras.ops.cumsum(keras.ops.flip(keep, 0), 0), 0) - keep
-        output_step = keep * keras.ops.cast(later < 0.5, keep.dtype)
-    else:
-        # c_T is the last unmasked step's output (or c_0 where there is none).
-        output_step = at_last * keras.ops.max(keep, axis=0)
-    grad_outputs = output_step * grad_output[None]
-    grad_contexts = at_last * grad_context[None]
-    if options.has_output_layer:
-        return grad_outputs, grad_contexts
-    return (grad_outputs + grad_contexts,)
+    if options.stacks_outputs:
+        return at_last * grad_output[None], at_last * grad_context[None]
+    return (at_last * (grad_output + grad_context)[None],)
+
+
+# What the backward pass reads. Without an output layer h_t is c_t wherever the step is
+# unmasked, and a masked step's h_t is never used (its gradient is multiplied by the 0 of
+# the mask), so the stacked tensors are all it needs. With one, the hidden layer is
+# recomputed after the forward loop (`saved_for_backward`), in one product over all steps.
+SAVED = {True: ("hidden", "outputs", "contexts"), False: RETURNED}
 
 
 def saved_for_backward(ops, options, weights, projection, initial, returned):
-    """The `SAVED` tensors from the forward loop's `returned` ones.
+    """The tensors the backward pass reads, from the forward loop's `returned` ones.
 
     With an output layer, h_t = activation(x_t W + b + c_{t-1} U) for all
     steps at once: c_{t-1} is the state that entered step t (the initial
-    one, then the contexts), masked steps included.
+    one, then the contexts), masked steps included. At a masked step the
+    stacked output is the held one, not y_t: its gradient is 0 there.
     """
     if not options.has_output_layer:
         return returned
@@ -236,22 +283,28 @@ def _times_derivative(ops, activation, grad, value):
     return grad  # linear
 
 
-def backward_step(ops, options, transposed, grad_next, grads, saved, keep):
-    """One step of the reverse loop: `(dL/dc_{t-1}, per_step)`.
+def backward_step(ops, options, transposed, carry, grads, saved, keep):
+    """One step of the reverse loop: `(new_carry, per_step)`.
 
-    `transposed` is `Weights` of the transposed kernels; `grad_next` the
-    gradient reaching c_t through step t+1; `grads` the gradients of step
-    t's returned tensors (`RETURNED`); `saved` step t's `SAVED` tensors.
-    `per_step` is `(dL/da_t, dL/dz_t)` with an output layer (a_t its
-    pre-activation, z_t the hidden one), `(dL/dz_t,)` without.
+    `transposed` is `Weights` of the transposed kernels; `carry` the
+    gradients reaching step t's output (through the held outputs of later
+    masked steps, if the outputs are carried) and state from step t+1;
+    `grads` the gradients of step t's `RETURNED` tensors; `saved` step t's
+    `SAVED` tensors. `new_carry` holds the same for step t-1: its last value
+    is dL/dc_{t-1}. `per_step` is `(dL/da_t, dL/dz_t)` with an output layer
+    (a_t its pre-activation, z_t the hidden one), `(dL/dz_t,)` without.
     """
-    # d loss / d c_t: its own use, and through c_{t+1} (decay and U).
-    grad_c = grads[-1] + grad_next
-    # c_t = decay c_{t-1} + y_t, or c_{t-1} where the step is masked.
-    into_output = grad_c if keep is None else keep * grad_c
+    grad_context = grads[-1] + carry[-1]
+    # y_t reaches the shown output o_t and the new state (the gradient of `masked`).
+    into_output = grad_context
+    if options.stacks_outputs:
+        grad_shown = grads[0] + carry[0]
+        into_output = grad_shown + grad_context
+    if keep is not None:
+        into_output = keep * into_output
     if options.has_output_layer:
         hidden, output = saved[0], saved[1]
-        grad_a = _times_derivative(ops, options.output_activation, grads[0] + into_output, output)
+        grad_a = _times_derivative(ops, options.output_activation, into_output, output)
         grad_hidden = grad_a @ transposed.output_kernel
     else:
         hidden = saved[-1]
@@ -261,12 +314,18 @@ def backward_step(ops, options, transposed, grad_next, grads, saved, keep):
     if keep is not None:
         # A masked step carries c_{t-1} whole; an unmasked one `decay` of it.
         carried = options.decay * keep + (1 - keep) if options.decay else 1 - keep
-        grad_previous = grad_previous + carried * grad_c
+        grad_previous = grad_previous + carried * grad_context
     elif options.decay:
-        grad_previous = grad_previous + options.decay * grad_c
-    if options.has_output_layer:
-        return grad_previous, (grad_a, grad_z)
-    return grad_previous, (grad_z,)
+        grad_previous = grad_previous + options.decay * grad_context
+    per_step = (grad_a, grad_z) if options.has_output_layer else (grad_z,)
+    if not options.stacks_outputs:
+        return (grad_previous,), per_step
+    # A masked step shows o_{t-1} (Keras's rule), unless it shows zeros.
+    if keep is None or options.mask_rule == "zeros":
+        grad_held = ops.zeros_like(grad_shown)
+    else:
+        grad_held = (1 - keep) * grad_shown
+    return (grad_held, grad_previous), per_step
 
 
 def weight_gradients(ops, options, initial, saved, per_step):
@@ -320,9 +379,12 @@ def in_processing_order(inputs, mask, go_backwards):
 
 
 def project(inputs, kernel, bias=None):
-    """The input projection x_t W + b of all (T, B, D) steps in one product."""
+    """The input projection x_t W + b, of one step or of all (T, B, D) steps in one product.
+
+    `keras.ops.add`, not +: on TensorFlow a BiasAdd, whose gradient is one op.
+    """
     projection = keras.ops.matmul(inputs, kernel)
-    return projection if bias is None else projection + bias
+    return projection if bias is None else keras.ops.add(projection, bias)
 
 
 def input_gradients(ops, inputs, kernel, bias, grad_projection):
@@ -333,154 +395,43 @@ def input_gradients(ops, inputs, kernel, bias, grad_projection):
     return grad_inputs, ops.sum_of_products(inputs, grad_projection), grad_bias
 
 
-def held_outputs(ops, outputs, keep, zero_output_for_mask):
-    """Keras's masking rule on (T, B, O) outputs: a masked step repeats the last
-    unmasked step's output (zeros before the first one), or is zeros."""
-    if zero_output_for_mask:
-        return outputs * keep
-    steps = keras.ops.arange(keras.ops.shape(outputs)[0])[:, None]
-    last = ops.cummax(keras.ops.where(keep[..., 0] > 0, steps, -1))
-    held = ops.gather_steps(outputs, keras.ops.maximum(last, 0))
-    return held * keras.ops.cast(last >= 0, outputs.dtype)[..., None]
+def run(inputs, initial_state, form, *, go_backwards, mask=None, native=False, last_only=False):
+    """The fused recurrence of `form` (a `FusedForm`) over `inputs` (B, T, D).
 
-
-def run(
-    inputs,
-    initial_state,
-    kernel,
-    bias,
-    weights,
-    options,
-    *,
-    go_backwards,
-    mask=None,
-    zero_output_for_mask=False,
-    last_only=False,
-):
-    """Runs the recurrence over `inputs` (B, T, D): `(outputs, last_state)`.
-
-    `weights` is `Weights` (tensors in the inputs' dtype), `options`
-    `Feedback`. Outputs (B, T, O) in processing order (the reversed sequence
-    with `go_backwards`); last_state c_T (B, O). With `last_only` the outputs
-    are the last step's only, (B, 1, O): where the backend has an inference
-    loop for that (`feedback_last`), it stacks nothing.
+    Returns `(outputs, last_state)`: outputs (B, T, O) in processing order (the
+    reversed sequence with `go_backwards`), Keras's masking rule applied as
+    `form.options.mask_rule` says; last_state c_T (B, O). With `last_only` the
+    outputs are the last step's only, (B, 1, O), from a loop that stacks
+    nothing where the backend has one. `native` (the policy's choice) runs the
+    backend's own kernel (`native_rnn`) instead.
     """
     module = backend_module()
-    steps, keep = in_processing_order(
-        module.OPS.as_tensor(inputs), two_dimensional(mask), go_backwards
-    )
-    if last_only and hasattr(module, "feedback_last"):
-        output, context = module.feedback_last(
-            steps, kernel, bias, initial_state, weights, keep, options, zero_output_for_mask
-        )
-        return output[:, None], context
-    returned = module.feedback(steps, kernel, bias, initial_state, weights, keep, options)
-    outputs = masked_outputs(module.OPS, options, returned, keep, zero_output_for_mask)
-    if last_only:
-        outputs = outputs[-1:]
-    return keras.ops.swapaxes(outputs, 0, 1), returned[-1][-1]
-
-
-def masked_outputs(ops, options, returned, keep, zero_output_for_mask):
-    """The (T, B, O) outputs from `feedback`'s `returned` tensors, Keras's masking rule applied."""
-    contexts = returned[-1]
-    if options.has_output_layer:
-        outputs = returned[0]
-        if keep is not None:
-            outputs = held_outputs(ops, outputs, keep, zero_output_for_mask)
-        return outputs
-    if keep is None:
-        return contexts
-    # Without an output layer a masked step's kept state is the last
-    # unmasked output: only the steps before the first unmasked one
-    # (or, with `zero_output_for_mask`, every masked one) become zeros.
-    seen = keep if zero_output_for_mask else keras.ops.minimum(keras.ops.cumsum(keep, 0), 1)
-    return contexts * seen
-
-
-def elman(
-    inputs,
-    initial_state,
-    kernel,
-    recurrent_kernel,
-    bias,
-    activation,
-    *,
-    go_backwards,
-    mask=None,
-    zero_output_for_mask=False,
-    native=False,
-    last_only=False,
-):
-    """The Elman recurrence h_t = act(x_t W + h_{t-1} U + b): `(outputs, last_state)`.
-
-    `activation` is the cell's activation function (a key of `ACTIVATIONS`);
-    `bias` may be None. `native` (the policy's choice) runs the backend's
-    own kernel instead of `feedback`; `last_only` as `run` takes it.
-    """
-    kernel, recurrent_kernel, bias = weights_as_tensors(inputs, kernel, recurrent_kernel, bias)
-    name = ACTIVATIONS[activation]
+    options = form.options
+    kernel, bias, *weights = weights_as_tensors(inputs, form.kernel, form.bias, *form.weights)
     if native:
         lengths = None
         if mask is not None:
             lengths = keras.ops.sum(keras.ops.cast(two_dimensional(mask), "int32"), axis=1)
-        return backend_module().native_elman(
+        return module.native_rnn(
             inputs,
             initial_state,
             kernel,
-            recurrent_kernel,
+            weights[0],
             bias,
-            name,
+            options.activation,
             go_backwards=go_backwards,
             lengths=lengths,
-            zero_output_for_mask=zero_output_for_mask,
+            zero_output_for_mask=options.mask_rule == "zeros",
         )
-    return run(
-        inputs,
-        initial_state,
-        kernel,
-        bias,
-        Weights(recurrent_kernel),
-        Feedback(name),
-        go_backwards=go_backwards,
-        mask=mask,
-        zero_output_for_mask=zero_output_for_mask,
-        last_only=last_only,
+    if options.has_output_layer and weights[2] is None:
+        weights[2] = keras.ops.zeros((keras.ops.shape(weights[1])[1],), inputs.dtype)
+    weights = Weights(*weights)
+    steps, keep = in_processing_order(
+        module.OPS.as_tensor(inputs), two_dimensional(mask), go_backwards
     )
-
-
-def jordan(
-    inputs,
-    initial_state,
-    cell,
-    *,
-    go_backwards,
-    mask=None,
-    zero_output_for_mask=False,
-    last_only=False,
-):
-    """The Jordan recurrence of `cell` (a built `JordanCell`): `(outputs, last_context)`.
-
-    `last_only` as `run` takes it.
-    """
-    kernel, recurrent_kernel, bias, output_kernel, output_bias = weights_as_tensors(
-        inputs, cell.kernel, cell.recurrent_kernel, cell.bias, cell.output_kernel, cell.output_bias
-    )
-    if output_bias is None:
-        output_bias = keras.ops.zeros((keras.ops.shape(output_kernel)[1],), inputs.dtype)
-    return run(
-        inputs,
-        initial_state,
-        kernel,
-        bias,
-        Weights(recurrent_kernel, output_kernel, output_bias),
-        Feedback(
-            ACTIVATIONS[cell.activation],
-            OUTPUT_ACTIVATIONS[cell.output_activation],
-            float(cell.context_decay),
-        ),
-        go_backwards=go_backwards,
-        mask=mask,
-        zero_output_for_mask=zero_output_for_mask,
-        last_only=last_only,
-    )
+    arguments = (steps, kernel, bias, initial_state, weights, keep, options)
+    if last_only:
+        output, context = module.feedback_last(*arguments)
+        return output[:, None], context
+    returned = module.feedback(*arguments)
+    return keras.ops.swapaxes(returned[0], 0, 1), returned[-1][-1]

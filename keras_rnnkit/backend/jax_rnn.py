@@ -35,9 +35,24 @@ OPS = types.SimpleNamespace(
     concat=lambda parts: jnp.concatenate(parts, axis=0),
     sum_of_products=_sum_of_products,
     sum_over_steps=lambda x: jnp.sum(x, axis=(0, 1)),
-    cummax=lambda x: jax.lax.cummax(x, axis=0),
-    gather_steps=lambda x, index: jnp.take_along_axis(x, index[..., None], axis=0),
+    zeros_like=jnp.zeros_like,
 )
+
+
+def _scan(options, weights, initial, elements, project_inside):
+    """The forward scan of `engine.scan_step`: `(last carry, stacked carries)`.
+
+    `elements` are (projection, keep) of every step, or, with `project_inside`
+    the kernel and bias, (inputs, keep): x_t W + b is then computed in each step.
+    """
+
+    def step(carry, step_elements):
+        x, keep = step_elements
+        projection = x if project_inside is None else engine.project(x, *project_inside)
+        carry = engine.scan_step(OPS, options, weights, carry, projection, keep)
+        return carry, carry
+
+    return jax.lax.scan(step, engine.initial_carry(OPS, options, initial), elements)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
@@ -50,21 +65,12 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
     runs instead: the projection of all steps as one product before the
     scan, which the backward pass keeps.
     """
-
-    def step(context, step_inputs):
-        x, k = step_inputs
-        return engine.step(OPS, options, weights, context, engine.project(x, kernel, bias), k)
-
-    return jax.lax.scan(step, initial, (inputs, keep))[1]
+    return _scan(options, weights, initial, (inputs, keep), (kernel, bias))[1]
 
 
 def _feedback_fwd(inputs, kernel, bias, initial, weights, keep, options):
     projection = engine.project(inputs, kernel, bias)
-
-    def step(context, step_inputs):
-        return engine.step(OPS, options, weights, context, *step_inputs)
-
-    returned = jax.lax.scan(step, initial, (projection, keep))[1]
+    returned = _scan(options, weights, initial, (projection, keep), None)[1]
     return returned, (inputs, kernel, bias, projection, returned, initial, weights, keep)
 
 
@@ -73,66 +79,62 @@ def _feedback_bwd(options, residuals, grads):
     saved = engine.saved_for_backward(OPS, options, weights, projection, initial, returned)
     transposed = engine.Weights(*(None if w is None or w.ndim < 2 else w.T for w in weights))
 
-    def step(grad_next, inputs):
+    def step(carry, inputs):
         grads, saved, k = inputs
-        return engine.backward_step(OPS, options, transposed, grad_next, grads, saved, k)
+        return engine.backward_step(OPS, options, transposed, carry, grads, saved, k)
 
-    grad_initial, per_step = jax.lax.scan(
-        step, jnp.zeros_like(initial), (tuple(grads), saved, keep), reverse=True
-    )
+    start = engine.initial_carry(OPS, options, jnp.zeros_like(initial))
+    carry, per_step = jax.lax.scan(step, start, (tuple(grads), saved, keep), reverse=True)
     grad_weights = engine.weight_gradients(OPS, options, initial, saved, per_step)
     # Where the inputs need no gradient, jit drops their product.
     grad_inputs, grad_kernel, grad_bias = engine.input_gradients(
         OPS, inputs, kernel, bias, per_step[-1]
     )
     grad_keep = None if keep is None else jnp.zeros_like(keep)
-    return grad_inputs, grad_kernel, grad_bias, grad_initial, grad_weights, grad_keep
+    return grad_inputs, grad_kernel, grad_bias, carry[-1], grad_weights, grad_keep
 
 
 feedback.defvjp(_feedback_fwd, _feedback_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7))
-def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_output_for_mask):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def feedback_last(inputs, kernel, bias, initial, weights, keep, options):
     """The last step's output and c_T, (B, O) each, for inference.
 
     The arguments are `feedback`'s. Where nothing differentiates the call,
-    one scan that carries the state and the held output (Keras's masking
-    rule) and stacks nothing. Under differentiation, `feedback`'s forward
-    rule and backward pass, from the last step's gradients.
+    one scan that carries the state (and the output, where it is carried)
+    and stacks nothing. Under differentiation, `feedback`'s forward rule and
+    backward pass, from the last step's gradients.
     """
 
-    def step(carry, step_inputs):
-        x, k = step_inputs
+    def step(carry, step_elements):
+        x, k = step_elements
         projection = engine.project(x, kernel, bias)
-        return engine.last_step(OPS, options, weights, carry, projection, k), None
+        return engine.scan_step(OPS, options, weights, carry, projection, k), None
 
-    start = (initial, jnp.zeros_like(initial))
-    (context, held), _ = jax.lax.scan(step, start, (inputs, keep))
-    return engine.last_output(held, keep, zero_output_for_mask), context
+    carry, _ = jax.lax.scan(step, engine.initial_carry(OPS, options, initial), (inputs, keep))
+    return engine.last_of(options, carry)
 
 
-def _feedback_last_fwd(inputs, kernel, bias, initial, weights, keep, options, zero_output_for_mask):
+def _feedback_last_fwd(inputs, kernel, bias, initial, weights, keep, options):
     returned, residuals = _feedback_fwd(inputs, kernel, bias, initial, weights, keep, options)
-    outputs = engine.masked_outputs(OPS, options, returned, keep, zero_output_for_mask)
-    return (outputs[-1], returned[-1][-1]), residuals
+    return engine.last_of(options, tuple(r[-1] for r in returned)), residuals
 
 
-def _feedback_last_bwd(options, zero_output_for_mask, residuals, grads):
-    returned, keep = residuals[4], residuals[7]
-    grads = engine.last_step_gradients(options, returned, keep, zero_output_for_mask, *grads)
+def _feedback_last_bwd(options, residuals, grads):
+    grads = engine.last_step_gradients(options, residuals[4], *grads)
     return _feedback_bwd(options, residuals, grads)
 
 
 feedback_last.defvjp(_feedback_last_fwd, _feedback_last_bwd)
 
 
-def native_elman_reason(compute_dtype, mask, go_backwards):
+def native_rnn_reason(compute_dtype, mask, go_backwards):
     """Why the native kernel cannot run: JAX has no recurrent kernel of its own."""
     del compute_dtype, mask, go_backwards
     return "JAX has no RNN kernel of its own"
 
 
-def native_elman(*args, **kwargs):
-    """Not available on JAX (see `native_elman_reason`); `engine.feedback` runs instead."""
-    raise NotImplementedError(native_elman_reason(None, None, False))
+def native_rnn(*args, **kwargs):
+    """Not available on JAX (see `native_rnn_reason`); `engine.feedback` runs instead."""
+    raise NotImplementedError(native_rnn_reason(None, None, False))

@@ -1,6 +1,6 @@
 """The engine's recurrence on TensorFlow: `tf.scan` forwards and backwards, one
 `tf.custom_gradient`, each scan compiled by XLA where the graph around it is
-not (`compiles_scans`); and cuDNN's Elman kernel on a GPU.
+not (`compiles_scans`); and cuDNN's simple-RNN kernel on a GPU.
 
 XLA's generic gradient of a `while_loop` recurrence is slow; this backward
 pass (the reverse scan of `engine.backward_step`, and each weight's gradient
@@ -31,35 +31,6 @@ def _sum_of_products(a, b):
     return tf.einsum("tbi,tbj->ij", a, b)
 
 
-def _gather_steps(x, index):
-    """x[index[t, b], b] for (T, B, O) x and a (T, B) index."""
-    rows = tf.broadcast_to(tf.range(tf.shape(x)[1])[None, :], tf.shape(index))
-    return tf.gather_nd(x, tf.stack([tf.cast(index, "int32"), rows], axis=-1))
-
-
-def _cummax(x):
-    """The running maximum along axis 0 (TensorFlow has no cummax op).
-
-    By doubling (Hillis and Steele's scan): after the shifts 1, 2, 4, ...,
-    2^(k-1) with 2^k >= T, x_t is the maximum of x_s over s <= t. Slices,
-    concatenations and maxima only, no loop: a `tf.scan` here would be a second
-    while loop per call, and one that tf2onnx cannot convert (`tf.roll` would
-    be one that TFLite's builtin ops lack). When T is not static, 31 shifts
-    (up to 2^30, within int32) cover any length a tensor can have.
-    """
-    length = x.shape[0]
-    steps = tf.shape(x)[0] if length is None else length
-    lowest = tf.cast(x.dtype.min, x.dtype)
-    shift = 1
-    while shift < (2**31 if length is None else length):
-        moved = tf.minimum(shift, steps) if length is None else shift
-        # x shifted down by `shift` steps along time, the lowest value above.
-        filler = tf.fill(tf.concat([[moved], tf.shape(x)[1:]], 0), lowest)
-        x = tf.maximum(x, tf.concat([filler, x[: steps - moved]], 0))
-        shift *= 2
-    return x
-
-
 OPS = types.SimpleNamespace(
     # A variable read into a tensor: the ops and the custom gradient take tensors.
     as_tensor=tf.convert_to_tensor,
@@ -72,8 +43,7 @@ OPS = types.SimpleNamespace(
     concat=lambda parts: tf.concat(parts, axis=0),
     sum_of_products=_sum_of_products,
     sum_over_steps=lambda x: tf.reduce_sum(x, axis=(0, 1)),
-    cummax=_cummax,
-    gather_steps=_gather_steps,
+    zeros_like=tf.zeros_like,
 )
 
 
@@ -81,31 +51,33 @@ def _forward(options, projection, initial, tensors, masks):
     """The forward scan: the stacked `engine.RETURNED` tensors, time-major."""
     weights = engine.Weights(*tensors)
 
-    def step(returned, inputs):
+    def step(carry, inputs):
         keep = inputs[1] if masks else None
-        return engine.step(OPS, options, weights, returned[-1], inputs[0], keep)[1]
+        return engine.scan_step(OPS, options, weights, carry, inputs[0], keep)
 
-    start = (tf.zeros_like(initial), initial) if options.has_output_layer else (initial,)
+    start = engine.initial_carry(OPS, options, initial)
     return tf.scan(step, (projection, *masks), initializer=start)
 
 
 def _backward(options, grads, saved, initial, tensors, masks):
     """The reverse scan: `(per_step, dL/dc_0)`, `per_step` as `engine.backward_step` names it."""
     transposed = engine.Weights(*(tf.transpose(w) if len(w.shape) == 2 else None for w in tensors))
+    width = 2 if options.has_output_layer else 1
 
-    def step(carry, inputs):
+    def step(state, inputs):
         keep = inputs[2] if masks else None
-        grad_previous, per_step = engine.backward_step(
-            OPS, options, transposed, carry[-1], inputs[0], inputs[1], keep
+        carry, per_step = engine.backward_step(
+            OPS, options, transposed, state[width:], inputs[0], inputs[1], keep
         )
-        return (*per_step, grad_previous)
+        return (*per_step, *carry)
 
     zeros = tf.zeros_like(initial)
     hidden_zeros = _hidden_zeros(initial, tensors[0])
-    start = (zeros, hidden_zeros, zeros) if options.has_output_layer else (hidden_zeros, zeros)
+    per_step = (zeros, hidden_zeros) if options.has_output_layer else (hidden_zeros,)
+    start = (*per_step, *engine.initial_carry(OPS, options, zeros))
     elems = (grads, saved, *masks)
-    *per_step, grad_previous = tf.scan(step, elems, initializer=start, reverse=True)
-    return per_step, grad_previous[0]
+    stacked = tf.scan(step, elems, initializer=start, reverse=True)
+    return stacked[:width], stacked[-1][0]
 
 
 def _hidden_zeros(initial, recurrent_kernel):
@@ -171,7 +143,8 @@ def _returned_shapes(options, hidden_shape, context_width):
     context_shape = hidden_shape[:2] + (context_width,)
     if options.has_output_layer:
         return (context_shape, context_shape), (context_shape, hidden_shape)
-    return (hidden_shape,), (hidden_shape,)
+    returned = (hidden_shape, hidden_shape) if options.stacks_outputs else (hidden_shape,)
+    return returned, (hidden_shape,)
 
 
 def _stacked(scans, options, projection, initial, tensors, masks):
@@ -230,7 +203,7 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
 
 
 def _forward_last(options, steps, projecting, initial, tensors, masks):
-    """The inference loop: `(c_T, held output)` of `engine.last_step`, nothing stacked.
+    """The inference loop: the last carry of `engine.scan_step`, nothing stacked.
 
     `steps` (T, B, .) are the projection x_t W + b of every step, with
     `projecting` empty; or the inputs, with `projecting` the kernel (and
@@ -241,22 +214,23 @@ def _forward_last(options, steps, projecting, initial, tensors, masks):
     def step(carry, elements):
         keep = elements[1] if masks else None
         projection = engine.project(elements[0], *projecting) if projecting else elements[0]
-        return engine.last_step(OPS, options, weights, carry, projection, keep)
+        return engine.scan_step(OPS, options, weights, carry, projection, keep)
 
-    return tf.foldl(step, (steps, *masks), initializer=(initial, tf.zeros_like(initial)))
+    start = engine.initial_carry(OPS, options, initial)
+    return tf.foldl(step, (steps, *masks), initializer=start)
 
 
 _COMPILED_FORWARD_LAST = tf.function(_forward_last, jit_compile=True, reduce_retracing=True)
 
 
-def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_output_for_mask):
+def feedback_last(inputs, kernel, bias, initial, weights, keep, options):
     """The last step's output and c_T, (B, O) each, for inference.
 
     The arguments are `feedback`'s. This forward loop carries only the state
-    and the held output, where `feedback`'s stacks every step's. Its
-    gradient, for a caller that differentiates an inference call (a saliency
-    map, say), is `feedback`'s: the stacking forward scan runs again, then
-    the backward pass from the last step's gradients.
+    (and the output, where it is carried), where `feedback`'s stacks every
+    step's. Its gradient, for a caller that differentiates an inference call
+    (a saliency map, say), is `feedback`'s: the stacking forward scan runs
+    again, then the backward pass from the last step's gradients.
     """
     masks = () if keep is None else (keep,)
     biases = () if bias is None else (bias,)
@@ -269,23 +243,21 @@ def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_ou
     def last(inputs, kernel, initial, *rest):
         biases, tensors = rest[:has_bias], rest[has_bias:]
         bias = biases[0] if biases else None
-        # x_t W inside the loop for Elman (faster under XLA, the same
-        # without); before it for Jordan, whose loop has two more products
+        # x_t W inside the loop without an output layer (faster under XLA, the
+        # same without); before it with one, whose loop has two more products
         # per step (docs/benchmarks.md, "Inference of the last step").
         if options.has_output_layer:
             steps, projecting = engine.project(inputs, kernel, bias), ()
         else:
             steps, projecting = inputs, (kernel, *biases)
-        context, held = forward(options, steps, projecting, initial, tensors, masks)
-        context, held = _with_shapes((context, held), (initial.shape, initial.shape))
+        carry = forward(options, steps, projecting, initial, tensors, masks)
+        carry = _with_shapes(carry, (initial.shape,) * len(carry))
 
         def backward(grad_output, grad_context):
-            # JordanRNN's loop read the projection already; ElmanRNN's projected inside it.
+            # With an output layer the loop read the projection; without, it projected inside.
             projection = engine.project(inputs, kernel, bias) if projecting else steps
             returned = _stacked(scans, options, projection, initial, tensors, masks)
-            grads = engine.last_step_gradients(
-                options, returned, keep, zero_output_for_mask, grad_output, grad_context
-            )
+            grads = engine.last_step_gradients(options, returned, grad_output, grad_context)
             grad_projection, grad_initial, *grad_weights = _gradients(
                 scans, options, grads, projection, initial, tensors, masks, returned
             )
@@ -295,7 +267,7 @@ def feedback_last(inputs, kernel, bias, initial, weights, keep, options, zero_ou
             grad_biases = () if bias is None else (grad_bias,)
             return (grad_inputs, grad_kernel, grad_initial, *grad_biases, *grad_weights)
 
-        return (engine.last_output(held, keep, zero_output_for_mask), context), backward
+        return engine.last_of(options, carry), backward
 
     return last(inputs, kernel, initial, *biases, *tensors)
 
@@ -305,8 +277,8 @@ _CUDNN_MODES = {"tanh": "rnn_tanh", "relu": "rnn_relu"}
 _CUDNN_DTYPES = ("float16", "float32", "float64")
 
 
-def native_elman_reason(compute_dtype, mask, go_backwards):
-    """Why `native_elman` (cuDNN's kernel) cannot run here, or None when it can.
+def native_rnn_reason(compute_dtype, mask, go_backwards):
+    """Why `native_rnn` (cuDNN's kernel) cannot run here, or None when it can.
 
     It needs a GPU that TensorFlow sees, a dtype cuDNN takes, no XLA (cuDNN's
     ops have no XLA kernel: under `jit_compile=True` the scan runs) and no
@@ -339,7 +311,7 @@ def cudnn_parameters(kernel, recurrent_kernel, bias):
     return tf.concat([tf.reshape(part, [-1]) for part in parts], axis=0)
 
 
-def native_elman(
+def native_rnn(
     inputs,
     initial_state,
     kernel,
@@ -351,9 +323,10 @@ def native_elman(
     lengths=None,
     zero_output_for_mask=False,
 ):
-    """`engine.elman` through cuDNN's RNN_TANH / RNN_RELU mode (TensorFlow's CudnnRNNV3 op).
+    """The recurrence without an output layer through cuDNN's RNN_TANH / RNN_RELU mode
+    (TensorFlow's CudnnRNNV3 op): `(outputs, last_state)`.
 
-    Only on a GPU and without a mask (see `native_elman_reason`: `lengths`
+    Only on a GPU and without a mask (see `native_rnn_reason`: `lengths`
     and `zero_output_for_mask` are then None and irrelevant); the op's registered gradient
     gives the backward pass. Without a mask every sequence has the full
     length, so `go_backwards` is a plain reversal of the inputs, and the

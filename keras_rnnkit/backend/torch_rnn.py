@@ -27,7 +27,7 @@ def _kernel_parameters(kernel, recurrent_kernel, bias):
 _KERNEL_DTYPES = ("float32", "float64")
 
 
-def native_elman_reason(compute_dtype, mask, go_backwards):
+def native_rnn_reason(compute_dtype, mask, go_backwards):
     """Why PyTorch's kernel cannot run this call, or None when it can.
 
     It can in float32 and float64, without a mask, or with a right-padded
@@ -51,7 +51,7 @@ def native_elman_reason(compute_dtype, mask, go_backwards):
     return None
 
 
-def native_elman(
+def native_rnn(
     inputs,
     initial_state,
     kernel,
@@ -63,44 +63,49 @@ def native_elman(
     lengths=None,
     zero_output_for_mask=False,
 ):
-    """`engine.elman` through PyTorch's kernel; `lengths` (B,) for right-padded
-    sequences (all >= 1, forwards only; see `native_elman_reason`), or None.
+    """The recurrence without an output layer through PyTorch's kernel; `lengths` (B,) for
+    right-padded sequences (all >= 1, forwards only; see `native_rnn_reason`), or None.
 
     The state stops at each sequence's last step; the outputs at padded
     steps are that state (what the step loop carries), or zeros with
     `zero_output_for_mask`. On a GPU the kernel runs on a packed sequence
     (cuDNN takes the lengths itself); on the CPU it runs over the whole
-    padded batch (see `_padded_elman`), since there PyTorch's backward pass
+    padded batch (see `_padded_kernel`), since there PyTorch's backward pass
     of a packed sequence is several times slower than the plain kernel's
     (docs/benchmarks.md, "Which path runs").
     """
     if lengths is None:
-        return _elman(
+        return _whole_kernel(
             inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards
         )
-    run = _packed_elman if inputs.is_cuda else _padded_elman
+    run = _packed_kernel if inputs.is_cuda else _padded_kernel
     outputs, last_state = run(
         inputs, initial_state, kernel, recurrent_kernel, bias, activation, lengths
     )
     steps = inputs.shape[1]
     real = (torch.arange(steps, device=inputs.device)[None, :] < lengths[:, None])[..., None]
-    padding = torch.zeros_like(outputs) if zero_output_for_mask else last_state[:, None]
-    return torch.where(real, outputs, padding), last_state
+    # Right padding: every padded step shows the last real step's output, its state.
+    _, outputs = engine.masked(
+        OPS, real.to(outputs.dtype), [], [], outputs, last_state[:, None], zero_output_for_mask
+    )
+    return outputs, last_state
 
 
-def _padded_elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, lengths):
+def _padded_kernel(inputs, initial_state, kernel, recurrent_kernel, bias, activation, lengths):
     """The plain kernel over the padded batch, and each sequence's state at its last step.
 
     Exact for right padding: a step's output depends only on the steps
     before it, so the outputs up to each sequence's length are its own, and
     no gradient reaches the padded steps (their outputs are replaced).
     """
-    outputs, _ = _elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, False)
+    outputs, _ = _whole_kernel(
+        inputs, initial_state, kernel, recurrent_kernel, bias, activation, False
+    )
     rows = torch.arange(inputs.shape[0], device=inputs.device)
     return outputs, outputs[rows, lengths - 1]
 
 
-def _packed_elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, lengths):
+def _packed_kernel(inputs, initial_state, kernel, recurrent_kernel, bias, activation, lengths):
     """The kernel on a packed sequence: padded steps are never computed."""
     packed = torch.nn.utils.rnn.pack_padded_sequence(
         inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -121,7 +126,7 @@ def _packed_elman(inputs, initial_state, kernel, recurrent_kernel, bias, activat
     return outputs, last_state[0].index_select(0, packed.unsorted_indices)
 
 
-def _elman(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
+def _whole_kernel(inputs, initial_state, kernel, recurrent_kernel, bias, activation, go_backwards):
     """The kernel over whole sequences: `(outputs, last_state)`."""
     if go_backwards:
         inputs = torch.flip(inputs, dims=(1,))
@@ -155,11 +160,7 @@ OPS = types.SimpleNamespace(
     concat=lambda parts: torch.cat(parts, dim=0),
     sum_of_products=lambda a, b: a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1]),
     sum_over_steps=lambda x: x.sum(dim=(0, 1)),
-    cummax=lambda x: torch.cummax(x, dim=0).values,
-    # outputs[index[t, b], b] for (T, B, O) outputs and a (T, B) index: an expanded
-    # view, not keras.ops.take_along_axis's materialised (T, B, O) index, which is
-    # slower (docs/benchmarks.md, "Which path runs").
-    gather_steps=lambda x, index: torch.gather(x, 0, index[..., None].expand_as(x)),
+    zeros_like=torch.zeros_like,
 )
 
 
@@ -169,15 +170,13 @@ class _Feedback(torch.autograd.Function):
     @staticmethod
     def forward(ctx, projection, initial, keep, options, *tensors):
         weights = engine.Weights(*tensors)
-        names = engine.RETURNED[options.has_output_layer]
         steps = projection.shape[0]
-        returned = [projection.new_empty((steps, *initial.shape)) for _ in names]
-        context = initial
+        carry = engine.initial_carry(OPS, options, initial)
+        returned = [projection.new_empty((steps, *initial.shape)) for _ in carry]
         for t in range(steps):
-            context, values = engine.step(
-                OPS, options, weights, context, projection[t], None if keep is None else keep[t]
-            )
-            for stack, value in zip(returned, values, strict=True):
+            step_keep = None if keep is None else keep[t]
+            carry = engine.scan_step(OPS, options, weights, carry, projection[t], step_keep)
+            for stack, value in zip(returned, carry, strict=True):
                 stack[t] = value
         ctx.save_for_backward(projection, initial, keep, *tensors, *returned)
         ctx.options, ctx.weight_count = options, len(tensors)
@@ -194,13 +193,13 @@ class _Feedback(torch.autograd.Function):
         )
         transposed = engine.Weights(*(w.T if w.dim() == 2 else None for w in tensors))
         per_step = None
-        grad_next = torch.zeros_like(initial)
+        carry = engine.initial_carry(OPS, options, torch.zeros_like(initial))
         for t in range(saved[0].shape[0] - 1, -1, -1):
-            grad_next, values = engine.backward_step(
+            carry, values = engine.backward_step(
                 OPS,
                 options,
                 transposed,
-                grad_next,
+                carry,
                 [g[t] for g in grads],
                 [s[t] for s in saved],
                 None if keep is None else keep[t],
@@ -212,7 +211,7 @@ class _Feedback(torch.autograd.Function):
         gradients = engine.weight_gradients(OPS, options, initial, saved, per_step)
         return (
             per_step[-1],
-            grad_next,
+            carry[-1],
             None,
             None,
             *(g for g in gradients if g is not None),
@@ -235,3 +234,10 @@ def feedback(inputs, kernel, bias, initial, weights, keep, options):
         options,
         *(w for w in weights if w is not None),
     )
+
+
+def feedback_last(inputs, kernel, bias, initial, weights, keep, options):
+    """The last step's output and c_T, (B, O) each: `feedback`'s loops, whose
+    backward pass needs every step's tensors, so they are stacked here too."""
+    returned = feedback(inputs, kernel, bias, initial, weights, keep, options)
+    return engine.last_of(options, tuple(r[-1] for r in returned))

@@ -12,15 +12,20 @@ import re
 import keras
 
 from keras_rnnkit import _arguments as arguments
+from keras_rnnkit.backend import engine
 from keras_rnnkit.backend.engine import two_dimensional
 from keras_rnnkit.backend.keras_internals import DropoutRNNCell
 from keras_rnnkit.backend.keras_internals import backend_rnn
+from keras_rnnkit.layers import fused_policy
+from keras_rnnkit.layers import protocol
+from keras_rnnkit.layers import state_probes
 from keras_rnnkit.layers.clipping import CLIP_MODES
 from keras_rnnkit.layers.config import BASE_LAYER_KEYS
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.config import constructor_arguments
 from keras_rnnkit.layers.loop import controls_of
 from keras_rnnkit.layers.loop import run_step
+from keras_rnnkit.layers.normalization import layer_normalized
 from keras_rnnkit.layers.state_probes import probe_for
 from keras_rnnkit.layers.step_layout import StepLayout
 
@@ -102,6 +107,29 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     output_is_state = False
     # Cells without the option (TDNNCell) never zone out.
     zoneout = 0.0
+
+    def feedback(self):
+        """The cell's recurrence as `engine.Feedback` (with its activation
+        functions), or None where it is not the engine's recurrence."""
+        return None
+
+    def recurrence_weights(self):
+        """`(kernel, bias, engine.Weights)` of the recurrence (None before build)."""
+        return None, None, None
+
+    def fused_form(self):
+        """The protocol's `fused_form`: an `engine.FusedForm`, or why there is none."""
+        feedback = self.feedback()
+        if feedback is None:
+            return f"{type(self).__name__} has no fused form"
+        form = engine.fused_form(feedback, *self.recurrence_weights())
+        if not isinstance(form, str) and self.layer_norm:
+            return "layer norm acts inside the step"
+        return form
+
+    def _normalize(self):
+        """The layer-norm function for `engine.recurrence`, or None without layer norm."""
+        return (lambda z: layer_normalized(self, z)) if self.layer_norm else None
 
     def call(self, sequence, states, training=False):
         """One step, as a plain `keras.layers.RNN` calls it: the loop's step
@@ -299,6 +327,9 @@ class RecurrentLayer(keras.layers.RNN):
     # Loop arguments of one layer class only (name: default), e.g. ElmanRNN's
     # `use_fused`; each is stored as an attribute and kept in the config.
     layer_defaults = {}
+    # Whether the fused recurrence may run ("auto", True, False; see fused_policy):
+    # a layer with a cell that has a fused form takes it as an argument.
+    use_fused = False
     # Deprecated argument names (old: new): the old name still works, with a
     # DeprecationWarning, and is never stored; configs saved with it load.
     renamed_arguments = {}
@@ -366,6 +397,18 @@ class RecurrentLayer(keras.layers.RNN):
         self.truncate_gradient = truncate_gradient
         for name, value in layer_kwargs.items():
             setattr(self, name, value)
+        fused_policy.checked_switch(owner, self.use_fused)
+        reason = fused_policy.fused_reason(self, training=True)
+        fused_policy.refuse_if_forced(self, reason)
+        form = protocol.fused_form(self.cell)
+        if (
+            self.use_fused is not False
+            and reason is None
+            and fused_policy.uses_tensorflow_native(form.options, self.compute_dtype)
+        ):
+            # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
+            # off, as it does for keras.layers.GRU on a GPU.
+            self.supports_jit = False
 
     def build(self, sequences_shape, initial_state_shape=None):
         # The cell's weights are made here (`add_named_weight`): its errors name this layer.
@@ -447,9 +490,48 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        # Controls travel as extra input channels (see step_layout), so that
-        # the backend's loop (and `go_backwards`) carries them step by step.
         layout = self._step_layout(sequences, mask, training)
+        reason = "use_fused=False" if self.use_fused is False else None
+        if reason is None:
+            reason = fused_policy.fused_reason(
+                self,
+                training=training,
+                teacher_forced=layout.teacher > 0,
+                probes=state_probes.active(),
+            )
+            fused_policy.refuse_if_forced(self, reason)
+        if reason is None:
+            return self._fused_loop(sequences, initial_state, mask, training)
+        return self._step_loop(sequences, initial_state, mask, training, layout)
+
+    def _fused_loop(self, sequences, initial_state, mask, training):
+        """The cell's fused recurrence (`engine.run`), with Keras's masking rule."""
+        form = protocol.fused_form(self.cell)
+        rule = None if mask is None else ("zeros" if self.zero_output_for_mask else "previous")
+        form = form._replace(options=form.options._replace(mask_rule=rule))
+        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
+        if training and dropout_mask is not None:
+            # The cell's input dropout, one mask per sequence as in the step loop.
+            sequences = sequences * keras.ops.expand_dims(dropout_mask, 1)
+        outputs, last_state = engine.run(
+            sequences,
+            initial_state[0],
+            form,
+            go_backwards=self.go_backwards,
+            mask=mask,
+            native=fused_policy.native_kernel(
+                form.options, sequences.dtype, mask, self.go_backwards
+            ),
+            last_only=fused_policy.last_step_only(self.return_sequences, training),
+        )
+        return outputs[:, -1], outputs, [last_state]
+
+    def _step_loop(self, sequences, initial_state, mask, training, layout):
+        """The loop's step around the cell at every time step (`loop.run_step`).
+
+        Controls travel as extra input channels (see step_layout), so that
+        the backend's loop (and `go_backwards`) carries them step by step.
+        """
         units = _total_size(self.state_size)
         batch_time = keras.ops.shape(sequences)[:2]
         # One channel per state unit at every step, only inside `state_probes.probing`:
@@ -475,7 +557,7 @@ class RecurrentLayer(keras.layers.RNN):
             ),
             # The loop's step applies the mask (`loop.run_step`), not Keras's
             # loop: the JAX loop assumes that the first state is the previous
-            # output, which is false for a Jordan cell (its context).
+            # output, which is false for a cell whose state is not its output.
             keep=None if mask is None else keras.ops.expand_dims(two_dimensional(mask), -1),
             cut=self._truncation_channel(sequences) if layout.truncate else None,
         )

@@ -1,20 +1,14 @@
 """Elman networks: the hidden state is fed back (`ElmanCell`, `ElmanRNN`)."""
 
-import keras
-
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.backend import engine
-from keras_rnnkit.layers import fused_policy
-from keras_rnnkit.layers import state_probes
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.base import weight_options
-from keras_rnnkit.layers.fused_policy import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
-from keras_rnnkit.layers.normalization import layer_normalized
 
 
 @export
@@ -141,25 +135,32 @@ class ElmanCell(RecurrentCell):
         self.bias = add_named_weight(self, "bias", (self.units,)) if self.use_bias else None
         add_layer_norm_weights(self, self.units)
 
+    def feedback(self):
+        return engine.Feedback(self.activation)
+
+    def recurrence_weights(self):
+        weights = engine.Weights(getattr(self, "recurrent_kernel", None))
+        return getattr(self, "kernel", None), getattr(self, "bias", None), weights
+
     def step(self, sequence, states, training=False):
-        previous = states[0]
+        (previous,) = states
         inputs = self._dropped(sequence, self.get_dropout_mask(sequence), training)
-        previous_dropped = self._dropped(
-            previous, self.get_recurrent_dropout_mask(previous), training
-        )
-        z = keras.ops.matmul(inputs, self.kernel)
-        if self.bias is not None:
-            # keras.ops.add, not +: on TensorFlow a BiasAdd, whose gradient is one
-            # op per step instead of a broadcast sum (as in keras.layers.SimpleRNN).
-            z = keras.ops.add(z, self.bias)
-        h = self.activation(
-            layer_normalized(self, z + keras.ops.matmul(previous_dropped, self.recurrent_kernel))
+        fed = self._dropped(previous, self.get_recurrent_dropout_mask(previous), training)
+        kernel, bias, weights = self.recurrence_weights()
+        h, _ = engine.recurrence(
+            engine.KERAS_OPS,
+            self.feedback(),
+            weights,
+            previous,
+            engine.project(inputs, kernel, bias),
+            fed=fed,
+            normalize=self._normalize(),
         )
         return h, [h]
 
 
 @export
-class ElmanRNN(FusedLoop, RecurrentLayer):
+class ElmanRNN(RecurrentLayer):
     r"""Elman network layer, a drop-in replacement for `keras.layers.SimpleRNN`.
 
     $$h_t = \mathrm{activation}(x_t W + h_{t-1} U + b), \qquad h_0 = 0,$$
@@ -233,7 +234,6 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
     layer_defaults = {"use_fused": "auto"}
     # Old argument name: new name (the old one warns; old configs load).
     renamed_arguments = {"use_cudnn": "use_fused"}
-    fused_family = "elman"
 
     def __init__(
         self,
@@ -269,35 +269,3 @@ class ElmanRNN(FusedLoop, RecurrentLayer):
         **kwargs,
     ):
         super().__init__(**layer_arguments(locals()))
-        self._check_fused_switch()
-        if self.use_fused is not False and fused_policy.uses_tensorflow_cudnn(
-            "elman", self.compute_dtype
-        ):
-            if self._fused_unsupported(training=True) is None:
-                # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
-                # off, as it does for keras.layers.GRU on a GPU.
-                self.supports_jit = False
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        reason = self._fused_unsupported(
-            training, probes=state_probes.active(), raise_if_forced=True
-        )
-        if reason is not None:
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        outputs, last_state = engine.elman(
-            self._input_dropout_once(sequences, training),
-            initial_state[0],
-            self.cell.kernel,
-            self.cell.recurrent_kernel,
-            self.cell.bias,
-            self.cell.activation,
-            go_backwards=self.go_backwards,
-            mask=mask,
-            zero_output_for_mask=self.zero_output_for_mask,
-            native=fused_policy.native_kernel("elman", sequences.dtype, mask, self.go_backwards),
-            last_only=fused_policy.last_step_only(self.return_sequences, training),
-        )
-        # The last step's output, as the step loop returns it: zeros where
-        # that step is masked and `zero_output_for_mask` is set.
-        last_output = last_state if mask is None else outputs[:, -1]
-        return last_output, outputs, [last_state]

@@ -2,25 +2,25 @@
 
 Three paths run a layer's recurrence:
 
-- the **step loop**: the cell called once per step inside `keras.layers.RNN`'s
-  loop; it runs every configuration;
+- the **step loop**: the loop's step (`loop.run_step`) around the cell's `step`,
+  once per time step inside Keras's loop; it runs every configuration and every cell;
 - the **fused recurrence** of `keras_rnnkit.backend.engine`: the input
   projection of all steps as one product (on JAX at inference, inside each
   step), a loop over the rest of the step, and a hand-written backward
   pass, one operation per sequence;
-- a **native kernel** behind the same interface, for ElmanRNN: PyTorch's RNN
-  kernel on torch, cuDNN's through TensorFlow on a GPU.
+- a **native kernel** behind the same interface, for the recurrence without an
+  output layer: PyTorch's RNN kernel on torch, cuDNN's through TensorFlow on a GPU.
 
-A fused path runs only where nothing acts inside a step that it does not
-know about; `fused_reason` names the first such thing, and the layer then
-takes the step loop by that visible decision (nothing is tried and caught).
-The switch is the layer argument `use_fused`: `False` always runs the step
-loop; `True` runs the fused path and raises where the configuration does not
-allow it; `"auto"` runs it wherever it is supported, since on every backend
-it is faster than the step loop or as fast (the figures: docs/benchmarks.md,
-"Which path runs"):
+A cell declares whether it has a fused form (the protocol's `fused_form`, with
+the reason where it has none); the layer's configuration may still rule it out.
+`fused_reason` names the first such reason, and the layer then takes the step
+loop by that visible decision (nothing is tried and caught). The switch is the
+layer argument `use_fused`: `False` always runs the step loop; `True` runs the
+fused path and raises where it is not allowed; `"auto"` runs it wherever it is
+supported, since on every backend it is faster than the step loop or as fast
+(docs/benchmarks.md, "Which path runs"):
 
-- torch: PyTorch's kernel for Elman; otherwise one autograd node per
+- torch: PyTorch's kernel where it applies; otherwise one autograd node per
   sequence instead of several per step;
 - JAX: the scan with its hand-written backward pass; at inference it
   multiplies x_t W inside each step (`jax_rnn.feedback`);
@@ -28,82 +28,69 @@ it is faster than the step loop or as fast (the figures: docs/benchmarks.md,
   the graph (`tensorflow_rnn.compiles_scans`); under XLA
   (`jit_compile=True`) the hand-written backward pass replaces XLA's
   generic gradient of the while loop, which is slower. With a GPU, cuDNN's
-  kernel runs for Elman, as for `keras.layers.GRU`.
+  kernel runs where it applies, as for `keras.layers.GRU`.
 """
 
 import keras
 
 from keras_rnnkit.backend import engine
+from keras_rnnkit.layers import protocol
+from keras_rnnkit.layers.loop import controls_of
 
 SWITCH_VALUES = ("auto", True, False)
 
 
-def _shared_reason(cell, *, training, unroll, truncate, probes):
-    """What stops any family's fused path: something that acts inside the step."""
+def fused_reason(layer, *, training, teacher_forced=False, probes=False):
+    """Why the fused path cannot run this call of `layer`, or None when it can.
+
+    Args:
+        layer: a `RecurrentLayer`.
+        training: whether the call trains (recurrent dropout and zoneout
+            then act inside the step).
+        teacher_forced: whether the call feeds back targets.
+        probes: whether a `GradientFlowMonitor` probes the states.
+    """
     backend = keras.backend.backend()
+    controls = controls_of(layer)
+    form = protocol.fused_form(layer.cell)
     checks = (
         (backend not in engine.MODULES, f"the {backend} backend has none"),
-        (cell.activation not in engine.ACTIVATIONS, "the activation is not tanh or relu"),
-        (training and cell.recurrent_dropout > 0, "recurrent dropout acts inside the step"),
-        (cell.zoneout > 0, "zoneout acts inside the step"),
-        (cell.layer_norm, "layer norm acts inside the step"),
-        (cell.gradient_clip is not None, "per-step gradient clipping acts inside the step"),
-        (truncate is not None, "truncated BPTT acts inside the step"),
+        (teacher_forced, "teacher forcing feeds back the targets"),
+        (isinstance(form, str), form),
+        (
+            training and getattr(layer.cell, "recurrent_dropout", 0) > 0,
+            "recurrent dropout acts inside the step",
+        ),
+        (controls.zoneout > 0, "zoneout acts inside the step"),
+        (controls.gradient_clip is not None, "per-step gradient clipping acts inside the step"),
+        (layer.truncate_gradient is not None, "truncated BPTT acts inside the step"),
         (probes, "a GradientFlowMonitor probes the states"),
-        (unroll, "unroll=True asks for the unrolled step loop"),
+        (layer.unroll, "unroll=True asks for the unrolled step loop"),
     )
     return next((reason for unsupported, reason in checks if unsupported), None)
 
 
-def _jordan_reason(cell, *, teacher_forced):
-    if teacher_forced:
-        return "teacher forcing feeds back the targets"
-    if cell.output_activation not in engine.OUTPUT_ACTIVATIONS:
-        return "the output activation is not linear, tanh or sigmoid"
-    return None
+def native_kernel(options, compute_dtype, mask, go_backwards):
+    """Whether the fused path of this call runs the backend's native kernel.
 
-
-def fused_reason(family, cell, *, training, unroll, truncate, probes, teacher_forced=False):
-    """Why the fused path cannot run this configuration, or None when it can.
-
-    Args:
-        family: "elman" or "jordan".
-        cell: the layer's cell.
-        training: whether the call trains (recurrent dropout and zoneout
-            then act inside the step).
-        unroll: the layer's `unroll`.
-        truncate: the layer's `truncate_gradient`.
-        probes: whether a `GradientFlowMonitor` probes the states.
-        teacher_forced: whether the call feeds back targets (JordanRNN).
+    Only for the recurrence without an output layer (what vendors' RNN kernels
+    compute), never inside `device_independent()`. Otherwise the engine's
+    own recurrence runs (it takes any mask, any float dtype, either direction).
     """
-    if family == "jordan":
-        reason = _jordan_reason(cell, teacher_forced=teacher_forced)
-        if reason is not None:
-            return reason
-    return _shared_reason(cell, training=training, unroll=unroll, truncate=truncate, probes=probes)
-
-
-def native_kernel(family, compute_dtype, mask, go_backwards):
-    """Whether the fused path of this call runs the backend's native Elman kernel.
-
-    Elman only; never inside `device_independent()`. Otherwise the engine's
-    own recurrence runs (it takes any mask, any float dtype, either
-    direction).
-    """
-    if family != "elman" or engine.PORTABLE.get():
+    if options.has_output_layer or options.decay or engine.PORTABLE.get():
         return False
     dtype = keras.backend.standardize_dtype(compute_dtype)
-    return engine.backend_module().native_elman_reason(dtype, mask, go_backwards) is None
+    return engine.backend_module().native_rnn_reason(dtype, mask, go_backwards) is None
 
 
 def last_step_only(return_sequences, training):
     """Whether the fused path of this call needs the last step's output only.
 
-    Then, where the backend has one (`feedback_last`: TensorFlow and JAX),
-    the engine runs an inference loop that carries the state and stacks
-    nothing. Not while training: on TensorFlow that loop's gradient runs the
-    stacking forward loop again (correct, for a caller that differentiates
-    an inference call, but slower than the stacking loop's own).
+    Then the engine runs an inference loop that carries the state and stacks
+    nothing (`feedback_last`, where the backend has one). Not while training:
+    that loop's gradient runs the stacking forward loop again (correct, for a
+    caller that differentiates an inference call, but slower than the
+    stacking loop's own).
     """
     return not return_sequences and not training
 
@@ -118,7 +105,7 @@ def device_independent():
     return engine.portable()
 
 
-def uses_tensorflow_cudnn(family, compute_dtype):
+def uses_tensorflow_native(options, compute_dtype):
     """Whether the fused path runs cuDNN's kernel through TensorFlow (a GPU, no XLA, no mask).
 
     Such a layer cannot be compiled by XLA: like `keras.layers.GRU`, it then
@@ -126,57 +113,25 @@ def uses_tensorflow_cudnn(family, compute_dtype):
     """
     if keras.backend.backend() != "tensorflow":
         return False
-    return native_kernel(family, compute_dtype, mask=None, go_backwards=False)
+    return native_kernel(options, compute_dtype, mask=None, go_backwards=False)
 
 
-class FusedLoop:
-    """Mixin for a `RecurrentLayer` with a fused recurrence.
-
-    The subclass names its family (`fused_family`, "elman" or "jordan"),
-    keeps `use_fused` in its `layer_defaults` with the default `"auto"`, and
-    implements `_run_fused(sequences, initial_state, mask, training)`.
-    """
-
-    fused_family = None
-
-    def _check_fused_switch(self):
-        """Validates the switch; with `True`, what can be known before a call (all but the mask)."""
-        value = self.use_fused
-        if not (value == "auto" or value is True or value is False):
-            raise ValueError(
-                f"{type(self).__name__}: `use_fused` must be one of 'auto', True, False. "
-                f"Received: use_fused={value!r}"
-            )
-        if value is True:
-            self._fused_unsupported(training=True, raise_if_forced=True)
-
-    def _fused_unsupported(
-        self, training, teacher_forced=False, probes=False, raise_if_forced=False
-    ):
-        """Why the fused recurrence does not run this call, or None when it does."""
-        if self.use_fused is False:
-            return "use_fused=False"
-        reason = fused_reason(
-            self.fused_family,
-            self.cell,
-            training=training,
-            unroll=self.unroll,
-            truncate=self.truncate_gradient,
-            probes=probes,
-            teacher_forced=teacher_forced,
+def checked_switch(owner, value):
+    """`use_fused` as given, if it is one of `SWITCH_VALUES`, or raises."""
+    if not (value == "auto" or value is True or value is False):
+        raise ValueError(
+            f"{owner}: `use_fused` must be one of 'auto', True, False. "
+            f"Received: use_fused={value!r}"
         )
-        if reason is not None and raise_if_forced and self.use_fused is True:
-            raise ValueError(
-                f"{type(self).__name__}: `use_fused=True` needs a configuration that the "
-                f"fused recurrence supports, but {reason} on the {keras.backend.backend()} "
-                "backend. Pass use_fused='auto' to fall back to the step loop. "
-                "Received: use_fused=True"
-            )
-        return reason
+    return value
 
-    def _input_dropout_once(self, sequences, training):
-        """The cell's input dropout, one mask per sequence as in the step loop."""
-        dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
-        if training and dropout_mask is not None:
-            sequences = sequences * keras.ops.expand_dims(dropout_mask, 1)
-        return sequences
+
+def refuse_if_forced(layer, reason):
+    """Raises where `use_fused=True` meets a `reason` the fused path cannot run."""
+    if reason is not None and layer.use_fused is True:
+        raise ValueError(
+            f"{type(layer).__name__}: `use_fused=True` needs a configuration that the "
+            f"fused recurrence supports, but {reason} on the {keras.backend.backend()} "
+            "backend. Pass use_fused='auto' to fall back to the step loop. "
+            "Received: use_fused=True"
+        )

@@ -7,8 +7,6 @@ import keras
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.backend import engine
-from keras_rnnkit.layers import fused_policy
-from keras_rnnkit.layers import state_probes
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
@@ -16,9 +14,7 @@ from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.base import weight_options
-from keras_rnnkit.layers.fused_policy import FusedLoop
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
-from keras_rnnkit.layers.normalization import layer_normalized
 
 # Every weight of the cell, in order: (name, shape from (D, H, O)).
 _WEIGHTS = ("kernel", "recurrent_kernel", "bias", "output_kernel", "output_bias")
@@ -172,25 +168,34 @@ class JordanCell(RecurrentCell):
             setattr(self, weight, add_named_weight(self, weight, shapes[weight], prefix))
         add_layer_norm_weights(self, h)
 
+    def feedback(self):
+        return engine.Feedback(self.activation, self.output_activation, self.context_decay)
+
+    def recurrence_weights(self):
+        weights = engine.Weights(
+            *(
+                getattr(self, name, None)
+                for name in ("recurrent_kernel", "output_kernel", "output_bias")
+            )
+        )
+        return getattr(self, "kernel", None), getattr(self, "bias", None), weights
+
     def step(self, sequence, states, training=False, teacher=None):
         """One step; `teacher=(target, use_own)` feeds back the target where use_own is 0."""
-        context = states[0]
+        (context,) = states
         x = self._dropped(sequence, self.get_dropout_mask(sequence), training)
-        fed_context = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
-        z = keras.ops.matmul(x, self.kernel) + keras.ops.matmul(fed_context, self.recurrent_kernel)
-        if self.bias is not None:
-            z = z + self.bias
-        h = self.activation(layer_normalized(self, z))
-        y = keras.ops.matmul(h, self.output_kernel)
-        if self.output_bias is not None:
-            y = y + self.output_bias
-        y = self.output_activation(y)
-        if teacher is None:
-            fed_back = y
-        else:
-            target, use_own = teacher
-            fed_back = use_own * y + (1.0 - use_own) * target
-        new_context = fed_back + self.context_decay * context if self.context_decay else fed_back
+        fed = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
+        kernel, bias, weights = self.recurrence_weights()
+        y, new_context = engine.recurrence(
+            engine.KERAS_OPS,
+            self.feedback(),
+            weights,
+            context,
+            engine.project(x, kernel, bias),
+            fed=fed,
+            normalize=self._normalize(),
+            target=teacher,
+        )
         return y, [new_context]
 
 
@@ -233,7 +238,7 @@ def _check_targets(owner, targets, sequences, output_units):
 
 
 @export
-class JordanRNN(FusedLoop, RecurrentLayer):
+class JordanRNN(RecurrentLayer):
     r"""Jordan network layer: the previous output feeds back through a context.
 
     $$h_t = \mathrm{activation}(x_t W + c_{t-1} U + b),\quad
@@ -308,7 +313,6 @@ class JordanRNN(FusedLoop, RecurrentLayer):
 
     cell_class = JordanCell
     layer_defaults = {"use_fused": "auto"}
-    fused_family = "jordan"
 
     def __init__(
         self,
@@ -353,27 +357,6 @@ class JordanRNN(FusedLoop, RecurrentLayer):
         **kwargs,
     ):
         super().__init__(**layer_arguments(locals()))
-        self._check_fused_switch()
-
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        reason = self._fused_unsupported(
-            training,
-            teacher_forced=self._step_layout(sequences, mask, training).teacher > 0,
-            probes=state_probes.active(),
-            raise_if_forced=True,
-        )
-        if reason is not None:
-            return super().inner_loop(sequences, initial_state, mask, training=training)
-        outputs, last_context = engine.jordan(
-            self._input_dropout_once(sequences, training),
-            initial_state[0],
-            self.cell,
-            go_backwards=self.go_backwards,
-            mask=mask,
-            zero_output_for_mask=self.zero_output_for_mask,
-            last_only=fused_policy.last_step_only(self.return_sequences, training),
-        )
-        return outputs[:, -1], outputs, [last_context]
 
     def compute_output_spec(
         self,

@@ -12,8 +12,10 @@ and may declare:
 
 - `output_is_state` (default False): the output is the first state (an Elman or LSTM
   cell): then what the loop does to that state (zoneout, probes) it does to the output;
-- `fused_form(training)` (default: none): the cell's recurrence as the engine's fused
-  recurrence, an `engine.FusedForm`, or a string saying why it has none for this call.
+- `fused_form()` (default: none): the cell's recurrence as the engine's fused
+  recurrence, an `engine.FusedForm`, or a string saying why it has none; what a
+  call rules out besides (dropout of the state while training, zoneout, clipping,
+  ...) the layer's policy adds (`fused_policy`).
 
 Around `step` the loop (`keras_rnnkit.layers.loop`) adds, for every cell alike: per-step
 gradient clipping, zoneout, truncated BPTT, the gradient-flow probes and Keras's masking
@@ -44,12 +46,12 @@ def output_is_state(cell):
     return bool(getattr(cell, "output_is_state", False))
 
 
-def fused_form(cell, training):
-    """The cell's fused recurrence for this call, or a string saying why there is none."""
+def fused_form(cell):
+    """The cell's fused recurrence, or a string saying why there is none."""
     declare = getattr(cell, "fused_form", None)
     if declare is None:
         return f"{type(cell).__name__} declares no fused form"
-    return declare(training)
+    return declare()
 
 
 def state_sizes(cell):
