@@ -6,7 +6,10 @@ The family is NARX-style: an Elman network whose output also feeds back,
 
     h_t = tanh(x_t W + h_{t-1} U + y_{t-1} R + b),    y_t = h_t V + c,
 
-written with public Keras API only (a cell in `keras.layers.RNN`), as a user would.
+written with public API only, as a user would: a cell of keras_rnnkit's recurrence protocol
+(`state_size`, `output_size`, `step`, `get_initial_state`), run by
+`keras_rnnkit.layers.Recurrent`, which gives it per-step gradient clipping, truncated BPTT
+and the gradient-flow monitor; the tests check each against a NumPy reference.
 """
 
 import json
@@ -17,6 +20,7 @@ import pytest
 
 import keras_rnnkit_cli
 from keras_rnnkit.export import to_streaming
+from keras_rnnkit.layers import Recurrent
 from keras_rnnkit.models import FAMILIES
 from keras_rnnkit.models import Family
 from keras_rnnkit.models import Hyperparameter
@@ -25,8 +29,9 @@ from keras_rnnkit.models import get_family
 from keras_rnnkit.models import register_family
 from keras_rnnkit.models import registered_families
 from keras_rnnkit.models import unregister_family
-from keras_rnnkit.training import clip_gradient
+from keras_rnnkit.training import GradientFlowMonitor
 from tests import family_harness
+from tests.autodiff import layer_gradients
 from tests.autodiff import to_numpy
 
 
@@ -34,11 +39,10 @@ from tests.autodiff import to_numpy
 class NarxCell(keras.layers.Layer):
     """The NARX-style cell above: states [h (B, H), y (B, O)], output y (B, O)."""
 
-    def __init__(self, units, output_units, gradient_clip=None, kernel_regularizer=None, **kw):
+    def __init__(self, units, output_units, kernel_regularizer=None, **kw):
         super().__init__(**kw)
         self.units = units
         self.output_units = output_units
-        self.gradient_clip = gradient_clip
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.state_size = [units, output_units]
         self.output_size = output_units
@@ -59,10 +63,8 @@ class NarxCell(keras.layers.Layer):
         )
         self.output_bias = self.add_weight(shape=(o,), initializer="zeros", name="output_bias")
 
-    def call(self, inputs, states):
+    def step(self, inputs, states, training=False):
         h, y = states
-        if self.gradient_clip:
-            h, y = (clip_gradient(s, self.gradient_clip) for s in (h, y))
         ops = keras.ops
         h = ops.tanh(
             ops.matmul(inputs, self.kernel)
@@ -73,12 +75,17 @@ class NarxCell(keras.layers.Layer):
         y = ops.matmul(h, self.output_kernel) + self.output_bias
         return y, [h, y]
 
+    def call(self, inputs, states, training=False):
+        return self.step(inputs, list(states), training)
+
+    def get_initial_state(self, batch_size=None):
+        return [keras.ops.zeros((batch_size, size)) for size in self.state_size]
+
     def get_config(self):
         return {
             **super().get_config(),
             "units": self.units,
             "output_units": self.output_units,
-            "gradient_clip": self.gradient_clip,
             "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
         }
 
@@ -87,12 +94,13 @@ def make_narx(
     units, *, return_sequences, regularizer, seed, gradient_clip, gradient_clip_mode, output_units
 ):
     # `seed` seeds dropout masks: this family has no dropout, and searches none (below).
-    if gradient_clip_mode != "value":
-        raise ValueError(f"narx clips by value only. Received: {gradient_clip_mode!r}")
-    cell = NarxCell(
-        units, output_units, gradient_clip=gradient_clip, kernel_regularizer=regularizer
+    cell = NarxCell(units, output_units, kernel_regularizer=regularizer)
+    return Recurrent(
+        cell,
+        gradient_clip=gradient_clip,
+        gradient_clip_mode=gradient_clip_mode,
+        return_sequences=return_sequences,
     )
-    return keras.layers.RNN(cell, return_sequences=return_sequences)
 
 
 NARX = Family(
@@ -182,20 +190,80 @@ def test_the_builder_makes_the_family_and_it_matches_its_equations(narx):
 
 
 @pytest.mark.parametrize("check", family_harness.CHECKS, ids=lambda check: check.__name__)
-def test_the_family_harness(narx, check, tmp_path, request):
-    if check is family_harness.check_masking_equals_unpadded and keras.backend.backend() == "jax":
-        # Strict: passes the day Keras fixes it (then this mark goes).
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=ValueError,
-                reason="Keras's JAX loop repeats the first state as a masked step's output "
-                "(see test_properties.mark_keras_jax_masking_limitation); NARX's first state "
-                "is h (H), its output y (O), so a plain keras.layers.RNN of this cell cannot "
-                "mask on JAX. keras_rnnkit's own layers apply the mask in the cell instead.",
-            )
-        )
+def test_the_family_harness(narx, check, tmp_path):
     check(narx, tmp_path)
+
+
+def numpy_narx_gradients(x, weights, grad_outputs, clip=None, truncate=None):
+    """dL/dx and the weights' gradients of the recurrence above, for dL/dy_t = `grad_outputs`,
+    with keras_rnnkit's loop around it: the gradient step t sends back into (h, y)_{t-1}
+    clipped elementwise to `clip`, and none at all where truncated BPTT cuts (every
+    `truncate` steps)."""
+    w, u, r, b, v, c = weights
+    steps = x.shape[1]
+    h = [np.zeros((x.shape[0], u.shape[0]))]
+    y = [np.zeros((x.shape[0], v.shape[1]))]
+    for t in range(steps):
+        h.append(np.tanh(x[:, t] @ w + h[-1] @ u + y[-1] @ r + b))
+        y.append(h[-1] @ v + c)
+    grads = [np.zeros_like(a) for a in weights]
+    grad_x = np.zeros_like(x)
+    grad_h_next, grad_y_next = np.zeros_like(h[0]), np.zeros_like(y[0])
+    for t in range(steps - 1, -1, -1):
+        grad_y = grad_outputs[:, t] + grad_y_next
+        grad_h = grad_h_next + grad_y @ v.T
+        grad_z = grad_h * (1 - h[t + 1] ** 2)
+        for index, (left, right) in enumerate(
+            [(x[:, t], grad_z), (h[t], grad_z), (y[t], grad_z), (None, grad_z), (h[t + 1], grad_y)]
+        ):
+            grads[index] += right.sum(axis=0) if left is None else left.T @ right
+        grads[5] += grad_y.sum(axis=0)
+        grad_x[:, t] = grad_z @ w.T
+        grad_h_next, grad_y_next = grad_z @ u.T, grad_z @ r.T
+        if clip is not None:
+            grad_h_next, grad_y_next = (np.clip(g, -clip, clip) for g in (grad_h_next, grad_y_next))
+        if truncate and t % truncate == 0:
+            grad_h_next, grad_y_next = np.zeros_like(grad_h_next), np.zeros_like(grad_y_next)
+    return grad_x, grads
+
+
+@pytest.mark.parametrize(
+    ("clip", "truncate"), [(None, None), (0.02, None), (None, 3), (0.02, 3)], ids=str
+)
+def test_the_loop_clips_and_truncates_the_familys_gradients_as_the_numpy_reference(clip, truncate):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 7, 2)).astype("float32") * 2.0
+    layer = Recurrent(
+        NarxCell(4, 2), gradient_clip=clip, truncate_gradient=truncate, return_sequences=True
+    )
+    layer(x)
+    arrays = [rng.normal(size=a.shape).astype("float32") * 0.8 for a in layer.get_weights()]
+    layer.set_weights(arrays)
+    loss_weights = rng.normal(size=(3, 7, 2)).astype("float32") * 5.0
+    _, got_x, got_weights = layer_gradients(layer, x, arrays, loss_weights)
+    weights64 = [a.astype(np.float64) for a in arrays]
+    want_x, want_weights = numpy_narx_gradients(
+        x.astype(np.float64), weights64, loss_weights, clip, truncate
+    )
+    np.testing.assert_allclose(got_x, want_x, rtol=1e-4, atol=1e-5)
+    for got, want in zip(got_weights, want_weights, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    if clip or truncate:  # the loop's controls did act
+        plain = numpy_narx_gradients(x.astype(np.float64), weights64, loss_weights)[0]
+        assert not np.allclose(plain, want_x, atol=1e-3)
+
+
+def test_the_gradient_flow_monitor_follows_the_family(narx):
+    model = build_model("narx", (6, 2), 1, units=4)
+    x = np.random.default_rng(4).normal(size=(8, 6, 2)).astype("float32")
+    y = np.ones((8, 1), "float32")
+    monitor = GradientFlowMonitor(x, y)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    (rows,) = [np.asarray(r) for r in monitor.state_gradient_norms.values()]
+    # One row per epoch, one norm per step (h and y together). The last step's states feed
+    # nothing (the output is y_T as the step computed it, not the state): no gradient there.
+    assert rows.shape == (2, 6) and np.all(np.isfinite(rows))
+    assert np.all(rows[:, :-1] > 0) and np.all(rows[:, -1] == 0)
 
 
 def test_save_and_load_round_trip(narx, tmp_path):
@@ -223,14 +291,13 @@ def test_rnnkit_train_and_gradients_take_the_family(narx, tmp_path, capsys):
     loaded = keras.saving.load_model(out / "model.keras")
     assert loaded.count_params() == metrics["parameters"]
     assert any(isinstance(layer, NarxCell) for layer in _nested_layers(loaded))
-    # `rnnkit gradients` offers the family (it has a state), but GradientFlowMonitor probes
-    # only keras_rnnkit's own recurrent loop: it says so before training, and writes nothing.
+    # `rnnkit gradients` follows its state gradient: keras_rnnkit's loop runs the cell.
     flow = tmp_path / "flow"
     argv[0] = "gradients"
-    assert keras_rnnkit_cli.main([*argv, "--quiet", "--probe", "8", "--out", str(flow)]) == 1
-    error = capsys.readouterr().err
-    assert "no layer whose state gradient it can follow" in error and "(it has RNN," in error
-    assert not flow.exists()
+    assert keras_rnnkit_cli.main([*argv, "--quiet", "--probe", "8", "--out", str(flow)]) == 0
+    norms = json.loads((flow / "gradient_norms.json").read_text())["state_gradient_norms"]
+    (rows,) = norms.values()
+    assert np.asarray(rows).shape == (1, 6)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ so that the two can never disagree.
 """
 
 import contextlib
+import inspect
 import re
 
 import keras
@@ -30,15 +31,17 @@ from keras_rnnkit.layers.state_probes import probe_for
 from keras_rnnkit.layers.step_layout import StepLayout
 
 
-def weight_options(owner, **options):
-    """The checked `{prefix}_initializer`, `_regularizer` and `_constraint` arguments, a dict.
+def weight_options(owner, local_variables):
+    """The checked `{prefix}_initializer`, `_regularizer` and `_constraint` arguments
+    among a constructor's `locals()`, a dict.
 
     Each is checked by the `keras_rnnkit._arguments` function of its kind, so that
     every layer refuses a bad one with the same message.
     """
     return {
-        name: getattr(arguments, name.rsplit("_", 1)[1])(owner, name, value)
-        for name, value in options.items()
+        name: getattr(arguments, kind)(owner, name, value)
+        for name, value in local_variables.items()
+        if (kind := name.rsplit("_", 1)[-1]) in ("initializer", "regularizer", "constraint")
     }
 
 
@@ -245,11 +248,6 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
     return states
 
 
-def _total_size(state_size):
-    """The number of state units, all states together."""
-    return sum(state_size) if isinstance(state_size, (list, tuple)) else state_size
-
-
 def run_keras_loop(layer, sequences, initial_state, training, layout):
     """Keras's loop over the steps (`keras.layers.RNN.inner_loop`'s), each step the
     loop's step around the cell (`loop.run_step`) with the layer's controls."""
@@ -293,34 +291,50 @@ RNN_LAYER_DEFAULTS = {
 OUR_LOOP_DEFAULTS = {"truncate_gradient": None}
 
 
-def layer_arguments(local_variables):
-    """The arguments of a layer's written-out `__init__`, from its `locals()`.
+def layer_signature(cls):
+    """A layer's signature: its cell's arguments (same order, kinds and defaults), then,
+    keyword-only, the loop's (`cls.loop_defaults()`), then `**kwargs` for the base layer's.
 
-    A layer's `__init__` spells out every argument (for `help()`, IDEs and
-    `inspect.signature`) and hands them on with
-    `super().__init__(**layer_arguments(locals()))`, so that the names are not
-    written a second time.
+    Derived, never written a second time: `help()` and `inspect.signature` show it.
     """
-    arguments = {
-        name: value
-        for name, value in local_variables.items()
-        if name not in ("self", "kwargs", "__class__")
-    }
-    return {**arguments, **local_variables.get("kwargs", {})}
+    cell = inspect.signature(cls.cell_class.__init__).parameters.values()
+    loop = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+        for name, default in cls.loop_defaults().items()
+    ]
+    rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    parameters = [p for p in cell if p.kind is not p.VAR_KEYWORD]
+    return inspect.Signature([*parameters, *loop, rest])
+
+
+def _derived_init(cls):
+    """An `__init__` for `cls` with the signature `layer_signature(cls)`."""
+    signature = layer_signature(cls)
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs).arguments
+        bound.pop("self")
+        RecurrentLayer.__init__(self, **bound.pop("kwargs", {}), **bound)
+
+    __init__.__signature__ = signature
+    __init__.__doc__ = f"A `{cls.__name__}`; the arguments are in the class's docstring."
+    return __init__
 
 
 class RecurrentLayer(keras.layers.RNN):
-    """A `keras.layers.RNN` around one `cell_class` cell.
+    """A `keras.layers.RNN` around one `cell_class` cell: keras_rnnkit's loop.
 
-    Subclasses name their cell (`cell_class = ElmanCell`) and write out their
-    constructor: the cell's arguments, in the cell's order and with its
-    defaults, then, keyword-only, the loop's arguments (`RNN_LAYER_DEFAULTS`,
-    `OUR_LOOP_DEFAULTS` and the class's own `layer_defaults`) and `**kwargs`
-    for the base layer's (`name`, `dtype`, `trainable`, ...); they pass them
-    on with `super().__init__(**layer_arguments(locals()))`. A test checks that
-    this written-out signature is exactly the cell's plus the loop's. Each cell
-    argument is readable as a property of the layer, and `get_config` is the
-    cell's config plus the loop's.
+    Subclasses name their cell (`cell_class = ElmanCell`); their constructor is
+    derived from it (`layer_signature`): the cell's arguments, in the cell's
+    order and with its defaults, then, keyword-only, the loop's arguments
+    (`RNN_LAYER_DEFAULTS`, `OUR_LOOP_DEFAULTS` and the class's own
+    `layer_defaults`) and `**kwargs` for the base layer's (`name`, `dtype`,
+    `trainable`, ...). Each cell argument is readable as a property of the
+    layer, and `get_config` is the cell's config plus the loop's.
+
+    Each call runs the cell's fused recurrence where the policy allows it
+    (`fused_policy`), and otherwise the loop's step around the cell's `step`
+    at every time step (`loop.run_step`).
     """
 
     cell_class = None
@@ -341,6 +355,8 @@ class RecurrentLayer(keras.layers.RNN):
         for name in constructor_arguments(cls.cell_class):
             if not hasattr(cls, name):
                 setattr(cls, name, property(lambda self, _n=name: getattr(self.cell, _n)))
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = _derived_init(cls)
 
     @classmethod
     def loop_defaults(cls):
@@ -351,9 +367,9 @@ class RecurrentLayer(keras.layers.RNN):
         owner = type(self).__name__
         defaults = self.loop_defaults()
         for old, new in self.renamed_arguments.items():
-            # stacklevel 4: the user's call, above the subclass's __init__ and this one.
+            # stacklevel 4: the user's call, above the derived __init__ and this one.
             kwargs[new] = arguments.renamed(
-                owner, kwargs, old, new, kwargs[new], defaults[new], stacklevel=4
+                owner, kwargs, old, new, kwargs.get(new, defaults[new]), defaults[new], stacklevel=4
             )
         cell_names = constructor_arguments(self.cell_class)
         cell_kwargs = {n: kwargs.pop(n) for n in cell_names if n in kwargs}
@@ -463,8 +479,9 @@ class RecurrentLayer(keras.layers.RNN):
                 sequences, initial_state=initial_state, mask=mask, training=training
             )
         finally:
-            self.cell.reset_dropout_mask()
-            self.cell.reset_recurrent_dropout_mask()
+            # A cell of the protocol may have no dropout at all.
+            for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+                getattr(self.cell, reset, lambda: None)()
 
     def _built_features(self):
         """The input features D the layer was built for (set by `build`), or None before."""
@@ -481,7 +498,7 @@ class RecurrentLayer(keras.layers.RNN):
         teacher = 0
         if features is not None and sequences.shape[-1] != features:
             teacher = int(sequences.shape[-1]) - int(features) - 1
-        units = _total_size(self.state_size)
+        units = sum(protocol.state_sizes(self.cell))
         return StepLayout(
             teacher=teacher,
             zoneout=units if controls_of(self).zoneout and training else 0,
@@ -532,7 +549,7 @@ class RecurrentLayer(keras.layers.RNN):
         Controls travel as extra input channels (see step_layout), so that
         the backend's loop (and `go_backwards`) carries them step by step.
         """
-        units = _total_size(self.state_size)
+        units = sum(protocol.state_sizes(self.cell))
         batch_time = keras.ops.shape(sequences)[:2]
         # One channel per state unit at every step, only inside `state_probes.probing`:
         # the tensor the monitor differentiates by.

@@ -6,7 +6,6 @@ from keras_rnnkit.backend import engine
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
-from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 
@@ -100,18 +99,7 @@ class ElmanCell(RecurrentCell):
             "units": arguments.positive_int(owner, "units", units),
             "activation": arguments.activation(owner, "activation", activation),
             "use_bias": arguments.boolean(owner, "use_bias", use_bias),
-            **weight_options(
-                owner,
-                kernel_initializer=kernel_initializer,
-                recurrent_initializer=recurrent_initializer,
-                bias_initializer=bias_initializer,
-                kernel_regularizer=kernel_regularizer,
-                recurrent_regularizer=recurrent_regularizer,
-                bias_regularizer=bias_regularizer,
-                kernel_constraint=kernel_constraint,
-                recurrent_constraint=recurrent_constraint,
-                bias_constraint=bias_constraint,
-            ),
+            **weight_options(owner, locals()),
         }
         super().__init__(
             options=options,
@@ -234,38 +222,3 @@ class ElmanRNN(RecurrentLayer):
     layer_defaults = {"use_fused": "auto"}
     # Old argument name: new name (the old one warns; old configs load).
     renamed_arguments = {"use_cudnn": "use_fused"}
-
-    def __init__(
-        self,
-        units,
-        activation="tanh",
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        zoneout=0.0,
-        layer_norm=False,
-        *,
-        activity_regularizer=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        truncate_gradient=None,
-        use_fused="auto",
-        **kwargs,
-    ):
-        super().__init__(**layer_arguments(locals()))

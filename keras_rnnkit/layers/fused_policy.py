@@ -1,34 +1,20 @@
 """Which loop a recurrent layer runs, and why: the one place that decides.
 
-Three paths run a layer's recurrence:
+Three paths run a layer's recurrence: the **step loop** (the loop's step around the
+cell's `step` at every time step: every configuration, every cell); the **fused
+recurrence** of `keras_rnnkit.backend.engine` (the input projection of all steps as one
+product, a loop over the rest of the step and a hand-written backward pass: one
+operation per sequence); and a **native kernel** behind the same interface, for the
+recurrence without an output layer (PyTorch's RNN kernel; cuDNN's through TensorFlow on
+a GPU).
 
-- the **step loop**: the loop's step (`loop.run_step`) around the cell's `step`,
-  once per time step inside Keras's loop; it runs every configuration and every cell;
-- the **fused recurrence** of `keras_rnnkit.backend.engine`: the input
-  projection of all steps as one product (on JAX at inference, inside each
-  step), a loop over the rest of the step, and a hand-written backward
-  pass, one operation per sequence;
-- a **native kernel** behind the same interface, for the recurrence without an
-  output layer: PyTorch's RNN kernel on torch, cuDNN's through TensorFlow on a GPU.
-
-A cell declares whether it has a fused form (the protocol's `fused_form`, with
-the reason where it has none); the layer's configuration may still rule it out.
-`fused_reason` names the first such reason, and the layer then takes the step
-loop by that visible decision (nothing is tried and caught). The switch is the
-layer argument `use_fused`: `False` always runs the step loop; `True` runs the
-fused path and raises where it is not allowed; `"auto"` runs it wherever it is
-supported, since on every backend it is faster than the step loop or as fast
-(docs/benchmarks.md, "Which path runs"):
-
-- torch: PyTorch's kernel where it applies; otherwise one autograd node per
-  sequence instead of several per step;
-- JAX: the scan with its hand-written backward pass; at inference it
-  multiplies x_t W inside each step (`jax_rnn.feedback`);
-- TensorFlow: outside XLA its scans run as XLA-compiled functions inside
-  the graph (`tensorflow_rnn.compiles_scans`); under XLA
-  (`jit_compile=True`) the hand-written backward pass replaces XLA's
-  generic gradient of the while loop, which is slower. With a GPU, cuDNN's
-  kernel runs where it applies, as for `keras.layers.GRU`.
+A cell declares whether it has a fused form (the protocol's `fused_form`, or the reason
+it has none); the layer's configuration may still rule it out. `fused_reason` names the
+first such reason, and the layer then takes the step loop by that visible decision
+(nothing is tried and caught). The layer argument `use_fused`: `False` always runs the
+step loop; `True` runs the fused path and raises where it is not allowed; `"auto"` runs
+it wherever it is supported, since it is faster than the step loop or as fast on every
+backend (docs/benchmarks.md, "Which path runs").
 """
 
 import keras

@@ -12,7 +12,6 @@ from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
-from keras_rnnkit.layers.base import layer_arguments
 from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 
@@ -118,24 +117,7 @@ class JordanCell(RecurrentCell):
             ),
             "context_decay": arguments.rate(owner, "context_decay", context_decay),
             "use_bias": arguments.boolean(owner, "use_bias", use_bias),
-            **weight_options(
-                owner,
-                kernel_initializer=kernel_initializer,
-                recurrent_initializer=recurrent_initializer,
-                bias_initializer=bias_initializer,
-                output_kernel_initializer=output_kernel_initializer,
-                output_bias_initializer=output_bias_initializer,
-                kernel_regularizer=kernel_regularizer,
-                recurrent_regularizer=recurrent_regularizer,
-                bias_regularizer=bias_regularizer,
-                output_kernel_regularizer=output_kernel_regularizer,
-                output_bias_regularizer=output_bias_regularizer,
-                kernel_constraint=kernel_constraint,
-                recurrent_constraint=recurrent_constraint,
-                bias_constraint=bias_constraint,
-                output_kernel_constraint=output_kernel_constraint,
-                output_bias_constraint=output_bias_constraint,
-            ),
+            **weight_options(owner, locals()),
         }
         super().__init__(
             options=options,
@@ -313,50 +295,6 @@ class JordanRNN(RecurrentLayer):
 
     cell_class = JordanCell
     layer_defaults = {"use_fused": "auto"}
-
-    def __init__(
-        self,
-        units,
-        output_units,
-        activation="tanh",
-        output_activation=None,
-        context_decay=0.0,
-        use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        output_kernel_initializer="glorot_uniform",
-        output_bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        output_kernel_regularizer=None,
-        output_bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        output_kernel_constraint=None,
-        output_bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        zoneout=0.0,
-        layer_norm=False,
-        *,
-        activity_regularizer=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        truncate_gradient=None,
-        use_fused="auto",
-        **kwargs,
-    ):
-        super().__init__(**layer_arguments(locals()))
 
     def compute_output_spec(
         self,

@@ -142,17 +142,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             kwargs["activity_regularizer"] = arguments.regularizer(
                 owner, "activity_regularizer", kwargs["activity_regularizer"]
             )
-        checked.update(
-            weight_options(
-                owner,
-                kernel_initializer=kernel_initializer,
-                bias_initializer=bias_initializer,
-                kernel_regularizer=kernel_regularizer,
-                bias_regularizer=bias_regularizer,
-                kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint,
-            )
-        )
+        checked.update(weight_options(owner, locals()))
         super().__init__(**kwargs)
         for name, value in checked.items():
             setattr(self, name, value)
@@ -319,17 +309,7 @@ class TDNNCell(_ContextWindow, RecurrentCell):
         options = _checked_options(
             owner, units, context, activation, use_bias, layer_norm, causal=True
         )
-        options.update(
-            weight_options(
-                owner,
-                kernel_initializer=kernel_initializer,
-                bias_initializer=bias_initializer,
-                kernel_regularizer=kernel_regularizer,
-                bias_regularizer=bias_regularizer,
-                kernel_constraint=kernel_constraint,
-                bias_constraint=bias_constraint,
-            )
-        )
+        options.update(weight_options(owner, locals()))
         layer_norm = options.pop("layer_norm")  # a shared option, set by the base class
         super().__init__(
             options=options,

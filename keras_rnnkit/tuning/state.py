@@ -11,6 +11,7 @@ build one of them and hand it to `keras_tuner.Tuner` (whose `oracle`
 argument is keras-tuner's way to give a tuner another oracle).
 """
 
+import inspect
 import json
 import os
 
@@ -105,108 +106,41 @@ class AtomicTunerState(keras_tuner.Tuner):
         _atomic.write_text(self._get_tuner_fname(), json.dumps(self.get_state()))
 
 
-# keras-tuner's RandomSearch, BayesianOptimization and Hyperband constructors
-# build an oracle of keras-tuner's own class and hand it to `Tuner.__init__`,
-# and do nothing else but RandomSearch's `self.seed`. The tuners below keep
-# those classes as bases (for `isinstance` and Hyperband's `run_trial`), build
-# the matching oracle of ours with the same arguments, and hand it on past
-# keras-tuner's constructor: `super(keras_tuner.RandomSearch, self)` is
-# `AtomicTunerState`. A test checks that each signature is keras-tuner's.
+def _with_atomic_oracle(tuner_class, oracle_class):
+    """`tuner_class` (a keras-tuner tuner) whose constructor builds an `oracle_class` oracle.
+
+    keras-tuner's RandomSearch, BayesianOptimization and Hyperband constructors
+    build an oracle of keras-tuner's own class from some of their arguments and
+    hand it to `Tuner.__init__`; RandomSearch also keeps `seed`. The class made
+    here has the same signature and bases (for `isinstance` and Hyperband's
+    `run_trial`): its constructor builds our oracle from the same arguments (those
+    the oracle's constructor names) and hands it to `AtomicTunerState`, past
+    keras-tuner's constructor.
+    """
+    signature = inspect.signature(tuner_class.__init__)
+    oracle_arguments = set(inspect.signature(oracle_class.__init__).parameters) - {"self"}
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        given = dict(bound.arguments)
+        given.pop("self")
+        rest = given.pop("kwargs", {})
+        oracle = oracle_class(**{k: v for k, v in given.items() if k in oracle_arguments})
+        self.seed = given.get("seed")
+        AtomicTunerState.__init__(self, oracle, given.get("hypermodel"), **rest)
+
+    __init__.__signature__ = signature
+    doc = f"`keras_tuner.{tuner_class.__name__}` whose state survives a kill (`AtomicTunerState`)."
+    return type(
+        tuner_class.__name__,
+        (tuner_class, AtomicTunerState),
+        {"__init__": __init__, "__doc__": doc, "__module__": __name__},
+    )
 
 
-class RandomSearch(keras_tuner.RandomSearch, AtomicTunerState):
-    """`keras_tuner.RandomSearch` whose state survives a kill (`AtomicTunerState`)."""
-
-    def __init__(
-        self,
-        hypermodel=None,
-        objective=None,
-        max_trials=10,
-        seed=None,
-        hyperparameters=None,
-        tune_new_entries=True,
-        allow_new_entries=True,
-        max_retries_per_trial=0,
-        max_consecutive_failed_trials=3,
-        **kwargs,
-    ):
-        self.seed = seed
-        oracle = RandomSearchOracle(
-            objective=objective,
-            max_trials=max_trials,
-            seed=seed,
-            hyperparameters=hyperparameters,
-            tune_new_entries=tune_new_entries,
-            allow_new_entries=allow_new_entries,
-            max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        super(keras_tuner.RandomSearch, self).__init__(oracle, hypermodel, **kwargs)
-
-
-class BayesianOptimization(keras_tuner.BayesianOptimization, AtomicTunerState):
-    """`keras_tuner.BayesianOptimization` whose state survives a kill (`AtomicTunerState`)."""
-
-    def __init__(
-        self,
-        hypermodel=None,
-        objective=None,
-        max_trials=10,
-        num_initial_points=None,
-        alpha=1e-4,
-        beta=2.6,
-        seed=None,
-        hyperparameters=None,
-        tune_new_entries=True,
-        allow_new_entries=True,
-        max_retries_per_trial=0,
-        max_consecutive_failed_trials=3,
-        **kwargs,
-    ):
-        oracle = BayesianOptimizationOracle(
-            objective=objective,
-            max_trials=max_trials,
-            num_initial_points=num_initial_points,
-            alpha=alpha,
-            beta=beta,
-            seed=seed,
-            hyperparameters=hyperparameters,
-            tune_new_entries=tune_new_entries,
-            allow_new_entries=allow_new_entries,
-            max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        super(keras_tuner.BayesianOptimization, self).__init__(oracle, hypermodel, **kwargs)
-
-
-class Hyperband(keras_tuner.Hyperband, AtomicTunerState):
-    """`keras_tuner.Hyperband` whose state survives a kill (`AtomicTunerState`)."""
-
-    def __init__(
-        self,
-        hypermodel=None,
-        objective=None,
-        max_epochs=100,
-        factor=3,
-        hyperband_iterations=1,
-        seed=None,
-        hyperparameters=None,
-        tune_new_entries=True,
-        allow_new_entries=True,
-        max_retries_per_trial=0,
-        max_consecutive_failed_trials=3,
-        **kwargs,
-    ):
-        oracle = HyperbandOracle(
-            objective,
-            max_epochs=max_epochs,
-            factor=factor,
-            hyperband_iterations=hyperband_iterations,
-            seed=seed,
-            hyperparameters=hyperparameters,
-            tune_new_entries=tune_new_entries,
-            allow_new_entries=allow_new_entries,
-            max_retries_per_trial=max_retries_per_trial,
-            max_consecutive_failed_trials=max_consecutive_failed_trials,
-        )
-        super(keras_tuner.Hyperband, self).__init__(oracle, hypermodel, **kwargs)
+RandomSearch = _with_atomic_oracle(keras_tuner.RandomSearch, RandomSearchOracle)
+BayesianOptimization = _with_atomic_oracle(
+    keras_tuner.BayesianOptimization, BayesianOptimizationOracle
+)
+Hyperband = _with_atomic_oracle(keras_tuner.Hyperband, HyperbandOracle)
