@@ -245,15 +245,13 @@ def last_step_gradients(options, returned, grad_output, grad_context):
     return (at_last * (grad_output + grad_context)[None],)
 
 
-# What the backward pass reads. Without an output layer h_t is c_t wherever the step is
-# unmasked, and a masked step's h_t is never used (its gradient is multiplied by the 0 of
-# the mask), so the stacked tensors are all it needs. With one, the hidden layer is
-# recomputed after the forward loop (`saved_for_backward`), in one product over all steps.
-SAVED = {True: ("hidden", "outputs", "contexts"), False: RETURNED}
-
-
 def saved_for_backward(ops, options, weights, projection, initial, returned):
     """The tensors the backward pass reads, from the forward loop's `returned` ones.
+
+    Without an output layer h_t is c_t wherever the step is unmasked, and a
+    masked step's h_t is never used (its gradient is multiplied by the 0 of the
+    mask): the stacked tensors are all it needs. With one, `(hidden, outputs,
+    contexts)`: the hidden layer is recomputed in one product over all steps.
 
     With an output layer, h_t = activation(x_t W + b + c_{t-1} U) for all
     steps at once: c_{t-1} is the state that entered step t (the initial
@@ -290,7 +288,7 @@ def backward_step(ops, options, transposed, carry, grads, saved, keep):
     gradients reaching step t's output (through the held outputs of later
     masked steps, if the outputs are carried) and state from step t+1;
     `grads` the gradients of step t's `RETURNED` tensors; `saved` step t's
-    `SAVED` tensors. `new_carry` holds the same for step t-1: its last value
+    `saved_for_backward` tensors. `new_carry` holds the same for step t-1: its last value
     is dL/dc_{t-1}. `per_step` is `(dL/da_t, dL/dz_t)` with an output layer
     (a_t its pre-activation, z_t the hidden one), `(dL/dz_t,)` without.
     """

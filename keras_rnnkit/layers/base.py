@@ -139,14 +139,33 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         (`loop.run_step`: per-step clipping and zoneout around `step`)."""
         return run_step(self, controls_of(self), StepLayout(), sequence, states, training)
 
-    def step(self, sequence, states, training=False):
+    def step(self, sequence, states, training=False, teacher=None):
         """Returns `(output, new_states)` for one step; `states` is a list.
 
-        A cell that supports teacher forcing (JordanCell) also takes
-        `teacher=(target, use_own)`, given only while the layer feeds back
-        targets.
+        For a cell whose `feedback()` is the engine's recurrence (Elman,
+        Jordan): `engine.recurrence`, with the cell's dropout and layer norm.
+        `teacher=(target, use_own)` (teacher forcing, a cell with an output
+        layer) feeds back the target where `use_own` is 0; the layer gives it
+        only while it feeds back targets. Other cells (TDNNCell) override this.
         """
-        raise NotImplementedError
+        feedback = self.feedback()
+        if feedback is None:
+            raise NotImplementedError(f"{type(self).__name__} defines no step")
+        (context,) = states
+        inputs = self._dropped(sequence, self.get_dropout_mask(sequence), training)
+        fed = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
+        kernel, bias, weights = self.recurrence_weights()
+        output, new_context = engine.recurrence(
+            engine.KERAS_OPS,
+            feedback,
+            weights,
+            context,
+            engine.project(inputs, kernel, bias),
+            fed=fed,
+            normalize=self._normalize(),
+            target=teacher,
+        )
+        return output, [new_context]
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
@@ -413,14 +432,12 @@ class RecurrentLayer(keras.layers.RNN):
         self.truncate_gradient = truncate_gradient
         for name, value in layer_kwargs.items():
             setattr(self, name, value)
-        fused_policy.checked_switch(owner, self.use_fused)
+        if fused_policy.checked_switch(owner, self.use_fused) is False:
+            return
         reason = fused_policy.fused_reason(self, training=True)
         fused_policy.refuse_if_forced(self, reason)
-        form = protocol.fused_form(self.cell)
-        if (
-            self.use_fused is not False
-            and reason is None
-            and fused_policy.uses_tensorflow_native(form.options, self.compute_dtype)
+        if reason is None and fused_policy.uses_tensorflow_native(
+            protocol.fused_form(self.cell).options, self.compute_dtype
         ):
             # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
             # off, as it does for keras.layers.GRU on a GPU.

@@ -130,22 +130,6 @@ class ElmanCell(RecurrentCell):
         weights = engine.Weights(getattr(self, "recurrent_kernel", None))
         return getattr(self, "kernel", None), getattr(self, "bias", None), weights
 
-    def step(self, sequence, states, training=False):
-        (previous,) = states
-        inputs = self._dropped(sequence, self.get_dropout_mask(sequence), training)
-        fed = self._dropped(previous, self.get_recurrent_dropout_mask(previous), training)
-        kernel, bias, weights = self.recurrence_weights()
-        h, _ = engine.recurrence(
-            engine.KERAS_OPS,
-            self.feedback(),
-            weights,
-            previous,
-            engine.project(inputs, kernel, bias),
-            fed=fed,
-            normalize=self._normalize(),
-        )
-        return h, [h]
-
 
 @export
 class ElmanRNN(RecurrentLayer):

@@ -162,24 +162,6 @@ class JordanCell(RecurrentCell):
         )
         return getattr(self, "kernel", None), getattr(self, "bias", None), weights
 
-    def step(self, sequence, states, training=False, teacher=None):
-        """One step; `teacher=(target, use_own)` feeds back the target where use_own is 0."""
-        (context,) = states
-        x = self._dropped(sequence, self.get_dropout_mask(sequence), training)
-        fed = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
-        kernel, bias, weights = self.recurrence_weights()
-        y, new_context = engine.recurrence(
-            engine.KERAS_OPS,
-            self.feedback(),
-            weights,
-            context,
-            engine.project(x, kernel, bias),
-            fed=fed,
-            normalize=self._normalize(),
-            target=teacher,
-        )
-        return y, [new_context]
-
 
 def _checked_probability(owner, value):
     """`sampling_probability` as given if it is a number or scalar in [0, 1], or raises."""

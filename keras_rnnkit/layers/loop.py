@@ -106,6 +106,6 @@ def run_step(cell, controls, layout, step_input, states, training=False):
     if not layout.mask:
         return output, new_states
     new_states, output = engine.masked(
-        keras.ops, step.keep, new_states, states, output, held, layout.mask == "zeros"
+        engine.KERAS_OPS, step.keep, new_states, states, output, held, layout.mask == "zeros"
     )
     return output, [*new_states, output]
