@@ -31,36 +31,92 @@ from keras_rnnkit.layers.state_probes import probe_for
 from keras_rnnkit.layers.step_layout import StepLayout
 
 
-def weight_options(owner, local_variables):
-    """The checked `{prefix}_initializer`, `_regularizer` and `_constraint` arguments
-    among a constructor's `locals()`, a dict.
-
-    Each is checked by the `keras_rnnkit._arguments` function of its kind, so that
-    every layer refuses a bad one with the same message.
-    """
+def weight_arguments(initializers):
+    """`{name: default}` of the arguments of the weights `initializers` names
+    (`{prefix: default initializer}`), in Keras's order: every `{prefix}_initializer`,
+    then every `{prefix}_regularizer`, then every `{prefix}_constraint` (default None)."""
     return {
-        name: getattr(arguments, kind)(owner, name, value)
-        for name, value in local_variables.items()
-        if (kind := name.rsplit("_", 1)[-1]) in ("initializer", "regularizer", "constraint")
+        **{f"{prefix}_initializer": default for prefix, default in initializers.items()},
+        **{f"{prefix}_regularizer": None for prefix in initializers},
+        **{f"{prefix}_constraint": None for prefix in initializers},
     }
+
+
+def weight_options(owner, initializers, kwargs):
+    """The weight arguments of `initializers` (`weight_arguments`), popped from
+    `kwargs` (their defaults where absent) and checked by the `keras_rnnkit._arguments`
+    function of their kind, so that every layer refuses a bad one with the same message."""
+    return {
+        name: getattr(arguments, name.rsplit("_", 1)[-1])(owner, name, kwargs.pop(name, default))
+        for name, default in weight_arguments(initializers).items()
+    }
+
+
+def shared_options(cell_class):
+    """`{name: default}` of the options every cell takes after its own arguments."""
+    dropout = cell_class.supports_dropout
+    return {
+        **({"dropout": 0.0, "recurrent_dropout": 0.0, "seed": None} if dropout else {}),
+        "gradient_clip": None,
+        "gradient_clip_mode": "value",
+        **({"zoneout": 0.0} if dropout else {}),
+        "layer_norm": False,
+    }
+
+
+def with_arguments(init, extra, kind=inspect.Parameter.POSITIONAL_OR_KEYWORD):
+    """`init` (its own arguments, then `**kwargs`) under the signature a user sees: its
+    own arguments, then those of `extra` (`{name: default}`, of `kind`), then `**kwargs`.
+
+    The extra arguments reach `init` in its `**kwargs`; `help()` and
+    `inspect.signature` show them, and positional calls bind as the signature says.
+    """
+    own = [p for p in inspect.signature(init).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    added = [
+        inspect.Parameter(name, kind, default=default)
+        for name, default in extra.items()
+        if name not in {p.name for p in own}
+    ]
+    rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    signature = inspect.Signature([*own, *added, rest])
+
+    def __init__(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs).arguments
+        init(**bound.pop("kwargs", {}), **bound)
+
+    __init__.__signature__ = signature
+    __init__.__qualname__ = init.__qualname__
+    __init__.__doc__ = init.__doc__
+    return __init__
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of the cells: the options they share, config from the signature.
 
-    A cell's `__init__` checks its own arguments into a dict (with
-    `weight_options` for its weights' initializers, regularizers and
-    constraints) and hands it, with the shared options, to this `__init__`,
-    which checks those and sets every constructor argument as an attribute of
-    the same name (what `get_config` reads). The shared options, with their
-    defaults: `gradient_clip=None`, `gradient_clip_mode="value"`,
-    `layer_norm=False`, and for a cell with `supports_dropout` (a class
-    attribute) `dropout=0.0`, `recurrent_dropout=0.0`, `seed=None`, `zoneout=0.0`.
-    A cell without it (TDNNCell) has no dropout and no zoneout.
+    A cell's `__init__` takes its own arguments and `**kwargs`; it checks its
+    own into a dict (`weight_options` for its weights' initializers,
+    regularizers and constraints) and hands it with `**kwargs` to this
+    `__init__`, which checks the shared options and sets every constructor
+    argument as an attribute of the same name (what `get_config` reads). The
+    signature a user sees is derived: the own arguments, then the shared options
+    (`shared_options`: `dropout`, `recurrent_dropout` and `seed` for a cell with
+    `supports_dropout`, `gradient_clip`, `gradient_clip_mode`, `zoneout` likewise,
+    `layer_norm`), then `**kwargs`.
     """
 
     # Whether the cell takes dropout, recurrent_dropout, seed and zoneout.
     supports_dropout = True
+    # The prefixes of the cell's weight arguments, with their default initializers.
+    weight_initializers = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and any(
+            p.kind is p.VAR_KEYWORD for p in inspect.signature(init).parameters.values()
+        ):
+            extra = {**weight_arguments(cls.weight_initializers), **shared_options(cls)}
+            cls.__init__ = with_arguments(init, extra)
 
     def __init__(
         self,
@@ -75,8 +131,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         zoneout=0.0,
         **kwargs,
     ):
-        super().__init__(**kwargs)
         owner = type(self).__name__
+        options = {**options, **weight_options(owner, self.weight_initializers, kwargs)}
+        super().__init__(**kwargs)
         for name, value in options.items():
             setattr(self, name, value)
         self.gradient_clip = arguments.optional_positive_float(

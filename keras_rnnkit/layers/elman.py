@@ -6,7 +6,6 @@ from keras_rnnkit.backend import engine
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
-from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 
 
@@ -70,28 +69,13 @@ class ElmanCell(RecurrentCell):
     """
 
     output_is_state = True
+    weight_initializers = {"kernel": "glorot_uniform", "recurrent": "orthogonal", "bias": "zeros"}
 
     def __init__(
         self,
         units,
         activation="tanh",
         use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        zoneout=0.0,
-        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
@@ -99,19 +83,8 @@ class ElmanCell(RecurrentCell):
             "units": arguments.positive_int(owner, "units", units),
             "activation": arguments.activation(owner, "activation", activation),
             "use_bias": arguments.boolean(owner, "use_bias", use_bias),
-            **weight_options(owner, locals()),
         }
-        super().__init__(
-            options=options,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            gradient_clip=gradient_clip,
-            gradient_clip_mode=gradient_clip_mode,
-            zoneout=zoneout,
-            layer_norm=layer_norm,
-            **kwargs,
-        )
+        super().__init__(options=options, **kwargs)
         self.state_size = self.units
         self.output_size = self.units
 

@@ -1,5 +1,6 @@
 """Jordan networks: the previous *output* is fed back (`JordanCell`, `JordanRNN`)."""
 
+import inspect
 import numbers
 
 import keras
@@ -12,7 +13,6 @@ from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_initial_state
-from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 
 # Every weight of the cell, in order: (name, shape from (D, H, O)).
@@ -75,6 +75,14 @@ class JordanCell(RecurrentCell):
     (3, 2)
     """
 
+    weight_initializers = {
+        "kernel": "glorot_uniform",
+        "recurrent": "orthogonal",
+        "bias": "zeros",
+        "output_kernel": "glorot_uniform",
+        "output_bias": "zeros",
+    }
+
     def __init__(
         self,
         units,
@@ -83,28 +91,6 @@ class JordanCell(RecurrentCell):
         output_activation=None,
         context_decay=0.0,
         use_bias=True,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        output_kernel_initializer="glorot_uniform",
-        output_bias_initializer="zeros",
-        kernel_regularizer=None,
-        recurrent_regularizer=None,
-        bias_regularizer=None,
-        output_kernel_regularizer=None,
-        output_bias_regularizer=None,
-        kernel_constraint=None,
-        recurrent_constraint=None,
-        bias_constraint=None,
-        output_kernel_constraint=None,
-        output_bias_constraint=None,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        zoneout=0.0,
-        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
@@ -117,19 +103,8 @@ class JordanCell(RecurrentCell):
             ),
             "context_decay": arguments.rate(owner, "context_decay", context_decay),
             "use_bias": arguments.boolean(owner, "use_bias", use_bias),
-            **weight_options(owner, locals()),
         }
-        super().__init__(
-            options=options,
-            dropout=dropout,
-            recurrent_dropout=recurrent_dropout,
-            seed=seed,
-            gradient_clip=gradient_clip,
-            gradient_clip_mode=gradient_clip_mode,
-            zoneout=zoneout,
-            layer_norm=layer_norm,
-            **kwargs,
-        )
+        super().__init__(options=options, **kwargs)
         self.state_size = self.output_units
         self.output_size = self.output_units
 
@@ -278,21 +253,16 @@ class JordanRNN(RecurrentLayer):
     cell_class = JordanCell
     layer_defaults = {"use_fused": "auto"}
 
-    def compute_output_spec(
-        self,
-        sequences,
-        initial_state=None,
-        mask=None,
-        training=False,
-        targets=None,
-        sampling_probability=0.0,
-    ):
+    def compute_output_spec(self, *args, **kwargs):
         # A symbolic call never runs `call` (see RecurrentLayer.compute_output_spec):
-        # the teacher-forcing arguments are checked here too.
-        self._checked_teacher_arguments(sequences, targets, sampling_probability)
-        return super().compute_output_spec(
-            sequences, initial_state=initial_state, mask=mask, training=training
+        # the teacher-forcing arguments are checked here too, bound as `call` binds them.
+        bound = inspect.signature(self.call).bind(*args, **kwargs)
+        bound.apply_defaults()
+        given = bound.arguments
+        self._checked_teacher_arguments(
+            given["sequences"], given.pop("targets"), given.pop("sampling_probability")
         )
+        return super().compute_output_spec(**given)
 
     def _checked_teacher_arguments(self, sequences, targets, sampling_probability):
         """Checks and returns `(targets, sampling_probability)`; targets as a tensor."""

@@ -1,11 +1,14 @@
 """`Recurrent`: keras_rnnkit's loop around any cell of the recurrence protocol."""
 
+import inspect
+
 import keras
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.layers import protocol
 from keras_rnnkit.layers.base import RecurrentLayer
+from keras_rnnkit.layers.base import with_arguments
 from keras_rnnkit.layers.clipping import CLIP_MODES
 
 
@@ -46,22 +49,7 @@ class Recurrent(RecurrentLayer):
     """
 
     def __init__(
-        self,
-        cell,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        zoneout=0.0,
-        seed=None,
-        *,
-        activity_regularizer=None,
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        unroll=False,
-        zero_output_for_mask=False,
-        truncate_gradient=None,
-        **kwargs,
+        self, cell, gradient_clip=None, gradient_clip_mode="value", zoneout=0.0, seed=None, **kwargs
     ):
         owner = type(self).__name__
         if isinstance(cell, dict):
@@ -75,24 +63,16 @@ class Recurrent(RecurrentLayer):
         )
         self.zoneout = arguments.rate(owner, "zoneout", zoneout)
         self.seed = arguments.optional_seed(owner, "seed", seed)
-        self._init_loop(
-            cell,
-            {
-                "activity_regularizer": activity_regularizer,
-                "return_sequences": return_sequences,
-                "return_state": return_state,
-                "go_backwards": go_backwards,
-                "stateful": stateful,
-                "unroll": unroll,
-                "zero_output_for_mask": zero_output_for_mask,
-                "truncate_gradient": truncate_gradient,
-                **kwargs,
-            },
-        )
+        self._init_loop(cell, kwargs)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _zoneout_seeds(self):
         return self.seed_generator
+
+    # The loop's arguments, keyword-only, shown in the signature.
+    __init__ = with_arguments(
+        __init__, RecurrentLayer.loop_defaults(), inspect.Parameter.KEYWORD_ONLY
+    )
 
     def get_config(self):
         config = keras.layers.RNN.get_config(self)

@@ -10,22 +10,25 @@ from keras_rnnkit.backend import tdnn_convolution
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
+from keras_rnnkit.layers.base import weight_arguments
 from keras_rnnkit.layers.base import weight_options
+from keras_rnnkit.layers.base import with_arguments
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.normalization import layer_normalized
 
 PADDINGS = ("same", "valid", "causal")
+# The prefixes of TDNN's and TDNNCell's weight arguments, with their default initializers.
+WEIGHT_INITIALIZERS = {"kernel": "glorot_uniform", "bias": "zeros"}
 
 
-def _checked_options(owner, units, context, activation, use_bias, layer_norm, causal=False):
+def _checked_options(owner, units, context, activation, use_bias, causal=False):
     """The validated options that TDNN and TDNNCell share."""
     return {
         "units": arguments.positive_int(owner, "units", units),
         "context": arguments.context_offsets(owner, "context", context, causal=causal),
         "activation": arguments.activation(owner, "activation", activation),
         "use_bias": arguments.boolean(owner, "use_bias", use_bias),
-        "layer_norm": arguments.boolean(owner, "layer_norm", layer_norm),
     }
 
 
@@ -118,17 +121,12 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         strides=1,
         activation="relu",
         use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
-        checked = _checked_options(owner, units, context, activation, use_bias, layer_norm)
+        layer_norm = kwargs.pop("layer_norm", False)
+        checked = _checked_options(owner, units, context, activation, use_bias)
+        checked["layer_norm"] = arguments.boolean(owner, "layer_norm", layer_norm)
         checked["padding"] = arguments.one_of(owner, "padding", padding, PADDINGS)
         if padding == "causal" and checked["context"][-1] > 0:
             raise ValueError(
@@ -136,18 +134,24 @@ class TDNN(_ContextWindow, keras.layers.Layer):
                 "output sees only past and present inputs); use padding='same' for "
                 f"future context. Received: padding='causal', context={context!r}"
             )
-        strides = arguments.renamed(owner, kwargs, "stride", "strides", strides, 1)
+        # stacklevel 4: the user's call, above `with_arguments`' __init__ and this one.
+        strides = arguments.renamed(owner, kwargs, "stride", "strides", strides, 1, stacklevel=4)
         checked["strides"] = arguments.positive_int(owner, "strides", strides)
         if "activity_regularizer" in kwargs:
             kwargs["activity_regularizer"] = arguments.regularizer(
                 owner, "activity_regularizer", kwargs["activity_regularizer"]
             )
-        checked.update(weight_options(owner, locals()))
+        checked.update(weight_options(owner, WEIGHT_INITIALIZERS, kwargs))
         super().__init__(**kwargs)
         for name, value in checked.items():
             setattr(self, name, value)
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(ndim=3)
+
+    # The weights' arguments and `layer_norm`, shown in the signature after the own ones.
+    __init__ = with_arguments(
+        __init__, {**weight_arguments(WEIGHT_INITIALIZERS), "layer_norm": False}
+    )
 
     def build(self, input_shape):
         _add_weights(self, input_shape[-1])
@@ -287,6 +291,7 @@ class TDNNCell(_ContextWindow, RecurrentCell):
 
     # No dropout, recurrent dropout or zoneout: a window of inputs has no state to drop.
     supports_dropout = False
+    weight_initializers = WEIGHT_INITIALIZERS
 
     def __init__(
         self,
@@ -294,30 +299,11 @@ class TDNNCell(_ContextWindow, RecurrentCell):
         context,
         activation="relu",
         use_bias=True,
-        kernel_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        kernel_regularizer=None,
-        bias_regularizer=None,
-        kernel_constraint=None,
-        bias_constraint=None,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        layer_norm=False,
         **kwargs,
     ):
         owner = type(self).__name__
-        options = _checked_options(
-            owner, units, context, activation, use_bias, layer_norm, causal=True
-        )
-        options.update(weight_options(owner, locals()))
-        layer_norm = options.pop("layer_norm")  # a shared option, set by the base class
-        super().__init__(
-            options=options,
-            gradient_clip=gradient_clip,
-            gradient_clip_mode=gradient_clip_mode,
-            layer_norm=layer_norm,
-            **kwargs,
-        )
+        options = _checked_options(owner, units, context, activation, use_bias, causal=True)
+        super().__init__(options=options, **kwargs)
         self.delay = -self.context[0]
         # [last output, pending sums]: the output comes first because Keras's
         # JAX loop repeats `states[0]` as the output of a masked step.
