@@ -6,23 +6,16 @@ For c_0 the initial state, one step of the recurrence is
     y_t = output_activation(h_t V + b_o)     (no output layer: y_t = h_t)
     c_t = decay c_{t-1} + y_t                (no output layer: decay = 0, so c_t = h_t)
 
-An Elman cell is the recurrence without an output layer, a Jordan cell the one with it:
-each cell's `step` calls `recurrence`, and the fused loops below call it too, so the math
-exists once. Keras's masking rule is `masked`, also written once: a masked step keeps the
-state (c_t = c_{t-1}) and shows the output held from the last unmasked step (zeros before
-the first one), or zeros with `zero_output_for_mask`. The fused loops carry that held
-output in their state, so the outputs they stack are already the outputs a layer returns.
+An Elman cell is the recurrence without an output layer, a Jordan cell the one with it.
+Both cells' `step` and the fused loops call `recurrence`; Keras's masking rule is `masked`.
 
-The fused recurrence runs all steps as one differentiable operation: the input projection
-of all steps as one product, a loop over the rest of each step (`scan_step`), and a
-hand-written backward pass (`backward_step`, then each weight's gradient as one product over
-all steps). Each backend module (`jax_rnn`, `tensorflow_rnn`, `torch_rnn`) exports the same
-names: `OPS` (the few per-step primitives the steps use), `feedback` (the loops forwards and
-backwards: a `jax.custom_vjp` around `lax.scan`, a `tf.custom_gradient` around `tf.scan`, a
-`torch.autograd.Function` around a Python loop), `feedback_last` (a call that needs the last
-step only), and `native_rnn` / `native_rnn_reason` (a vendor's kernel of the recurrence
-without an output layer, where the backend has one). Which path a layer takes is decided in
-`keras_rnnkit.layers.fused_policy`, from what its cell declares (`FusedForm`).
+The fused recurrence (`run`) is one differentiable operation: the input projection of all
+steps as one product, a loop over the rest of each step (`scan_step`, which carries the
+held output, so the stacked outputs are those a layer returns) and a hand-written backward
+pass (`backward_step`, then each weight's gradient as one product over all steps). Each
+backend module exports the same names: `OPS` (per-step primitives), `feedback` (both loops:
+`jax.custom_vjp`, `tf.custom_gradient` or `torch.autograd.Function`), `feedback_last` (the
+last step only) and `native_rnn` / `native_rnn_reason` (a vendor's kernel, where there is one).
 """
 
 import contextlib
@@ -60,12 +53,8 @@ PORTABLE = contextvars.ContextVar("portable", default=False)
 
 @contextlib.contextmanager
 def portable():
-    """Traces inside this context use only the backend's plain, portable ops.
-
-    No vendor kernel (cuDNN's has no CPU kernel) and no function compiled by
-    XLA: what an exported file (SavedModel, TFLite, ONNX) must hold to serve
-    on any device and convert with any tool.
-    """
+    """Traces inside use only plain ops: no vendor kernel (cuDNN's has no CPU
+    kernel), no XLA-compiled function; what an exported file must hold."""
     token = PORTABLE.set(True)
     try:
         yield
@@ -81,11 +70,9 @@ def backend_module():
 class Feedback(NamedTuple):
     """The static options of one recurrence (hashable: JAX takes them as static).
 
-    `activation` and `output_activation` are functions in a cell's own step,
-    and names (values of `ACTIVATIONS`, `OUTPUT_ACTIVATIONS`) in the fused
-    loops. `output_activation` None means no output layer: y_t = h_t, and
-    then `decay` is 0. `mask_rule` (fused loops only): None without a mask,
-    `"previous"` (Keras's rule) or `"zeros"` (`zero_output_for_mask`).
+    Activations are functions in a cell's step, names in the fused loops;
+    `output_activation` None: no output layer (y_t = h_t, decay 0). `mask_rule`
+    (fused loops): None, `"previous"` (Keras's rule) or `"zeros"`.
     """
 
     activation: object
@@ -104,12 +91,8 @@ class Feedback(NamedTuple):
 
 
 class Weights(NamedTuple):
-    """The weights of the loop beyond the input projection's kernel and bias.
-
-    `output_kernel` and `output_bias` are None without an output layer. The
-    backward step takes the kernels transposed in the same tuple (once per
-    sequence, not once per step).
-    """
+    """U, V and b_o (None without an output layer); the backward step takes the
+    kernels transposed in the same tuple."""
 
     recurrent_kernel: object
     output_kernel: object = None
@@ -117,13 +100,9 @@ class Weights(NamedTuple):
 
 
 class FusedForm(NamedTuple):
-    """A cell's recurrence as the fused loops run it (the protocol's `fused_form`).
-
-    `options` is `Feedback` with activation names; `kernel` (D, H) and `bias`
-    (H,) or None project the inputs; `weights` is `Weights`. The weights are
-    None before the cell is built: what a layer decides before its first
-    call reads `options` only.
-    """
+    """A cell's recurrence as the fused loops run it (the protocol's `fused_form`):
+    `Feedback` with activation names, W (D, H), b (H,) or None, `Weights`; the
+    weights are None before the cell is built."""
 
     options: Feedback
     kernel: object = None
@@ -132,10 +111,7 @@ class FusedForm(NamedTuple):
 
 
 def fused_form(feedback, kernel, bias, weights):
-    """`FusedForm` of a cell's recurrence, or a string saying why it has none.
-
-    `feedback` is the cell's `Feedback`, with its activation functions.
-    """
+    """`FusedForm` of a cell's `Feedback`, or a string saying why it has none."""
     activation = ACTIVATIONS.get(feedback.activation)
     if activation is None:
         return "the activation is not tanh or relu"
@@ -156,14 +132,12 @@ def _activate(ops, activation, x):
 def recurrence(
     ops, options, weights, context, projection, *, fed=None, normalize=None, target=None
 ):
-    """One step of the recurrence: `(y_t, c_t)`, as in the module's docstring.
+    """One step, `(y_t, c_t)`; `ops` is `KERAS_OPS` or a backend's `OPS`, `projection` x_t W + b.
 
-    `ops` is `KERAS_OPS` or a backend's `OPS`; `projection` is x_t W + b
-    (B, H). A cell's own step adds three things: `fed`, the context that
-    enters the product with U (recurrent dropout; default `context`), whose
-    decay term always uses `context`; `normalize`, applied to the hidden
-    pre-activation (layer norm); `target`, `(target_t, use_own_t)` for
-    teacher forcing: the context is fed from `use_own y_t + (1 - use_own) target_t`.
+    A cell's step may add `fed` (the context multiplied by U: recurrent
+    dropout), `normalize` (of the hidden pre-activation: layer norm) and
+    `target=(target_t, use_own_t)` (teacher forcing: c_t is fed from
+    `use_own y_t + (1 - use_own) target_t`).
     """
     pre_activation = ops.affine(
         projection, context if fed is None else fed, weights.recurrent_kernel
@@ -186,12 +160,9 @@ def recurrence(
 
 
 def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
-    """Keras's masking rule, the one place it is written: `(new_states, output)`.
-
-    A masked step (`keep` 0) keeps every state and shows the output held from
-    the last unmasked step (`held`; zeros before the first one), or zeros with
-    `zero_output_for_mask`. `keep` is (B, 1) of 0/1, or None without a mask.
-    """
+    """Keras's masking rule: `(new_states, output)`. A masked step (`keep` (B, 1) is 0)
+    keeps every state and shows `held`, the last unmasked step's output (zeros
+    before one), or zeros with `zero_output_for_mask`; `keep` None: no mask."""
     if keep is None:
         return new_states, output
     kept = keep > 0.5
@@ -200,18 +171,12 @@ def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
     return new_states, ops.where(kept, output, shown)
 
 
-# What the fused loops carry and stack, time-major (T, B, .), in this order, by
-# `Feedback.stacks_outputs`: the outputs a layer returns (the masking rule applied), then
-# the states; without an output layer and a mask the outputs are the states.
+# What the fused loops carry and stack (T, B, .), by `Feedback.stacks_outputs`.
 RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
 
 
 def scan_step(ops, options, weights, carry, projection, keep):
-    """One step of the fused loops: the new carry, `RETURNED`'s values at this step.
-
-    `carry` holds the previous step's (the initial state, and zeros for the
-    output before the first step); `keep` is (B, 1) of 0/1, or None.
-    """
+    """One step of the fused loops: the new carry, which is `RETURNED`'s values."""
     context = carry[-1]
     output, new = recurrence(ops, options, weights, context, projection)
     if not options.stacks_outputs:
@@ -233,8 +198,7 @@ def last_of(options, carry):
 
 
 def last_step_gradients(options, returned, grad_output, grad_context):
-    """The gradients of the stacked `returned` tensors, given those of the last
-    step's output and state only (what `feedback_last` returns)."""
+    """The gradients of the stacked `returned`, from those of `feedback_last`'s results."""
     contexts = returned[-1]
     steps = keras.ops.shape(contexts)[0]
     grad_output = keras.ops.zeros_like(contexts[-1]) if grad_output is None else grad_output
@@ -246,18 +210,9 @@ def last_step_gradients(options, returned, grad_output, grad_context):
 
 
 def saved_for_backward(ops, options, weights, projection, initial, returned):
-    """The tensors the backward pass reads, from the forward loop's `returned` ones.
-
-    Without an output layer h_t is c_t wherever the step is unmasked, and a
-    masked step's h_t is never used (its gradient is multiplied by the 0 of the
-    mask): the stacked tensors are all it needs. With one, `(hidden, outputs,
-    contexts)`: the hidden layer is recomputed in one product over all steps.
-
-    With an output layer, h_t = activation(x_t W + b + c_{t-1} U) for all
-    steps at once: c_{t-1} is the state that entered step t (the initial
-    one, then the contexts), masked steps included. At a masked step the
-    stacked output is the held one, not y_t: its gradient is 0 there.
-    """
+    """The tensors the backward pass reads. Without an output layer, `returned`: h_t is
+    c_t at unmasked steps, and a masked step's gradient is 0. With one, `(hidden,
+    *returned)`, h_t recomputed from the entering states in one product."""
     if not options.has_output_layer:
         return returned
     previous = entering_states(ops, initial, returned[-1])
@@ -284,13 +239,10 @@ def _times_derivative(ops, activation, grad, value):
 def backward_step(ops, options, transposed, carry, grads, saved, keep):
     """One step of the reverse loop: `(new_carry, per_step)`.
 
-    `transposed` is `Weights` of the transposed kernels; `carry` the
-    gradients reaching step t's output (through the held outputs of later
-    masked steps, if the outputs are carried) and state from step t+1;
-    `grads` the gradients of step t's `RETURNED` tensors; `saved` step t's
-    `saved_for_backward` tensors. `new_carry` holds the same for step t-1: its last value
-    is dL/dc_{t-1}. `per_step` is `(dL/da_t, dL/dz_t)` with an output layer
-    (a_t its pre-activation, z_t the hidden one), `(dL/dz_t,)` without.
+    `carry`: the gradients reaching step t's shown output (through later held
+    outputs) and state; `grads`: those of step t's `RETURNED`; `saved`: step t's
+    `saved_for_backward`. `new_carry` is the same for step t-1 (last: dL/dc_{t-1});
+    `per_step` is `(dL/da_t, dL/dz_t)` (output and hidden pre-activations), or `(dL/dz_t,)`.
     """
     grad_context = grads[-1] + carry[-1]
     # y_t reaches the shown output o_t and the new state (the gradient of `masked`).
@@ -327,11 +279,7 @@ def backward_step(ops, options, transposed, carry, grads, saved, keep):
 
 
 def weight_gradients(ops, options, initial, saved, per_step):
-    """The weights' gradients from all steps, each as one product over all of them.
-
-    Returns `Weights` of gradients; `saved` and `per_step` are the stacked
-    (T, B, .) tensors of the forward and backward loops.
-    """
+    """`Weights` of gradients, each one product over the stacked (T, B, .) tensors."""
     previous = entering_states(ops, initial, saved[-1])
     grad_z = per_step[-1]
     if not options.has_output_layer:
@@ -350,11 +298,8 @@ def two_dimensional(mask):
 
 
 def weights_as_tensors(inputs, *weights):
-    """Keras variables to the backend's tensors in the inputs' (compute) dtype; None stays None.
-
-    Inside an autocast scope and in a stateless call this gives the values
-    the call must use.
-    """
+    """Keras variables as the backend's tensors in the inputs' dtype (None stays None):
+    the values an autocast scope or a stateless call must use."""
     as_tensor = backend_module().OPS.as_tensor
     return [
         None if w is None else as_tensor(keras.ops.convert_to_tensor(w, dtype=inputs.dtype))
@@ -363,8 +308,7 @@ def weights_as_tensors(inputs, *weights):
 
 
 def in_processing_order(inputs, mask, go_backwards):
-    """The inputs and the mask as 0/1 `keep` (or None), both time-major
-    (T, B, ...) in processing order."""
+    """The inputs and the mask as 0/1 `keep` (or None), time-major in processing order."""
     steps = keras.ops.swapaxes(inputs, 0, 1)
     keep = None
     if mask is not None:
@@ -377,31 +321,24 @@ def in_processing_order(inputs, mask, go_backwards):
 
 
 def project(inputs, kernel, bias=None):
-    """The input projection x_t W + b, of one step or of all (T, B, D) steps in one product.
-
-    `keras.ops.add`, not +: on TensorFlow a BiasAdd, whose gradient is one op.
-    """
+    """x_t W + b, of one step or all steps in one product (`keras.ops.add`: TF's BiasAdd)."""
     projection = keras.ops.matmul(inputs, kernel)
     return projection if bias is None else keras.ops.add(projection, bias)
 
 
 def input_gradients(ops, inputs, kernel, bias, grad_projection):
-    """dL/dx, dL/dW and dL/db (None without a bias) from dL/d(x_t W + b) of all
-    steps, each one product or sum over all of them."""
+    """dL/dx, dL/dW and dL/db (or None) from dL/d(x_t W + b), one product each."""
     grad_inputs = keras.ops.matmul(grad_projection, keras.ops.transpose(kernel))
     grad_bias = None if bias is None else ops.sum_over_steps(grad_projection)
     return grad_inputs, ops.sum_of_products(inputs, grad_projection), grad_bias
 
 
 def run(inputs, initial_state, form, *, go_backwards, mask=None, native=False, last_only=False):
-    """The fused recurrence of `form` (a `FusedForm`) over `inputs` (B, T, D).
+    """The fused recurrence of `form` over `inputs` (B, T, D): `(outputs, c_T)`.
 
-    Returns `(outputs, last_state)`: outputs (B, T, O) in processing order (the
-    reversed sequence with `go_backwards`), Keras's masking rule applied as
-    `form.options.mask_rule` says; last_state c_T (B, O). With `last_only` the
-    outputs are the last step's only, (B, 1, O), from a loop that stacks
-    nothing where the backend has one. `native` (the policy's choice) runs the
-    backend's own kernel (`native_rnn`) instead.
+    Outputs (B, T, O) in processing order, masked by `form.options.mask_rule`;
+    with `last_only`, (B, 1, O) from a loop that stacks nothing. `native` runs
+    the backend's `native_rnn` instead.
     """
     module = backend_module()
     options = form.options

@@ -2,7 +2,7 @@
 
 import functools
 
-from keras_rnnkit.layers import fused_policy
+from keras_rnnkit.backend import engine
 
 
 def device_independent(export):
@@ -16,7 +16,7 @@ def device_independent(export):
 
     @functools.wraps(export)
     def wrapper(*args, **kwargs):
-        with fused_policy.device_independent():
+        with engine.portable():
             return export(*args, **kwargs)
 
     return wrapper

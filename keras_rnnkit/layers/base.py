@@ -1,9 +1,8 @@
 """What every recurrent cell and layer of keras_rnnkit shares.
 
-Cells own the math (`RecurrentCell` subclasses); layers only loop
-(`RecurrentLayer`, a `keras.layers.RNN` built around one cell). A layer's
-constructor, properties and config are all derived from its cell's constructor,
-so that the two can never disagree.
+Cells own the math (`RecurrentCell`); layers only loop (`RecurrentLayer`, a
+`keras.layers.RNN` around one cell). Signatures, properties and configs are
+derived from the cells' constructors, so that the two never disagree.
 """
 
 import contextlib
@@ -32,9 +31,8 @@ from keras_rnnkit.layers.step_layout import StepLayout
 
 
 def weight_arguments(initializers):
-    """`{name: default}` of the arguments of the weights `initializers` names
-    (`{prefix: default initializer}`), in Keras's order: every `{prefix}_initializer`,
-    then every `{prefix}_regularizer`, then every `{prefix}_constraint` (default None)."""
+    """`{name: default}` of the weights' arguments, from `{prefix: default initializer}`, in
+    Keras's order: every `{prefix}_initializer`, then `_regularizer`, then `_constraint`."""
     return {
         **{f"{prefix}_initializer": default for prefix, default in initializers.items()},
         **{f"{prefix}_regularizer": None for prefix in initializers},
@@ -43,9 +41,8 @@ def weight_arguments(initializers):
 
 
 def weight_options(owner, initializers, kwargs):
-    """The weight arguments of `initializers` (`weight_arguments`), popped from
-    `kwargs` (their defaults where absent) and checked by the `keras_rnnkit._arguments`
-    function of their kind, so that every layer refuses a bad one with the same message."""
+    """The `weight_arguments` popped from `kwargs` (or their defaults), each checked by
+    the `_arguments` function of its kind: every layer refuses a bad one alike."""
     return {
         name: getattr(arguments, name.rsplit("_", 1)[-1])(owner, name, kwargs.pop(name, default))
         for name, default in weight_arguments(initializers).items()
@@ -66,17 +63,12 @@ def shared_options(cell_class):
 
 def with_arguments(init, extra, kind=inspect.Parameter.POSITIONAL_OR_KEYWORD):
     """`init` (its own arguments, then `**kwargs`) under the signature a user sees: its
-    own arguments, then those of `extra` (`{name: default}`, of `kind`), then `**kwargs`.
-
-    The extra arguments reach `init` in its `**kwargs`; `help()` and
-    `inspect.signature` show them, and positional calls bind as the signature says.
-    """
+    own arguments, then `extra` (`{name: default}` of `kind`, or `inspect.Parameter`s),
+    then `**kwargs`. The extra arguments reach `init` in its `**kwargs`."""
     own = [p for p in inspect.signature(init).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    added = [
-        inspect.Parameter(name, kind, default=default)
-        for name, default in extra.items()
-        if name not in {p.name for p in own}
-    ]
+    if isinstance(extra, dict):
+        extra = [inspect.Parameter(name, kind, default=d) for name, d in extra.items()]
+    added = [p for p in extra if p.name not in {q.name for q in own}]
     rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
     signature = inspect.Signature([*own, *added, rest])
 
@@ -93,15 +85,11 @@ def with_arguments(init, extra, kind=inspect.Parameter.POSITIONAL_OR_KEYWORD):
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     """Base class of the cells: the options they share, config from the signature.
 
-    A cell's `__init__` takes its own arguments and `**kwargs`; it checks its
-    own into a dict (`weight_options` for its weights' initializers,
-    regularizers and constraints) and hands it with `**kwargs` to this
-    `__init__`, which checks the shared options and sets every constructor
-    argument as an attribute of the same name (what `get_config` reads). The
-    signature a user sees is derived: the own arguments, then the shared options
-    (`shared_options`: `dropout`, `recurrent_dropout` and `seed` for a cell with
-    `supports_dropout`, `gradient_clip`, `gradient_clip_mode`, `zoneout` likewise,
-    `layer_norm`), then `**kwargs`.
+    A cell's `__init__` checks its own arguments into `options` and passes them
+    with `**kwargs` to this one, which checks the weights' arguments and the
+    shared options and sets each argument as an attribute (what `get_config`
+    reads). Its signature is derived: own arguments, `weight_arguments`,
+    `shared_options`, `**kwargs`.
     """
 
     # Whether the cell takes dropout, recurrent_dropout, seed and zoneout.
@@ -157,20 +145,15 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _dropped(self, tensor, mask, training):
-        """`tensor * mask` while training with a mask, else `tensor`."""
-        if training and mask is not None:
-            return tensor * mask
-        return tensor
+        return tensor * mask if training and mask is not None else tensor
 
-    # Whether the step's output is its (first) state, as in an Elman cell:
-    # then zoneout acts on the output too (see protocol.py).
+    # The protocol's declaration (see protocol.py).
     output_is_state = False
     # Cells without the option (TDNNCell) never zone out.
     zoneout = 0.0
 
     def feedback(self):
-        """The cell's recurrence as `engine.Feedback` (with its activation
-        functions), or None where it is not the engine's recurrence."""
+        """The cell's recurrence as `engine.Feedback`, or None if it is not the engine's."""
         return None
 
     def recurrence_weights(self):
@@ -187,24 +170,13 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             return "layer norm acts inside the step"
         return form
 
-    def _normalize(self):
-        """The layer-norm function for `engine.recurrence`, or None without layer norm."""
-        return (lambda z: layer_normalized(self, z)) if self.layer_norm else None
-
     def call(self, sequence, states, training=False):
-        """One step, as a plain `keras.layers.RNN` calls it: the loop's step
-        (`loop.run_step`: per-step clipping and zoneout around `step`)."""
+        """One step for a plain `keras.layers.RNN`: the loop's step (`loop.run_step`)."""
         return run_step(self, controls_of(self), StepLayout(), sequence, states, training)
 
     def step(self, sequence, states, training=False, teacher=None):
-        """Returns `(output, new_states)` for one step; `states` is a list.
-
-        For a cell whose `feedback()` is the engine's recurrence (Elman,
-        Jordan): `engine.recurrence`, with the cell's dropout and layer norm.
-        `teacher=(target, use_own)` (teacher forcing, a cell with an output
-        layer) feeds back the target where `use_own` is 0; the layer gives it
-        only while it feeds back targets. Other cells (TDNNCell) override this.
-        """
+        """`(output, new_states)`: `engine.recurrence` with the cell's dropout and layer
+        norm; `teacher=(target, use_own)` while a Jordan layer feeds back targets."""
         feedback = self.feedback()
         if feedback is None:
             raise NotImplementedError(f"{type(self).__name__} defines no step")
@@ -219,7 +191,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             context,
             engine.project(inputs, kernel, bias),
             fed=fed,
-            normalize=self._normalize(),
+            normalize=(lambda z: layer_normalized(self, z)) if self.layer_norm else None,
             target=teacher,
         )
         return output, [new_context]
@@ -237,12 +209,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
 
 def add_named_weight(layer, name, shape, prefix=None):
-    """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer`, `_constraint`.
-
-    An initializer that cannot make this shape (e.g. "orthogonal" for a bias)
-    raises at build; the error then names the layer and the argument, which
-    Keras's own ("must be at least two-dimensional") does not.
-    """
+    """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer` and
+    `_constraint`; an initializer that cannot make the shape raises naming them."""
     prefix = prefix or name
     initializer = getattr(layer, f"{prefix}_initializer")
     try:
@@ -263,13 +231,8 @@ def add_named_weight(layer, name, shape, prefix=None):
 
 @contextlib.contextmanager
 def errors_named_for(owner, cell_class):
-    """Re-raises a `ValueError` of a `cell_class` cell as one of `owner`.
-
-    A layer builds its cell from the user's arguments, and the cell's checks
-    ("ElmanCell: `units` must be ...") name a class the user never wrote; inside
-    this context the message names `owner` ("ElmanRNN: `units` must be ...")
-    instead. Other errors propagate unchanged.
-    """
+    """Re-raises a `ValueError` of a `cell_class` cell as one of `owner`, the class the
+    user constructed ("ElmanRNN: `units` must be ..." rather than "ElmanCell: ...")."""
     prefix = f"{cell_class.__name__}: "
     try:
         yield
@@ -277,17 +240,13 @@ def errors_named_for(owner, cell_class):
         message = str(error)
         if not message.startswith(prefix):
             raise
-        # From the error's own cause (Keras's, for a junk identifier): the
-        # cell's copy of the message would only repeat it under the cell's name.
+        # From the error's own cause: the cell's error only repeats it.
         raise ValueError(f"{owner}: {message[len(prefix) :]}") from error.__cause__
 
 
 def as_compute_dtype(layer, inputs):
-    """Integer or boolean `inputs` cast to the layer's compute dtype.
-
-    Keras autocasts only floating inputs; without this, torch's matmul refuses
-    int32 inputs against float32 weights (TensorFlow and JAX promote them).
-    """
+    """Integer or boolean `inputs` cast to the compute dtype (Keras autocasts only
+    floats, and torch's matmul refuses int32 inputs against float32 weights)."""
     inputs = keras.ops.convert_to_tensor(inputs)
     if not keras.backend.is_float_dtype(inputs.dtype):
         inputs = keras.ops.cast(inputs, layer.compute_dtype)
@@ -295,11 +254,8 @@ def as_compute_dtype(layer, inputs):
 
 
 def checked_initial_state(owner, initial_state, state_size, batch_size):
-    """`initial_state` as a list of (B, size) tensors, one per state, or raises.
-
-    Without this check the backends would disagree: JAX and torch accept two
-    states for a one-state layer, TensorFlow broadcasts a (H,) state over the batch.
-    """
+    """`initial_state` as a list of (B, size) tensors, one per state, or raises (the
+    backends would disagree: TensorFlow broadcasts a (H,) state, JAX takes extra ones)."""
     sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
     expected = ", ".join(f"(batch, {size})" for size in sizes)
@@ -325,13 +281,11 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
 
 
 def run_keras_loop(layer, sequences, initial_state, training, layout):
-    """Keras's loop over the steps (`keras.layers.RNN.inner_loop`'s), each step the
-    loop's step around the cell (`loop.run_step`) with the layer's controls."""
+    """Keras's loop over the steps, each the loop's step around the cell (`loop.run_step`)."""
     controls = controls_of(layer)
 
     def step(inputs, states):
-        # As Keras's own loop: copies of the states on torch with stateful=True,
-        # which in-place updates of the state variables would otherwise break.
+        # As Keras's loop: on torch, stateful updates of the states are in place.
         if keras.backend.backend() == "torch" and layer.stateful:
             states = [keras.ops.copy(s) for s in states]
         return run_step(layer.cell, controls, layout, inputs, states, training)
@@ -367,61 +321,22 @@ RNN_LAYER_DEFAULTS = {
 OUR_LOOP_DEFAULTS = {"truncate_gradient": None}
 
 
-def layer_signature(cls):
-    """A layer's signature: its cell's arguments (same order, kinds and defaults), then,
-    keyword-only, the loop's (`cls.loop_defaults()`), then `**kwargs` for the base layer's.
-
-    Derived, never written a second time: `help()` and `inspect.signature` show it.
-    """
-    cell = inspect.signature(cls.cell_class.__init__).parameters.values()
-    loop = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-        for name, default in cls.loop_defaults().items()
-    ]
-    rest = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
-    parameters = [p for p in cell if p.kind is not p.VAR_KEYWORD]
-    return inspect.Signature([*parameters, *loop, rest])
-
-
-def _derived_init(cls):
-    """An `__init__` for `cls` with the signature `layer_signature(cls)`."""
-    signature = layer_signature(cls)
-
-    def __init__(self, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs).arguments
-        bound.pop("self")
-        RecurrentLayer.__init__(self, **bound.pop("kwargs", {}), **bound)
-
-    __init__.__signature__ = signature
-    __init__.__doc__ = f"A `{cls.__name__}`; the arguments are in the class's docstring."
-    return __init__
-
-
 class RecurrentLayer(keras.layers.RNN):
     """A `keras.layers.RNN` around one `cell_class` cell: keras_rnnkit's loop.
 
-    Subclasses name their cell (`cell_class = ElmanCell`); their constructor is
-    derived from it (`layer_signature`): the cell's arguments, in the cell's
-    order and with its defaults, then, keyword-only, the loop's arguments
-    (`RNN_LAYER_DEFAULTS`, `OUR_LOOP_DEFAULTS` and the class's own
-    `layer_defaults`) and `**kwargs` for the base layer's (`name`, `dtype`,
-    `trainable`, ...). Each cell argument is readable as a property of the
-    layer, and `get_config` is the cell's config plus the loop's.
-
-    Each call runs the cell's fused recurrence where the policy allows it
-    (`fused_policy`), and otherwise the loop's step around the cell's `step`
-    at every time step (`loop.run_step`).
+    A subclass names its cell (`cell_class = ElmanCell`); its signature is the
+    cell's arguments, then the loop's, keyword-only (`loop_defaults`), then
+    `**kwargs`. Cell arguments are read-only properties; `get_config` is the
+    cell's config plus the loop's. A call runs the fused recurrence where
+    `fused_policy` allows it, else the loop's step (`loop.run_step`) at every step.
     """
 
     cell_class = None
-    # Loop arguments of one layer class only (name: default), e.g. ElmanRNN's
-    # `use_fused`; each is stored as an attribute and kept in the config.
+    # The class's own loop arguments (name: default), stored and kept in the config.
     layer_defaults = {}
-    # Whether the fused recurrence may run ("auto", True, False; see fused_policy):
-    # a layer with a cell that has a fused form takes it as an argument.
+    # Whether the fused recurrence may run ("auto", True, False), if not an argument.
     use_fused = False
-    # Deprecated argument names (old: new): the old name still works, with a
-    # DeprecationWarning, and is never stored; configs saved with it load.
+    # Deprecated argument names (old: new): the old warns; configs with it load.
     renamed_arguments = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -432,7 +347,12 @@ class RecurrentLayer(keras.layers.RNN):
             if not hasattr(cls, name):
                 setattr(cls, name, property(lambda self, _n=name: getattr(self.cell, _n)))
         if "__init__" not in cls.__dict__:
-            cls.__init__ = _derived_init(cls)
+            cell = inspect.signature(cls.cell_class.__init__).parameters.values()
+            loop = inspect.Parameter.KEYWORD_ONLY
+            loop = [inspect.Parameter(n, loop, default=d) for n, d in cls.loop_defaults().items()]
+            cell = [p for p in cell if p.kind is not p.VAR_KEYWORD]
+            cls.__init__ = with_arguments(RecurrentLayer.__init__, [*cell, *loop])
+            cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
 
     @classmethod
     def loop_defaults(cls):
@@ -467,24 +387,10 @@ class RecurrentLayer(keras.layers.RNN):
         truncate_gradient = arguments.optional_positive_int(
             owner, "truncate_gradient", kwargs.pop("truncate_gradient", None)
         )
-        for flag in (
-            "return_sequences",
-            "return_state",
-            "go_backwards",
-            "stateful",
-            "unroll",
-            "zero_output_for_mask",
-        ):
-            arguments.boolean(owner, flag, loop_kwargs[flag])
-        activity_regularizer = loop_kwargs.pop("activity_regularizer")
-        super().__init__(
-            cell,
-            activity_regularizer=arguments.regularizer(
-                owner, "activity_regularizer", activity_regularizer
-            ),
-            **loop_kwargs,
-            **kwargs,
-        )
+        for name, value in loop_kwargs.items():
+            check = arguments.boolean if name != "activity_regularizer" else arguments.regularizer
+            loop_kwargs[name] = check(owner, name, value)
+        super().__init__(cell, **loop_kwargs, **kwargs)
         self.input_spec = keras.layers.InputSpec(ndim=3)
         self.truncate_gradient = truncate_gradient
         for name, value in layer_kwargs.items():
@@ -496,22 +402,18 @@ class RecurrentLayer(keras.layers.RNN):
         if reason is None and fused_policy.uses_tensorflow_native(
             protocol.fused_form(self.cell).options, self.compute_dtype
         ):
-            # cuDNN's ops have no XLA kernel: `Model.compile` then leaves XLA
-            # off, as it does for keras.layers.GRU on a GPU.
+            # No XLA kernel: `Model.compile` leaves XLA off, as for keras.layers.GRU.
             self.supports_jit = False
 
     def build(self, sequences_shape, initial_state_shape=None):
-        # The cell's weights are made here (`add_named_weight`): its errors name this layer.
         with errors_named_for(type(self).__name__, type(self.cell)):
             super().build(sequences_shape, initial_state_shape)
-        # After build a different feature size is an error naming this layer,
-        # not a shape mismatch deep inside a matrix product.
+        # A different feature size is then an error naming this layer.
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
 
     def compute_output_spec(self, sequences, initial_state=None, mask=None, training=False):
-        # A symbolic call (on `keras.Input`s) gets its output from here, never
-        # running `call`: the same checks, so that a functional model with a bad
-        # argument fails when it is built, as an eager call does.
+        # A symbolic call never runs `call`: the same checks, so that a functional
+        # model with a bad argument fails when it is built.
         self._checked_initial_state(sequences, initial_state)
         return super().compute_output_spec(
             sequences, initial_state=initial_state, mask=mask, training=training
@@ -528,26 +430,16 @@ class RecurrentLayer(keras.layers.RNN):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         sequences = as_compute_dtype(self, sequences)
         initial_state = self._checked_initial_state(sequences, initial_state)
-        # `keras.layers.RNN` prepares one dropout mask per sequence only for
-        # cells it recognises (see backend/keras_internals.py); preparing them
-        # here as well (the cache makes it idempotent) keeps our layers right
-        # whatever Keras does.
+        # One dropout mask per sequence, as `keras.layers.RNN` prepares them for
+        # the cells it recognises (backend/keras_internals.py); the cache makes it idempotent.
         if getattr(self.cell, "dropout", 0) or getattr(self.cell, "recurrent_dropout", 0):
-            state = (
-                initial_state
-                if initial_state is not None
-                else (
-                    self.states
-                    if self.stateful
-                    else self.get_initial_state(keras.ops.shape(sequences)[0])
-                )
+            batch_size = keras.ops.shape(sequences)[0]
+            state = initial_state or (
+                self.states if self.stateful else self.get_initial_state(batch_size)
             )
-            first_state = state[0] if isinstance(state, (list, tuple)) else state
             # The features only: teacher-forcing channels may follow them (see step_layout).
             self.cell.get_dropout_mask(sequences[:, 0, : self._built_features()])
-            self.cell.get_recurrent_dropout_mask(
-                keras.ops.cast(first_state, self.cell.compute_dtype)
-            )
+            self.cell.get_recurrent_dropout_mask(keras.ops.cast(state[0], self.cell.compute_dtype))
         try:
             return super().call(
                 sequences, initial_state=initial_state, mask=mask, training=training
@@ -562,12 +454,12 @@ class RecurrentLayer(keras.layers.RNN):
         axes = self.input_spec.axes if self.input_spec else None
         return axes[-1] if axes else None
 
-    def _step_layout(self, sequences, mask, training):
-        """The `StepLayout` of this call: which controls its steps carry.
+    def _mask_rule(self, mask):
+        return None if mask is None else ("zeros" if self.zero_output_for_mask else "previous")
 
-        Teacher-forcing channels are what `sequences` has beyond the
-        features the layer was built for (JordanRNN appends them).
-        """
+    def _step_layout(self, sequences, mask, training):
+        """The `StepLayout` of this call; teacher-forcing channels are what `sequences`
+        has beyond the features the layer was built for (JordanRNN appends them)."""
         features = self._built_features()
         teacher = 0
         if features is not None and sequences.shape[-1] != features:
@@ -576,7 +468,7 @@ class RecurrentLayer(keras.layers.RNN):
         return StepLayout(
             teacher=teacher,
             zoneout=units if controls_of(self).zoneout and training else 0,
-            mask=None if mask is None else ("zeros" if self.zero_output_for_mask else "previous"),
+            mask=self._mask_rule(mask),
             truncate=bool(self.truncate_gradient),
         )
 
@@ -598,8 +490,7 @@ class RecurrentLayer(keras.layers.RNN):
     def _fused_loop(self, sequences, initial_state, mask, training):
         """The cell's fused recurrence (`engine.run`), with Keras's masking rule."""
         form = protocol.fused_form(self.cell)
-        rule = None if mask is None else ("zeros" if self.zero_output_for_mask else "previous")
-        form = form._replace(options=form.options._replace(mask_rule=rule))
+        form = form._replace(options=form.options._replace(mask_rule=self._mask_rule(mask)))
         dropout_mask = self.cell.get_dropout_mask(sequences[:, 0, :])
         if training and dropout_mask is not None:
             # The cell's input dropout, one mask per sequence as in the step loop.
@@ -618,15 +509,11 @@ class RecurrentLayer(keras.layers.RNN):
         return outputs[:, -1], outputs, [last_state]
 
     def _step_loop(self, sequences, initial_state, mask, training, layout):
-        """The loop's step around the cell at every time step (`loop.run_step`).
-
-        Controls travel as extra input channels (see step_layout), so that
-        the backend's loop (and `go_backwards`) carries them step by step.
-        """
+        """The loop's step around the cell at every time step (`loop.run_step`), the
+        controls packed as input channels that Keras's loop carries (`step_layout`)."""
         units = sum(protocol.state_sizes(self.cell))
         batch_time = keras.ops.shape(sequences)[:2]
-        # One channel per state unit at every step, only inside `state_probes.probing`:
-        # the tensor the monitor differentiates by.
+        # Only inside `state_probes.probing`: the tensor the monitor differentiates by.
         probe = probe_for(self, (*batch_time, units), sequences.dtype)
         if probe is not None:
             layout = layout._replace(probe=units)
@@ -646,35 +533,25 @@ class RecurrentLayer(keras.layers.RNN):
                 if layout.zoneout
                 else None
             ),
-            # The loop's step applies the mask (`loop.run_step`), not Keras's
-            # loop: the JAX loop assumes that the first state is the previous
-            # output, which is false for a cell whose state is not its output.
+            # The step applies the mask, not Keras's loop: the JAX loop takes the first
+            # state for the previous output, false for a cell whose state is not.
             keep=None if mask is None else keras.ops.expand_dims(two_dimensional(mask), -1),
             cut=self._truncation_channel(sequences) if layout.truncate else None,
         )
-        extra_states = []
-        if mask is not None:
-            extra_states.append(
-                keras.ops.zeros(
-                    (keras.ops.shape(sequences)[0], self.cell.output_size),
-                    dtype=initial_state[0].dtype,
-                )
-            )
+        # With a mask, the states end with the held output (see `loop.run_step`).
+        held = keras.ops.zeros((batch_time[0], self.cell.output_size), initial_state[0].dtype)
+        extra_states = [] if mask is None else [held]
         last_output, outputs, states = run_keras_loop(
             self, packed, [*initial_state, *extra_states], training, layout
         )
         return last_output, outputs, list(states)[: len(initial_state)]
 
     def _zoneout_seeds(self):
-        """The seed generator of this layer's zoneout draws: its cell's."""
         return self.cell.seed_generator
 
     def _truncation_channel(self, sequences):
-        """(B, T, 1): 1 at the steps, counted in processing order, where BPTT stops.
-
-        Every `truncate_gradient`-th step (but the first) cuts the gradient
-        through the state it receives.
-        """
+        """(B, T, 1): 1 at every `truncate_gradient`-th step in processing order (but
+        the first), where the gradient through the state it receives stops."""
         steps = keras.ops.arange(keras.ops.shape(sequences)[1])
         cut = keras.ops.logical_and(steps % self.truncate_gradient == 0, steps > 0)
         if self.go_backwards:
@@ -695,7 +572,6 @@ class RecurrentLayer(keras.layers.RNN):
 
     @classmethod
     def from_config(cls, config):
-        # A config holding a deprecated name loads without a warning, since the
-        # user did not write it (saving again writes the new name).
+        # A deprecated name in a config loads without a warning: the user did not write it.
         config = {cls.renamed_arguments.get(k, k): v for k, v in config.items()}
         return cls(**config)

@@ -1,20 +1,10 @@
 """Which loop a recurrent layer runs, and why: the one place that decides.
 
-Three paths run a layer's recurrence: the **step loop** (the loop's step around the
-cell's `step` at every time step: every configuration, every cell); the **fused
-recurrence** of `keras_rnnkit.backend.engine` (the input projection of all steps as one
-product, a loop over the rest of the step and a hand-written backward pass: one
-operation per sequence); and a **native kernel** behind the same interface, for the
-recurrence without an output layer (PyTorch's RNN kernel; cuDNN's through TensorFlow on
-a GPU).
-
-A cell declares whether it has a fused form (the protocol's `fused_form`, or the reason
-it has none); the layer's configuration may still rule it out. `fused_reason` names the
-first such reason, and the layer then takes the step loop by that visible decision
-(nothing is tried and caught). The layer argument `use_fused`: `False` always runs the
-step loop; `True` runs the fused path and raises where it is not allowed; `"auto"` runs
-it wherever it is supported, since it is faster than the step loop or as fast on every
-backend (docs/benchmarks.md, "Which path runs").
+The **step loop** runs any cell in any configuration; the **fused recurrence**
+(`engine.run`) runs a cell that declares a fused form (the protocol's `fused_form`),
+where the configuration allows it; a **native kernel** (PyTorch's RNN, cuDNN's) runs
+the recurrence without an output layer behind the same interface. `fused_reason` names
+the first reason against the fused path; nothing is tried and caught.
 """
 
 import keras
@@ -27,14 +17,9 @@ SWITCH_VALUES = ("auto", True, False)
 
 
 def fused_reason(layer, *, training, teacher_forced=False, probes=False):
-    """Why the fused path cannot run this call of `layer`, or None when it can.
+    """Why the fused path cannot run this call of `layer` (a `RecurrentLayer`), or None.
 
-    Args:
-        layer: a `RecurrentLayer`.
-        training: whether the call trains (recurrent dropout and zoneout
-            then act inside the step).
-        teacher_forced: whether the call feeds back targets.
-        probes: whether a `GradientFlowMonitor` probes the states.
+    `probes`: whether a `GradientFlowMonitor` probes the states.
     """
     backend = keras.backend.backend()
     controls = controls_of(layer)
@@ -57,12 +42,8 @@ def fused_reason(layer, *, training, teacher_forced=False, probes=False):
 
 
 def native_kernel(options, compute_dtype, mask, go_backwards):
-    """Whether the fused path of this call runs the backend's native kernel.
-
-    Only for the recurrence without an output layer (what vendors' RNN kernels
-    compute), never inside `device_independent()`. Otherwise the engine's
-    own recurrence runs (it takes any mask, any float dtype, either direction).
-    """
+    """Whether the fused path of this call runs the backend's native kernel: only
+    without an output layer (what vendors' kernels compute), never in `engine.portable()`."""
     if options.has_output_layer or options.decay or engine.PORTABLE.get():
         return False
     dtype = keras.backend.standardize_dtype(compute_dtype)
@@ -70,33 +51,14 @@ def native_kernel(options, compute_dtype, mask, go_backwards):
 
 
 def last_step_only(return_sequences, training):
-    """Whether the fused path of this call needs the last step's output only.
-
-    Then the engine runs an inference loop that carries the state and stacks
-    nothing (`feedback_last`, where the backend has one). Not while training:
-    that loop's gradient runs the stacking forward loop again (correct, for a
-    caller that differentiates an inference call, but slower than the
-    stacking loop's own).
-    """
+    """Whether the fused path runs a loop that stacks nothing (`feedback_last`): not
+    while training, since that loop's gradient reruns the stacking one."""
     return not return_sequences and not training
 
 
-def device_independent():
-    """Traces inside this context use no cuDNN op (no CPU kernel) and no XLA-compiled function.
-
-    The exporters (`keras_rnnkit.export`) trace in it, so that a SavedModel,
-    TFLite or ONNX model written on a GPU machine serves on a CPU too, and
-    converters see plain ops. The same as `engine.portable()`.
-    """
-    return engine.portable()
-
-
 def uses_tensorflow_native(options, compute_dtype):
-    """Whether the fused path runs cuDNN's kernel through TensorFlow (a GPU, no XLA, no mask).
-
-    Such a layer cannot be compiled by XLA: like `keras.layers.GRU`, it then
-    tells `Model.compile` so (`supports_jit = False`).
-    """
+    """Whether the fused path runs cuDNN's kernel through TensorFlow (a GPU, no mask),
+    which XLA cannot compile."""
     if keras.backend.backend() != "tensorflow":
         return False
     return native_kernel(options, compute_dtype, mask=None, go_backwards=False)
