@@ -100,36 +100,6 @@ def constraint(owner, name, identifier):
     return _keras_object(owner, name, identifier, keras.constraints, "constraint", "'non_neg'")
 
 
-def context_offsets(owner, name, value, *, causal=False):
-    """Returns `value` as a tuple of distinct, increasing integer offsets."""
-    try:
-        offsets = tuple(value)
-    except TypeError:
-        offsets = None
-    if not offsets or any(
-        isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in offsets
-    ):
-        raise _error(
-            owner,
-            f"`{name}` must be a non-empty sequence of integer time offsets, "
-            f"e.g. (-2, -1, 0, 1, 2). Received: {name}={value!r}",
-        )
-    offsets = tuple(int(o) for o in offsets)
-    if any(b <= a for a, b in zip(offsets, offsets[1:])):
-        raise _error(
-            owner,
-            f"`{name}` must hold distinct offsets in increasing order. Received: {name}={value!r}",
-        )
-    if causal and offsets[-1] > 0:
-        raise _error(
-            owner,
-            f"`{name}` must be causal (every offset <= 0) for step-by-step "
-            f"streaming; use the `TDNN` layer for future context. "
-            f"Received: {name}={value!r}",
-        )
-    return offsets
-
-
 def _real(value):
     return (
         not isinstance(value, bool)
@@ -163,17 +133,6 @@ def optional_seed(owner, name, value):
             f"{owner}: `{name}` must be None or an integer. Received: {name}={value!r}"
         )
     return int(value)
-
-
-def square_shape(owner, shape):
-    """Returns `shape` as a tuple if it is (H, H), or raises."""
-    shape = tuple(shape)
-    if len(shape) != 2 or shape[0] != shape[1]:
-        raise ValueError(
-            f"{owner}: the recurrent kernel to initialize must be square, (H, H). "
-            f"Received: shape={shape}"
-        )
-    return shape
 
 
 def renamed(owner, kwargs, old, new, value, default, stacklevel=3):

@@ -1,18 +1,9 @@
 """The one place where keras_rnnkit reaches into Keras's private modules.
 
-Two names: the `DropoutRNNCell` mixin and the backend's step loop `rnn`
-(see the end of this file).
-
-`keras.layers.RNN` pre-generates dropout masks (one per sequence, before the loop)
-only for cells that are instances of Keras's private `DropoutRNNCell` mixin; there
-is no public hook for it. Our cells inherit that mixin when it exists so that a
-plain `keras.layers.RNN(ElmanCell(dropout=0.2))` keeps one mask per sequence, as
-`keras.layers.RNN(SimpleRNNCell(dropout=0.2))` does.
-
-If a future Keras moves the mixin, the capability check below falls back to an
-equivalent of our own. Our own layers (`ElmanRNN`, `JordanRNN`) prepare and reset
-the masks themselves, so they keep working either way; only cells wrapped in a
-plain `keras.layers.RNN` would then draw their masks lazily.
+`keras.layers.RNN` prepares one dropout mask per sequence only for cells of Keras's
+private `DropoutRNNCell` mixin, so our cells inherit it (a Keras without it gets an
+equivalent, and our own layers prepare the masks themselves). `backend_rnn` is the
+backend's loop over the steps, which `keras.layers.RNN.inner_loop` runs.
 """
 
 try:
@@ -54,10 +45,7 @@ except ImportError:  # pragma: no cover - depends on the installed Keras
             self._recurrent_dropout_mask = None
 
 
-# The backend's loop over the steps, which `keras.layers.RNN.inner_loop` runs;
-# our layers run it themselves so that they can pass their cells the step
-# layout as a call argument (Keras's loop passes only `training`). Keras has
-# no public name for it.
+# Our layers run it themselves, to pass the step layout to the step (no public name).
 from keras.src.backend import rnn as backend_rnn  # noqa: E402
 
 __all__ = ["DropoutRNNCell", "KERAS_PREPARES_DROPOUT_MASKS", "backend_rnn"]

@@ -1,9 +1,5 @@
-"""Configs derived from constructor signatures, so that no argument can be forgotten.
-
-Keras's own `SimpleRNN.get_config` drops `seed` because its argument list is copied
-by hand; here a class's config is read off its `__init__` signature instead: every
-named argument is stored as the attribute of the same name and serialized by type.
-"""
+"""Configs read off constructor signatures (each argument stored as the attribute of the
+same name, serialized by type), so that no argument can be forgotten."""
 
 import inspect
 

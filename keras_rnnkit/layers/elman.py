@@ -136,28 +136,17 @@ class ElmanRNN(RecurrentLayer):
             gradient through the carried state stops every k steps (in
             processing order); the forward pass is unchanged. Default: `None`.
         use_fused: `"auto"`, `True` or `False`, like `keras.layers.GRU`'s
-            `use_cudnn` (and named as `JordanRNN`'s switch, since only some of
-            these kernels are cuDNN's): whether to run the whole recurrence as one fused operation
-            instead of a loop of cell calls: the library's recurrence engine
-            (`keras_rnnkit.backend.engine`: the input projection of all steps
-            in one product and a hand-written backward pass; a scan on JAX and
-            TensorFlow, one autograd node per sequence on torch), or a native
-            kernel behind it: on torch PyTorch's RNN kernel (what
-            `torch.nn.RNN` runs; cuDNN on a GPU) in float32/float64 without a
-            mask or with a right-padded one (taken as sequence lengths,
-            without `go_backwards`); on TensorFlow with a GPU cuDNN's
-            RNN_TANH/RNN_RELU kernel (without a mask; such a model is not
-            compiled with XLA, as for `keras.layers.GRU`).
-            The configuration must allow it: activation tanh or relu; no
-            recurrent dropout while training; no zoneout, layer norm,
-            `gradient_clip`, `truncate_gradient` or `unroll`. Any mask and
-            compute dtype. `"auto"` then takes it (faster on every backend,
-            docs/benchmarks.md); on TensorFlow outside XLA its scans run as
-            XLA-compiled functions inside the graph. `True` raises a
-            `ValueError` in the constructor where it is not allowed; `False`
-            always runs the step loop. Both compute the same values.
-            Default: `"auto"`. `use_cudnn` is a deprecated alias, still
-            accepted with a `DeprecationWarning`.
+            `use_cudnn`: whether to run the recurrence as one fused operation
+            (`keras_rnnkit.backend.engine`: the input projection of all steps in
+            one product, a hand-written backward pass; PyTorch's RNN kernel on
+            torch, cuDNN's on TensorFlow with a GPU) instead of the step loop.
+            It needs activation tanh or relu, no recurrent dropout while
+            training, no zoneout, layer norm, `gradient_clip`,
+            `truncate_gradient` or `unroll`. `"auto"` takes it where allowed
+            (faster on every backend: docs/benchmarks.md, "Which path runs");
+            `True` raises a `ValueError` in the constructor where it is not
+            allowed; `False` always runs the step loop. Both compute the same
+            values. Default: `"auto"`. `use_cudnn` is a deprecated alias.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

@@ -17,10 +17,9 @@ and may declare:
   call rules out besides (dropout of the state while training, zoneout, clipping,
   ...) the layer's policy adds (`fused_policy`).
 
-Around `step` the loop (`keras_rnnkit.layers.loop`) adds, for every cell alike: per-step
-gradient clipping, zoneout, truncated BPTT, the gradient-flow probes and Keras's masking
-rule. `Recurrent(cell)` runs any such cell; `KerasCell` makes one of Keras's own cells
-(`LSTMCell`, `GRUCell`, `SimpleRNNCell`) follow the protocol.
+Around `step` the loop (`layers.loop`) adds per-step gradient clipping, zoneout, truncated
+BPTT, the gradient-flow probes and Keras's masking rule. `Recurrent(cell)` runs any such
+cell; `KerasCell` adapts Keras's own (`LSTMCell`, `GRUCell`, `SimpleRNNCell`).
 """
 
 from typing import Protocol

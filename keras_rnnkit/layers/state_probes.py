@@ -1,17 +1,9 @@
-"""Probes on the recurrent states, for the length of a `with probing(...)` block.
+"""Probes on the recurrent states, for the length of a `with probing(provider)` block.
 
-`GradientFlowMonitor` measures the loss gradient with respect to each
-recurrent state at each step. It runs the model inside `probing(provider)`;
-every keras_rnnkit recurrent layer called in that block asks the provider for
-its probe, `provider(layer, call, zeros)`, where `call` counts that layer's
-calls in the block (0 for the first: a layer shared by two branches is
-called twice) and `zeros` is (B, T, state units). The layer adds the returned
-tensor to its new states step by step (see `step_layout`), so the gradient
-with respect to it is the state gradient.
-
-The provider is a context variable: nothing is set on a layer, and the
-measurement keys each probe by layer and call, not by the order in which the
-model happens to call its layers.
+There, each recurrent layer's call asks `provider(layer, call, zeros)` for its probe
+(`call` counts that layer's calls in the block; `zeros` is (B, T, state units)) and adds
+it to its new states step by step, so the loss gradient with respect to the probe is the
+state gradient (`GradientFlowMonitor`). Nothing is set on a layer.
 """
 
 import contextlib
@@ -38,11 +30,7 @@ def active():
 
 
 def probe_for(layer, shape, dtype):
-    """`layer`'s probe for this call, a `shape` tensor, or None outside a block.
-
-    The provider receives zeros of that shape; they are made only inside a
-    block, so that a call that nothing probes allocates nothing.
-    """
+    """`layer`'s probe for this call, a `shape` tensor, or None outside a block."""
     current = _PROBING.get()
     if current is None:
         return None

@@ -1,24 +1,13 @@
 """What a layer's loop hands each step beyond its inputs, packed and unpacked in one place.
 
-Keras's loop (`keras.layers.RNN`) carries one tensor per step, the input, and
-reverses it with `go_backwards`. Everything else a step needs travels as
-extra channels of that tensor, so that it is carried and reversed with it:
+Keras's loop carries one tensor per step, the input, and reverses it with
+`go_backwards`; everything else a step needs travels as channels of it:
 
     [x_t | target_t, use_own_t | probe_t | zoneout_t | keep_t | cut_t]
 
-- `target_t, use_own_t` (teacher forcing, JordanRNN): the target fed back
-  instead of the output where `use_own_t` is 0;
-- `probe_t`: one channel per state unit, added to the new state (zeros: the
-  forward pass is unchanged); the loss gradient with respect to it is the
-  gradient with respect to the state at that step (`GradientFlowMonitor`);
-- `zoneout_t`: one 0/1 channel per state unit, 1 where the unit keeps its
-  previous value at this step;
-- `keep_t`: the 0/1 mask (the states then end with the previous output);
-- `cut_t`: 1 at the steps where truncated BPTT stops the gradient.
-
-The layer builds a `StepLayout`, packs the channels with `pack`, and passes
-the layout to the cell as a call argument; the cell reads its step with
-`unpack`. Nothing is set on the cell for the length of a call.
+the teacher-forced target and where to use the own output instead (JordanRNN);
+the gradient-flow monitor's probe (zeros added to the state); zoneout's 0/1 draws
+per state unit; the 0/1 mask; 1 where truncated BPTT cuts.
 """
 
 from typing import NamedTuple

@@ -1,5 +1,6 @@
 """Time-delay neural networks: a fixed window of neighbouring inputs (`TDNN`, `TDNNCell`)."""
 
+import numbers
 import warnings
 
 import keras
@@ -22,11 +23,39 @@ PADDINGS = ("same", "valid", "causal")
 WEIGHT_INITIALIZERS = {"kernel": "glorot_uniform", "bias": "zeros"}
 
 
+def _context_offsets(owner, name, value, *, causal=False):
+    """Returns `value` as a tuple of distinct, increasing integer offsets."""
+    try:
+        offsets = tuple(value)
+    except TypeError:
+        offsets = None
+    if not offsets or any(
+        isinstance(o, bool) or not isinstance(o, numbers.Integral) for o in offsets
+    ):
+        raise ValueError(
+            f"{owner}: `{name}` must be a non-empty sequence of integer time offsets, "
+            f"e.g. (-2, -1, 0, 1, 2). Received: {name}={value!r}",
+        )
+    offsets = tuple(int(o) for o in offsets)
+    if any(b <= a for a, b in zip(offsets, offsets[1:])):
+        raise ValueError(
+            f"{owner}: `{name}` must hold distinct offsets in increasing order. "
+            f"Received: {name}={value!r}"
+        )
+    if causal and offsets[-1] > 0:
+        raise ValueError(
+            f"{owner}: `{name}` must be causal (every offset <= 0) for step-by-step "
+            f"streaming; use the `TDNN` layer for future context. "
+            f"Received: {name}={value!r}",
+        )
+    return offsets
+
+
 def _checked_options(owner, units, context, activation, use_bias, causal=False):
     """The validated options that TDNN and TDNNCell share."""
     return {
         "units": arguments.positive_int(owner, "units", units),
-        "context": arguments.context_offsets(owner, "context", context, causal=causal),
+        "context": _context_offsets(owner, "context", context, causal=causal),
         "activation": arguments.activation(owner, "activation", activation),
         "use_bias": arguments.boolean(owner, "use_bias", use_bias),
     }

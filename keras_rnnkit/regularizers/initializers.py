@@ -6,6 +6,17 @@ from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 
 
+def _square_shape(owner, shape):
+    """Returns `shape` as a tuple if it is (H, H), or raises."""
+    shape = tuple(shape)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise ValueError(
+            f"{owner}: the recurrent kernel to initialize must be square, (H, H). "
+            f"Received: shape={shape}"
+        )
+    return shape
+
+
 @export
 class IdentityRecurrent(keras.initializers.Initializer):
     r"""The scaled identity $U = g I$, for identity-recurrent ReLU networks (IRNN).
@@ -46,7 +57,7 @@ class IdentityRecurrent(keras.initializers.Initializer):
         self.gain = arguments.positive_float(type(self).__name__, "gain", gain)
 
     def __call__(self, shape, dtype=None):
-        size, _ = arguments.square_shape(type(self).__name__, shape)
+        size, _ = _square_shape(type(self).__name__, shape)
         dtype = keras.backend.standardize_dtype(dtype)
         return keras.ops.multiply(
             keras.ops.eye(size, dtype=dtype), keras.ops.cast(self.gain, dtype)
@@ -98,7 +109,7 @@ class ScaledOrthogonal(keras.initializers.Initializer):
         self._orthogonal = keras.initializers.Orthogonal(gain=self.spectral_radius, seed=self.seed)
 
     def __call__(self, shape, dtype=None):
-        shape = arguments.square_shape(type(self).__name__, shape)
+        shape = _square_shape(type(self).__name__, shape)
         return self._orthogonal(shape, dtype=keras.backend.standardize_dtype(dtype))
 
     def get_config(self):
