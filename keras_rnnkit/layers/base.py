@@ -49,15 +49,26 @@ def weight_options(owner, initializers, kwargs):
     }
 
 
+# The options every cell takes after its own arguments: (default, check) by name.
+SHARED_OPTIONS = {
+    "dropout": (0.0, arguments.rate),
+    "recurrent_dropout": (0.0, arguments.rate),
+    "seed": (None, arguments.optional_seed),
+    "gradient_clip": (None, arguments.optional_positive_float),
+    "gradient_clip_mode": ("value", lambda *a: arguments.one_of(*a, CLIP_MODES)),
+    "zoneout": (0.0, arguments.rate),
+    "layer_norm": (False, arguments.boolean),
+}
+# Those of a cell with `supports_dropout` only.
+DROPOUT_OPTIONS = ("dropout", "recurrent_dropout", "seed", "zoneout")
+
+
 def shared_options(cell_class):
-    """`{name: default}` of the options every cell takes after its own arguments."""
-    dropout = cell_class.supports_dropout
+    """`{name: default}` of the shared options `cell_class` takes."""
     return {
-        **({"dropout": 0.0, "recurrent_dropout": 0.0, "seed": None} if dropout else {}),
-        "gradient_clip": None,
-        "gradient_clip_mode": "value",
-        **({"zoneout": 0.0} if dropout else {}),
-        "layer_norm": False,
+        name: default
+        for name, (default, _) in SHARED_OPTIONS.items()
+        if cell_class.supports_dropout or name not in DROPOUT_OPTIONS
     }
 
 
@@ -106,51 +117,26 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
             extra = {**weight_arguments(cls.weight_initializers), **shared_options(cls)}
             cls.__init__ = with_arguments(init, extra)
 
-    def __init__(
-        self,
-        *,
-        options,
-        gradient_clip=None,
-        gradient_clip_mode="value",
-        layer_norm=False,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        seed=None,
-        zoneout=0.0,
-        **kwargs,
-    ):
+    def __init__(self, *, options, **kwargs):
         owner = type(self).__name__
         options = {**options, **weight_options(owner, self.weight_initializers, kwargs)}
+        for name, default in shared_options(type(self)).items():
+            options[name] = SHARED_OPTIONS[name][1](owner, name, kwargs.pop(name, default))
         super().__init__(**kwargs)
         for name, value in options.items():
             setattr(self, name, value)
-        self.gradient_clip = arguments.optional_positive_float(
-            owner, "gradient_clip", gradient_clip
-        )
-        self.gradient_clip_mode = arguments.one_of(
-            owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
-        )
-        self.layer_norm = arguments.boolean(owner, "layer_norm", layer_norm)
-        if not self.supports_dropout:
-            # keras.layers.RNN still asks every cell for its dropout masks.
-            self.dropout = self.recurrent_dropout = 0.0
-            self.seed_generator = None
-            return
-        self.dropout = arguments.rate(owner, "dropout", dropout)
-        self.recurrent_dropout = arguments.rate(owner, "recurrent_dropout", recurrent_dropout)
-        self.seed = arguments.optional_seed(owner, "seed", seed)
-        self.zoneout = arguments.rate(owner, "zoneout", zoneout)
-        # Created even without dropout, as SimpleRNNCell does, so that the
-        # layer's variables are the same whatever the rates.
-        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        # Even without dropout, as SimpleRNNCell's: the variables do not depend on the rates.
+        self.seed_generator = None
+        if self.supports_dropout:
+            self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _dropped(self, tensor, mask, training):
         return tensor * mask if training and mask is not None else tensor
 
     # The protocol's declaration (see protocol.py).
     output_is_state = False
-    # Cells without the option (TDNNCell) never zone out.
-    zoneout = 0.0
+    # What a cell without `supports_dropout` (TDNNCell) has of those options.
+    dropout = recurrent_dropout = zoneout = 0.0
 
     def feedback(self):
         """The cell's recurrence as `engine.Feedback`, or None if it is not the engine's."""

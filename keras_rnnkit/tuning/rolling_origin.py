@@ -8,8 +8,6 @@ keras-tuner's `run_trial`, so the tuners' search, resume and distributed modes
 work unchanged.
 """
 
-import copy
-
 import numpy as np
 
 from keras_rnnkit import _arguments as arguments
@@ -56,8 +54,7 @@ class RollingOriginValidation:
     def run_trial(self, trial, x, y, *, validation_data, **kwargs):
         x_val, y_val = validation_data
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
-        hypermodel = self.hypermodel
-        own_data = getattr(hypermodel, "training_data", None)
+        own_data = getattr(self.hypermodel, "training_data", None)
         losses = []
         try:
             for train_end, validation_end in rolling_origin_splits(
@@ -65,8 +62,6 @@ class RollingOriginValidation:
             ):
                 train = slice(0, train_end)
                 if own_data is not None:
-                    # A copy per fold: the user's hypermodel is never changed.
-                    self.hypermodel = copy.copy(hypermodel)
                     self.hypermodel.training_data = (x_all[train], y_all[train])
                 validation = slice(train_end, validation_end)
                 histories = super().run_trial(
@@ -78,7 +73,8 @@ class RollingOriginValidation:
                 )
                 losses.extend(history.history["val_loss"][-1] for history in histories)
         finally:
-            self.hypermodel = hypermodel
+            if own_data is not None:
+                self.hypermodel.training_data = own_data
         return {"val_loss": float(np.mean(losses))}
 
 
