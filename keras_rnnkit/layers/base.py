@@ -334,9 +334,10 @@ class RecurrentLayer(keras.layers.RNN):
                 setattr(cls, name, property(lambda self, _n=name: getattr(self.cell, _n)))
         if "__init__" not in cls.__dict__:
             cell = inspect.signature(cls.cell_class.__init__).parameters.values()
-            loop = inspect.Parameter.KEYWORD_ONLY
-            loop = [inspect.Parameter(n, loop, default=d) for n, d in cls.loop_defaults().items()]
             cell = [p for p in cell if p.kind is not p.VAR_KEYWORD]
+            keyword = inspect.Parameter.KEYWORD_ONLY
+            defaults = cls.loop_defaults()
+            loop = [inspect.Parameter(n, keyword, default=d) for n, d in defaults.items()]
             cls.__init__ = with_arguments(RecurrentLayer.__init__, [*cell, *loop])
             cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
 

@@ -4,12 +4,11 @@ import inspect
 
 import keras
 
-from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.layers import protocol
+from keras_rnnkit.layers.base import SHARED_OPTIONS
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import with_arguments
-from keras_rnnkit.layers.clipping import CLIP_MODES
 
 
 @export
@@ -55,14 +54,15 @@ class Recurrent(RecurrentLayer):
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
         protocol.check(owner, cell)
-        self.gradient_clip = arguments.optional_positive_float(
-            owner, "gradient_clip", gradient_clip
-        )
-        self.gradient_clip_mode = arguments.one_of(
-            owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
-        )
-        self.zoneout = arguments.rate(owner, "zoneout", zoneout)
-        self.seed = arguments.optional_seed(owner, "seed", seed)
+        # Checked as a cell checks the same options.
+        given = {
+            "gradient_clip": gradient_clip,
+            "gradient_clip_mode": gradient_clip_mode,
+            "zoneout": zoneout,
+            "seed": seed,
+        }
+        for name, value in given.items():
+            setattr(self, name, SHARED_OPTIONS[name][1](owner, name, value))
         self._init_loop(cell, kwargs)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 

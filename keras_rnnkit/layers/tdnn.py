@@ -8,6 +8,7 @@ import keras
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.backend import tdnn_convolution
+from keras_rnnkit.layers.base import SHARED_OPTIONS
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
@@ -153,9 +154,9 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         **kwargs,
     ):
         owner = type(self).__name__
-        layer_norm = kwargs.pop("layer_norm", False)
         checked = _checked_options(owner, units, context, activation, use_bias)
-        checked["layer_norm"] = arguments.boolean(owner, "layer_norm", layer_norm)
+        default, check = SHARED_OPTIONS["layer_norm"]
+        checked["layer_norm"] = check(owner, "layer_norm", kwargs.pop("layer_norm", default))
         checked["padding"] = arguments.one_of(owner, "padding", padding, PADDINGS)
         if padding == "causal" and checked["context"][-1] > 0:
             raise ValueError(
@@ -179,7 +180,8 @@ class TDNN(_ContextWindow, keras.layers.Layer):
 
     # The weights' arguments and `layer_norm`, shown in the signature after the own ones.
     __init__ = with_arguments(
-        __init__, {**weight_arguments(WEIGHT_INITIALIZERS), "layer_norm": False}
+        __init__,
+        {**weight_arguments(WEIGHT_INITIALIZERS), "layer_norm": SHARED_OPTIONS["layer_norm"][0]},
     )
 
     def build(self, input_shape):
