@@ -35,11 +35,7 @@ def rate(owner, name, value):
 
 def optional_positive_float(owner, name, value):
     """Returns None or `value` as a finite positive float, or raises."""
-    if value is not None and (not _real(value) or float(value) <= 0.0):
-        raise _error(
-            owner, f"`{name}` must be None or a positive number. Received: {name}={value!r}"
-        )
-    return None if value is None else float(value)
+    return None if value is None else _number(owner, name, value, "None or a positive", 0.0)
 
 
 def optional_positive_int(owner, name, value):
@@ -72,56 +68,48 @@ def activation(owner, name, identifier):
         ) from error
 
 
-def _keras_object(owner, name, identifier, module, kind, examples):
-    try:
-        return module.get(identifier)
-    except (ValueError, TypeError) as error:
-        raise _error(
-            owner,
-            f"`{name}` must be the name of a Keras {kind} (e.g. {examples}), its "
-            f"config dict, an instance or None. Received: {name}={identifier!r}",
-        ) from error
+def _keras_object(module, kind, examples):
+    """The check of one kind of Keras object: resolves it, or raises naming the owner
+    and the argument."""
+
+    def check(owner, name, identifier):
+        try:
+            return module.get(identifier)
+        except (ValueError, TypeError) as error:
+            raise _error(
+                owner,
+                f"`{name}` must be the name of a Keras {kind} (e.g. {examples}), its "
+                f"config dict, an instance or None. Received: {name}={identifier!r}",
+            ) from error
+
+    return check
 
 
-def initializer(owner, name, identifier):
-    """Resolves an initializer, or raises naming `owner` and `name`."""
-    return _keras_object(
-        owner, name, identifier, keras.initializers, "initializer", "'zeros', 'orthogonal'"
-    )
+initializer = _keras_object(keras.initializers, "initializer", "'zeros', 'orthogonal'")
+regularizer = _keras_object(keras.regularizers, "regularizer", "'l2'")
+constraint = _keras_object(keras.constraints, "constraint", "'non_neg'")
 
 
-def regularizer(owner, name, identifier):
-    """Resolves a regularizer (None: none), or raises naming `owner` and `name`."""
-    return _keras_object(owner, name, identifier, keras.regularizers, "regularizer", "'l2'")
-
-
-def constraint(owner, name, identifier):
-    """Resolves a constraint (None: none), or raises naming `owner` and `name`."""
-    return _keras_object(owner, name, identifier, keras.constraints, "constraint", "'non_neg'")
-
-
-def _real(value):
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, numbers.Real)
-        and math.isfinite(float(value))
-    )
+def _number(owner, name, value, kind, bound, strict=True):
+    """`value` as a finite float above `bound` (or at it, not `strict`), or raises."""
+    real = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    if (
+        not real
+        or not math.isfinite(float(value))
+        or not (float(value) > bound if strict else float(value) >= bound)
+    ):
+        raise _error(owner, f"`{name}` must be {kind} number. Received: {name}={value!r}")
+    return float(value)
 
 
 def non_negative_float(owner, name, value):
-    """Returns `value` as a float >= 0, or raises."""
-    if not _real(value) or float(value) < 0.0:
-        raise ValueError(
-            f"{owner}: `{name}` must be a non-negative number. Received: {name}={value!r}"
-        )
-    return float(value)
+    """Returns `value` as a finite float >= 0, or raises."""
+    return _number(owner, name, value, "a non-negative", 0.0, strict=False)
 
 
 def positive_float(owner, name, value):
     """Returns `value` as a finite float > 0, or raises."""
-    if not _real(value) or float(value) <= 0.0:
-        raise ValueError(f"{owner}: `{name}` must be a positive number. Received: {name}={value!r}")
-    return float(value)
+    return _number(owner, name, value, "a positive", 0.0)
 
 
 def optional_seed(owner, name, value):
@@ -129,9 +117,7 @@ def optional_seed(owner, name, value):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{owner}: `{name}` must be None or an integer. Received: {name}={value!r}"
-        )
+        raise _error(owner, f"`{name}` must be None or an integer. Received: {name}={value!r}")
     return int(value)
 
 

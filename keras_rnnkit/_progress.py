@@ -1,10 +1,34 @@
-"""A Keras progress bar over epochs, for runs of many short epochs (`rnnkit demo`)."""
+"""Progress of the command line's training runs: a bar on a terminal, plain lines elsewhere.
+
+A progress bar redraws itself with carriage returns and escape sequences; written to a
+file or a pipe (a log, CI), those pile up. Where stdout is not a terminal the commands
+print plain lines instead.
+"""
+
+import sys
 
 import keras
 
+# Plain lines: about this many per run of epochs, and the last epoch.
+PLAIN_LINES = 10
+
+
+def on_terminal():
+    """Whether stdout is a terminal (where a progress bar can redraw itself)."""
+    return sys.stdout.isatty()
+
+
+def fit_verbosity(quiet):
+    """Keras's `verbose` for `fit`: 0 with `quiet`, the progress bar (1) on a terminal,
+    else one plain line per epoch (2)."""
+    if quiet:
+        return 0
+    return 1 if on_terminal() else 2
+
 
 class EpochProgress(keras.callbacks.Callback):
-    """Prints `name`, then one `keras.utils.Progbar` advancing once per epoch, with the loss."""
+    """Prints `name`, then the epochs and the loss: a `keras.utils.Progbar` advancing
+    once per epoch on a terminal, else about `PLAIN_LINES` plain lines."""
 
     def __init__(self, name, epochs):
         super().__init__()
@@ -12,7 +36,12 @@ class EpochProgress(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         print(self.name)
-        self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch")
+        self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch") if on_terminal() else None
 
     def on_epoch_end(self, epoch, logs=None):
-        self.bar.update(epoch + 1, values=[("loss", logs["loss"])])
+        if self.bar is not None:
+            self.bar.update(epoch + 1, values=[("loss", logs["loss"])])
+            return
+        every = max(1, self.epochs // PLAIN_LINES)
+        if (epoch + 1) % every == 0 or epoch + 1 == self.epochs:
+            print(f"  epoch {epoch + 1}/{self.epochs}, loss {logs['loss']:.4g}", flush=True)

@@ -198,6 +198,7 @@ def _fit(args, callbacks_for=lambda task: []):
     """
     import keras
 
+    from keras_rnnkit._progress import fit_verbosity
     from keras_rnnkit.data.tasks import output_units
     from keras_rnnkit.forecasting import series_feature
     from keras_rnnkit.models import build_model
@@ -233,7 +234,7 @@ def _fit(args, callbacks_for=lambda task: []):
             validation_data=(task["x_val"], task["y_val"]),
             epochs=args.epochs,
             batch_size=args.batch_size,
-            verbose=0 if args.quiet else 1,
+            verbose=fit_verbosity(args.quiet),
             # Stops at the first NaN loss; _diverged then refuses the model.
             callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks_for(task)],
         )
@@ -387,6 +388,8 @@ def _plots(folder, histories, forecasts, task):
 
 
 def _tune(args):
+    from keras_rnnkit._progress import fit_verbosity
+
     # Imports keras-tuner, for this command only (the [tuner] extra).
     from keras_rnnkit.tuning import run_search
 
@@ -402,7 +405,7 @@ def _tune(args):
         directory=args.directory,
         overwrite=args.overwrite,
         seed=args.seed,
-        verbose=0 if args.quiet else 1,
+        verbose=fit_verbosity(args.quiet),
         folds="auto" if args.folds is None else args.folds,
     )
     if not args.quiet:

@@ -51,6 +51,12 @@ def main(argv=None):
             from keras_rnnkit import cli
 
         return cli.COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        # Outputs are staged and moved into place whole: an interrupted run leaves none.
+        print(f"rnnkit {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
     except (ValueError, OSError, RuntimeError, ImportError) as error:
         if args.debug:
             raise

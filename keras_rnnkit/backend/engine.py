@@ -10,12 +10,13 @@ An Elman cell is the recurrence without an output layer, a Jordan cell the one w
 Both cells' `step` and the fused loops call `recurrence`; Keras's masking rule is `masked`.
 
 The fused recurrence (`run`) is one differentiable operation: the input projection of all
-steps as one product, a loop over the rest of each step (`scan_step`, which carries the
-held output, so the stacked outputs are those a layer returns) and a hand-written backward
-pass (`backward_step`, then each weight's gradient as one product over all steps). Each
-backend module exports the same names: `OPS` (per-step primitives), `feedback` (both loops:
-`jax.custom_vjp`, `tf.custom_gradient` or `torch.autograd.Function`), `feedback_last` (the
-last step only) and `native_rnn` / `native_rnn_reason` (a vendor's kernel, where there is one).
+steps as one product, a loop over the rest of each step (`scan_step`, which carries what
+the masking rule shows: the held output, or without an output layer a (B, 1) flag) and a
+hand-written backward pass (`backward_step`, then each weight's gradient as one product
+over all steps). Each backend module exports the same names: `OPS` (per-step primitives),
+`feedback` (both loops: `jax.custom_vjp`, `tf.custom_gradient` or `torch.autograd.Function`),
+`feedback_last` (the last step only) and `native_rnn` / `native_rnn_reason` (a vendor's
+kernel, where there is one).
 """
 
 import contextlib
@@ -44,6 +45,7 @@ KERAS_OPS = types.SimpleNamespace(
     affine=lambda p, x, w: p + keras.ops.matmul(x, w),
     where=keras.ops.where,
     zeros_like=keras.ops.zeros_like,
+    ones_like=keras.ops.ones_like,
 )
 
 
@@ -85,8 +87,17 @@ class Feedback(NamedTuple):
         return self.output_activation is not None
 
     @property
+    def shows_flag(self):
+        """Whether the fused loops carry a (B, 1) flag of the masking rule, not the output.
+
+        Without an output layer the output a masked step shows is the kept state
+        (the last unmasked output) or zeros, so flag_t c_t is every shown output.
+        """
+        return not self.has_output_layer and self.mask_rule is not None
+
+    @property
     def stacks_outputs(self):
-        """Whether the fused loops carry and stack the outputs beside the states."""
+        """Whether the fused loops carry and stack the outputs (or the flag) beside the states."""
         return self.has_output_layer or self.mask_rule is not None
 
 
@@ -171,16 +182,21 @@ def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
     return new_states, ops.where(kept, output, shown)
 
 
-# What the fused loops carry and stack (T, B, .), by `Feedback.stacks_outputs`.
-RETURNED = {True: ("outputs", "contexts"), False: ("contexts",)}
+def returned_names(options):
+    """What the fused loops carry and stack (T, B, .), in order."""
+    if options.shows_flag:
+        return ("shown", "contexts")
+    return ("outputs", "contexts") if options.stacks_outputs else ("contexts",)
 
 
 def scan_step(ops, options, weights, carry, projection, keep):
-    """One step of the fused loops: the new carry, which is `RETURNED`'s values."""
+    """One step of the fused loops: the new carry, the values `returned_names` names."""
     context = carry[-1]
     output, new = recurrence(ops, options, weights, context, projection)
     if not options.stacks_outputs:
         return (new,)
+    if options.shows_flag:
+        output = ops.ones_like(carry[0])
     (new,), output = masked(
         ops, keep, [new], [context], output, carry[0], options.mask_rule == "zeros"
     )
@@ -188,13 +204,28 @@ def scan_step(ops, options, weights, carry, projection, keep):
 
 
 def initial_carry(ops, options, initial):
-    """The carry before the first step: zeros for the output (if carried), then c_0."""
-    return (ops.zeros_like(initial), initial) if options.stacks_outputs else (initial,)
+    """The carry before the first step: zeros for the output or the flag (if carried), then c_0."""
+    if not options.stacks_outputs:
+        return (initial,)
+    return (ops.zeros_like(initial[:, :1] if options.shows_flag else initial), initial)
+
+
+def outputs_of(options, returned):
+    """The outputs a layer shows, from the loops' `returned` tensors (stacked or last)."""
+    if options.shows_flag:
+        # The flag depends on the mask alone: no gradient to compute for it.
+        return keras.ops.stop_gradient(returned[0]) * returned[-1]
+    return returned[0]
 
 
 def last_of(options, carry):
     """`(y_T, c_T)` of the last carry: the output a layer returns for the last step, and c_T."""
-    return carry[0] if options.stacks_outputs else carry[-1], carry[-1]
+    return outputs_of(options, carry), carry[-1]
+
+
+def initial_gradient_carry(options, zeros):
+    """The reverse loop's carry after the last step: `backward_step`'s, all zeros."""
+    return (zeros, zeros) if options.has_output_layer else (zeros,)
 
 
 def last_step_gradients(options, returned, grad_output, grad_context):
@@ -204,17 +235,21 @@ def last_step_gradients(options, returned, grad_output, grad_context):
     grad_output = keras.ops.zeros_like(contexts[-1]) if grad_output is None else grad_output
     grad_context = keras.ops.zeros_like(contexts[-1]) if grad_context is None else grad_context
     at_last = keras.ops.cast(keras.ops.arange(steps) == steps - 1, contexts.dtype)[:, None, None]
-    if options.stacks_outputs:
+    if options.has_output_layer:
         return at_last * grad_output[None], at_last * grad_context[None]
+    if options.shows_flag:
+        # y_T = flag_T c_T; the flag has no gradient.
+        grad_output = returned[0][-1] * grad_output
+        return keras.ops.zeros_like(returned[0]), at_last * (grad_output + grad_context)[None]
     return (at_last * (grad_output + grad_context)[None],)
 
 
 def saved_for_backward(ops, options, weights, projection, initial, returned):
-    """The tensors the backward pass reads. Without an output layer, `returned`: h_t is
+    """The tensors the backward pass reads. Without an output layer, the contexts: h_t is
     c_t at unmasked steps, and a masked step's gradient is 0. With one, `(hidden,
     *returned)`, h_t recomputed from the entering states in one product."""
     if not options.has_output_layer:
-        return returned
+        return returned[-1:]
     previous = entering_states(ops, initial, returned[-1])
     pre_activation = projection + keras.ops.matmul(previous, weights.recurrent_kernel)
     return (getattr(ops, options.activation)(pre_activation), *returned)
@@ -240,14 +275,16 @@ def backward_step(ops, options, transposed, carry, grads, saved, keep):
     """One step of the reverse loop: `(new_carry, per_step)`.
 
     `carry`: the gradients reaching step t's shown output (through later held
-    outputs) and state; `grads`: those of step t's `RETURNED`; `saved`: step t's
-    `saved_for_backward`. `new_carry` is the same for step t-1 (last: dL/dc_{t-1});
-    `per_step` is `(dL/da_t, dL/dz_t)` (output and hidden pre-activations), or `(dL/dz_t,)`.
+    outputs, with an output layer) and state; `grads`: those of step t's returned
+    tensors (without an output layer the flag's is unused: the shown outputs'
+    reaches the contexts through `outputs_of`); `saved`: step t's `saved_for_backward`.
+    `new_carry` is the same for step t-1 (last: dL/dc_{t-1}); `per_step` is
+    `(dL/da_t, dL/dz_t)` (output and hidden pre-activations), or `(dL/dz_t,)`.
     """
     grad_context = grads[-1] + carry[-1]
     # y_t reaches the shown output o_t and the new state (the gradient of `masked`).
     into_output = grad_context
-    if options.stacks_outputs:
+    if options.has_output_layer:
         grad_shown = grads[0] + carry[0]
         into_output = grad_shown + grad_context
     if keep is not None:
@@ -267,9 +304,9 @@ def backward_step(ops, options, transposed, carry, grads, saved, keep):
         grad_previous = grad_previous + carried * grad_context
     elif options.decay:
         grad_previous = grad_previous + options.decay * grad_context
-    per_step = (grad_a, grad_z) if options.has_output_layer else (grad_z,)
-    if not options.stacks_outputs:
-        return (grad_previous,), per_step
+    if not options.has_output_layer:
+        return (grad_previous,), (grad_z,)
+    per_step = (grad_a, grad_z)
     # A masked step shows o_{t-1} (Keras's rule), unless it shows zeros.
     if keep is None or options.mask_rule == "zeros":
         grad_held = ops.zeros_like(grad_shown)
@@ -369,4 +406,4 @@ def run(inputs, initial_state, form, *, go_backwards, mask=None, native=False, l
         output, context = module.feedback_last(*arguments)
         return output[:, None], context
     returned = module.feedback(*arguments)
-    return keras.ops.swapaxes(returned[0], 0, 1), returned[-1][-1]
+    return keras.ops.swapaxes(outputs_of(options, returned), 0, 1), returned[-1][-1]

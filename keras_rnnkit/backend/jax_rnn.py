@@ -36,6 +36,7 @@ OPS = types.SimpleNamespace(
     sum_of_products=_sum_of_products,
     sum_over_steps=lambda x: jnp.sum(x, axis=(0, 1)),
     zeros_like=jnp.zeros_like,
+    ones_like=jnp.ones_like,
 )
 
 
@@ -57,7 +58,7 @@ def _scan(options, weights, initial, elements, project_inside):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
-    """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
+    """The tensors `engine.returned_names` names, each (T, B, .), time-major.
 
     `inputs` (T, B, D) in processing order. JAX runs this function itself
     only where nothing differentiates the call (inference): one scan that
@@ -83,7 +84,7 @@ def _feedback_bwd(options, residuals, grads):
         grads, saved, k = inputs
         return engine.backward_step(OPS, options, transposed, carry, grads, saved, k)
 
-    start = engine.initial_carry(OPS, options, jnp.zeros_like(initial))
+    start = engine.initial_gradient_carry(options, jnp.zeros_like(initial))
     carry, per_step = jax.lax.scan(step, start, (tuple(grads), saved, keep), reverse=True)
     grad_weights = engine.weight_gradients(OPS, options, initial, saved, per_step)
     # Where the inputs need no gradient, jit drops their product.

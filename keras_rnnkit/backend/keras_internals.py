@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - depends on the installed Keras
             self._recurrent_dropout_mask = None
 
 
-# Our layers run it themselves, to pass the step layout to the step (no public name).
+# Our layers run it themselves, to hand each step its controls (no public name).
 from keras.src.backend import rnn as backend_rnn  # noqa: E402
 
 __all__ = ["DropoutRNNCell", "KERAS_PREPARES_DROPOUT_MASKS", "backend_rnn"]

@@ -44,11 +44,12 @@ OPS = types.SimpleNamespace(
     sum_of_products=_sum_of_products,
     sum_over_steps=lambda x: tf.reduce_sum(x, axis=(0, 1)),
     zeros_like=tf.zeros_like,
+    ones_like=tf.ones_like,
 )
 
 
 def _forward(options, projection, initial, tensors, masks):
-    """The forward scan: the stacked `engine.RETURNED` tensors, time-major."""
+    """The forward scan: the stacked tensors `engine.returned_names` names, time-major."""
     weights = engine.Weights(*tensors)
 
     def step(carry, inputs):
@@ -74,7 +75,7 @@ def _backward(options, grads, saved, initial, tensors, masks):
     zeros = tf.zeros_like(initial)
     hidden_zeros = _hidden_zeros(initial, tensors[0])
     per_step = (zeros, hidden_zeros) if options.has_output_layer else (hidden_zeros,)
-    start = (*per_step, *engine.initial_carry(OPS, options, zeros))
+    start = (*per_step, *engine.initial_gradient_carry(options, zeros))
     elems = (grads, saved, *masks)
     stacked = tf.scan(step, elems, initializer=start, reverse=True)
     return stacked[:width], stacked[-1][0]
@@ -143,12 +144,12 @@ def _returned_shapes(options, hidden_shape, context_width):
     context_shape = hidden_shape[:2] + (context_width,)
     if options.has_output_layer:
         return (context_shape, context_shape), (context_shape, hidden_shape)
-    returned = (hidden_shape, hidden_shape) if options.stacks_outputs else (hidden_shape,)
+    returned = (hidden_shape[:2] + (1,), hidden_shape) if options.shows_flag else (hidden_shape,)
     return returned, (hidden_shape,)
 
 
 def _stacked(scans, options, projection, initial, tensors, masks):
-    """The forward scan's `engine.RETURNED` tensors, with their static shapes."""
+    """The forward scan's returned tensors (`engine.returned_names`), with their static shapes."""
     returned = scans[0](options, projection, initial, tensors, masks)
     shapes = _returned_shapes(options, projection.shape, initial.shape[-1])[0]
     return _with_shapes(returned, shapes)
@@ -175,7 +176,7 @@ def _gradients(scans, options, grads, projection, initial, tensors, masks, retur
 
 
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
-    """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
+    """The tensors `engine.returned_names` names, each (T, B, .), time-major.
 
     `inputs` (T, B, D) in processing order; their projection is one product
     before the scans, differentiated by TensorFlow (multiplying x_t W inside
@@ -220,6 +221,13 @@ def _forward_last(options, steps, projecting, initial, tensors, masks):
     return tf.foldl(step, (steps, *masks), initializer=start)
 
 
+def _last_shapes(options, shape):
+    """The static shapes of the inference loop's last carry, from c_0's."""
+    if not options.stacks_outputs:
+        return (shape,)
+    return (shape[:1] + (1,) if options.shows_flag else shape, shape)
+
+
 _COMPILED_FORWARD_LAST = tf.function(_forward_last, jit_compile=True, reduce_retracing=True)
 
 
@@ -251,7 +259,7 @@ def feedback_last(inputs, kernel, bias, initial, weights, keep, options):
         else:
             steps, projecting = inputs, (kernel, *biases)
         carry = forward(options, steps, projecting, initial, tensors, masks)
-        carry = _with_shapes(carry, (initial.shape,) * len(carry))
+        carry = _with_shapes(carry, _last_shapes(options, initial.shape))
 
         def backward(grad_output, grad_context):
             # With an output layer the loop read the projection; without, it projected inside.

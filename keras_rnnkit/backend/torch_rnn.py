@@ -161,6 +161,7 @@ OPS = types.SimpleNamespace(
     sum_of_products=lambda a, b: a.reshape(-1, a.shape[-1]).T @ b.reshape(-1, b.shape[-1]),
     sum_over_steps=lambda x: x.sum(dim=(0, 1)),
     zeros_like=torch.zeros_like,
+    ones_like=torch.ones_like,
 )
 
 
@@ -172,7 +173,7 @@ class _Feedback(torch.autograd.Function):
         weights = engine.Weights(*tensors)
         steps = projection.shape[0]
         carry = engine.initial_carry(OPS, options, initial)
-        returned = [projection.new_empty((steps, *initial.shape)) for _ in carry]
+        returned = [projection.new_empty((steps, *value.shape)) for value in carry]
         for t in range(steps):
             step_keep = None if keep is None else keep[t]
             carry = engine.scan_step(OPS, options, weights, carry, projection[t], step_keep)
@@ -193,7 +194,7 @@ class _Feedback(torch.autograd.Function):
         )
         transposed = engine.Weights(*(w.T if w.dim() == 2 else None for w in tensors))
         per_step = None
-        carry = engine.initial_carry(OPS, options, torch.zeros_like(initial))
+        carry = engine.initial_gradient_carry(options, torch.zeros_like(initial))
         for t in range(saved[0].shape[0] - 1, -1, -1):
             carry, values = engine.backward_step(
                 OPS,
@@ -219,7 +220,7 @@ class _Feedback(torch.autograd.Function):
 
 
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
-    """The tensors `engine.RETURNED` names, each (T, B, .), time-major.
+    """The tensors `engine.returned_names` names, each (T, B, .), time-major.
 
     `inputs` (T, B, D) in processing order; their projection is one product
     before the loops, differentiated by autograd.

@@ -27,7 +27,6 @@ from keras_rnnkit.layers.loop import controls_of
 from keras_rnnkit.layers.loop import run_step
 from keras_rnnkit.layers.normalization import layer_normalized
 from keras_rnnkit.layers.state_probes import probe_for
-from keras_rnnkit.layers.step_layout import StepLayout
 
 
 def weight_arguments(initializers):
@@ -158,7 +157,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def call(self, sequence, states, training=False):
         """One step for a plain `keras.layers.RNN`: the loop's step (`loop.run_step`)."""
-        return run_step(self, controls_of(self), StepLayout(), sequence, states, training)
+        return run_step(self, controls_of(self), sequence, states, training)
 
     def step(self, sequence, states, training=False, teacher=None):
         """`(output, new_states)`: `engine.recurrence` with the cell's dropout and layer
@@ -244,49 +243,23 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
     backends would disagree: TensorFlow broadcasts a (H,) state, JAX takes extra ones)."""
     sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
-    expected = ", ".join(f"(batch, {size})" for size in sizes)
+    must = f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape " + (
+        ", ".join(f"(batch, {size})" for size in sizes)
+    )
     if len(states) != len(sizes):
-        raise ValueError(
-            f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape "
-            f"{expected}. Received: {len(states)} tensor(s)"
-        )
+        raise ValueError(f"{must}. Received: {len(states)} tensor(s)")
     states = [s if hasattr(s, "shape") else keras.ops.convert_to_tensor(s) for s in states]
-    for state, size in zip(states, sizes):
-        shape = tuple(state.shape)
+    for shape, size in zip((tuple(s.shape) for s in states), sizes):
         if (
             len(shape) != 2
             or shape[1] not in (None, size)
             or (None not in (shape[0], batch_size) and shape[0] != batch_size)
         ):
             raise ValueError(
-                f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape "
-                f"{expected}, with the batch size of the inputs ({batch_size}). "
+                f"{must}, with the batch size of the inputs ({batch_size}). "
                 f"Received: initial_state shapes={[tuple(s.shape) for s in states]}"
             )
     return states
-
-
-def run_keras_loop(layer, sequences, initial_state, training, layout):
-    """Keras's loop over the steps, each the loop's step around the cell (`loop.run_step`)."""
-    controls = controls_of(layer)
-
-    def step(inputs, states):
-        # As Keras's loop: on torch, stateful updates of the states are in place.
-        if keras.backend.backend() == "torch" and layer.stateful:
-            states = [keras.ops.copy(s) for s in states]
-        return run_step(layer.cell, controls, layout, inputs, states, training)
-
-    return backend_rnn(
-        step,
-        sequences,
-        initial_state,
-        go_backwards=layer.go_backwards,
-        mask=None,
-        unroll=layer.unroll,
-        input_length=sequences.shape[1],
-        zero_output_for_mask=layer.zero_output_for_mask,
-        return_all_outputs=layer.return_sequences,
-    )
 
 
 def _snake_case(name):
@@ -424,7 +397,7 @@ class RecurrentLayer(keras.layers.RNN):
             state = initial_state or (
                 self.states if self.stateful else self.get_initial_state(batch_size)
             )
-            # The features only: teacher-forcing channels may follow them (see step_layout).
+            # The features only: JordanRNN's teacher-forcing channels may follow them.
             self.cell.get_dropout_mask(sequences[:, 0, : self._built_features()])
             self.cell.get_recurrent_dropout_mask(keras.ops.cast(state[0], self.cell.compute_dtype))
         try:
@@ -444,35 +417,25 @@ class RecurrentLayer(keras.layers.RNN):
     def _mask_rule(self, mask):
         return None if mask is None else ("zeros" if self.zero_output_for_mask else "previous")
 
-    def _step_layout(self, sequences, mask, training):
-        """The `StepLayout` of this call; teacher-forcing channels are what `sequences`
-        has beyond the features the layer was built for (JordanRNN appends them)."""
-        features = self._built_features()
-        teacher = 0
-        if features is not None and sequences.shape[-1] != features:
-            teacher = int(sequences.shape[-1]) - int(features) - 1
-        units = sum(protocol.state_sizes(self.cell))
-        return StepLayout(
-            teacher=teacher,
-            zoneout=units if controls_of(self).zoneout and training else 0,
-            mask=self._mask_rule(mask),
-            truncate=bool(self.truncate_gradient),
-        )
+    def _features_width(self, sequences):
+        """The features' width: what the layer was built for; a JordanRNN being teacher
+        forced appends the targets and one use-own channel after them."""
+        return self._built_features() or int(sequences.shape[-1])
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        layout = self._step_layout(sequences, mask, training)
+        teacher_forced = sequences.shape[-1] != self._features_width(sequences)
         reason = "use_fused=False" if self.use_fused is False else None
         if reason is None:
             reason = fused_policy.fused_reason(
                 self,
                 training=training,
-                teacher_forced=layout.teacher > 0,
+                teacher_forced=teacher_forced,
                 probes=state_probes.active(),
             )
             fused_policy.refuse_if_forced(self, reason)
         if reason is None:
             return self._fused_loop(sequences, initial_state, mask, training)
-        return self._step_loop(sequences, initial_state, mask, training, layout)
+        return self._step_loop(sequences, initial_state, mask, training)
 
     def _fused_loop(self, sequences, initial_state, mask, training):
         """The cell's fused recurrence (`engine.run`), with Keras's masking rule."""
@@ -495,41 +458,54 @@ class RecurrentLayer(keras.layers.RNN):
         )
         return outputs[:, -1], outputs, [last_state]
 
-    def _step_loop(self, sequences, initial_state, mask, training, layout):
-        """The loop's step around the cell at every time step (`loop.run_step`), the
-        controls packed as input channels that Keras's loop carries (`step_layout`)."""
+    def _step_loop(self, sequences, initial_state, mask, training):
+        """The loop's step around the cell at every time step (`loop.run_step`), with each
+        step's controls as inputs of Keras's loop beside the features."""
         units = sum(protocol.state_sizes(self.cell))
         batch_time = keras.ops.shape(sequences)[:2]
+        width = self._features_width(sequences)
+        step_inputs = {"features": sequences[..., :width]}
+        if sequences.shape[-1] != width:
+            step_inputs.update(target=sequences[..., width:-1], use_own=sequences[..., -1:])
         # Only inside `state_probes.probing`: the tensor the monitor differentiates by.
         probe = probe_for(self, (*batch_time, units), sequences.dtype)
         if probe is not None:
-            layout = layout._replace(probe=units)
-        features = sequences
-        teacher = {}
-        if layout.teacher:
-            width = int(sequences.shape[-1]) - layout.teacher - 1
-            features = sequences[..., :width]
-            teacher = {"target": sequences[..., width:-1], "use_own": sequences[..., -1:]}
-        packed = layout.pack(
-            features,
-            **teacher,
-            probe=probe,
-            zoneout=(
-                keras.random.uniform((*batch_time, units), seed=self._zoneout_seeds())
-                < controls_of(self).zoneout
-                if layout.zoneout
-                else None
-            ),
+            step_inputs["probe"] = probe
+        zoneout = controls_of(self).zoneout
+        if zoneout and training:
+            draws = keras.random.uniform((*batch_time, units), seed=self._zoneout_seeds())
+            step_inputs["zoneout"] = keras.ops.cast(draws < zoneout, sequences.dtype)
+        if mask is not None:
             # The step applies the mask, not Keras's loop: the JAX loop takes the first
             # state for the previous output, false for a cell whose state is not.
-            keep=None if mask is None else keras.ops.expand_dims(two_dimensional(mask), -1),
-            cut=self._truncation_channel(sequences) if layout.truncate else None,
-        )
+            keep = keras.ops.expand_dims(two_dimensional(mask), -1)
+            step_inputs["keep"] = keras.ops.cast(keep, sequences.dtype)
+        if self.truncate_gradient:
+            step_inputs["cut"] = self._truncation_channel(sequences)
         # With a mask, the states end with the held output (see `loop.run_step`).
         held = keras.ops.zeros((batch_time[0], self.cell.output_size), initial_state[0].dtype)
-        extra_states = [] if mask is None else [held]
-        last_output, outputs, states = run_keras_loop(
-            self, packed, [*initial_state, *extra_states], training, layout
+        states = [*initial_state, *([] if mask is None else [held])]
+        controls, mask_rule = controls_of(self), self._mask_rule(mask)
+        # A tuple: Keras's unrolled loops iterate a dict's keys, not its values.
+        names = tuple(step_inputs)
+
+        def step(inputs, states):
+            # As Keras's loop: on torch, stateful updates of the states are in place.
+            if keras.backend.backend() == "torch" and self.stateful:
+                states = [keras.ops.copy(s) for s in states]
+            inputs = dict(zip(names, inputs))
+            return run_step(self.cell, controls, inputs, states, training, mask_rule)
+
+        last_output, outputs, states = backend_rnn(
+            step,
+            tuple(step_inputs.values()),
+            states,
+            go_backwards=self.go_backwards,
+            mask=None,
+            unroll=self.unroll,
+            input_length=sequences.shape[1],
+            zero_output_for_mask=self.zero_output_for_mask,
+            return_all_outputs=self.return_sequences,
         )
         return last_output, outputs, list(states)[: len(initial_state)]
 

@@ -300,8 +300,8 @@ class JordanRNN(RecurrentLayer):
                 (*batch_time, 1), dtype=sequences.dtype, seed=self.cell.seed_generator
             )
             use_own = keras.ops.cast(draws < sampling_probability, sequences.dtype)
-        # The targets travel as channels after the features (see step_layout);
-        # the loop finds them by the width beyond the features it was built for.
+        # The targets travel as channels after the features; the loop finds them
+        # by the width beyond the features it was built for (`_step_loop`).
         augmented = keras.ops.concatenate([sequences, targets, use_own], axis=-1)
         return super().call(augmented, initial_state=initial_state, mask=mask, training=training)
 

@@ -10,7 +10,8 @@ For a cell of the recurrence protocol (`protocol.py`), one step of the loop is
     new, y  <- Keras's masking rule             `engine.masked`
 
 `run_step` is that step; the layer (`base.RecurrentLayer`) runs it through Keras's loop
-over time, with the controls of each step packed into its input (`step_layout`).
+over time, which hands each step its slice of every input: the features x_t and, where
+used, the step's controls by name (`STEP_CONTROLS`).
 """
 
 from typing import NamedTuple
@@ -20,6 +21,12 @@ import keras
 from keras_rnnkit.backend import engine
 from keras_rnnkit.layers import protocol
 from keras_rnnkit.layers.clipping import clip_gradient
+
+# The controls a step may receive beside its features, (B, .) each: JordanRNN's
+# teacher-forced target and 1 where the own output is fed back instead; the gradient-flow
+# monitor's probe (zeros, per state unit); zoneout's 0/1 draws (per state unit); the
+# 0/1 mask; 1 where truncated BPTT cuts.
+STEP_CONTROLS = ("target", "use_own", "probe", "zoneout", "keep", "cut")
 
 
 class StepControls(NamedTuple):
@@ -74,38 +81,39 @@ def _zoned_out(owner, rate, new_states, states, draws, training):
     ]
 
 
-def run_step(cell, controls, layout, step_input, states, training=False):
+def run_step(cell, controls, step_input, states, training=False, mask_rule=None):
     """One step of the loop around `cell.step`: `(output, new_states)`.
 
-    `layout` (a `StepLayout`) says which controls follow the features in
-    `step_input`; with a mask the states end with the held output (the output
-    that Keras's masking rule shows at the last step so far).
+    `step_input`: the features x_t, or a dict of them (`"features"`) and this
+    step's `STEP_CONTROLS`; with a `mask_rule` ("previous" or "zeros") the states
+    end with the held output (the output Keras's masking rule shows so far).
     """
+    step = step_input if isinstance(step_input, dict) else {"features": step_input}
     states = list(states) if isinstance(states, (list, tuple)) else [states]
-    step = layout.unpack(step_input)
     held = None
-    if layout.mask:
+    if mask_rule:
         *states, held = states
-    if step.cut is not None:
-        cut = step.cut > 0.5
+    if "cut" in step:
+        cut = step["cut"] > 0.5
         states = [keras.ops.where(cut, keras.ops.stop_gradient(s), s) for s in states]
     if controls.gradient_clip is not None:
         states = [
             clip_gradient(s, controls.gradient_clip, controls.gradient_clip_mode) for s in states
         ]
-    teacher = {} if step.target is None else {"teacher": (step.target, step.use_own)}
-    output, new_states = cell.step(step.features, states, training=training, **teacher)
+    teacher = {"teacher": (step["target"], step["use_own"])} if "target" in step else {}
+    output, new_states = cell.step(step["features"], states, training=training, **teacher)
     new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
     if controls.zoneout:
         owner = type(cell).__name__
-        new_states = _zoned_out(owner, controls.zoneout, new_states, states, step.zoneout, training)
-    if step.probe is not None:
-        new_states = [s + p for s, p in zip(new_states, per_state(step.probe, new_states))]
-    if protocol.output_is_state(cell) and (controls.zoneout or step.probe is not None):
+        draws = step.get("zoneout")
+        new_states = _zoned_out(owner, controls.zoneout, new_states, states, draws, training)
+    if "probe" in step:
+        new_states = [s + p for s, p in zip(new_states, per_state(step["probe"], new_states))]
+    if protocol.output_is_state(cell) and (controls.zoneout or "probe" in step):
         output = new_states[0]
-    if not layout.mask:
+    if not mask_rule:
         return output, new_states
     new_states, output = engine.masked(
-        engine.KERAS_OPS, step.keep, new_states, states, output, held, layout.mask == "zeros"
+        engine.KERAS_OPS, step["keep"], new_states, states, output, held, mask_rule == "zeros"
     )
     return output, [*new_states, output]

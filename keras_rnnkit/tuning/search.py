@@ -168,7 +168,8 @@ def run_search(
         overwrite: Start afresh instead of resuming. Default: False.
         seed: Seed of Keras, of the task's data, of the tuner and of the
             dropout masks. Default: 0.
-        verbose: Passed to `search` (0: quiet, 1: a report per trial). Default: 0.
+        verbose: Passed to `search` (0: quiet, 1: a report per trial and progress bars, 2:
+            a report per trial and one line per epoch). Default: 0.
         folds: Rolling-origin validation folds (see `make_tuner`), `None` for
             the task's one validation split, or `"auto"`: 3 for a forecast of
             a series in time order (sunspots), else `None`. Default: `"auto"`.
