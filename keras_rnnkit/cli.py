@@ -13,7 +13,6 @@ import pathlib
 import sys
 import time
 import warnings
-import zipfile
 
 import numpy as np
 
@@ -130,9 +129,9 @@ def _load_task(args):
     """The task of `--task` or `--data`: (arrays, its name, problem, sequence_output)."""
     from keras_rnnkit.data import load_file
     from keras_rnnkit.data import load_task
+    from keras_rnnkit.data.tasks import TEXT_SUFFIXES
 
-    if args.window is not None and args.window < 3:
-        raise ValueError(f"--window must be at least 3; received {args.window}")
+    # The numbers and the file are checked before the library loads (keras_rnnkit_cli.checks).
     # The CSV options default to None, so that one given with --task or an NPZ
     # file is refused rather than ignored.
     flags = {
@@ -142,22 +141,23 @@ def _load_task(args):
         "--missing": "missing",
         "--delimiter": "delimiter",
         "--horizon": "horizon",
+        "--season": "season",
     }
     csv_options = {k: getattr(args, k) for k in flags.values() if getattr(args, k) is not None}
-    if csv_options and pathlib.Path(args.data or "").suffix.lower() != ".csv":
+    if csv_options and pathlib.Path(args.data or "").suffix.lower() not in TEXT_SUFFIXES:
         given = ", ".join(flag for flag, key in flags.items() if key in csv_options)
         source = f"--task {args.task}" if args.data is None else f"--data {args.data}"
-        raise ValueError(f"{given} apply to --data FILE.csv only, not to {source}")
-    if args.horizon is not None and args.horizon < 1:
-        raise ValueError(f"--horizon must be at least 1; received {args.horizon}")
+        raise ValueError(f"{given} apply to --data FILE.csv (.tsv, .txt) only, not to {source}")
     if args.features is not None:
         csv_options["features"] = [name.strip() for name in args.features.split(",")]
     if args.delimiter == "\\t":
         csv_options["delimiter"] = "\t"  # a tab is hard to type on a command line
     if args.data is not None:
-        window = 12 if args.window is None else args.window
         csv_options.pop("target", None)
-        task = load_file(args.data, target=args.target, window=window, **csv_options)
+        task = load_file(args.data, target=args.target, window=args.window, **csv_options)
+        if task.get("season") and not args.quiet:
+            how = "given" if task["season_source"] == "given" else "from the time column"
+            print(f"season: {task['season']} rows ({how}); window: {task['x_train'].shape[1]} rows")
         for key, verb in (("rows_dropped", "dropped"), ("rows_filled", "filled")):
             if task.get(key):
                 # Not silent: the user learns how much of the file was changed.
@@ -200,6 +200,8 @@ def _fit(args, callbacks_for=lambda task: []):
 
     from keras_rnnkit._progress import fit_verbosity
     from keras_rnnkit.data.tasks import output_units
+    from keras_rnnkit.forecasting import average
+    from keras_rnnkit.forecasting import fit_members
     from keras_rnnkit.forecasting import series_feature
     from keras_rnnkit.models import build_model
 
@@ -212,23 +214,33 @@ def _fit(args, callbacks_for=lambda task: []):
     start = time.perf_counter()
     for kind in kinds:
         keras.utils.set_random_seed(args.seed)
-        model = build_model(
-            args.model,
-            task["x_train"].shape[1:],
-            outputs,
-            problem=problem,
-            sequence_output=sequence_output,
-            units=args.units,
-            gradient_clip=args.clip,
-            clipnorm=args.clipnorm,
-            learning_rate=args.learning_rate,
-            training_data=(task["x_train"], task["y_train"]),
-            predict_change=kind == "change",
-            target_index=series_feature(task) or 0,
-        )
+        # One member for `gradients`: its monitor follows one model's states.
+        count = 1 if args.command == "gradients" else args.members
+        members = [
+            build_model(
+                args.model,
+                task["x_train"].shape[1:],
+                outputs,
+                problem=problem,
+                sequence_output=sequence_output,
+                units=args.units,
+                gradient_clip=args.clip,
+                clipnorm=args.clipnorm,
+                learning_rate=args.learning_rate,
+                training_data=(task["x_train"], task["y_train"]),
+                predict_change=kind == "change",
+                target_index=series_feature(task) or 0,
+                name=args.model if count == 1 else f"{args.model}_{index + 1}",
+            )
+            for index in range(count)
+        ]
         if len(kinds) > 1 and not args.quiet:
             print(f"training a forecaster of the {kind}")
-        history = model.fit(
+        stopping = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=args.patience, restore_best_weights=True
+        )
+        history = fit_members(
+            members,
             task["x_train"],
             task["y_train"],
             validation_data=(task["x_val"], task["y_val"]),
@@ -236,16 +248,18 @@ def _fit(args, callbacks_for=lambda task: []):
             batch_size=args.batch_size,
             verbose=fit_verbosity(args.quiet),
             # Stops at the first NaN loss; _diverged then refuses the model.
-            callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks_for(task)],
+            callbacks=[keras.callbacks.TerminateOnNaN(), stopping, *callbacks_for(task)],
         )
         _diverged(kind if len(kinds) > 1 else None, history, args)
-        fits.append((model, history))
+        model = members[0] if len(members) == 1 else average(members, name=args.model)
+        fits.append((model, history, _stopping_facts(history, stopping, len(members))))
     facts = {"model": args.model, "data": source, "problem": problem}
+    facts["inputs"] = _model_inputs(args, task)
     index = 0
     if problem == "regression":
         validation = {
             kind: float(np.mean((model.predict(task["x_val"], verbose=0) - task["y_val"]) ** 2))
-            for kind, (model, _) in zip(kinds, fits)
+            for kind, (model, _, _) in zip(kinds, fits)
         }
         if not all(math.isfinite(mse) for mse in validation.values()):
             raise ValueError(
@@ -254,9 +268,47 @@ def _fit(args, callbacks_for=lambda task: []):
             )
         index = kinds.index(min(validation, key=validation.get))
         facts.update(forecast=kinds[index], validation_mse=validation)
-    model, history = fits[index]
-    facts.update(parameters=model.count_params(), seconds=time.perf_counter() - start)
+    model, history, training = fits[index]
+    facts.update(training=training, parameters=model.count_params())
+    facts["seconds"] = time.perf_counter() - start
     return model, history, task, facts, index
+
+
+def _stopping_facts(history, stopping, members):
+    """How training went, for metrics.json: the epochs run, the best one (whose weights
+    were kept) and its validation loss, and the number of members averaged."""
+    losses = history.history.get("val_loss", [])
+    best = int(np.argmin(losses)) if losses else None
+    return {
+        "members": members,
+        "epochs_run": len(history.history.get("loss", [])),
+        "best_epoch": None if best is None else best + 1,
+        "best_val_loss": None if best is None else float(losses[best]),
+        "stopped_early": bool(stopping.stopped_epoch),
+    }
+
+
+def _model_inputs(args, task):
+    """What feeds the saved model, as metrics.json records it: the input shape and, for
+    a CSV file, the columns of each window in order, the target and its horizon."""
+    inputs = {"shape": [None, *(int(n) for n in task["x_train"].shape[1:])]}
+    if "feature_names" not in task:
+        return inputs
+    return {
+        **inputs,
+        "window": int(task["x_train"].shape[1]),
+        "features": list(task["feature_names"]),
+        "target": task["target"],
+        "horizon": int(task["horizon"]),
+        "season": task.get("season"),
+        "time_column": args.time_column,
+        "raw_values": True,
+        "meaning": (
+            f"each sample is {task['x_train'].shape[1]} consecutive rows of the features, "
+            f"in this order, as raw values; the output is the target {task['horizon']} "
+            "row(s) after the last of them, in the target's own units"
+        ),
+    }
 
 
 def _diverged(kind, history, args):
@@ -286,23 +338,52 @@ def _baselines(task, problem):
     return {"accuracy of the majority bit": float(np.mean(test == majority))}
 
 
+def _against_baselines_on_validation(task, metrics):
+    """The chosen model's validation MSE beside the baselines' (`regression_baselines` on the
+    validation split), and a one-line warning where a baseline does better; None where the
+    task is not a regression."""
+    from keras_rnnkit.forecasting import regression_baselines
+
+    if metrics["problem"] != "regression":
+        return None
+    mse = metrics["validation_mse"][metrics["forecast"]]
+    baselines = regression_baselines(task, split="val")
+    best = min(baselines, key=baselines.get)
+    record = {"model": mse, "baselines": baselines, "beats_every_baseline": mse < baselines[best]}
+    if not record["beats_every_baseline"]:
+        record["warning"] = (
+            f"the {metrics['model']} model is no better than {best} on the validation rows "
+            f"(MSE {mse:.4g} against {baselines[best]:.4g}); prefer {best}, or try "
+            "another --model, --window or --units"
+        )
+    return record
+
+
 def _train(args):
     model, history, task, metrics, _ = _fit(args)
     test = model.evaluate(task["x_test"], task["y_test"], verbose=0, return_dict=True)
     baselines = _baselines(task, metrics["problem"])
     # A regression model's `loss` is on standardised values; its `mse` is in the data's units.
     metrics.update(history=history.history, test=test, test_baselines=baselines)
+    validation = _against_baselines_on_validation(task, metrics)
+    if validation is not None:
+        metrics["validation_against_baselines"] = validation
     with _atomic.new_output_folder(args.out, args.overwrite) as staging:
         model.save(staging / "model.keras")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     scores = ", ".join(f"{name} {value:.4g}" for name, value in test.items())
     against = "; ".join(f"{name}: {value:.4g}" for name, value in baselines.items())
     forecast = f" (forecasts the {metrics['forecast']})" if "forecast" in metrics else ""
+    training = metrics["training"]
     print(
         f"{args.model} on {metrics['data']}{forecast}: {metrics['parameters']} parameters, "
-        f"{metrics['seconds']:.1f} s, test {scores}\nbaselines on the test split: {against}\n"
+        f"{training['members']} member(s), best epoch {training['best_epoch']} of "
+        f"{training['epochs_run']}, {metrics['seconds']:.1f} s, test {scores}\n"
+        f"baselines on the test split: {against}\n"
         f"model (takes and returns raw values) and metrics in {args.out}/"
     )
+    if validation is not None and "warning" in validation:
+        print(f"rnnkit: warning: {validation['warning']}", file=sys.stderr)
     return 0
 
 
@@ -432,15 +513,8 @@ def _export(args):
 
     from keras_rnnkit import export
 
+    # The path and the options are checked before the library loads (keras_rnnkit_cli.checks).
     model_path = pathlib.Path(args.model)
-    if not model_path.is_file() or model_path.suffix != ".keras":
-        raise ValueError(f"{model_path}: expected a saved model file (.keras)")
-    if args.format != "tflite" and (args.batch_size is not None or args.time_steps is not None):
-        raise ValueError("--batch-size and --time-steps apply to --format tflite only")
-    if args.format == "onnx" and args.streaming:
-        raise ValueError("--streaming applies to --format savedmodel or tflite")
-    if not zipfile.is_zipfile(model_path):
-        raise ValueError(f"{model_path}: not a Keras model file (a .keras file is a zip archive)")
     try:
         model = keras.saving.load_model(model_path)
     except Exception as error:

@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 
+from keras_rnnkit_cli.checks import early_errors
 from keras_rnnkit_cli.parser import build_parser
 
 
@@ -43,6 +44,13 @@ def _native_stderr_silenced():
 def main(argv=None):
     """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code."""
     args = build_parser().parse_args(argv)
+    try:
+        early_errors(args)
+    except ValueError as error:
+        if args.debug:
+            raise
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 1
     if not args.debug:
         _quiet_backends()
     try:
@@ -56,6 +64,12 @@ def main(argv=None):
             raise
         # Outputs are staged and moved into place whole: an interrupted run leaves none.
         print(f"rnnkit {args.command}: interrupted; nothing was written", file=sys.stderr)
+        if argv is None:
+            # Run as the program: end now. The backend's threads, stopped mid-step, can
+            # abort the interpreter's shutdown (SIGABRT instead of the exit code).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
     except (ValueError, OSError, RuntimeError, ImportError) as error:
         if args.debug:

@@ -146,7 +146,7 @@ def _add_training_arguments(parser, default_out, recurrent_only=False):
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--task", choices=_task_choices(), help="a built-in task")
-    source.add_argument("--data", help="a .csv or .npz file")
+    source.add_argument("--data", help="a .csv (.tsv, .txt) or .npz file")
     parser.add_argument("--target", help="CSV only: the column to forecast")
     # The CSV options default to None, so that giving one with --task or an
     # NPZ file is refused rather than ignored; the help states the real default.
@@ -168,6 +168,13 @@ def _add_training_arguments(parser, default_out, recurrent_only=False):
         "--horizon", type=int, help="CSV only: forecast this many rows ahead (default: 1)"
     )
     parser.add_argument(
+        "--season",
+        type=_positive_int,
+        help="CSV only: rows per season, for the seasonal-naive baseline and the default "
+        "window (default: 12, 4, 52 or 7 where the time column is plainly monthly, "
+        "quarterly, weekly or daily; else none)",
+    )
+    parser.add_argument(
         "--predict",
         choices=("auto", "level", "change"),
         default="auto",
@@ -178,10 +185,27 @@ def _add_training_arguments(parser, default_out, recurrent_only=False):
         "--window",
         type=int,
         default=None,
-        help="time steps per sample (default: the task's own, or 12 for a file)",
+        help="time steps per sample (default: the task's own; for a file 12, or the "
+        "season + 1 where that is longer)",
     )
     parser.add_argument("--units", type=_positive_int, default=8, help="default: %(default)s")
-    parser.add_argument("--epochs", type=_positive_int, default=50, help="default: %(default)s")
+    parser.add_argument(
+        "--epochs", type=_positive_int, default=50, help="at most (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=10,
+        help="stop after this many epochs without a lower validation loss, and keep the "
+        "weights of the best epoch (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--members",
+        type=_positive_int,
+        default=3,
+        help="independently initialised models trained side by side and averaged "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--batch-size", type=_positive_int, default=32, help="default: %(default)s")
     parser.add_argument(
         "--learning-rate", type=_positive_float, default=0.01, help="default: %(default)s"

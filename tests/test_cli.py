@@ -1,5 +1,6 @@
 """The `rnnkit` command line on tiny settings."""
 
+import datetime
 import json
 import subprocess
 import sys
@@ -158,6 +159,64 @@ def test_train_on_a_csv_file_forecasts_the_target_column(tmp_path):
     np.testing.assert_allclose(task["x_test"][-1], rows[-6:-1], rtol=1e-6)
 
 
+def test_metrics_say_how_to_feed_the_saved_model(tmp_path):
+    """Windows cut from the file as metrics.json's `inputs` says, without this library's
+    data code, give the saved model's reported test MSE."""
+    steps = np.arange(90)
+    table = np.stack([np.sin(steps / 5), np.cos(steps / 7), steps / 90.0], axis=1)
+    days = [str(datetime.date(2020, 1, 1) + datetime.timedelta(days=int(i))) for i in steps]
+    path = tmp_path / "daily.csv"
+    lines = [f"{day},{a:.6f},{b:.6f},{c:.6f}" for day, (a, b, c) in zip(days, table)]
+    path.write_text("day,a,b,c\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    argv = ["train", "--model", "elman", "--data", str(path), "--target", "b", "--window", "4"]
+    argv += ["--features", "c,a", "--time-column", "day", "--horizon", "2", "--predict", "level"]
+    assert cli.main([*argv, "--epochs", "1", "--units", "4", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    inputs = metrics["inputs"]
+    assert inputs["shape"] == [None, 4, 2]
+    assert (inputs["window"], inputs["features"], inputs["target"]) == (4, ["c", "a"], "b")
+    assert (inputs["horizon"], inputs["time_column"], inputs["raw_values"]) == (2, "day", True)
+    columns = {"a": table[:, 0], "b": table[:, 1], "c": table[:, 2]}
+    features = np.stack([columns[name] for name in inputs["features"]], axis=1)
+    window, horizon = inputs["window"], inputs["horizon"]
+    last_rows = np.arange(window - 1, len(table) - horizon)
+    x = np.stack([features[r - window + 1 : r + 1] for r in last_rows]).astype("float32")
+    y = columns[inputs["target"]][last_rows + horizon]
+    # The test split: the last 20% of the windows (time order).
+    test = slice(len(x) - round(0.2 * len(x)), None)
+    model = keras.saving.load_model(out / "model.keras")
+    mse = float(np.mean((model.predict(x[test], verbose=0)[:, 0] - y[test]) ** 2))
+    assert mse == pytest.approx(metrics["test"]["mse"], rel=1e-4)
+
+
+def test_training_keeps_the_weights_of_the_best_validation_epoch(tmp_path):
+    """Early stopping on the validation rows: the saved model's validation loss is the
+    lowest of the run, not the last epoch's, and the run stops `--patience` epochs after."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "noisy.csv"
+    values = np.cumsum(rng.normal(size=160))
+    path.write_text("v\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
+    out = tmp_path / "run"
+    argv = ["train", "--model", "elman", "--data", str(path), "--target", "v", "--window", "4"]
+    argv += ["--members", "1", "--patience", "2", "--epochs", "40", "--units", "16"]
+    argv += ["--learning-rate", "0.05", "--predict", "level", "--quiet", "--out", str(out)]
+    assert cli.main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    losses = metrics["history"]["val_loss"]
+    training = metrics["training"]
+    assert training["members"] == 1 and training["epochs_run"] == len(losses)
+    assert training["best_epoch"] == int(np.argmin(losses)) + 1
+    if training["stopped_early"]:
+        assert training["epochs_run"] == training["best_epoch"] + 2
+    from keras_rnnkit.data import load_file
+
+    task = load_file(path, target="v", window=4)
+    model = keras.saving.load_model(out / "model.keras")
+    kept = model.evaluate(task["x_val"], task["y_val"], verbose=0, return_dict=True)["loss"]
+    assert kept == pytest.approx(min(losses), rel=1e-4)
+
+
 def test_train_on_an_npz_file(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "data.npz"
@@ -173,15 +232,15 @@ def test_train_on_an_npz_file(tmp_path):
         (["--data", "missing.csv", "--target", "a"], "no such file"),
         (["--data", "{csv}"], "needs --target COLUMN"),
         (["--data", "{csv}", "--target", "zzz"], "no column 'zzz'"),
-        (["--data", "{txt}"], "expected a .csv or .npz file"),
+        (["--data", "{json}"], "expected a .csv, .tsv, .txt or .npz file"),
     ],
 )
 def test_train_explains_bad_input_in_one_line(extra, message, tmp_path, capsys):
     csv = tmp_path / "t.csv"
     csv.write_text("a,b\n" + "\n".join(f"{i},{i}" for i in range(30)))
-    txt = tmp_path / "t.txt"
-    txt.write_text("hello")
-    extra = [e.format(csv=csv, txt=txt) for e in extra]
+    json_file = tmp_path / "t.json"
+    json_file.write_text("{}")
+    extra = [e.format(csv=csv, json=json_file) for e in extra]
     code = cli.main(["train", "--model", "elman", *extra, "--out", str(tmp_path / "o")])
     error = capsys.readouterr().err
     assert code == 1 and message in error and len(error.strip().splitlines()) == 1

@@ -125,6 +125,27 @@ def test_a_command_without_a_backend_fails_in_one_line():
     )
 
 
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["train", "--data", "no-such.csv", "--target", "y"], "no-such.csv: no such file"),
+        (["train", "--task", "adding", "--window", "2"], "--window must be at least 3"),
+        (["gradients", "--task", "adding", "--horizon", "0"], "--horizon must be at least 1"),
+        (["export", "no-such.keras", "--format", "onnx"], "expected a saved model file"),
+    ],
+)
+def test_argument_and_file_errors_come_before_any_framework_loads(argv, message, tmp_path):
+    """Keras and every backend blocked: the error still arrives, in one line, so the
+    user never waits for a backend to learn of a typo."""
+    if argv[0] != "export":
+        argv = [*argv[:1], "--model", "elman", *argv[1:]]
+    completed = _run_without(FRAMEWORKS, [*argv, "--out", str(tmp_path / "o")])
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("rnnkit: error: ") and message in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_a_training_command_prints_no_backend_log_lines(tmp_path):
     out = tmp_path / "run"

@@ -95,6 +95,50 @@ def test_a_time_column_that_does_not_increase_is_refused_not_sorted(tmp_path, ti
         read_csv_columns(_write(tmp_path, text), time_column="t")
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        ["1959", "1960", "1961.5"],
+        ["2020-01-31", "2020-02-01", "2020-02-01T06:30"],
+        ["1999-11", "1999-12", "2000-01"],
+        ["1959Q3", "1959Q4", "1960q1"],
+        ["1959 Q4", "1960-Q1", "1960Q2"],
+    ],
+    ids=["numbers", "iso", "months", "quarters", "quarter-spellings"],
+)
+def test_time_labels_in_each_form_are_ordered_and_kept(tmp_path, labels):
+    text = "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(labels))
+    table = read_csv_columns(_write(tmp_path, text), time_column="t")
+    expected = [float(t) for t in labels] if labels[0] == "1959" else labels
+    assert list(table.times) == expected
+
+
+@pytest.mark.parametrize(
+    "labels,line,label",
+    [
+        (["31/01/2020", "01/02/2020"], 2, "31/01/2020"),
+        (["2020-01", "2020-02", "2020-02-15"], 4, "2020-02-15"),
+        (["1960Q4", "1961Q1", "1961Q5"], 4, "1961Q5"),
+        (["1", "2", "three"], 4, "three"),
+        (["Mon", "Tue"], 2, "Mon"),
+    ],
+    ids=["day-first", "mixed", "fifth-quarter", "word", "weekdays"],
+)
+def test_a_time_label_of_no_form_or_another_form_is_refused(tmp_path, labels, line, label):
+    text = "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(labels))
+    with pytest.raises(ValueError, match=rf"line {line}, the time column 't' holds '{label}'"):
+        read_csv_columns(_write(tmp_path, text), time_column="t")
+
+
+@pytest.mark.parametrize(
+    "labels", [["2020Q2", "2020Q1"], ["2020-03", "2020-02"]], ids=["quarters", "months"]
+)
+def test_months_and_quarters_out_of_order_are_refused(tmp_path, labels):
+    text = "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(labels))
+    with pytest.raises(ValueError, match="must increase down the file, but line 3"):
+        read_csv_columns(_write(tmp_path, text), time_column="t")
+
+
 def test_the_time_column_needs_a_value_in_every_row(tmp_path):
     path = _write(tmp_path, "t,v\n1,1\n,2\n3,3\n")
     with pytest.raises(ValueError, match="line 3, column 't' is empty; the time column"):
@@ -375,7 +419,11 @@ def test_train_on_a_dated_csv_file(tmp_path, capsys):
     assert cli.main([*argv, "--epochs", "1", "--quiet", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"] == str(path) and np.isfinite(metrics["test"]["loss"])
-    assert capsys.readouterr().err == ""
+    # A noiseless sine is an exact AR(5): one epoch of a network does worse, and says so.
+    error = capsys.readouterr().err.splitlines()
+    assert len(error) == 1
+    assert error[0].startswith("rnnkit: warning: the tdnn model is no better than AR(5)")
+    assert metrics["validation_against_baselines"]["beats_every_baseline"] is False
 
 
 def test_train_tells_how_many_rows_were_dropped(tmp_path, capsys):
@@ -412,13 +460,25 @@ def test_train_refuses_a_bad_csv_file_in_one_line(tmp_path, capsys, extra, messa
 @pytest.mark.parametrize(
     "source,extra,message",
     [
-        (["--task", "sunspots"], ["--horizon", "2"], "--horizon apply to --data FILE.csv only"),
-        (["--task", "sunspots"], ["--target", "temp"], "--target apply to --data FILE.csv only"),
-        (["--data", "{npz}"], ["--target", "y"], "--target apply to --data FILE.csv only"),
+        (
+            ["--task", "sunspots"],
+            ["--horizon", "2"],
+            "--horizon apply to --data FILE.csv (.tsv, .txt) only",
+        ),
+        (
+            ["--task", "sunspots"],
+            ["--target", "temp"],
+            "--target apply to --data FILE.csv (.tsv, .txt) only",
+        ),
+        (
+            ["--data", "{npz}"],
+            ["--target", "y"],
+            "--target apply to --data FILE.csv (.tsv, .txt) only",
+        ),
         (
             ["--data", "{npz}"],
             ["--time-column", "t", "--missing", "drop"],
-            "--time-column, --missing apply to --data FILE.csv only, not to --data",
+            "--time-column, --missing apply to --data FILE.csv (.tsv, .txt) only, not to --data",
         ),
     ],
 )
@@ -431,9 +491,96 @@ def test_csv_options_are_refused_without_a_csv_file(tmp_path, capsys, source, ex
     assert code == 1 and message in error and len(error.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    "name,delimiter",
+    [("series.tsv", None), ("series.tsv", "\\t"), ("series.tsv", "\t"), ("series.txt", "\\t")],
+)
+def test_a_tsv_or_txt_file_is_read_as_delimited_text(tmp_path, capsys, name, delimiter):
+    """A .tsv is tab-separated by default; a .txt takes --delimiter like a .csv."""
+    path = tmp_path / name
+    path.write_text("a\tb\n" + "".join(f"{i}\t{i}\n" for i in range(30)))
+    argv = ["train", "--model", "elman", "--data", str(path), "--target", "zzz"]
+    argv += [] if delimiter is None else ["--delimiter", delimiter]
+    assert cli.main([*argv, "--out", str(tmp_path / "o")]) == 1
+    assert "no column 'zzz'; the columns are a, b" in capsys.readouterr().err
+
+
 def test_a_tab_delimiter_can_be_typed_as_backslash_t(tmp_path, capsys):
     path = _write(tmp_path, "a\tb\n" + "".join(f"{i}\t{i}\n" for i in range(30)))
     argv = ["train", "--model", "elman", "--data", str(path), "--target", "zzz"]
     assert cli.main([*argv, "--delimiter", "\\t", "--out", str(tmp_path / "o")]) == 1
     # Split on tabs, the header names two columns (not one called "a\tb").
     assert "no column 'zzz'; the columns are a, b" in capsys.readouterr().err
+
+
+def _months(count, start_year=2000):
+    return [f"{start_year + m // 12}-{m % 12 + 1:02d}-01" for m in range(count)]
+
+
+@pytest.mark.parametrize(
+    "labels,season",
+    [
+        (_months(30), 12),
+        ([f"{2000 + q // 4}-{3 * (q % 4) + 1:02d}-01" for q in range(20)], 4),
+        ([str(datetime.date(2020, 1, 6) + datetime.timedelta(weeks=w)) for w in range(30)], 52),
+        ([str(datetime.date(2020, 1, 1) + datetime.timedelta(days=d)) for d in range(30)], 7),
+        ([f"{2000 + m // 12}-{m % 12 + 1:02d}" for m in range(30)], 12),
+        ([f"{1960 + q // 4}Q{q % 4 + 1}" for q in range(30)], 4),
+        ([str(1900 + y) for y in range(30)], None),
+        # Business days: a step of 3 days every week is not plainly daily.
+        (
+            [
+                str(day)
+                for day in (
+                    datetime.date(2020, 1, 6) + datetime.timedelta(days=d) for d in range(42)
+                )
+                if day.weekday() < 5
+            ],
+            None,
+        ),
+    ],
+    ids=["monthly", "quarterly", "weekly", "daily", "months", "quarters", "years", "weekdays"],
+)
+def test_the_season_is_the_one_the_time_column_plainly_shows(tmp_path, labels, season):
+    text = "t,v\n" + "".join(f"{t},{i}\n" for i, t in enumerate(labels))
+    assert read_csv_columns(_write(tmp_path, text), time_column="t").season == season
+
+
+def test_monthly_rows_give_a_seasonal_naive_forecast_and_a_longer_window(tmp_path):
+    values = 10 * np.sin(np.arange(60) * 2 * np.pi / 12) + np.arange(60) / 10
+    dates = _months(60)
+    text = "month,sales\n" + "".join(f"{d},{v:.6f}\n" for d, v in zip(dates, values))
+    path = _write(tmp_path, text)
+    task = load_csv(path, "sales", time_column="month")
+    assert (task["season"], task["season_source"]) == (12, "time column")
+    assert task["x_train"].shape[1] == 13  # the season + 1, longer than 12
+    # Each test sample's target row is one of the last rows; its seasonal naive forecast
+    # is the value 12 rows (one year) before, as read from the file.
+    test_rows = [dates.index(t) for t in task["time_test"]]
+    np.testing.assert_allclose(
+        task["seasonal_naive_test"][:, 0], values[np.array(test_rows) - 12], rtol=1e-6
+    )
+    np.testing.assert_allclose(task["y_test"][:, 0], values[test_rows], rtol=1e-6)
+    from keras_rnnkit.forecasting import regression_baselines
+
+    scores = regression_baselines(task)
+    expected = np.mean((values[test_rows] - values[np.array(test_rows) - 12]) ** 2)
+    assert scores["seasonal naive (12)"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_given_season_and_a_horizon_beyond_it(tmp_path):
+    values = np.arange(40.0) ** 1.5
+    text = "v\n" + "".join(f"{v:.6f}\n" for v in values)
+    task = load_csv(_write(tmp_path, text), "v", window=6, horizon=5, season=4)
+    assert (task["season"], task["season_source"]) == (4, "given")
+    # Horizon 5 with a season of 4: two seasons (8 rows) back, a value known at forecast time.
+    targets = task["y_test"][:, 0]
+    rows = np.searchsorted(values.astype("float32"), targets)
+    np.testing.assert_allclose(task["seasonal_naive_test"][:, 0], values[rows - 8], rtol=1e-6)
+
+
+def test_no_season_means_no_seasonal_naive_forecast(tmp_path):
+    text = "v\n" + "".join(f"{v}\n" for v in range(40))
+    task = load_csv(_write(tmp_path, text), "v")
+    assert task["season"] is None and "seasonal_naive_test" not in task
+    assert task["x_train"].shape[1] == 12

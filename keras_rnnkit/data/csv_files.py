@@ -2,7 +2,7 @@
 
 A CSV file is read with the standard `csv` module (quoted fields, quoted
 header names, any one-character delimiter, a UTF-8 byte-order mark). Rows stay
-in file order: a time column, when named, is checked to increase, never sorted.
+in file order: a time column, when named, is parsed and checked to increase, never sorted.
 An empty, `nan`, infinite or non-numeric cell in a used column is an error
 naming its line and column unless `missing` says to drop or fill such rows;
 nothing is skipped or shifted silently. Fully blank lines at the end of the
@@ -16,6 +16,7 @@ target column at row t + k - 1, where t = i + W is the row after the window.
 import csv
 import dataclasses
 import datetime
+import re
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -41,6 +42,7 @@ class CsvTable:
             is a number, otherwise the strings as written), or `None`.
         rows_dropped: Rows left out by `missing="drop"`.
         rows_filled: Rows with a cell filled by `missing="ffill"`.
+        season: The season the time column's spacing shows (`season_of`), or `None`.
     """
 
     names: tuple
@@ -49,6 +51,7 @@ class CsvTable:
     times: tuple | None
     rows_dropped: int
     rows_filled: int
+    season: int | None = None
 
 
 def _column_names(owner, name, value):
@@ -131,7 +134,8 @@ def _is_text(cell):
 
 
 def _time_labels(path, name, cells, lines):
-    """The time column's labels (floats if all are numbers), checked to increase."""
+    """The time column's labels (floats if all are numbers), parsed by one of
+    `TIME_FORMATS` and checked to increase down the file; anything else raises."""
     for cell, line in zip(cells, lines):
         if not cell.strip():
             raise ValueError(
@@ -139,32 +143,81 @@ def _time_labels(path, name, cells, lines):
                 "needs a value in every row"
             )
     labels = [cell.strip() for cell in cells]
-    numbers = [_number(label) for label in labels]
-    if all(number is not None for number in numbers):
-        labels = keys = numbers
-    else:
-        keys = _iso_times(labels)
-    # Labels that are neither numbers nor ISO 8601 dates have no order we can
-    # check: they are kept as written, for reporting only.
-    for i in range(1, len(labels) if keys is not None else 0):
+    kind, parse = next(
+        ((kind, parse) for kind, parse in TIME_FORMATS.items() if parse(labels[0]) is not None),
+        (None, None),
+    )
+    keys = [parse(label) for label in labels] if parse else [None]
+    bad = next((i for i, key in enumerate(keys) if key is None), None)
+    if bad is not None:
+        expected = f"{kind}, as line {lines[0]}" if kind else ", ".join(TIME_FORMATS)
+        raise ValueError(
+            f"{path}: line {lines[bad]}, the time column {name!r} holds {labels[bad]!r}, "
+            f"not one of {expected}; write the times in one of these forms, or leave "
+            "the time column out"
+        )
+    if len({getattr(key, "tzinfo", None) is None for key in keys}) > 1:
+        raise ValueError(
+            f"{path}: the time column {name!r} mixes times with and without a time zone"
+        )
+    for i in range(1, len(labels)):
         if not keys[i] > keys[i - 1]:
             raise ValueError(
                 f"{path}: the time column {name!r} must increase down the file, but line "
                 f"{lines[i]} ({labels[i]!r}) does not come after line {lines[i - 1]} "
                 f"({labels[i - 1]!r}); sort the file by time"
             )
-    return tuple(labels)
+    return tuple(keys if kind == "numbers" else labels), kind, keys
 
 
-def _iso_times(labels):
-    """The labels as datetimes if all are ISO 8601 dates or times, else None."""
+def season_of(kind, keys):
+    """The season that a time column's spacing plainly shows, or None.
+
+    Months (`2020-01`) have 12 a year, quarters 4. ISO dates nine in ten of whose
+    steps are one day apart have a week (7); seven days apart, 52 weeks; 28 to 31
+    days, 12 months; 89 to 92 days, 4 quarters. Numbers show none.
+
+    >>> season_of("months (2020-01)", [(2020, 1), (2020, 2)])
+    12
+    """
+    if kind == "months (2020-01)":
+        return 12
+    if kind == "quarters (2020Q1)":
+        return 4
+    if kind == "numbers" or len(keys) < 3:
+        return None
+    days = np.array([(b - a).total_seconds() / 86400.0 for a, b in zip(keys, keys[1:])])
+    for low, high, season in ((0.9, 1.1, 7), (6.5, 7.5, 52), (28, 31.5, 12), (89, 92.5, 4)):
+        if np.mean((days >= low) & (days <= high)) >= 0.9:
+            return season
+    return None
+
+
+def _iso_time(label):
     try:
-        times = [datetime.datetime.fromisoformat(label) for label in labels]
+        return datetime.datetime.fromisoformat(label)
     except ValueError:
         return None
-    if len({time.tzinfo is None for time in times}) > 1:
-        return None  # naive and zoned times do not compare
-    return times
+
+
+def _month(label):
+    match = re.fullmatch(r"(\d{4})-(\d{2})", label)
+    return (int(match[1]), int(match[2])) if match and 1 <= int(match[2]) <= 12 else None
+
+
+def _quarter(label):
+    match = re.fullmatch(r"(\d{4})[ -]?Q([1-4])", label, flags=re.IGNORECASE)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+# The forms a time label may take, each with its parser (None: not this form); all
+# labels of a column take the form of its first.
+TIME_FORMATS = {
+    "numbers": _number,
+    "ISO 8601 dates or times (2020-01-31, 2020-01-31T12:00)": _iso_time,
+    "months (2020-01)": _month,
+    "quarters (2020Q1)": _quarter,
+}
 
 
 def _parse(path, names, columns, lines):
@@ -226,8 +279,9 @@ def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, mis
         delimiter: The one-character field delimiter. Default: `","`.
         time_column: The name of a column of dates, times or numbers that
             orders the rows; it must increase down the file and is never a
-            numeric column of the result. Labels that are neither numbers nor
-            ISO 8601 dates/times are kept unchecked. Default: `None`.
+            numeric column of the result. Its labels are numbers, ISO 8601 dates
+            or times, months (`2020-01`) or quarters (`2020Q1`), all of one form
+            (`TIME_FORMATS`); any other label is an error. Default: `None`.
         columns: The names of the numeric columns to read, or `None` (the
             default) for every column except `time_column`.
         missing: What to do with a row that has an empty, `nan`, infinite or
@@ -284,7 +338,7 @@ def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, mis
     times = None
     if time_column is not None:
         index = header.index(time_column)
-        times = _time_labels(path, time_column, [row[index] for row in rows], lines)
+        times, kind, keys = _time_labels(path, time_column, [row[index] for row in rows], lines)
     names = tuple(columns)
     cells = [[row[header.index(name)] for row in rows] for name in names]
     values, good = _parse(path, names, cells, lines)
@@ -296,6 +350,7 @@ def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, mis
         times=None if times is None else tuple(times[i] for i in keep),
         rows_dropped=len(lines) - len(keep),
         rows_filled=int((~good).any(axis=1).sum()) if missing == "ffill" else 0,
+        season=None if times is None else season_of(kind, [keys[i] for i in keep]),
     )
 
 
@@ -343,13 +398,14 @@ def forecast_windows(features, target, window, horizon=1):
 def load_csv(
     path,
     target,
-    window=12,
+    window=None,
     *,
     horizon=1,
     features=None,
     time_column=None,
     missing="error",
     delimiter=",",
+    season=None,
 ):
     """A CSV file's rows as windows forecasting column `target`, split in time order.
 
@@ -361,7 +417,8 @@ def load_csv(
     Args:
         path: The CSV file, with a header row (see `read_csv_columns`).
         target: The name of the column to forecast; it need not be a feature.
-        window: Rows per sample. Default: 12.
+        window: Rows per sample, or `None` (the default): 12, or one more than the
+            season where that is longer.
         horizon: How many rows ahead the target lies. Default: 1.
         features: The feature columns' names, or `None` (the default) for
             every column except `time_column`.
@@ -370,6 +427,10 @@ def load_csv(
         missing: `"error"` (default), `"drop"` or `"ffill"`; see
             `read_csv_columns`.
         delimiter: The field delimiter. Default: `","`.
+        season: The number of rows in one season (12 for monthly rows of a yearly
+            cycle), or `None` (the default): the one the time column's spacing
+            plainly shows (`season_of`), if any. It gives the seasonal-naive
+            forecast and the default window.
 
     Returns:
         A dict: the float32 arrays `x_train`, `y_train`, `x_val`, `y_val`,
@@ -378,7 +439,11 @@ def load_csv(
         window's last row; with `time_column`, `time_train`, `time_val`,
         `time_test`, the time label of each sample's target row; and
         `feature_names`, `target`, `target_feature_index` (the target's index
-        among the features, or `None`), `horizon`, `rows_dropped`, `rows_filled`.
+        among the features, or `None`), `horizon`, `rows_dropped`, `rows_filled`;
+        `season` (or `None`) and `season_source` (`"given"`, `"time column"` or
+        `None`); with a season, `seasonal_naive_val` and `seasonal_naive_test`
+        (N, 1), the target one season (or a whole number of seasons, at least
+        `horizon` rows) before each sample's target row.
 
     Example:
 
@@ -397,8 +462,11 @@ def load_csv(
     """
     owner = "load_csv"
     feature_names = _column_names(owner, "features", features)
-    window = arguments.positive_int(owner, "window", window)
+    if window is not None:
+        window = arguments.positive_int(owner, "window", window)
     horizon = arguments.positive_int(owner, "horizon", horizon)
+    if season is not None:
+        season = arguments.positive_int(owner, "season", season)
     if target == time_column:
         raise ValueError(
             f"{path}: the target {target!r} is the time column; forecast another column"
@@ -411,6 +479,10 @@ def load_csv(
     )
     if feature_names is None:
         feature_names = list(table.names)
+    source = "given" if season is not None else ("time column" if table.season else None)
+    season = season or table.season
+    if window is None:
+        window = max(12, season + 1) if season else 12
     if target not in table.names:
         known = ", ".join(([time_column] if time_column else []) + feature_names)
         raise ValueError(f"{path}: no column {target!r}; the columns are {known}")
@@ -428,6 +500,9 @@ def load_csv(
     )
     order = np.arange(len(x))
     parts = chronological_split(str(path), order, order, VALIDATION_FRACTION, TEST_FRACTION)
+    target_values = table.values[:, table.names.index(target)]
+    # A whole number of seasons back, at least `horizon` rows: a value known at forecast time.
+    lag = season * ((horizon - 1) // season + 1) if season else None
     task = {}
     for split in _SPLITS:
         picked = parts[f"x_{split}"]
@@ -435,12 +510,17 @@ def load_csv(
             task[f"{name}_{split}"] = array[picked].astype("float32")
         if table.times is not None:
             task[f"time_{split}"] = np.asarray(table.times)[rows[picked]]
+        if lag and split != "train" and (rows[picked] - lag >= 0).all():
+            naive = target_values[rows[picked] - lag, None]
+            task[f"seasonal_naive_{split}"] = naive.astype("float32")
     return {
         **task,
         "feature_names": feature_names,
         "target": target,
         "target_feature_index": feature_names.index(target) if target in feature_names else None,
         "horizon": horizon,
+        "season": season,
+        "season_source": source,
         "rows_dropped": table.rows_dropped,
         "rows_filled": table.rows_filled,
     }

@@ -7,7 +7,8 @@ time axis, (N, T, O) or (N, T), for the many-to-many tasks.
 
 User files (regression):
 
-- **CSV** with a header row (`keras_rnnkit.data.csv_files`): `target` names
+- **CSV** (`.csv`, `.txt`; `.tsv`: tab-separated unless `delimiter` says otherwise)
+  with a header row (`keras_rnnkit.data.csv_files`): `target` names
   the column to forecast; the features are the columns named in `features`,
   by default every column except `time_column` (dates or numbers that order
   the rows, checked to increase, never a feature). Each sample is a window of
@@ -228,15 +229,19 @@ def load_npz(path):
     return {key: task[key] for key in ARRAYS}
 
 
-def load_file(path, target=None, window=12, **csv_options):
+# The suffixes of delimited text files, with each one's default delimiter.
+TEXT_SUFFIXES = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+
+
+def load_file(path, target=None, window=None, **csv_options):
     """A user's CSV or NPZ file (see the module's docstring for the formats).
 
     Args:
-        path: A `.csv` or `.npz` file.
+        path: A `.csv`, `.tsv`, `.txt` or `.npz` file.
         target: CSV only, and needed there: the column to forecast.
-        window: CSV only: rows per sample. Default: 12.
+        window: CSV only: rows per sample, or `None` (the default): see `load_csv`.
         **csv_options: CSV only: `horizon`, `features`, `time_column`,
-            `missing`, `delimiter` of `keras_rnnkit.data.csv_files.load_csv`.
+            `missing`, `delimiter`, `season` of `keras_rnnkit.data.csv_files.load_csv`.
 
     Returns:
         The task dict: the six split arrays, and for a CSV file the extra keys
@@ -249,11 +254,12 @@ def load_file(path, target=None, window=12, **csv_options):
         if csv_options:
             raise ValueError(f"{path}: {', '.join(csv_options)} apply to CSV files only")
         return load_npz(path)
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() in TEXT_SUFFIXES:
         if target is None:
             raise ValueError("a CSV file needs --target COLUMN, the column to forecast")
+        csv_options.setdefault("delimiter", TEXT_SUFFIXES[path.suffix.lower()])
         return load_csv(path, target, window, **csv_options)
-    raise ValueError(f"{path}: expected a .csv or .npz file")
+    raise ValueError(f"{path}: expected a .csv, .tsv, .txt or .npz file")
 
 
 def output_units(data, problem):

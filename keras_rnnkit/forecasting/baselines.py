@@ -101,13 +101,15 @@ def series_feature(task):
     return task.get("target_feature_index")
 
 
-def regression_baselines(task):
-    """`{name: test MSE}` of the baselines that fit a regression task, in raw units.
+def regression_baselines(task, split="test"):
+    """`{name: MSE on split}` of the baselines that fit a regression task, in raw units.
 
     Always the training targets' mean; for a forecast of a series (see
-    `series_feature`, or a task with `persistence_test`), persistence; and
+    `series_feature`, or a task with `persistence_test`), persistence; with a
+    season (a task with `seasonal_naive_test`), the seasonal-naive forecast; and
     where the inputs are that one series alone, least-squares AR(p) with p
-    the window length, fitted on the training windows.
+    the window length, fitted on the training windows. `split` is `"test"` (the
+    default) or `"val"`.
 
     Example:
 
@@ -120,19 +122,26 @@ def regression_baselines(task):
     >>> sorted(regression_baselines(task))
     ['AR(4)', 'persistence', 'training mean']
     """
-    y_train, y_test = np.asarray(task["y_train"]), np.asarray(task["y_test"])
+    if split not in ("test", "val"):
+        raise ValueError(
+            f"regression_baselines: `split` must be one of 'test', 'val'. Received: split={split!r}"
+        )
+    y_train, y_scored = np.asarray(task["y_train"]), np.asarray(task[f"y_{split}"])
+    x_scored = task[f"x_{split}"]
 
     def mse(forecast):
-        return float(np.mean((np.asarray(forecast, "float64") - y_test) ** 2))
+        return float(np.mean((np.asarray(forecast, "float64") - y_scored) ** 2))
 
     scores = {"training mean": mse(y_train.mean(axis=0))}
     feature = series_feature(task)
-    if "persistence_test" in task:
-        scores["persistence"] = mse(task["persistence_test"])
+    if f"persistence_{split}" in task:
+        scores["persistence"] = mse(task[f"persistence_{split}"])
     elif feature is not None:
-        scores["persistence"] = mse(persistence(task["x_test"], feature))
+        scores["persistence"] = mse(persistence(x_scored, feature))
+    if f"seasonal_naive_{split}" in task:
+        scores[f"seasonal naive ({task['season']})"] = mse(task[f"seasonal_naive_{split}"])
     if feature is not None and task["x_train"].shape[-1] == 1 and y_train.ndim == 2:
         order = task["x_train"].shape[1]
         model = LeastSquaresAR(order, feature).fit(task["x_train"], y_train)
-        scores[f"AR({order})"] = mse(model.predict(task["x_test"]))
+        scores[f"AR({order})"] = mse(model.predict(x_scored))
     return scores

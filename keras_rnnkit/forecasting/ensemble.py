@@ -36,10 +36,11 @@ def fit_members(members, x, y, **fit_options):
             first one's optimizer configuration is used for all.
         x, y: The training inputs and targets, as for `Model.fit`.
         **fit_options: Passed to `Model.fit` (`epochs`, `batch_size`,
-            `callbacks`, `verbose`, ...).
+            `callbacks`, `verbose`, `validation_data` as `(x_val, y_val)`, ...).
 
     Returns:
-        The `History` of the fit; its `loss` is the sum of the members' losses.
+        The `History` of the fit; its `loss` (and `val_loss`) is the sum of the
+        members' losses.
 
     Example:
 
@@ -59,11 +60,16 @@ def fit_members(members, x, y, **fit_options):
         raise ValueError("fit_members: `members` must hold at least one compiled model")
     if len(members) == 1:
         return members[0].fit(x, y, **fit_options)
+    if fit_options.get("validation_data") is not None:
+        # Each member is scored on the same validation targets; `val_loss` is their sum.
+        x_val, y_val, *weights = fit_options["validation_data"]
+        fit_options["validation_data"] = (x_val, [y_val] * len(members), *weights)
     return _stacked(members).fit(x, [y] * len(members), **fit_options)
 
 
 def average(members, name="ensemble"):
-    """One model whose output is the mean of the members' outputs, compiled like the first.
+    """One model whose output is the mean of the members' outputs, compiled like the first
+    (its loss, its metrics and a fresh optimizer of the same configuration).
 
     The members are nested inside it, so it saves and loads as one `.keras`
     file and takes the same inputs as each member.
@@ -86,5 +92,6 @@ def average(members, name="ensemble"):
     mean = keras.layers.Average(name="mean")(outputs) if len(outputs) > 1 else outputs[0]
     model = keras.Model(inputs, mean, name=name)
     if getattr(first, "optimizer", None) is not None and getattr(first, "loss", None):
-        model.compile(_fresh_optimizer(first), loss=first.loss, metrics=None)
+        metrics = (first.get_compile_config() or {}).get("metrics")
+        model.compile(_fresh_optimizer(first), loss=first.loss, metrics=metrics)
     return model
