@@ -8,22 +8,33 @@ saved model may hold. The applications built on it (`data`, `forecasting`,
 """
 
 import importlib as _importlib
-
-# First: with no backend installed, one line naming the extra to install (see the module).
-from keras_rnnkit import _backend_check as _backend_check
-from keras_rnnkit import constraints as constraints
-from keras_rnnkit import initializers as initializers
-from keras_rnnkit import losses as losses
-from keras_rnnkit import regularizers as regularizers
-from keras_rnnkit import training as training
-from keras_rnnkit.layers import TDNN as TDNN
-from keras_rnnkit.layers import ElmanCell as ElmanCell
-from keras_rnnkit.layers import ElmanRNN as ElmanRNN
-from keras_rnnkit.layers import JordanCell as JordanCell
-from keras_rnnkit.layers import JordanRNN as JordanRNN
-from keras_rnnkit.layers import TDNNCell as TDNNCell
+import sys as _sys
 
 __version__ = "0.1.0"
+
+
+def _run_as_the_command_line():
+    """Whether this process is `python -m keras_rnnkit`. Its `__main__` hands over to the
+    command line at once, which loads the library after parsing the line and quieting the
+    backend's log lines; loading the core here first would print those lines."""
+    argv = list(getattr(_sys, "orig_argv", ()))
+    return "-m" in argv and argv[argv.index("-m") + 1 :][:1] == [__name__]
+
+
+if not _run_as_the_command_line():
+    # First: with no backend installed, one line naming the extra to install (see the module).
+    from keras_rnnkit import _backend_check as _backend_check
+    from keras_rnnkit import constraints as constraints
+    from keras_rnnkit import initializers as initializers
+    from keras_rnnkit import losses as losses
+    from keras_rnnkit import regularizers as regularizers
+    from keras_rnnkit import training as training
+    from keras_rnnkit.layers import TDNN as TDNN
+    from keras_rnnkit.layers import ElmanCell as ElmanCell
+    from keras_rnnkit.layers import ElmanRNN as ElmanRNN
+    from keras_rnnkit.layers import JordanCell as JordanCell
+    from keras_rnnkit.layers import JordanRNN as JordanRNN
+    from keras_rnnkit.layers import TDNNCell as TDNNCell
 
 # The applications, loaded on first use. The first three are listed by `dir()`; `tuning`
 # and `export` need optional dependencies (keras-tuner, TensorFlow's converters), so they

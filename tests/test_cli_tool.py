@@ -125,6 +125,21 @@ def test_a_command_without_a_backend_fails_in_one_line():
     )
 
 
+def test_python_dash_m_keras_rnnkit_is_as_quiet_as_the_rnnkit_script():
+    """`python -m keras_rnnkit --help` prints the help and nothing else: the package does
+    not load the core (and the backend's log lines) before handing over to the command line."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "keras_rnnkit", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"},
+    )
+    assert completed.returncode == 0
+    assert completed.stderr == ""
+    assert completed.stdout.startswith("usage: rnnkit")
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
