@@ -413,7 +413,7 @@ def _gradients(args):
             monitor.plot(staging / "gradient_flow.png")
             written = "Plot gradient_flow.png and gradient_norms.json"
         except ImportError:  # no matplotlib: the norms are still worth having
-            print("(plot skipped: install matplotlib, e.g. pip install 'keras-rnnkit[plot]')")
+            print("(plot skipped: install matplotlib: pip install matplotlib)")
             written = "gradient_norms.json"
         record = {**facts, "state_gradient_norms": norms}
         (staging / "gradient_norms.json").write_text(json.dumps(record, indent=2))
@@ -436,7 +436,7 @@ def _plots(folder, histories, forecasts, task):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("(plots skipped: install matplotlib, e.g. pip install 'keras-rnnkit[plot]')")
+        print("(plots skipped: install matplotlib: pip install matplotlib)")
         return False
     figure, axis = plt.subplots(figsize=(7, 4), constrained_layout=True)
     for family, losses in histories.items():

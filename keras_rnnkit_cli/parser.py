@@ -10,9 +10,9 @@ import textwrap
 
 from keras_rnnkit_cli import catalog
 
-# The docs site (mkdocs.yml's site_url): the help points here, not at files that an
-# installed wheel does not have.
-DOCS = "https://keras-rnnkit.github.io/keras-rnnkit/"
+# The guides, docs/*.md of the source repository (mkdocs.yml's repo_url): pages that exist
+# wherever the command runs, where the docs site is built only from a checkout.
+DOCS = "https://github.com/keras-rnnkit/keras-rnnkit/blob/main/docs/"
 
 
 def _model_help(recurrent_only=False):
@@ -231,7 +231,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="rnnkit",
         description="Elman, Jordan and TDNN networks for Keras 3.",
-        epilog=f"Documentation: {DOCS}",
+        epilog=f"Documentation: the guides in {DOCS} (from a checkout, mkdocs build builds them "
+        "as a site: pip install -e '.[docs]')",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
@@ -250,7 +251,7 @@ def build_parser():
             "Train an Elman, a Jordan and a TDNN forecaster on the yearly sunspot series "
             "(train 1700-1920, test 1921-1955 and 1956-1979) and print their test ARV beside "
             "the linear AR(12) and AR(9) models and persistence. Writes the models, "
-            f"metrics.json and (with matplotlib) plots to --out. See {DOCS}forecasting/."
+            f"metrics.json and (with matplotlib) plots to --out. See {DOCS}forecasting.md."
         ),
     )
     demo.add_argument(
@@ -289,7 +290,7 @@ def build_parser():
             "norm of the loss gradient with respect to the recurrent state at every time step "
             "(keras_rnnkit.training.GradientFlowMonitor, on validation samples). Writes "
             "gradient_norms.json and (with matplotlib) gradient_flow.png to --out, and warns "
-            f"when the gradient vanishes or explodes. See {DOCS}training/."
+            f"when the gradient vanishes or explodes. See {DOCS}training.md."
             + _built_in_tasks_help()
             + _FILES_HELP
         ),
@@ -310,7 +311,7 @@ def build_parser():
             "(keras_rnnkit.tuning; needs the [tuner] extra): trials train on the training "
             "split, are ranked by validation loss, and the best is scored on the test split. "
             "Run again with the same --directory to resume an interrupted search; "
-            f"--overwrite deletes the earlier trials and starts afresh. See {DOCS}tuning/."
+            f"--overwrite deletes the earlier trials and starts afresh. See {DOCS}tuning.md."
             + _built_in_tasks_help()
         ),
     )
@@ -361,7 +362,7 @@ def build_parser():
             "--batch-size; a while loop, or unrolled for --time-steps; or with --streaming "
             "the single-step model), or an ONNX file (dynamic batch and time). Needs the "
             "TensorFlow backend; TFLite and ONNX need the [export] extra. Writes atomically "
-            f"and refuses an existing --out without --overwrite. See {DOCS}deployment/."
+            f"and refuses an existing --out without --overwrite. See {DOCS}deployment.md."
         ),
     )
     export.add_argument("model", help="a .keras file")

@@ -8,7 +8,7 @@ def digit_sequences(validation_fraction=0.2, test_fraction=0.2, seed=0):
 
     The 1,797 images of `sklearn.datasets.load_digits` (the UCI "Optical
     Recognition of Handwritten Digits" test set, shipped inside scikit-learn;
-    install it with `pip install "keras-rnnkit[datasets]"`) are read top to
+    install it with `pip install scikit-learn`) are read top to
     bottom, one pixel row per time step, pixel values scaled from [0, 16] to
     [0, 1]. The label is the digit: classify the whole sequence (many-to-one).
     The samples are shuffled with `seed`, then split, stratified by class, so
@@ -35,7 +35,7 @@ def digit_sequences(validation_fraction=0.2, test_fraction=0.2, seed=0):
     except ImportError:
         raise ImportError(
             "digit_sequences reads scikit-learn's bundled digits; install it with "
-            'pip install "keras-rnnkit[datasets]" (or pip install scikit-learn)'
+            "pip install scikit-learn (the [datasets] extra of keras-rnnkit)"
         ) from None
     digits = load_digits()
     x = (digits.images / 16.0).astype("float32")

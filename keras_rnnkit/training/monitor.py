@@ -254,7 +254,7 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         Each panel shows $\lVert \partial L / \partial h_t \rVert$ against the
         time step t on a log scale; the curves are coloured from the first
         epoch to the last, read on the colour bar. Needs matplotlib
-        (`pip install keras-rnnkit[plot]`).
+        (`pip install matplotlib`).
 
         Args:
             title: Title of the figure, above the panels, which are then
@@ -271,7 +271,7 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             import matplotlib.ticker
         except ImportError as error:
             raise ImportError(
-                "GradientFlowMonitor.figure needs matplotlib: pip install 'keras-rnnkit[plot]'"
+                "GradientFlowMonitor.figure needs matplotlib: pip install matplotlib"
             ) from error
         if not self.state_gradient_norms:
             raise ValueError("GradientFlowMonitor.figure: nothing recorded yet; train first.")
