@@ -80,12 +80,16 @@ def test_an_interrupted_command_ends_with_one_line(monkeypatch, capsys):
 def test_ctrl_c_during_training_leaves_no_output_and_one_line(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--model", "elman", "--task", "xor", "--epochs", "100000", "--units", "4"]
+    argv += ["--patience", "100000"]  # it never ends on its own
     process = subprocess.Popen(
         _rnnkit(*argv, "--out", str(out)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
+        # As a terminal's Ctrl-C finds it: a job started in the background (CI, nohup)
+        # inherits SIGINT ignored, and Python then keeps ignoring it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # Interrupted while it trains: after its first epoch line.
