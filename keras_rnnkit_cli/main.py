@@ -3,6 +3,7 @@
 import contextlib
 import logging
 import os
+import signal
 import sys
 
 from keras_rnnkit_cli.checks import early_errors
@@ -41,6 +42,25 @@ def _native_stderr_silenced():
         os.close(saved)
 
 
+def _end_at_once_on_interrupt(command):
+    """Run as the program, Ctrl-C ends the process at once, with one line and exit code 130.
+
+    A `KeyboardInterrupt` unwinding through the backend's native code, stopped mid-step,
+    can crash the process (SIGSEGV, SIGABRT) instead. Ending at once is as safe as a kill:
+    outputs are staged and moved into place whole, so none is left half-written.
+    """
+
+    def handler(signum, frame):
+        os.write(2, f"rnnkit {command}: interrupted; nothing was written\n".encode())
+        try:
+            sys.stdout.flush()
+        except (OSError, RuntimeError):  # a write of the main thread was interrupted
+            pass
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, handler)
+
+
 def main(argv=None):
     """Runs `rnnkit` with `argv` (default: the process's arguments); returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -53,6 +73,8 @@ def main(argv=None):
         return 1
     if not args.debug:
         _quiet_backends()
+        if argv is None and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            _end_at_once_on_interrupt(args.command)
     try:
         # Imports keras and its backend: only now, after the environment is set.
         with contextlib.nullcontext() if args.debug else _native_stderr_silenced():
@@ -60,16 +82,11 @@ def main(argv=None):
 
         return cli.COMMANDS[args.command](args)
     except KeyboardInterrupt:
+        # Called from Python (the program itself ends at once: `_end_at_once_on_interrupt`).
         if args.debug:
             raise
         # Outputs are staged and moved into place whole: an interrupted run leaves none.
         print(f"rnnkit {args.command}: interrupted; nothing was written", file=sys.stderr)
-        if argv is None:
-            # Run as the program: end now. The backend's threads, stopped mid-step, can
-            # abort the interpreter's shutdown (SIGABRT instead of the exit code).
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
         return 130
     except (ValueError, OSError, RuntimeError, ImportError) as error:
         if args.debug:
