@@ -6,6 +6,8 @@ targets, in raw units, so their scores sit beside the networks' in one table.
 
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
+
 
 def _window_column(owner, x, feature_index):
     x = np.asarray(x, "float64")
@@ -122,10 +124,7 @@ def regression_baselines(task, split="test"):
     >>> sorted(regression_baselines(task))
     ['AR(4)', 'persistence', 'training mean']
     """
-    if split not in ("test", "val"):
-        raise ValueError(
-            f"regression_baselines: `split` must be one of 'test', 'val'. Received: split={split!r}"
-        )
+    arguments.one_of("regression_baselines", "split", split, ("test", "val"))
     y_train, y_scored = np.asarray(task["y_train"]), np.asarray(task[f"y_{split}"])
     x_scored = task[f"x_{split}"]
 
