@@ -81,15 +81,17 @@ def test_ctrl_c_during_training_leaves_no_output_and_one_line(tmp_path):
     out = tmp_path / "run"
     argv = ["train", "--model", "elman", "--task", "xor", "--epochs", "100000", "--units", "4"]
     argv += ["--patience", "100000"]  # it never ends on its own
+    # As a terminal's Ctrl-C finds it: a job started in the background (CI, nohup)
+    # inherits SIGINT ignored, and Python then keeps ignoring it. The child restores it
+    # itself: a `preexec_fn` would fork through Python, which JAX warns against.
+    restored = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    restored += "runpy.run_module('keras_rnnkit_cli', run_name='__main__', alter_sys=True)"
     process = subprocess.Popen(
-        _rnnkit(*argv, "--out", str(out)),
+        [sys.executable, "-c", restored, *argv, "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "KERAS_BACKEND": keras.backend.backend()},
-        # As a terminal's Ctrl-C finds it: a job started in the background (CI, nohup)
-        # inherits SIGINT ignored, and Python then keeps ignoring it.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         # Interrupted while it trains: after its first epoch line.
