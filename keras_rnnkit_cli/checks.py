@@ -4,8 +4,12 @@
 so that a mistyped path or number is reported at once, in one line.
 """
 
+import csv
 import pathlib
 import zipfile
+
+# The files read as delimited text, and the delimiter each has by default.
+TEXT_DELIMITERS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
 
 def early_errors(args):
@@ -24,6 +28,62 @@ def _training_errors(args):
         raise ValueError(f"--horizon must be at least 1; received {args.horizon}")
     if args.data is not None and not pathlib.Path(args.data).is_file():
         raise ValueError(f"{args.data}: no such file")
+    if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:
+        _text_file_errors(args)
+
+
+def _header_and_first_row(args):
+    """The header and the first data row of `--data` (empty lists where it has none)."""
+    path = pathlib.Path(args.data)
+    delimiter = args.delimiter or TEXT_DELIMITERS[path.suffix.lower()]
+    delimiter = "\t" if delimiter == "\\t" else delimiter
+    if len(delimiter) != 1:
+        return [], []  # the library says what a delimiter must be
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = [name.strip() for name in next(reader, [])]
+            return header, [cell.strip() for cell in next(reader, [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return [], []  # the library reports a file it cannot read, naming the line
+
+
+def _text_file_errors(args):
+    """The target column must be named, and be one of the header's."""
+    header, _ = _header_and_first_row(args)
+    if not header:
+        return
+    columns = ", ".join(header)
+    if args.target is None:
+        raise ValueError(
+            f"{args.data}: --target COLUMN names the column to forecast; the columns are {columns}"
+        )
+    if args.target not in header:
+        raise ValueError(f"{args.data}: no column {args.target!r}; the columns are {columns}")
+
+
+def time_column_of(args):
+    """The `--time-column` of `train` or `gradients` on a text file, or else its first column
+    when that holds labels, not numbers (`1959Q1`, `2020-01-31`); `None` for neither.
+
+    A first column of labels is the time in nearly every file a user exports
+    (spreadsheets, statistics offices); the library then parses its labels or
+    refuses them in one line. With `--features`, the columns are the user's choice.
+    """
+    if args.command not in ("train", "gradients") or args.data is None:
+        return None
+    if args.time_column is not None or args.features is not None:
+        return args.time_column
+    if pathlib.Path(args.data).suffix.lower() not in TEXT_DELIMITERS:
+        return None
+    header, first = _header_and_first_row(args)
+    if len(header) < 2 or not first or header[0] == args.target:
+        return None
+    try:
+        float(first[0])
+    except ValueError:
+        return header[0] if first[0] else None
+    return None
 
 
 def _export_errors(args):

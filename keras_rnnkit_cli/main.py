@@ -7,6 +7,7 @@ import signal
 import sys
 
 from keras_rnnkit_cli.checks import early_errors
+from keras_rnnkit_cli.checks import time_column_of
 from keras_rnnkit_cli.parser import build_parser
 
 
@@ -66,6 +67,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         early_errors(args)
+        if getattr(args, "time_column", None) is None and time_column_of(args) is not None:
+            args.time_column, args.time_column_found = time_column_of(args), True
     except ValueError as error:
         if args.debug:
             raise

@@ -1,4 +1,8 @@
-"""Serve a SavedModel in a fresh interpreter where keras and keras_rnnkit cannot be imported."""
+"""Serve an export in a fresh interpreter where keras and keras_rnnkit cannot be imported.
+
+A SavedModel is served by TensorFlow; a TFLite file by LiteRT and an ONNX file by
+ONNX Runtime, where TensorFlow cannot be imported either.
+"""
 
 import os
 import subprocess
@@ -16,7 +20,10 @@ import importlib.abc
 import importlib.machinery
 import sys
 
+form, artifact, *stems = sys.argv[1:]
 BLOCKED = ("keras", "keras_rnnkit", "tf_keras")
+if form != "savedmodel":
+    BLOCKED += ("tensorflow",)
 
 
 class Refuse(importlib.abc.Loader):
@@ -37,7 +44,6 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 
 import numpy as np
-import tensorflow as tf
 
 for blocked in BLOCKED:
     try:
@@ -47,12 +53,31 @@ for blocked in BLOCKED:
     else:
         raise SystemExit(f"{blocked} could be imported")
 
-saved_model, *stems = sys.argv[1:]
-served = tf.saved_model.load(saved_model)
+if form == "onnx":
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(artifact)
+    name = session.get_inputs()[0].name
+    serve = lambda x: session.run(None, {name: x})[0]
+elif form == "tflite":
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=artifact).get_signature_runner("serve")
+    key = next(iter(runner.get_input_details()))
+    # Its batch is fixed (1 by default): one sample at a time.
+    serve = lambda x: np.concatenate(
+        [list(runner(**{key: x[i : i + 1]}).values())[0] for i in range(len(x))]
+    )
+else:
+    import tensorflow as tf
+
+    served = tf.saved_model.load(artifact)
+    serve = lambda x: served.serve(tf.constant(x)).numpy()
+
 for stem in stems:
     x = np.load(stem + ".x.npy")
-    np.save(stem + ".served.npy", served.serve(tf.constant(x)).numpy())
-    if hasattr(served, "step"):
+    np.save(stem + ".served.npy", serve(x))
+    if form == "savedmodel" and hasattr(served, "step"):
         # One step at a time, the states carried by the caller.
         states = served.initial_state(tf.constant(x.shape[0]))
         outputs = []
@@ -67,8 +92,11 @@ if leaked:
 """
 
 
-def serve_without_keras(saved_model, inputs, workdir):
-    """Serves `saved_model` on each array of `inputs` in a process without keras.
+def serve_without_keras(artifact, inputs, workdir, form="savedmodel"):
+    """Serves `artifact` on each array of `inputs` in a process without keras.
+
+    `form` is "savedmodel" (served by TensorFlow), "tflite" or "onnx" (served
+    where TensorFlow cannot be imported either).
 
     Returns one dict per input: "served" (the `serve` signature's output) and,
     when the SavedModel has a `step` signature, "stepped": (B, T, ...) the
@@ -83,7 +111,7 @@ def serve_without_keras(saved_model, inputs, workdir):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("PYTHONPATH", None)
     completed = subprocess.run(
-        [sys.executable, "-c", SERVE_WITHOUT_KERAS, str(saved_model), *stems],
+        [sys.executable, "-c", SERVE_WITHOUT_KERAS, form, str(artifact), *stems],
         cwd=workdir,
         env=env,
         capture_output=True,

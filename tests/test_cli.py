@@ -230,7 +230,7 @@ def test_train_on_an_npz_file(tmp_path):
     "extra,message",
     [
         (["--data", "missing.csv", "--target", "a"], "no such file"),
-        (["--data", "{csv}"], "needs --target COLUMN"),
+        (["--data", "{csv}"], "--target COLUMN names the column to forecast; the columns are a, b"),
         (["--data", "{csv}", "--target", "zzz"], "no column 'zzz'"),
         (["--data", "{json}"], "expected a .csv, .tsv, .txt or .npz file"),
     ],

@@ -147,11 +147,22 @@ def test_python_dash_m_keras_rnnkit_is_as_quiet_as_the_rnnkit_script():
         (["train", "--task", "adding", "--window", "2"], "--window must be at least 3"),
         (["gradients", "--task", "adding", "--horizon", "0"], "--horizon must be at least 1"),
         (["export", "no-such.keras", "--format", "onnx"], "expected a saved model file"),
+        (
+            ["train", "--data", "{tsv}"],
+            "--target COLUMN names the column to forecast; the columns are day, sales",
+        ),
+        (
+            ["train", "--data", "{tsv}", "--target", "Sales"],
+            "no column 'Sales'; the columns are day, sales",
+        ),
     ],
 )
 def test_argument_and_file_errors_come_before_any_framework_loads(argv, message, tmp_path):
     """Keras and every backend blocked: the error still arrives, in one line, so the
     user never waits for a backend to learn of a typo."""
+    tsv = tmp_path / "sales.tsv"
+    tsv.write_text("day\tsales\n2020-01-01\t3.5\n")
+    argv = [arg.replace("{tsv}", str(tsv)) for arg in argv]
     if argv[0] != "export":
         argv = [*argv[:1], "--model", "elman", *argv[1:]]
     completed = _run_without(FRAMEWORKS, [*argv, "--out", str(tmp_path / "o")])

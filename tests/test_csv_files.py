@@ -442,7 +442,9 @@ def test_train_tells_how_many_rows_were_dropped(tmp_path, capsys):
         (["--time-column", "date"], "line 5, column 'temp' is empty"),
         (["--time-column", "date", "--horizon", "0"], "--horizon must be at least 1"),
         (["--time-column", "date", "--features", "temp,price"], "no column 'price'"),
-        ([], "column 'date' is not numeric (line 2: '2020-01-01')"),
+        # The first column holds labels: it is the time column unless --features says otherwise.
+        ([], "line 5, column 'temp' is empty"),
+        (["--features", "date,temp"], "column 'date' is not numeric (line 2: '2020-01-01')"),
     ],
 )
 def test_train_refuses_a_bad_csv_file_in_one_line(tmp_path, capsys, extra, message):

@@ -241,6 +241,17 @@ def test_onnx_dynamic_batch_and_length(kind, tmp_path, rng):
         np.testing.assert_allclose(session.run(None, {name: x})[0], to_numpy(model(x)), **TOLERANCE)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_onnx_refuses_a_graph_that_would_demand_a_layers_tensors(tmp_path):
+    # Normalization holds a given mean and variance as tensors: tf2onnx makes them inputs.
+    inputs = keras.Input((None, export_models.D))
+    scaled = keras.layers.Normalization(mean=[1.0] * 3, variance=[4.0] * 3)(inputs)
+    model = keras.Model(inputs, keras_rnnkit.ElmanRNN(2)(scaled))
+    with pytest.raises(ValueError, match=r"export_onnx: the ONNX graph would take 3 inputs "):
+        export_onnx(model, tmp_path / "model.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_export_serving_example_smoke(tmp_path):

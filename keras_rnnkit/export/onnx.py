@@ -41,4 +41,25 @@ def export_onnx(model, path, *, overwrite=False, opset_version=None):
             input_signature=input_signature,
             opset_version=opset_version,
         )
+        _refuse_extra_inputs(staging, len(input_signature))
     return pathlib.Path(path)
+
+
+def _refuse_extra_inputs(onnx_path, expected):
+    """A tensor that a layer holds (not a weight, not a constant of its call) becomes a graph
+    input in tf2onnx; ONNX Runtime would then demand it. Refused, so no such file is written."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    initialized = {tensor.name for tensor in graph.initializer}
+    names = [value.name for value in graph.input if value.name not in initialized]
+    if len(names) > expected:
+        raise ValueError(
+            f"{OWNER}: the ONNX graph would take {len(names)} inputs where the model takes "
+            f"{expected}; the others ({names[expected]!r} first) are tensors that a layer "
+            "holds as attributes (for example a "
+            "keras.layers.Normalization given its mean and variance), which tf2onnx turns into "
+            "inputs. Hold them as weights (add_weight) or make them in `call` (as "
+            "keras.layers.Rescaling does: keras_rnnkit.forecasting.input_standardization); "
+            "nothing was written"
+        )

@@ -94,4 +94,7 @@ def average(members, name="ensemble"):
     if getattr(first, "optimizer", None) is not None and getattr(first, "loss", None):
         metrics = (first.get_compile_config() or {}).get("metrics")
         model.compile(_fresh_optimizer(first), loss=first.loss, metrics=metrics)
+        # Built now, the optimizer is saved with the slots that loading builds: a
+        # model saved before any training then loads without a mismatch warning.
+        model.optimizer.build(model.trainable_variables)
     return model

@@ -4,14 +4,19 @@ A network trains best on standardised values, but a user holds raw ones
 (sunspot numbers, degrees, prices). These pieces put the standardisation into
 the model itself, fitted on the training split only:
 
-- `input_standardization(x_train)`: a `keras.layers.Normalization` with each
-  feature's training mean and variance;
+- `input_standardization(x_train)`: `(x - mean) / sd` with each feature's
+  training mean and standard deviation;
 - `output_unscaling(targets)`: the inverse transform, `z * sd + mean`, on the
   model's output;
 - `LastObserved(feature_indices)`: the last observed value of the target, to
   which a forecaster of the *change* adds its output;
 - `ScaledMeanSquaredError(variance)`: the MSE in units of the training targets'
   variance, which is exactly the loss of training on standardised targets.
+
+Both transforms are `keras.layers.Rescaling` layers, whose statistics live in
+their config as numbers: every export (SavedModel, TFLite, ONNX) folds them into
+its graph as constants. (A `keras.layers.Normalization` given its statistics
+holds them as tensors, which tf2onnx turns into extra graph inputs.)
 """
 
 import keras
@@ -43,8 +48,13 @@ def _moments(values, owner, name):
     return mean, variance
 
 
+def _standard_deviation(variance):
+    # A constant feature has nothing to scale: 1 keeps the values as they are.
+    return np.sqrt(np.where(variance > 0, variance, 1.0))
+
+
 def input_standardization(x_train, name="input_standardization"):
-    """A `Normalization` layer with the per-feature mean and variance of `x_train`.
+    """A layer computing `(x - mean) / sd` with each feature's statistics in `x_train`.
 
     Args:
         x_train: The training inputs, (N, T, D) (or (N, D)); statistics are taken
@@ -52,8 +62,10 @@ def input_standardization(x_train, name="input_standardization"):
         name: The layer's name.
 
     Returns:
-        A `keras.layers.Normalization(axis=-1, mean=..., variance=...)`, whose
-        statistics are stored in its config (so the saved model carries them).
+        A `keras.Sequential` of two `keras.layers.Rescaling`: the first adds
+        `-mean`, the second multiplies by `1 / sd`. The statistics are stored in
+        their configs (so the saved model carries them); a feature constant in
+        `x_train` is only centred.
 
     Example:
 
@@ -64,8 +76,14 @@ def input_standardization(x_train, name="input_standardization"):
     [-1.0, 1.0]
     """
     mean, variance = _moments(x_train, "input_standardization", "x_train")
-    return keras.layers.Normalization(
-        axis=-1, mean=mean.tolist(), variance=variance.tolist(), name=name
+    return keras.Sequential(
+        [
+            keras.layers.Rescaling(1.0, offset=(-mean).tolist(), name=f"{name}_centre"),
+            keras.layers.Rescaling(
+                (1.0 / _standard_deviation(variance)).tolist(), name=f"{name}_scale"
+            ),
+        ],
+        name=name,
     )
 
 
@@ -78,8 +96,9 @@ def output_unscaling(targets, name="output_unscaling"):
         name: The layer's name.
 
     Returns:
-        `(layer, variance)`: a `keras.layers.Normalization(invert=True)` and the
-        per-output variance (for `ScaledMeanSquaredError`).
+        `(layer, variance)`: a `keras.layers.Rescaling(scale=sd, offset=mean)` and
+        the per-output variance (for `ScaledMeanSquaredError`); a constant target
+        has variance 1.
 
     Example:
 
@@ -91,12 +110,9 @@ def output_unscaling(targets, name="output_unscaling"):
     ([10.0, 30.0], [100.0])
     """
     mean, variance = _moments(targets, "output_unscaling", "targets")
-    # A constant target has nothing to scale; 1 keeps the loss finite.
-    variance = np.where(variance > 0, variance, 1.0)
-    layer = keras.layers.Normalization(
-        axis=-1, mean=mean.tolist(), variance=variance.tolist(), invert=True, name=name
-    )
-    return layer, variance
+    sd = _standard_deviation(variance)
+    layer = keras.layers.Rescaling(sd.tolist(), offset=mean.tolist(), name=name)
+    return layer, sd**2
 
 
 def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0):
