@@ -175,28 +175,82 @@ def _load_task(args):
 
 
 def _forecast_kinds(args, task, problem, sequence_output):
-    """What the model forecasts, as `--predict` asks: a list of "level" and/or "change"."""
+    """What the model may forecast, as `--predict` asks: "residual", "change" and/or "level",
+    the default first."""
     from keras_rnnkit.forecasting import series_feature
 
     feature = series_feature(task) if problem == "regression" and not sequence_output else None
-    if args.predict == "change" and feature is None:
+    if args.predict in ("change", "residual") and feature is None:
         raise ValueError(
-            "--predict change needs a forecast of a series that is among the inputs (a CSV "
-            "whose --target is one of its --features, or --task sunspots)"
+            f"--predict {args.predict} needs a forecast of a series that is among the inputs "
+            "(a CSV whose --target is one of its --features, or --task sunspots)"
         )
     if args.predict == "auto":
-        return ["level", "change"] if feature is not None else ["level"]
+        return ["residual", "change", "level"] if feature is not None else ["level"]
     return [args.predict]
 
 
+# Tried on rolling-origin folds once what to forecast is chosen: stronger weight decays.
+WEIGHT_DECAYS = (1e-3, 1e-2)
+
+
+def _settings(kind, weight_decay, units, default_units):
+    """One candidate of the choice, with its name."""
+    name = kind
+    if weight_decay:
+        name += f", weight decay {weight_decay:g}"
+    if units != default_units:
+        name += f", {units} units"
+    return {"name": name, "kind": kind, "weight_decay": weight_decay, "units": units}
+
+
+def _choose_settings(args, task, build, kinds):
+    """The settings to train with, and the record of the choice for metrics.json (None
+    where there was none).
+
+    Where the model forecasts a series (`kinds` has more than "level"), they are chosen
+    on rolling-origin folds of the training samples
+    (`keras_rnnkit.forecasting.selection`): first what to forecast, then, for that,
+    the weight decay (0 or `WEIGHT_DECAYS`) and the size (`--units` or twice as many).
+    """
+    from keras_rnnkit.forecasting.selection import fold_scores
+
+    settings = _settings(kinds[0], 0.0, args.units, args.units)
+    if args.folds == 0 or args.command != "train" or kinds == ["level"]:
+        return settings, None
+    options = dict(folds=args.folds, patience=args.patience, epochs=args.epochs)
+    options.update(batch_size=args.batch_size, verbose=0)
+    if not args.quiet:
+        print(f"choosing the settings on {args.folds} rolling-origin folds of the training rows")
+    stages = [[_settings(kind, 0.0, args.units, args.units) for kind in kinds]]
+    scores = {}
+    for stage in range(2):
+        if stage == 1:
+            kind = settings["kind"]
+            stages.append(
+                [_settings(kind, decay, args.units, args.units) for decay in WEIGHT_DECAYS]
+                + [_settings(kind, 0.0, 2 * args.units, args.units)]
+            )
+        candidates = {candidate["name"]: candidate for candidate in stages[stage]}
+        scores.update(fold_scores(build, candidates, task["x_train"], task["y_train"], **options))
+        settings = candidates.get(min(scores, key=scores.get), settings)
+        if not args.quiet:
+            print("  " + "; ".join(f"{name}: MSE {scores[name]:.4g}" for name in candidates))
+    if not args.quiet:
+        print(f"  chosen: {settings['name']}")
+    return settings, {"folds": args.folds, "mean_fold_mse": scores, "chosen": settings["name"]}
+
+
 def _fit(args, callbacks_for=lambda task: []):
-    """Loads the task, builds the model and trains it: (model, history, task, facts, index).
+    """Loads the task, builds the model and trains it: (model, history, task, facts).
 
     `callbacks_for(task)` gives the training callbacks, which may use the task's
     arrays. A regression model carries its own scaling, fitted on the training
-    split; with `--predict auto` a forecaster of the level and one of the change
-    from the last observed value are both trained, and the one with the lower
-    validation MSE is kept (`index` says which call of `callbacks_for` it had).
+    split. A forecaster of a series forecasts the residual of a linear AR, the
+    change from the last value or the level, as `--predict` says; with `auto`, the
+    choice and its other settings are made on rolling-origin folds of the training
+    samples (`_choose_settings`). `--members` models of those settings are then
+    trained side by side, stopping early on the validation samples, and averaged.
     """
     import keras
 
@@ -212,68 +266,65 @@ def _fit(args, callbacks_for=lambda task: []):
     task, source, problem, sequence_output = _load_task(args)
     outputs = output_units(task, problem)
     kinds = _forecast_kinds(args, task, problem, sequence_output)
-    fits = []
     start = time.perf_counter()
-    for kind in kinds:
-        keras.utils.set_random_seed(args.seed)
-        # One member for `gradients`: its monitor follows one model's states.
-        count = 1 if args.command == "gradients" else args.members
-        members = [
-            build_model(
-                args.model,
-                task["x_train"].shape[1:],
-                outputs,
-                problem=problem,
-                sequence_output=sequence_output,
-                units=args.units,
-                gradient_clip=args.clip,
-                clipnorm=args.clipnorm,
-                learning_rate=args.learning_rate,
-                training_data=(task["x_train"], task["y_train"]),
-                predict_change=kind == "change",
-                target_index=series_feature(task) or 0,
-                name=args.model if count == 1 else f"{args.model}_{index + 1}",
-            )
-            for index in range(count)
-        ]
-        if len(kinds) > 1 and not args.quiet:
-            print(f"training a forecaster of the {kind}")
-        stopping = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=args.patience, restore_best_weights=True
+
+    def build(settings, x_train, y_train, name=args.model):
+        return build_model(
+            args.model,
+            task["x_train"].shape[1:],
+            outputs,
+            problem=problem,
+            sequence_output=sequence_output,
+            units=settings["units"],
+            weight_decay=settings["weight_decay"],
+            gradient_clip=args.clip,
+            clipnorm=args.clipnorm,
+            learning_rate=args.learning_rate,
+            training_data=(x_train, y_train),
+            predict_change=settings["kind"] == "change",
+            ar_order=task["x_train"].shape[1] if settings["kind"] == "residual" else None,
+            target_index=series_feature(task) or 0,
+            name=name,
         )
-        history = fit_members(
-            members,
-            task["x_train"],
-            task["y_train"],
-            validation_data=(task["x_val"], task["y_val"]),
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            verbose=fit_verbosity(args.quiet),
-            # Stops at the first NaN loss; _diverged then refuses the model.
-            callbacks=[keras.callbacks.TerminateOnNaN(), stopping, *callbacks_for(task)],
-        )
-        _diverged(kind if len(kinds) > 1 else None, history, args)
-        model = members[0] if len(members) == 1 else average(members, name=args.model)
-        fits.append((model, history, _stopping_facts(history, stopping, len(members))))
+
+    keras.utils.set_random_seed(args.seed)
+    settings, choice = _choose_settings(args, task, build, kinds)
+    keras.utils.set_random_seed(args.seed)
+    # One member for `gradients`: its monitor follows one model's states.
+    count = 1 if args.command == "gradients" else args.members
+    names = [args.model] if count == 1 else [f"{args.model}_{i + 1}" for i in range(count)]
+    members = [build(settings, task["x_train"], task["y_train"], name) for name in names]
+    stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=args.patience, restore_best_weights=True
+    )
+    history = fit_members(
+        members,
+        task["x_train"],
+        task["y_train"],
+        validation_data=(task["x_val"], task["y_val"]),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=fit_verbosity(args.quiet),
+        # Stops at the first NaN loss; _diverged then refuses the model.
+        callbacks=[keras.callbacks.TerminateOnNaN(), stopping, *callbacks_for(task)],
+    )
+    _diverged(history, args)
+    model = members[0] if count == 1 else average(members, name=args.model)
     facts = {"model": args.model, "data": source, "problem": problem}
     facts["inputs"] = _model_inputs(args, task)
-    index = 0
     if problem == "regression":
-        validation = {
-            kind: float(np.mean((model.predict(task["x_val"], verbose=0) - task["y_val"]) ** 2))
-            for kind, (model, _, _) in zip(kinds, fits)
-        }
-        if not all(math.isfinite(mse) for mse in validation.values()):
+        validation = float(np.mean((model.predict(task["x_val"], verbose=0) - task["y_val"]) ** 2))
+        if not math.isfinite(validation):
             raise ValueError(
                 f"training gave a model whose validation MSE is not finite ({validation}); "
                 "nothing was written. Try a lower --learning-rate or --clip"
             )
-        index = kinds.index(min(validation, key=validation.get))
-        facts.update(forecast=kinds[index], validation_mse=validation)
-    model, history, training = fits[index]
-    facts.update(training=training, parameters=model.count_params())
-    facts["seconds"] = time.perf_counter() - start
-    return model, history, task, facts, index
+        facts.update(validation_mse=validation, forecast=settings["kind"])
+    if choice is not None:
+        facts["choice"] = choice
+    facts.update(training=_stopping_facts(history, stopping, count))
+    facts.update(parameters=model.count_params(), seconds=time.perf_counter() - start)
+    return model, history, task, facts
 
 
 def _stopping_facts(history, stopping, members):
@@ -313,14 +364,13 @@ def _model_inputs(args, task):
     }
 
 
-def _diverged(kind, history, args):
+def _diverged(history, args):
     """Raises if the training loss became NaN or infinite: such a model is not written."""
     losses = history.history.get("loss", [])
     bad = [i for i, loss in enumerate(losses) if not math.isfinite(loss)]
     if bad:
-        which = f" (the forecaster of the {kind})" if kind else ""
         raise ValueError(
-            f"training diverged{which}: the loss became {losses[bad[0]]} in epoch "
+            f"training diverged: the loss became {losses[bad[0]]} in epoch "
             f"{bad[0] + 1}; nothing was written. Try a lower --learning-rate (it was "
             f"{args.learning_rate}) or --clip"
         )
@@ -348,7 +398,7 @@ def _against_baselines_on_validation(task, metrics):
 
     if metrics["problem"] != "regression":
         return None
-    mse = metrics["validation_mse"][metrics["forecast"]]
+    mse = metrics["validation_mse"]
     baselines = regression_baselines(task, split="val")
     best = min(baselines, key=baselines.get)
     record = {"model": mse, "baselines": baselines, "beats_every_baseline": mse < baselines[best]}
@@ -362,7 +412,7 @@ def _against_baselines_on_validation(task, metrics):
 
 
 def _train(args):
-    model, history, task, metrics, _ = _fit(args)
+    model, history, task, metrics = _fit(args)
     test = model.evaluate(task["x_test"], task["y_test"], verbose=0, return_dict=True)
     baselines = _baselines(task, metrics["problem"])
     # A regression model's `loss` is on standardised values; its `mse` is in the data's units.
@@ -403,12 +453,12 @@ def _gradients(args):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GradientFlowWarning)
-        _, _, _, facts, index = _fit(args, callbacks_for=monitor_on_validation_samples)
+        _, _, _, facts = _fit(args, callbacks_for=monitor_on_validation_samples)
     for message in dict.fromkeys(
         str(w.message) for w in caught if w.category is GradientFlowWarning
     ):
         print(f"warning: {message}")
-    monitor = monitors[index]
+    (monitor,) = monitors
     norms = {name: rows.tolist() for name, rows in monitor.state_gradient_norms.items()}
     with _atomic.new_output_folder(args.out, args.overwrite) as staging:
         try:

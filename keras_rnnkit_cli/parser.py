@@ -31,15 +31,22 @@ def _model_help(recurrent_only=False):
     return f"{kind}: {names}, or one registered with keras_rnnkit.models.register_family"
 
 
-def _positive_int(text):
-    """argparse type: a positive integer, refused in one line otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer. Received: {text}")
-    return value
+def _integer_from(lowest, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < lowest:
+            raise argparse.ArgumentTypeError(f"must be a {what} integer. Received: {text}")
+        return value
+
+    parse.__doc__ = f"argparse type: a {what} integer, refused in one line otherwise."
+    return parse
+
+
+_positive_int = _integer_from(1, "positive")
+_non_negative_int = _integer_from(0, "non-negative")
 
 
 def _positive_float(text):
@@ -180,10 +187,19 @@ def _add_training_arguments(parser, default_out, recurrent_only=False):
     )
     parser.add_argument(
         "--predict",
-        choices=("auto", "level", "change"),
+        choices=("auto", "residual", "change", "level"),
         default="auto",
-        help="a forecast of a series: the level, the change from the last value, or auto: "
-        "both, keeping the lower validation MSE (default: %(default)s)",
+        help="a forecast of a series: what a linear AR of the window misses (residual), the "
+        "change from the last value, the level, or auto: the one of the three with the lowest "
+        "MSE on rolling-origin folds of the training rows (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--folds",
+        type=_non_negative_int,
+        default=3,
+        help="train, a forecast of a series: rolling-origin folds of the training rows on "
+        "which --predict auto, the weight decay and the size are chosen; 0: no choice, the "
+        "residual of the AR with --units and no weight decay (default: %(default)s)",
     )
     parser.add_argument(
         "--window",

@@ -95,7 +95,7 @@ def test_ar_baselines_equal_an_independent_least_squares_fit_and_arv_by_hand():
 def test_train_on_a_built_in_task(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--model", "elman", "--task", "sunspots", "--epochs", "2", "--quiet"]
-    assert cli.main([*argv, "--out", str(out), "--clip", "1.0"]) == 0
+    assert cli.main([*argv, "--out", str(out), "--clip", "1.0", "--folds", "2"]) == 0
     assert "elman on sunspots" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["history"]["loss"]) == len(metrics["history"]["val_loss"]) == 2
@@ -107,11 +107,13 @@ def test_train_on_a_built_in_task(tmp_path, capsys):
     expected = np.mean((task["y_test"] - task["x_test"][:, -1].astype("float64")) ** 2)
     assert baselines["MSE of persistence"] == pytest.approx(expected, rel=1e-6)
     assert "MSE of AR(12)" in baselines
-    # --predict auto: a forecaster of the level and one of the change, the one
-    # with the lower validation MSE kept.
-    validation = metrics["validation_mse"]
-    assert set(validation) == {"level", "change"}
-    assert metrics["forecast"] == min(validation, key=validation.get)
+    # --predict auto: the residual of the AR, the change or the level, then a weight
+    # decay and a size, each scored on rolling-origin folds; the lowest mean is kept.
+    scores = metrics["choice"]["mean_fold_mse"]
+    assert {"residual", "change", "level"} < set(scores) and len(scores) == 6
+    chosen = min(scores, key=scores.get)
+    assert metrics["choice"]["chosen"] == chosen and metrics["choice"]["folds"] == 2
+    assert metrics["forecast"] == chosen.split(",")[0]
     # The saved model takes and returns sunspot numbers: its MSE on raw windows,
     # in a fresh process, is the reported one.
     script = (

@@ -40,10 +40,12 @@ def test_each_export_of_a_trained_forecaster_serves_its_raw_values(tmp_path):
     target, driver = _series_with_a_feature(csv)
     run = tmp_path / "run"
     argv = ["train", "--data", str(csv), "--target", "sales", "--model", "elman"]
-    argv += ["--epochs", "2", "--members", "2", "--quiet", "--out", str(run)]
+    # --folds 0: the default forecaster, the residual of a linear AR (a layer of its own).
+    argv += ["--epochs", "2", "--members", "2", "--folds", "0", "--quiet", "--out", str(run)]
     assert cli.main(argv) == 0
     inputs = json.loads((run / "metrics.json").read_text())["inputs"]
     assert inputs["time_column"] == "month"  # the first column, found
+    assert json.loads((run / "metrics.json").read_text())["forecast"] == "residual"
     # Raw windows of the file's last rows, the features in the recorded order.
     columns = {"sales": target, "driver": driver}
     rows = np.stack([columns[name] for name in inputs["features"]], axis=-1)

@@ -230,5 +230,90 @@ def test_last_observed_and_loss_reject_bad_arguments():
     x[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match=r"input_standardization: `x_train` holds NaN"):
         in_raw_units(_core(6, 2), x, y)
-    with pytest.raises(ValueError, match=r"`predict_change` needs problem='regression'"):
+    with pytest.raises(
+        ValueError, match=r"`predict_change` and `ar_order` need problem='regression'"
+    ):
         build_model("elman", (6, 2), problem="binary", predict_change=True)
+
+
+# --- the residual of a linear autoregression ----------------------------------------------
+
+
+def _ar_reference(x, coefficients, intercepts, indices):
+    """y_o = c_o + sum_k a[k-1, o] x[T-k, i_o], written from the equation, loop by loop."""
+    samples, steps, _ = x.shape
+    y = np.zeros((samples, len(indices)))
+    for n in range(samples):
+        for o, i in enumerate(indices):
+            y[n, o] = intercepts[o]
+            for k in range(1, len(coefficients) + 1):
+                y[n, o] += coefficients[k - 1][o] * x[n, steps - k, i]
+    return y
+
+
+def test_linear_autoregression_follows_its_equation_and_round_trips(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(5, 6, 3)).astype("float32")
+    coefficients, intercepts, indices = [[0.5, -1.0], [0.25, 2.0], [-0.1, 0.0]], [3.0, -2.0], [2, 0]
+    layer = keras_rnnkit.forecasting.LinearAutoregression(coefficients, intercepts, indices)
+    expected = _ar_reference(x.astype("float64"), coefficients, intercepts, indices)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, rtol=1e-5, atol=1e-5)
+    inputs = keras.Input((6, 3))
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "ar.keras")
+    loaded = keras.saving.load_model(tmp_path / "ar.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert not model.trainable_weights  # fixed: training never moves the coefficients
+
+
+def test_linear_autoregression_fit_is_least_squares_ar():
+    x, y = _raw_windows()
+    layer = keras_rnnkit.forecasting.LinearAutoregression.fit(x, y, order=4, feature_indices=0)
+    reference = LeastSquaresAR(4, 0).fit(x, y)
+    np.testing.assert_allclose(np.asarray(layer.coefficients)[:, 0], reference.coefficients[:-1, 0])
+    np.testing.assert_allclose(layer.intercepts, reference.coefficients[-1], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"`order` must be an integer from 1 to the window"):
+        keras_rnnkit.forecasting.LinearAutoregression.fit(x, y, order=7)
+    with pytest.raises(ValueError, match=r"`coefficients` must be a \(p, 1\) nested list"):
+        keras_rnnkit.forecasting.LinearAutoregression([0.5], [0.0], [0])
+
+
+def test_a_forecaster_of_the_residual_adds_its_network_to_the_ar():
+    x, y = _raw_windows()
+    core = _core(6, 2)
+    for weight in core.weights:
+        weight.assign(np.zeros(weight.shape))  # the network says 0: the standardised mean
+    model, loss = in_raw_units(core, x, y, ar_order=3)
+    ar = LeastSquaresAR(3, 0).fit(x, y)
+    residuals = y - ar.predict(x)
+    # z = 0 un-scales to the mean residual: the forecast is AR + that mean.
+    expected = ar.predict(x) + residuals.mean(axis=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-4)
+    np.testing.assert_allclose(loss.variance, residuals.var(axis=0), rtol=1e-3)
+    with pytest.raises(ValueError, match=r"`predict_change` and `ar_order` are two bases"):
+        in_raw_units(core, x, y, predict_change=True, ar_order=3)
+
+
+def test_fold_scores_train_on_the_past_and_score_each_later_block():
+    from keras_rnnkit.forecasting.selection import fold_scores
+
+    x = np.arange(30.0)[:, None].astype("float32")
+    y = 3.0 * x
+    seen = []
+
+    def build(settings, x_train, y_train):
+        seen.append((settings, x_train[:, 0].tolist(), y_train[:, 0].tolist()))
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+        model.compile(keras.optimizers.SGD(0.0), "mse")  # never moves: the score is known
+        model.layers[0].kernel.assign([[settings]])
+        return model
+
+    scores = fold_scores(
+        build, {"exact": 3.0, "half": 1.5}, x, y, folds=3, block=4, epochs=1, verbose=0
+    )
+    # Folds train on samples [0, 18), [0, 22), [0, 26) and score the 4 samples after each.
+    assert [len(prefix) for _, prefix, _ in seen] == [18, 22, 26] * 2
+    assert all(prefix == list(range(len(prefix))) for _, prefix, _ in seen)
+    blocks = [x[18:22], x[22:26], x[26:30]]
+    expected = np.mean([np.mean((1.5 * b) ** 2) for b in blocks])
+    assert scores == {"exact": 0.0, "half": pytest.approx(expected)}

@@ -6,6 +6,7 @@ from keras_rnnkit.forecasting.baselines import regression_baselines as regressio
 from keras_rnnkit.forecasting.baselines import series_feature as series_feature
 from keras_rnnkit.forecasting.ensemble import average as average
 from keras_rnnkit.forecasting.ensemble import fit_members as fit_members
+from keras_rnnkit.layers.autoregression import LinearAutoregression as LinearAutoregression
 from keras_rnnkit.layers.last_observed import LastObserved as LastObserved
 from keras_rnnkit.losses import ScaledMeanSquaredError as ScaledMeanSquaredError
 from keras_rnnkit.models.scaling import in_raw_units as in_raw_units

@@ -109,8 +109,8 @@ def regression_baselines(task, split="test"):
     Always the training targets' mean; for a forecast of a series (see
     `series_feature`, or a task with `persistence_test`), persistence; with a
     season (a task with `seasonal_naive_test`), the seasonal-naive forecast; and
-    where the inputs are that one series alone, least-squares AR(p) with p
-    the window length, fitted on the training windows. `split` is `"test"` (the
+    for a forecast of a series, least-squares AR(p) of its own past with p the
+    window length, fitted on the training windows (other input features unused). `split` is `"test"` (the
     default) or `"val"`.
 
     Example:
@@ -139,7 +139,7 @@ def regression_baselines(task, split="test"):
         scores["persistence"] = mse(persistence(x_scored, feature))
     if f"seasonal_naive_{split}" in task:
         scores[f"seasonal naive ({task['season']})"] = mse(task[f"seasonal_naive_{split}"])
-    if feature is not None and task["x_train"].shape[-1] == 1 and y_train.ndim == 2:
+    if feature is not None and y_train.ndim == 2:
         order = task["x_train"].shape[1]
         model = LeastSquaresAR(order, feature).fit(task["x_train"], y_train)
         scores[f"AR({order})"] = mse(model.predict(x_scored))

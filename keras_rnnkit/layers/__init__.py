@@ -1,5 +1,6 @@
 """The recurrent and time-delay layers of keras_rnnkit."""
 
+from keras_rnnkit.layers.autoregression import LinearAutoregression as LinearAutoregression
 from keras_rnnkit.layers.elman import ElmanCell as ElmanCell
 from keras_rnnkit.layers.elman import ElmanRNN as ElmanRNN
 from keras_rnnkit.layers.jordan import JordanCell as JordanCell

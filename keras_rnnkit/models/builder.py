@@ -81,6 +81,7 @@ def build_model(
     head=None,
     training_data=None,
     predict_change=False,
+    ar_order=None,
     target_index=0,
     seed=None,
     name=None,
@@ -146,8 +147,11 @@ def build_model(
         predict_change: Regression only: forecast the change from the last
             observed value of input feature `target_index` (see
             `in_raw_units`). Default: False.
+        ar_order: Regression only: forecast the residual of a least-squares
+            AR of this order on the target's own past, fitted on
+            `training_data` (see `in_raw_units`), or None. Default: None.
         target_index: The input feature holding the target's own past, for
-            `predict_change`.
+            `predict_change` and `ar_order`.
         seed: Seed of the dropout masks (layer i gets seed + i), or None.
         name: The model's name. Default: `family`.
 
@@ -169,10 +173,13 @@ def build_model(
             f"build_model: `problem` must be one of {', '.join(PROBLEMS)}. "
             f"Received: problem={problem!r}"
         )
-    if predict_change and (problem != "regression" or training_data is None):
+    if (predict_change or ar_order is not None) and (
+        problem != "regression" or training_data is None
+    ):
         raise ValueError(
-            "build_model: `predict_change` needs problem='regression' and `training_data`. "
-            f"Received: problem={problem!r}, training_data={'given' if training_data else None}"
+            "build_model: `predict_change` and `ar_order` need problem='regression' and "
+            f"`training_data`. Received: problem={problem!r}, "
+            f"training_data={'given' if training_data else None}"
         )
     if linear_skip and (sequence_output or input_shape[0] is None):
         raise ValueError(
@@ -219,7 +226,11 @@ def build_model(
     model = keras.Model(inputs, outputs, name=name or family)
     if training_data is not None and problem == "regression":
         model, loss = in_raw_units(
-            model, *training_data, predict_change=predict_change, target_index=target_index
+            model,
+            *training_data,
+            predict_change=predict_change,
+            ar_order=ar_order,
+            target_index=target_index,
         )
         metrics = ["mse"]
     optimizer = keras.optimizers.Adam(learning_rate, clipnorm=clipnorm)

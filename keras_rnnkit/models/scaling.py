@@ -10,6 +10,8 @@ the model itself, fitted on the training split only:
   model's output;
 - `LastObserved(feature_indices)`: the last observed value of the target, to
   which a forecaster of the *change* adds its output;
+- `LinearAutoregression`: a least-squares AR(p) of the target, to which a
+  forecaster of the *residual* adds its output;
 - `ScaledMeanSquaredError(variance)`: the MSE in units of the training targets'
   variance, which is exactly the loss of training on standardised targets.
 
@@ -22,6 +24,7 @@ holds them as tensors, which tf2onnx turns into extra graph inputs.)
 import keras
 import numpy as np
 
+from keras_rnnkit.layers.autoregression import LinearAutoregression
 from keras_rnnkit.layers.last_observed import LastObserved
 from keras_rnnkit.losses import ScaledMeanSquaredError
 
@@ -115,22 +118,28 @@ def output_unscaling(targets, name="output_unscaling"):
     return layer, sd**2
 
 
-def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0):
+def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0, ar_order=None):
     r"""Wraps `core` so that it takes and returns raw values; returns `(model, loss)`.
 
     `core` maps standardised inputs to standardised outputs. The wrapped model
     is
 
-    $$\hat y = \mathrm{core}\big((x - m_x) / s_x\big)\, s_y + m_y$$
+    $$\hat y = b(x) + \mathrm{core}\big((x - m_x) / s_x\big)\, s_r + m_r$$
 
-    with $m_x, s_x$ each input feature's training mean and standard deviation
-    and $m_y, s_y$ the training targets'. With `predict_change`, the core
-    forecasts the change from the last observed value instead,
-    $\hat y = x_{T, i} + \mathrm{core}(\cdot)\, s_\Delta + m_\Delta$ with
-    $i$ = `target_index` and $m_\Delta, s_\Delta$ the training changes'
-    statistics: such a model follows a level it never saw while training.
-    `loss` is `ScaledMeanSquaredError` with $s_y^2$ (or $s_\Delta^2$), so that
-    training minimises exactly the MSE of the standardised values.
+    with $m_x, s_x$ each input feature's training mean and standard deviation,
+    $b$ a base forecast and $m_r, s_r$ the statistics of the training targets'
+    part that the base leaves, $r = y - b(x)$:
+
+    - by default no base, $b = 0$: the core forecasts the level;
+    - with `predict_change`, the last observed value, $b(x) = x_{T, i}$ with
+      $i$ = `target_index` (`LastObserved`): the core forecasts the change, and
+      such a model follows a level it never saw while training;
+    - with `ar_order` p, a least-squares AR(p) of the target's own past fitted
+      on the training split (`LinearAutoregression`): the core forecasts what
+      the linear forecast misses, as in hybrid ARIMA-network models.
+
+    `loss` is `ScaledMeanSquaredError` with $s_r^2$, so that training minimises
+    exactly the MSE of the standardised values.
 
     Args:
         core: A `keras.Model` (B, T, D) -> (B, O) or (B, T, O).
@@ -140,6 +149,9 @@ def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0
             Needs targets (N, O). Default: False.
         target_index: The input feature that holds each target's own past: an
             integer, or one per output. Default: 0.
+        ar_order: Forecast the residual of a least-squares AR of this order
+            (at most T), or `None`. Needs targets (N, O); not with
+            `predict_change`. Default: None.
 
     Returns:
         `(model, loss)`: the wrapped, uncompiled `keras.Model` and its loss.
@@ -162,20 +174,32 @@ def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0
             "in_raw_units: `x_train` and `y_train` must hold the same number of samples. "
             f"Received: {len(x_train)} and {len(y_train)}"
         )
+    if predict_change and ar_order is not None:
+        raise ValueError(
+            "in_raw_units: `predict_change` and `ar_order` are two bases; give one. "
+            f"Received: predict_change=True, ar_order={ar_order!r}"
+        )
     inputs = keras.Input(tuple(core.input_shape[1:]), name="raw_inputs")
     standardized = core(input_standardization(x_train)(inputs))
-    if not predict_change:
+    if not predict_change and ar_order is None:
         unscale, variance = output_unscaling(y_train)
         model = keras.Model(inputs, unscale(standardized), name=core.name)
         return model, ScaledMeanSquaredError(variance)
     if y_train.ndim != 2:
+        needs = "`predict_change`" if predict_change else "`ar_order`"
         raise ValueError(
-            "in_raw_units: `predict_change` needs targets of shape (N, O). "
+            f"in_raw_units: {needs} needs targets of shape (N, O). "
             f"Received: y_train.shape={y_train.shape}"
         )
     indices = [target_index] * y_train.shape[1] if isinstance(target_index, int) else target_index
-    last = LastObserved(list(indices), name="last_observed")
-    changes = y_train - x_train[:, -1, indices]
-    unscale, variance = output_unscaling(changes, name="change_unscaling")
-    outputs = keras.layers.Add(name="forecast")([last(inputs), unscale(standardized)])
+    if predict_change:
+        base, name = LastObserved(list(indices), name="last_observed"), "change_unscaling"
+    else:
+        base = LinearAutoregression.fit(
+            x_train, y_train, ar_order, list(indices), name="autoregression"
+        )
+        name = "residual_unscaling"
+    residuals = y_train - keras.ops.convert_to_numpy(base(x_train.astype("float32")))
+    unscale, variance = output_unscaling(residuals, name=name)
+    outputs = keras.layers.Add(name="forecast")([base(inputs), unscale(standardized)])
     return keras.Model(inputs, outputs, name=core.name), ScaledMeanSquaredError(variance)

@@ -11,29 +11,8 @@ work unchanged.
 import numpy as np
 
 from keras_rnnkit import _arguments as arguments
+from keras_rnnkit.data.splits import rolling_origin_splits
 from keras_rnnkit.tuning import state
-
-
-def rolling_origin_splits(samples, block, folds):
-    """`[(train_end, validation_end), ...]`: K folds over `samples` in time order.
-
-    Fold k trains on samples `[0, train_end)` and validates on
-    `[train_end, validation_end)`, a block of `block` samples; the last fold's
-    block ends at the last sample.
-
-    Example:
-
-    >>> from keras_rnnkit.tuning.rolling_origin import rolling_origin_splits
-    >>> rolling_origin_splits(209, block=20, folds=3)  # sunspots: 1861-80, 1881-1900, 1901-20
-    [(149, 169), (169, 189), (189, 209)]
-    """
-    folds = arguments.positive_int("rolling_origin_splits", "folds", folds)
-    if block < 1 or samples - folds * block < 1:
-        raise ValueError(
-            f"rolling_origin_splits: {samples} samples are too few for {folds} validation "
-            f"blocks of {block} samples and something to train on before them"
-        )
-    return [(samples - k * block, samples - (k - 1) * block) for k in range(folds, 0, -1)]
 
 
 class RollingOriginValidation:
