@@ -110,8 +110,8 @@ def regression_baselines(task, split="test"):
     `series_feature`, or a task with `persistence_test`), persistence; with a
     season (a task with `seasonal_naive_test`), the seasonal-naive forecast; and
     for a forecast of a series, least-squares AR(p) of its own past with p the
-    window length, fitted on the training windows (other input features unused). `split` is `"test"` (the
-    default) or `"val"`.
+    window length, fitted on the training windows (other input features unused).
+    `split` is `"test"` (the default) or `"val"`.
 
     Example:
 
