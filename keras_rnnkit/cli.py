@@ -204,11 +204,11 @@ def _settings(kind, weight_decay, units, default_units):
     return {"name": name, "kind": kind, "weight_decay": weight_decay, "units": units}
 
 
-def _choose_settings(args, task, build, kinds):
+def _choose_settings(args, task, build, kinds, forecast):
     """The settings to train with, and the record of the choice for metrics.json (None
     where there was none).
 
-    Where the model forecasts a series (`kinds` has more than "level"), they are chosen
+    Where the model is a `forecast` of a series (with `train`), they are chosen
     on rolling-origin folds of the training samples
     (`keras_rnnkit.forecasting.selection`): first what to forecast, then, for that,
     the weight decay (0 or `WEIGHT_DECAYS`) and the size (`--units` or twice as many).
@@ -216,26 +216,27 @@ def _choose_settings(args, task, build, kinds):
     from keras_rnnkit.forecasting.selection import fold_scores
 
     settings = _settings(kinds[0], 0.0, args.units, args.units)
-    if args.folds == 0 or args.command != "train" or kinds == ["level"]:
+    if args.folds == 0 or args.command != "train" or not forecast:
         return settings, None
     options = dict(folds=args.folds, patience=args.patience, epochs=args.epochs)
     options.update(batch_size=args.batch_size, verbose=0)
     if not args.quiet:
-        print(f"choosing the settings on {args.folds} rolling-origin folds of the training rows")
-    stages = [[_settings(kind, 0.0, args.units, args.units) for kind in kinds]]
-    scores = {}
-    for stage in range(2):
-        if stage == 1:
-            kind = settings["kind"]
-            stages.append(
-                [_settings(kind, decay, args.units, args.units) for decay in WEIGHT_DECAYS]
-                + [_settings(kind, 0.0, 2 * args.units, args.units)]
-            )
-        candidates = {candidate["name"]: candidate for candidate in stages[stage]}
-        scores.update(fold_scores(build, candidates, task["x_train"], task["y_train"], **options))
-        settings = candidates.get(min(scores, key=scores.get), settings)
-        if not args.quiet:
-            print("  " + "; ".join(f"{name}: MSE {scores[name]:.4g}" for name in candidates))
+        print(
+            f"choosing the settings on {args.folds} rolling-origin folds of the training rows "
+            "(mean MSE on the folds' blocks):",
+            flush=True,
+        )
+        options["on_score"] = lambda name, mse: print(f"  {name}: {mse:.4g}", flush=True)
+    x, y = task["x_train"], task["y_train"]
+    kinds = {name: _settings(name, 0.0, args.units, args.units) for name in kinds}
+    scores = fold_scores(build, kinds, x, y, **options)
+    kind = min(scores, key=scores.get)
+    others = [_settings(kind, decay, args.units, args.units) for decay in WEIGHT_DECAYS]
+    others = {other["name"]: other for other in others}
+    twice = _settings(kind, 0.0, 2 * args.units, args.units)
+    others[twice["name"]] = twice
+    scores.update(fold_scores(build, others, x, y, **options))
+    settings = {**kinds, **others}[min(scores, key=scores.get)]
     if not args.quiet:
         print(f"  chosen: {settings['name']}")
     return settings, {"folds": args.folds, "mean_fold_mse": scores, "chosen": settings["name"]}
@@ -288,7 +289,8 @@ def _fit(args, callbacks_for=lambda task: []):
         )
 
     keras.utils.set_random_seed(args.seed)
-    settings, choice = _choose_settings(args, task, build, kinds)
+    forecast = problem == "regression" and not sequence_output and series_feature(task) is not None
+    settings, choice = _choose_settings(args, task, build, kinds, forecast)
     keras.utils.set_random_seed(args.seed)
     # One member for `gradients`: its monitor follows one model's states.
     count = 1 if args.command == "gradients" else args.members

@@ -144,7 +144,7 @@ def test_train_on_a_csv_file_forecasts_the_target_column(tmp_path):
     np.savetxt(path, rows, delimiter=",", header="a,b", comments="")
     out = tmp_path / "csv-run"
     argv = ["train", "--model", "tdnn", "--data", str(path), "--target", "b", "--window", "5"]
-    assert cli.main([*argv, "--epochs", "1", "--quiet", "--out", str(out)]) == 0
+    assert cli.main([*argv, "--epochs", "1", "--folds", "0", "--quiet", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"] == str(path)
 
@@ -225,7 +225,7 @@ def test_train_on_an_npz_file(tmp_path):
     np.savez(path, x=rng.normal(size=(40, 6, 3)), y=rng.normal(size=40))
     out = tmp_path / "npz-run"
     argv = ["train", "--model", "jordan", "--data", str(path), "--epochs", "1", "--quiet"]
-    assert cli.main([*argv, "--out", str(out)]) == 0
+    assert cli.main([*argv, "--folds", "0", "--out", str(out)]) == 0
 
 
 @pytest.mark.parametrize(
@@ -264,7 +264,7 @@ def test_demo_shows_keras_progress_bars_unless_quiet(tmp_path, capsys):
 )
 def test_train_on_classification_and_many_to_many_tasks(task, model, metric, tmp_path):
     out = tmp_path / task
-    argv = ["train", "--model", model, "--task", task, "--epochs", "1", "--quiet"]
+    argv = ["train", "--model", model, "--task", task, "--epochs", "1", "--quiet", "--folds", "0"]
     assert cli.main([*argv, "--units", "4", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert 0 <= metrics["test"][metric] <= 1
@@ -293,7 +293,7 @@ def test_export_a_trained_model_in_each_format(tmp_path, capsys):
 
     run = tmp_path / "run"
     argv = ["train", "--model", "elman", "--task", "sunspots", "--epochs", "1", "--quiet"]
-    assert cli.main([*argv, "--out", str(run)]) == 0
+    assert cli.main([*argv, "--folds", "0", "--out", str(run)]) == 0
     saved = str(run / "model.keras")
     x = sunspot_windows(window=12)["x_test"][:1]
     expected = keras.saving.load_model(saved).predict(x, verbose=0)

@@ -14,7 +14,9 @@ import numpy as np
 from keras_rnnkit.data.splits import rolling_origin_splits
 
 
-def fold_scores(build, candidates, x, y, *, folds=3, block=None, patience=10, **fit_options):
+def fold_scores(
+    build, candidates, x, y, *, folds=3, block=None, patience=10, on_score=None, **fit_options
+):
     """`{name: mean MSE over the folds}` of each candidate, in raw units.
 
     Args:
@@ -28,6 +30,8 @@ def fold_scores(build, candidates, x, y, *, folds=3, block=None, patience=10, **
             (half the samples train the first fold).
         patience: Each fold stops after this many epochs without a better
             block MSE, and keeps its best epoch's weights. Default: 10.
+        on_score: Called as `on_score(name, score)` as each candidate's score is
+            known (to show progress), or None.
         **fit_options: Passed to `Model.fit` (`epochs`, `batch_size`, ...).
 
     Returns:
@@ -68,4 +72,6 @@ def fold_scores(build, candidates, x, y, *, folds=3, block=None, patience=10, **
             errors.append(float(np.mean((model.predict(held[0], verbose=0) - held[1]) ** 2)))
         # A candidate that diverged on a fold scores inf: never chosen.
         scores[name] = float(np.mean(errors)) if np.all(np.isfinite(errors)) else float("inf")
+        if on_score is not None:
+            on_score(name, scores[name])
     return scores
