@@ -156,7 +156,9 @@ def _load_task(args):
         csv_options.pop("target", None)
         task = load_file(args.data, target=args.target, window=args.window, **csv_options)
         if getattr(args, "time_column_found", False) and not args.quiet:
-            print(f"time column: {args.time_column} (the first column holds labels)")
+            print(
+                f"time column: {args.time_column} (the first column; --time-column names another)"
+            )
         if task.get("season") and not args.quiet:
             how = "given" if task["season_source"] == "given" else "from the time column"
             print(f"season: {task['season']} rows ({how}); window: {task['x_train'].shape[1]} rows")

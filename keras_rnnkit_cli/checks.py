@@ -62,11 +62,17 @@ def _text_file_errors(args):
         raise ValueError(f"{args.data}: no column {args.target!r}; the columns are {columns}")
 
 
+# A first column of numbers under one of these names (any case) is the time, not a feature.
+TIME_NAMES = frozenset({"year", "date", "time", "datetime", "timestamp", "period", "t"})
+TIME_NAMES |= {"quarter", "month", "week", "day", "hour", "minute"}
+
+
 def time_column_of(args):
     """The `--time-column` of `train` or `gradients` on a text file, or else its first column
-    when that holds labels, not numbers (`1959Q1`, `2020-01-31`); `None` for neither.
+    when that holds labels, not numbers (`1959Q1`, `2020-01-31`), or is named as a time
+    (`TIME_NAMES`: `year` holding 1871, 1872, ...); `None` for neither.
 
-    A first column of labels is the time in nearly every file a user exports
+    Such a first column is the time in nearly every file a user exports
     (spreadsheets, statistics offices); the library then parses its labels or
     refuses them in one line. With `--features`, the columns are the user's choice.
     """
@@ -79,6 +85,8 @@ def time_column_of(args):
     header, first = _header_and_first_row(args)
     if len(header) < 2 or not first or header[0] == args.target:
         return None
+    if header[0].lower() in TIME_NAMES:
+        return header[0]
     try:
         float(first[0])
     except ValueError:

@@ -133,10 +133,10 @@ _FILES_HELP = (
     "\n\nFiles (--data, regression): CSV with a header row; --target names the column to "
     "forecast, --features the feature columns (default: all but --time-column, a column of "
     "dates or numbers that orders the rows and must increase; default: the first column when "
-    "it holds labels such as 2020-01-31 or 1959Q1). Each sample is --window consecutive "
-    "rows (default 12, or one more than the season), its target the --target value "
-    "--horizon rows after the window's last row (default 1); split in time order: 70% "
-    "train, 10% validation, 20% test. "
+    "it holds labels such as 2020-01-31 or 1959Q1, or is named year, date, time, ...). "
+    "Each sample is --window consecutive rows (default 12, or one more than the season), "
+    "its target the --target value --horizon rows after the window's last row (default 1); "
+    "split in time order: 70% train, 10% validation, 20% test. "
     "An empty, nan or non-numeric cell is an error naming its line and column, unless "
     "--missing drop (leave such rows out) or ffill (carry the last value forward)."
     "\n\nNPZ files: arrays x (N, T, D) and y (N, O), optionally x_val, y_val, x_test, y_test "
@@ -162,7 +162,7 @@ def _add_training_arguments(parser, default_out, recurrent_only=False):
     parser.add_argument(
         "--time-column",
         help="CSV only: the column of dates or numbers that orders the rows (default: the first "
-        "column when it holds labels, not numbers)",
+        "column when it holds labels, not numbers, or is named year, date, time, ...)",
     )
     parser.add_argument(
         "--features", help="CSV only: feature columns a,b,c (default: all but --time-column)"

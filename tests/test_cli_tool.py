@@ -294,3 +294,26 @@ def test_gradients_without_matplotlib_writes_the_norms_and_says_the_plot_was_ski
     assert "Plot" not in printed
     assert json.loads((out / "gradient_norms.json").read_text())["model"] == "jordan"
     assert not (out / "gradient_flow.png").exists()
+
+
+@pytest.mark.parametrize(
+    "text,extra,expected",
+    [
+        ("quarter,gdp\n1959Q1,2710.3\n", {}, "quarter"),  # labels, not numbers
+        ("Date;v\n2020-01-31;3\n", {"delimiter": ";"}, "Date"),
+        ("year,volume\n1871,1120\n", {}, "year"),  # numbers, but named as a time
+        ("a,b\n1,2\n", {}, None),  # numbers: a feature
+        ("year,volume\n1871,1120\n", {"features": "year,volume"}, None),  # the user's choice
+        ("year,volume\n1871,1120\n", {"time_column": "volume"}, "volume"),
+    ],
+)
+def test_the_first_column_is_the_time_when_it_holds_labels_or_is_named_so(
+    text, extra, expected, tmp_path
+):
+    from keras_rnnkit_cli.checks import time_column_of
+
+    path = tmp_path / "series.csv"
+    path.write_text(text)
+    options = {"time_column": None, "features": None, "delimiter": None, **extra}
+    args = argparse.Namespace(command="train", data=str(path), target="v", **options)
+    assert time_column_of(args) == expected
