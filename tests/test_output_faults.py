@@ -64,7 +64,7 @@ def _cli(*args):
 
 def _train(out, model_file):
     return _cli("train", "--model", "elman", "--task", "sunspots", "--epochs", "1", "--quiet",
-                "--folds", "0", "--out", str(out))  # fmt: skip
+                "--folds", "0", "--members", "1", "--out", str(out))  # fmt: skip
 
 
 def _demo(out, model_file):
