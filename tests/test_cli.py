@@ -201,7 +201,7 @@ def test_training_keeps_the_weights_of_the_best_validation_epoch(tmp_path):
     path.write_text("v\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
     out = tmp_path / "run"
     argv = ["train", "--model", "elman", "--data", str(path), "--target", "v", "--window", "4"]
-    argv += ["--members", "1", "--patience", "2", "--epochs", "40", "--units", "16"]
+    argv += ["--members", "1", "--patience", "2", "--epochs", "40", "--units", "16", "--folds", "0"]
     argv += ["--learning-rate", "0.05", "--predict", "level", "--quiet", "--out", str(out)]
     assert cli.main(argv) == 0
     metrics = json.loads((out / "metrics.json").read_text())

@@ -416,7 +416,7 @@ def test_train_on_a_dated_csv_file(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--model", "tdnn", "--data", str(path), "--target", "temp"]
     argv += ["--time-column", "date", "--features", "temp", "--horizon", "2", "--window", "5"]
-    argv += ["--predict", "level"]
+    argv += ["--predict", "level", "--folds", "0"]
     assert cli.main([*argv, "--epochs", "1", "--quiet", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["data"] == str(path) and np.isfinite(metrics["test"]["loss"])
