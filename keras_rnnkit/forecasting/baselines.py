@@ -7,6 +7,7 @@ targets, in raw units, so their scores sit beside the networks' in one table.
 import numpy as np
 
 from keras_rnnkit import _arguments as arguments
+from keras_rnnkit.layers.autoregression import lagged_design
 
 
 def _window_column(owner, x, feature_index):
@@ -71,8 +72,7 @@ class LeastSquaresAR:
                 f"LeastSquaresAR: `order` must be at most the window length {series.shape[1]}. "
                 f"Received: order={self.order}"
             )
-        lags = series[:, ::-1][:, : self.order]  # lag 1 first
-        return np.concatenate([lags, np.ones((len(lags), 1))], axis=1)
+        return lagged_design(series, self.order)
 
     def fit(self, x, y):
         """Fits the coefficients on windows `x` (N, T, D) and targets `y` (N, O); returns self."""

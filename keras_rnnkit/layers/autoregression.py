@@ -8,19 +8,15 @@ it: loading one needs only `import keras_rnnkit`.
 import keras
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 
 
-def _indices(value):
-    indices = list(value) if isinstance(value, (list, tuple)) else None
-    if not indices or not all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
-    ):
-        raise ValueError(
-            "LinearAutoregression: `feature_indices` must be a non-empty list of non-negative "
-            f"integers. Received: feature_indices={value!r}"
-        )
-    return indices
+def lagged_design(series, order):
+    """(N, order + 1): the last `order` values of each window of `series` (N, T), lag 1
+    first, then a column of ones for the intercept: the design of a least-squares AR."""
+    lags = series[:, ::-1][:, :order]
+    return np.concatenate([lags, np.ones((len(lags), 1))], axis=1)
 
 
 @export
@@ -59,7 +55,9 @@ class LinearAutoregression(keras.layers.Layer):
 
     def __init__(self, coefficients, intercepts, feature_indices, **kwargs):
         super().__init__(**kwargs)
-        self.feature_indices = _indices(feature_indices)
+        self.feature_indices = arguments.index_list(
+            "LinearAutoregression", "feature_indices", feature_indices
+        )
         outputs = len(self.feature_indices)
         array = np.asarray(coefficients, "float64")
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != outputs:
@@ -91,10 +89,12 @@ class LinearAutoregression(keras.layers.Layer):
                 f"LinearAutoregression.fit: `order` must be an integer from 1 to the window "
                 f"length {x.shape[1]}. Received: order={order!r}"
             )
+        feature_indices = arguments.index_list(
+            "LinearAutoregression", "feature_indices", feature_indices
+        )
         coefficients, intercepts = [], []
-        for output, feature in enumerate(_indices(feature_indices)):
-            lags = x[:, ::-1, feature][:, :order]  # lag 1 first
-            design = np.concatenate([lags, np.ones((len(lags), 1))], axis=1)
+        for output, feature in enumerate(feature_indices):
+            design = lagged_design(x[:, :, feature], order)
             solution, *_ = np.linalg.lstsq(design, y[:, output], rcond=None)
             coefficients.append(solution[:-1])
             intercepts.append(solution[-1])

@@ -6,6 +6,7 @@ it: loading one needs only `import keras_rnnkit`.
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 
 
@@ -32,15 +33,9 @@ class LastObserved(keras.layers.Layer):
 
     def __init__(self, feature_indices, **kwargs):
         super().__init__(**kwargs)
-        indices = list(feature_indices) if isinstance(feature_indices, (list, tuple)) else None
-        if not indices or not all(
-            isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
-        ):
-            raise ValueError(
-                "LastObserved: `feature_indices` must be a non-empty list of non-negative "
-                f"integers. Received: feature_indices={feature_indices!r}"
-            )
-        self.feature_indices = indices
+        self.feature_indices = arguments.index_list(
+            "LastObserved", "feature_indices", feature_indices
+        )
         self.input_spec = keras.layers.InputSpec(min_ndim=3)
 
     def build(self, input_shape):
