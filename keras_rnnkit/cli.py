@@ -176,12 +176,9 @@ def _load_task(args):
     return task, args.task, info.problem, info.sequence_output
 
 
-def _forecast_kinds(args, task, problem, sequence_output):
+def _forecast_kinds(args, feature):
     """What the model may forecast, as `--predict` asks: "residual", "change" and/or "level",
-    the default first."""
-    from keras_rnnkit.forecasting import series_feature
-
-    feature = series_feature(task) if problem == "regression" and not sequence_output else None
+    the default first. `feature`: the input feature of the forecast series, or None."""
     if args.predict in ("change", "residual") and feature is None:
         raise ValueError(
             f"--predict {args.predict} needs a forecast of a series that is among the inputs "
@@ -268,7 +265,9 @@ def _fit(args, callbacks_for=lambda task: []):
     _atomic.refuse_existing(args.out, args.overwrite)
     task, source, problem, sequence_output = _load_task(args)
     outputs = output_units(task, problem)
-    kinds = _forecast_kinds(args, task, problem, sequence_output)
+    # The input feature of the series a forecast continues (None: not such a forecast).
+    feature = series_feature(task) if problem == "regression" and not sequence_output else None
+    kinds = _forecast_kinds(args, feature)
     start = time.perf_counter()
 
     def build(settings, x_train, y_train, name=args.model):
@@ -286,13 +285,12 @@ def _fit(args, callbacks_for=lambda task: []):
             training_data=(x_train, y_train),
             predict_change=settings["kind"] == "change",
             ar_order=task["x_train"].shape[1] if settings["kind"] == "residual" else None,
-            target_index=series_feature(task) or 0,
+            target_index=feature or 0,
             name=name,
         )
 
     keras.utils.set_random_seed(args.seed)
-    forecast = problem == "regression" and not sequence_output and series_feature(task) is not None
-    settings, choice = _choose_settings(args, task, build, kinds, forecast)
+    settings, choice = _choose_settings(args, task, build, kinds, forecast=feature is not None)
     keras.utils.set_random_seed(args.seed)
     # One member for `gradients`: its monitor follows one model's states.
     count = 1 if args.command == "gradients" else args.members

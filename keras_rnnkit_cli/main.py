@@ -67,8 +67,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         early_errors(args)
-        if getattr(args, "time_column", None) is None and time_column_of(args) is not None:
-            args.time_column, args.time_column_found = time_column_of(args), True
+        found = time_column_of(args)
+        if found is not None and args.time_column is None:
+            args.time_column, args.time_column_found = found, True
     except ValueError as error:
         if args.debug:
             raise
