@@ -55,6 +55,15 @@ def test_slow_tensorflow_only():
 def test_tensorflow_only():
     pass
 
+@pytest.mark.application
+def test_application():
+    pass
+
+@pytest.mark.slow
+@pytest.mark.application
+def test_slow_application():
+    pass
+
 def test_fast():
     pass
 """
@@ -86,12 +95,23 @@ def selected(tmp_path_factory):
 
 
 def test_plain_pytest_runs_the_fast_tier_and_a_command_line_marker_replaces_it(selected):
-    assert selected() == {"test_fast", "test_tensorflow_only"}
-    assert selected("-m", "slow") == {"test_slow", "test_slow_tensorflow_only"}
-    assert selected("-m", "not tensorflow_only") == {"test_fast", "test_slow"}
+    assert selected() == {"test_fast", "test_tensorflow_only", "test_application"}
+    assert selected("-m", "slow") == {
+        "test_slow",
+        "test_slow_tensorflow_only",
+        "test_slow_application",
+    }
+    assert selected("-m", "not tensorflow_only") == {
+        "test_fast",
+        "test_slow",
+        "test_application",
+        "test_slow_application",
+    }
 
 
 def test_ci_runs_both_tiers_on_every_backend_and_the_fast_one_on_the_lowest_keras(selected):
+    """Every backend runs the core's tests of both tiers; the applications' run on TensorFlow
+    and PyTorch (they are above the layers, the same code on every backend)."""
     script = (ROOT / ".ci" / "run").read_text()
     commands = re.findall(r"(?:KERAS_BACKEND=(\w+) )?python -m pytest([^)\n]*)", script)
     runs = {}
@@ -101,8 +121,10 @@ def test_ci_runs_both_tiers_on_every_backend_and_the_fast_one_on_the_lowest_kera
         runs.setdefault(backend or "tensorflow", []).append(selected(*shlex.split(args)))
     # The README's command, plain `python -m pytest`, comes first.
     assert commands[0] == ("", "")
-    everything = {"test_fast", "test_slow", "test_tensorflow_only", "test_slow_tensorflow_only"}
-    assert set.union(*runs["tensorflow"]) == everything
-    assert set.union(*runs["jax"]) == {"test_fast", "test_slow"}
+    core = {"test_fast", "test_slow"}
+    applications = {"test_application", "test_slow_application"}
+    tensorflow = {"test_tensorflow_only", "test_slow_tensorflow_only"}
+    assert set.union(*runs["tensorflow"]) == core | applications | tensorflow
+    assert set.union(*runs["jax"]) == core
     # The sdist's run on PyTorch, then the lowest keras: the fast tier only.
-    assert runs["torch"] == [{"test_fast", "test_slow"}, {"test_fast"}]
+    assert runs["torch"] == [core | applications, {"test_fast", "test_application"}]
