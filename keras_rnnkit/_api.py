@@ -6,11 +6,6 @@ PACKAGE = "keras_rnnkit"
 
 
 def export(symbol):
-    """Registers `symbol` for `.keras` saving under the name `keras_rnnkit>Name`.
-
-    Registration goes through `keras.saving.register_keras_serializable`, the
-    public mechanism Keras provides for this, with our package prefix so that no
-    name of Keras's own (or another library's) can be shadowed. Loading a saved
-    model then needs only `import keras_rnnkit`, no `custom_objects`.
-    """
+    """Registers `symbol` for `.keras` saving as `keras_rnnkit>Name` (no name of Keras's
+    can be shadowed); loading a saved model needs `import keras_rnnkit`, no `custom_objects`."""
     return keras.saving.register_keras_serializable(package=PACKAGE)(symbol)

@@ -55,7 +55,8 @@ def optional_positive_int(owner, name, value):
 
 
 def one_of(owner, name, value, allowed):
-    if value not in allowed:
+    """Returns `value` if it is one of `allowed` (True and False only as themselves)."""
+    if not any(a is value if bool in (type(a), type(value)) else a == value for a in allowed):
         choices = ", ".join(repr(a) for a in allowed)
         raise _error(owner, f"`{name}` must be one of {choices}. Received: {name}={value!r}")
     return value
@@ -80,8 +81,7 @@ def activation(owner, name, identifier):
 
 
 def _keras_object(module, kind, examples):
-    """The check of one kind of Keras object: resolves it, or raises naming the owner
-    and the argument."""
+    """The check of one kind of Keras object: resolves it, or raises."""
 
     def check(owner, name, identifier):
         try:
@@ -133,13 +133,8 @@ def optional_seed(owner, name, value):
 
 
 def renamed(owner, kwargs, old, new, value, default, stacklevel=3):
-    """`value` of argument `new`, or the value given under its deprecated name `old`.
-
-    `old` is popped from `kwargs` (so that it is never stored or passed on);
-    using it warns with a `DeprecationWarning` naming `new`. Both at once, with
-    `new` not at its `default`, is an error. `stacklevel` points the warning at
-    the user's call: 3 when called from the constructor the user called.
-    """
+    """`value` of argument `new`, or the one given under its deprecated name `old` (popped
+    from `kwargs`; a `DeprecationWarning` at `stacklevel`). Both at once is an error."""
     if old not in kwargs:
         return value
     old_value = kwargs.pop(old)

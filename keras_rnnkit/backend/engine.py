@@ -7,16 +7,13 @@ For c_0 the initial state, one step of the recurrence is
     c_t = decay c_{t-1} + y_t                (no output layer: decay = 0, so c_t = h_t)
 
 An Elman cell is the recurrence without an output layer, a Jordan cell the one with it.
-Both cells' `step` and the fused loops call `recurrence`; Keras's masking rule is `masked`.
+Cells' `step` and the fused loops call `recurrence`; Keras's masking rule is `masked`.
 
 The fused recurrence (`run`) is one differentiable operation: the input projection of all
-steps as one product, a loop over the rest of each step (`scan_step`, which carries what
-the masking rule shows: the held output, or without an output layer a (B, 1) flag) and a
-hand-written backward pass (`backward_step`, then each weight's gradient as one product
-over all steps). Each backend module exports the same names: `OPS` (per-step primitives),
-`feedback` (both loops: `jax.custom_vjp`, `tf.custom_gradient` or `torch.autograd.Function`),
-`feedback_last` (the last step only) and `native_rnn` / `native_rnn_reason` (a vendor's
-kernel, where there is one).
+steps in one product, a loop over the rest (`scan_step`) and a hand-written backward pass
+(`backward_step`, then each weight's gradient in one product). Every backend module
+exports `OPS` (per-step primitives), `feedback` (both loops), `feedback_last` (the last
+step only) and `native_rnn` / `native_rnn_reason` (a vendor's kernel, where there is one).
 """
 
 import contextlib
@@ -55,8 +52,8 @@ PORTABLE = contextvars.ContextVar("portable", default=False)
 
 @contextlib.contextmanager
 def portable():
-    """Traces inside use only plain ops: no vendor kernel (cuDNN's has no CPU
-    kernel), no XLA-compiled function; what an exported file must hold."""
+    """Traces inside use only plain ops, what an exported file must hold: no vendor
+    kernel (cuDNN's has no CPU kernel), no XLA-compiled function."""
     token = PORTABLE.set(True)
     try:
         yield
@@ -72,9 +69,8 @@ def backend_module():
 class Feedback(NamedTuple):
     """The static options of one recurrence (hashable: JAX takes them as static).
 
-    Activations are functions in a cell's step, names in the fused loops;
-    `output_activation` None: no output layer (y_t = h_t, decay 0). `mask_rule`
-    (fused loops): None, `"previous"` (Keras's rule) or `"zeros"`.
+    Activations are functions in a cell's step, names in the fused loops; no
+    `output_activation`: no output layer. `mask_rule`: None, "previous" or "zeros".
     """
 
     activation: object
@@ -88,22 +84,18 @@ class Feedback(NamedTuple):
 
     @property
     def shows_flag(self):
-        """Whether the fused loops carry a (B, 1) flag of the masking rule, not the output.
-
-        Without an output layer the output a masked step shows is the kept state
-        (the last unmasked output) or zeros, so flag_t c_t is every shown output.
-        """
+        """Whether the fused loops carry a (B, 1) flag, not the shown output: without an
+        output layer a masked step shows the kept state or zeros, so flag_t c_t."""
         return not self.has_output_layer and self.mask_rule is not None
 
     @property
     def stacks_outputs(self):
-        """Whether the fused loops carry and stack the outputs (or the flag) beside the states."""
+        """Whether the fused loops carry the outputs (or the flag) beside the states."""
         return self.has_output_layer or self.mask_rule is not None
 
 
 class Weights(NamedTuple):
-    """U, V and b_o (None without an output layer); the backward step takes the
-    kernels transposed in the same tuple."""
+    """U, V and b_o (None without an output layer), or the kernels transposed."""
 
     recurrent_kernel: object
     output_kernel: object = None
@@ -111,9 +103,8 @@ class Weights(NamedTuple):
 
 
 class FusedForm(NamedTuple):
-    """A cell's recurrence as the fused loops run it (the protocol's `fused_form`):
-    `Feedback` with activation names, W (D, H), b (H,) or None, `Weights`; the
-    weights are None before the cell is built."""
+    """A cell's recurrence as the fused loops run it: `Feedback` with activation names,
+    W (D, H), b (H,) or None, `Weights` (None before the cell is built)."""
 
     options: Feedback
     kernel: object = None
@@ -143,12 +134,11 @@ def _activate(ops, activation, x):
 def recurrence(
     ops, options, weights, context, projection, *, fed=None, normalize=None, target=None
 ):
-    """One step, `(y_t, c_t)`; `ops` is `KERAS_OPS` or a backend's `OPS`, `projection` x_t W + b.
+    """One step, `(y_t, c_t)`, from `projection` = x_t W + b; `ops`: `KERAS_OPS` or `OPS`.
 
-    A cell's step may add `fed` (the context multiplied by U: recurrent
-    dropout), `normalize` (of the hidden pre-activation: layer norm) and
-    `target=(target_t, use_own_t)` (teacher forcing: c_t is fed from
-    `use_own y_t + (1 - use_own) target_t`).
+    A cell's step may add `fed` (what multiplies U: recurrent dropout), `normalize`
+    (layer norm of the pre-activation) and `target=(target_t, use_own_t)` (teacher
+    forcing: c_t is fed from `use_own y_t + (1 - use_own) target_t`).
     """
     pre_activation = ops.affine(
         projection, context if fed is None else fed, weights.recurrent_kernel
@@ -171,9 +161,9 @@ def recurrence(
 
 
 def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
-    """Keras's masking rule: `(new_states, output)`. A masked step (`keep` (B, 1) is 0)
-    keeps every state and shows `held`, the last unmasked step's output (zeros
-    before one), or zeros with `zero_output_for_mask`; `keep` None: no mask."""
+    """Keras's masking rule: `(new_states, output)`. A masked step (`keep` (B, 1) is 0, or
+    None: no mask) keeps every state and shows `held`, the last unmasked step's output
+    (zeros before one), or zeros with `zero_output_for_mask`."""
     if keep is None:
         return new_states, output
     kept = keep > 0.5
@@ -182,15 +172,9 @@ def masked(ops, keep, new_states, states, output, held, zero_output_for_mask):
     return new_states, ops.where(kept, output, shown)
 
 
-def returned_names(options):
-    """What the fused loops carry and stack (T, B, .), in order."""
-    if options.shows_flag:
-        return ("shown", "contexts")
-    return ("outputs", "contexts") if options.stacks_outputs else ("contexts",)
-
-
 def scan_step(ops, options, weights, carry, projection, keep):
-    """One step of the fused loops: the new carry, the values `returned_names` names."""
+    """One step of the fused loops: the new carry, which they stack (the "returned"):
+    `(flag, contexts)`, `(outputs, contexts)` or `(contexts,)`, by `stacks_outputs`."""
     context = carry[-1]
     output, new = recurrence(ops, options, weights, context, projection)
     if not options.stacks_outputs:
@@ -204,14 +188,14 @@ def scan_step(ops, options, weights, carry, projection, keep):
 
 
 def initial_carry(ops, options, initial):
-    """The carry before the first step: zeros for the output or the flag (if carried), then c_0."""
+    """The carry before the first step: zeros for the output or flag (if carried), c_0."""
     if not options.stacks_outputs:
         return (initial,)
     return (ops.zeros_like(initial[:, :1] if options.shows_flag else initial), initial)
 
 
 def outputs_of(options, returned):
-    """The outputs a layer shows, from the loops' `returned` tensors (stacked or last)."""
+    """The outputs a layer shows, from the returned tensors (stacked or last)."""
     if options.shows_flag:
         # The flag depends on the mask alone: no gradient to compute for it.
         return keras.ops.stop_gradient(returned[0]) * returned[-1]
@@ -219,12 +203,12 @@ def outputs_of(options, returned):
 
 
 def last_of(options, carry):
-    """`(y_T, c_T)` of the last carry: the output a layer returns for the last step, and c_T."""
+    """`(y_T, c_T)` of the last carry."""
     return outputs_of(options, carry), carry[-1]
 
 
 def initial_gradient_carry(options, zeros):
-    """The reverse loop's carry after the last step: `backward_step`'s, all zeros."""
+    """The reverse loop's carry after the last step: zeros."""
     return (zeros, zeros) if options.has_output_layer else (zeros,)
 
 
@@ -245,9 +229,8 @@ def last_step_gradients(options, returned, grad_output, grad_context):
 
 
 def saved_for_backward(ops, options, weights, projection, initial, returned):
-    """The tensors the backward pass reads. Without an output layer, the contexts: h_t is
-    c_t at unmasked steps, and a masked step's gradient is 0. With one, `(hidden,
-    *returned)`, h_t recomputed from the entering states in one product."""
+    """What the backward pass reads: the contexts (h_t = c_t where unmasked; masked steps
+    have no gradient), or with an output layer `(hidden, *returned)`, h_t recomputed."""
     if not options.has_output_layer:
         return returned[-1:]
     previous = entering_states(ops, initial, returned[-1])
@@ -274,11 +257,10 @@ def _times_derivative(ops, activation, grad, value):
 def backward_step(ops, options, transposed, carry, grads, saved, keep):
     """One step of the reverse loop: `(new_carry, per_step)`.
 
-    `carry`: the gradients reaching step t's shown output (through later held
-    outputs, with an output layer) and state; `grads`: those of step t's returned
-    tensors (without an output layer the flag's is unused: the shown outputs'
-    reaches the contexts through `outputs_of`); `saved`: step t's `saved_for_backward`.
-    `new_carry` is the same for step t-1 (last: dL/dc_{t-1}); `per_step` is
+    `carry`: the gradients reaching step t's shown output (with an output layer: through
+    later held outputs) and state; `grads`: those of step t's returned tensors (the
+    flag's is unused: `outputs_of` routes the shown outputs' to the contexts); `saved`:
+    step t's `saved_for_backward`. `new_carry` is the same for step t-1; `per_step` is
     `(dL/da_t, dL/dz_t)` (output and hidden pre-activations), or `(dL/dz_t,)`.
     """
     grad_context = grads[-1] + carry[-1]
@@ -335,8 +317,8 @@ def two_dimensional(mask):
 
 
 def weights_as_tensors(inputs, *weights):
-    """Keras variables as the backend's tensors in the inputs' dtype (None stays None):
-    the values an autocast scope or a stateless call must use."""
+    """Variables as the backend's tensors in the inputs' dtype, as autocast or a
+    stateless call reads them (None stays None)."""
     as_tensor = backend_module().OPS.as_tensor
     return [
         None if w is None else as_tensor(keras.ops.convert_to_tensor(w, dtype=inputs.dtype))
@@ -371,12 +353,9 @@ def input_gradients(ops, inputs, kernel, bias, grad_projection):
 
 
 def run(inputs, initial_state, form, *, go_backwards, mask=None, native=False, last_only=False):
-    """The fused recurrence of `form` over `inputs` (B, T, D): `(outputs, c_T)`.
-
-    Outputs (B, T, O) in processing order, masked by `form.options.mask_rule`;
-    with `last_only`, (B, 1, O) from a loop that stacks nothing. `native` runs
-    the backend's `native_rnn` instead.
-    """
+    """The fused recurrence of `form` over `inputs` (B, T, D): `(outputs, c_T)`, the outputs
+    (B, T, O) in processing order, or (B, 1, O) from a loop that stacks nothing with
+    `last_only`; `native` runs the backend's `native_rnn` instead."""
     module = backend_module()
     options = form.options
     kernel, bias, *weights = weights_as_tensors(inputs, form.kernel, form.bias, *form.weights)

@@ -58,7 +58,7 @@ def _scan(options, weights, initial, elements, project_inside):
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
-    """The tensors `engine.returned_names` names, each (T, B, .), time-major.
+    """The returned tensors of `engine.scan_step`, stacked (T, B, .), time-major.
 
     `inputs` (T, B, D) in processing order. JAX runs this function itself
     only where nothing differentiates the call (inference): one scan that

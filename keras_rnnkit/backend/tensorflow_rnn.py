@@ -49,7 +49,7 @@ OPS = types.SimpleNamespace(
 
 
 def _forward(options, projection, initial, tensors, masks):
-    """The forward scan: the stacked tensors `engine.returned_names` names, time-major."""
+    """The forward scan: `engine.scan_step`'s returned tensors, stacked time-major."""
     weights = engine.Weights(*tensors)
 
     def step(carry, inputs):
@@ -149,7 +149,7 @@ def _returned_shapes(options, hidden_shape, context_width):
 
 
 def _stacked(scans, options, projection, initial, tensors, masks):
-    """The forward scan's returned tensors (`engine.returned_names`), with their static shapes."""
+    """The forward scan's returned tensors, with their static shapes."""
     returned = scans[0](options, projection, initial, tensors, masks)
     shapes = _returned_shapes(options, projection.shape, initial.shape[-1])[0]
     return _with_shapes(returned, shapes)
@@ -176,7 +176,7 @@ def _gradients(scans, options, grads, projection, initial, tensors, masks, retur
 
 
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
-    """The tensors `engine.returned_names` names, each (T, B, .), time-major.
+    """The returned tensors of `engine.scan_step`, stacked (T, B, .), time-major.
 
     `inputs` (T, B, D) in processing order; their projection is one product
     before the scans, differentiated by TensorFlow (multiplying x_t W inside

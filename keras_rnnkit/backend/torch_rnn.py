@@ -220,7 +220,7 @@ class _Feedback(torch.autograd.Function):
 
 
 def feedback(inputs, kernel, bias, initial, weights, keep, options):
-    """The tensors `engine.returned_names` names, each (T, B, .), time-major.
+    """The returned tensors of `engine.scan_step`, stacked (T, B, .), time-major.
 
     `inputs` (T, B, D) in processing order; their projection is one product
     before the loops, differentiated by autograd.

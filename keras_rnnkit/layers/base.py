@@ -1,9 +1,6 @@
-"""What every recurrent cell and layer of keras_rnnkit shares.
-
-Cells own the math (`RecurrentCell`); layers only loop (`RecurrentLayer`, a
-`keras.layers.RNN` around one cell). Signatures, properties and configs are
-derived from the cells' constructors, so that the two never disagree.
-"""
+"""What every recurrent cell and layer shares: cells own the math (`RecurrentCell`), layers
+loop (`RecurrentLayer`). Signatures, properties and configs derive from the cells'
+constructors, so that the two never disagree."""
 
 import contextlib
 import inspect
@@ -30,8 +27,8 @@ from keras_rnnkit.layers.state_probes import probe_for
 
 
 def weight_arguments(initializers):
-    """`{name: default}` of the weights' arguments, from `{prefix: default initializer}`, in
-    Keras's order: every `{prefix}_initializer`, then `_regularizer`, then `_constraint`."""
+    """`{name: default}` of the weights' arguments, from `{prefix: default initializer}`,
+    in Keras's order: every `_initializer`, then `_regularizer`, then `_constraint`."""
     return {
         **{f"{prefix}_initializer": default for prefix, default in initializers.items()},
         **{f"{prefix}_regularizer": None for prefix in initializers},
@@ -40,8 +37,7 @@ def weight_arguments(initializers):
 
 
 def weight_options(owner, initializers, kwargs):
-    """The `weight_arguments` popped from `kwargs` (or their defaults), each checked by
-    the `_arguments` function of its kind: every layer refuses a bad one alike."""
+    """The `weight_arguments` popped from `kwargs` (or defaults), checked by kind."""
     return {
         name: getattr(arguments, name.rsplit("_", 1)[-1])(owner, name, kwargs.pop(name, default))
         for name, default in weight_arguments(initializers).items()
@@ -72,9 +68,9 @@ def shared_options(cell_class):
 
 
 def with_arguments(init, extra, kind=inspect.Parameter.POSITIONAL_OR_KEYWORD):
-    """`init` (its own arguments, then `**kwargs`) under the signature a user sees: its
-    own arguments, then `extra` (`{name: default}` of `kind`, or `inspect.Parameter`s),
-    then `**kwargs`. The extra arguments reach `init` in its `**kwargs`."""
+    """`init` under the signature a user sees: its own arguments, then `extra`
+    (`{name: default}` of `kind`, or `inspect.Parameter`s, which reach `init` in its
+    `**kwargs`), then `**kwargs`."""
     own = [p for p in inspect.signature(init).parameters.values() if p.kind is not p.VAR_KEYWORD]
     if isinstance(extra, dict):
         extra = [inspect.Parameter(name, kind, default=d) for name, d in extra.items()]
@@ -93,18 +89,15 @@ def with_arguments(init, extra, kind=inspect.Parameter.POSITIONAL_OR_KEYWORD):
 
 
 class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
-    """Base class of the cells: the options they share, config from the signature.
-
-    A cell's `__init__` checks its own arguments into `options` and passes them
-    with `**kwargs` to this one, which checks the weights' arguments and the
-    shared options and sets each argument as an attribute (what `get_config`
-    reads). Its signature is derived: own arguments, `weight_arguments`,
-    `shared_options`, `**kwargs`.
+    """Base class of the cells. A cell's `__init__` checks its own arguments into `options`
+    and passes them with `**kwargs` here, where the weights' arguments and the shared
+    options are checked and every argument becomes an attribute (`get_config` reads
+    them). Its signature: own arguments, `weight_arguments`, `shared_options`, `**kwargs`.
     """
 
-    # Whether the cell takes dropout, recurrent_dropout, seed and zoneout.
+    # Whether the cell takes `DROPOUT_OPTIONS`.
     supports_dropout = True
-    # The prefixes of the cell's weight arguments, with their default initializers.
+    # The prefixes of the weight arguments, with their default initializers.
     weight_initializers = {}
 
     def __init_subclass__(cls, **kwargs):
@@ -160,8 +153,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return run_step(self, controls_of(self), sequence, states, training)
 
     def step(self, sequence, states, training=False, teacher=None):
-        """`(output, new_states)`: `engine.recurrence` with the cell's dropout and layer
-        norm; `teacher=(target, use_own)` while a Jordan layer feeds back targets."""
+        """`(output, new_states)`: `engine.recurrence` with dropout and layer norm;
+        `teacher=(target, use_own)` while a Jordan layer feeds back targets."""
         feedback = self.feedback()
         if feedback is None:
             raise NotImplementedError(f"{type(self).__name__} defines no step")
@@ -195,7 +188,7 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
 def add_named_weight(layer, name, shape, prefix=None):
     """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer` and
-    `_constraint`; an initializer that cannot make the shape raises naming them."""
+    `_constraint`; an initializer that cannot make the shape raises naming it."""
     prefix = prefix or name
     initializer = getattr(layer, f"{prefix}_initializer")
     try:
@@ -217,7 +210,7 @@ def add_named_weight(layer, name, shape, prefix=None):
 @contextlib.contextmanager
 def errors_named_for(owner, cell_class):
     """Re-raises a `ValueError` of a `cell_class` cell as one of `owner`, the class the
-    user constructed ("ElmanRNN: `units` must be ..." rather than "ElmanCell: ...")."""
+    user constructed ("ElmanRNN: ..." rather than "ElmanCell: ...")."""
     prefix = f"{cell_class.__name__}: "
     try:
         yield
@@ -239,8 +232,8 @@ def as_compute_dtype(layer, inputs):
 
 
 def checked_initial_state(owner, initial_state, state_size, batch_size):
-    """`initial_state` as a list of (B, size) tensors, one per state, or raises (the
-    backends would disagree: TensorFlow broadcasts a (H,) state, JAX takes extra ones)."""
+    """`initial_state` as a list of (B, size) tensors, one per state, or raises (else the
+    backends disagree: TensorFlow broadcasts a (H,) state, JAX takes extra ones)."""
     sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
     must = f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape " + (
@@ -262,10 +255,6 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
     return states
 
 
-def _snake_case(name):
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
-
-
 # The arguments that belong to the loop (`keras.layers.RNN`), not to the cell.
 RNN_LAYER_DEFAULTS = {
     "activity_regularizer": None,
@@ -276,17 +265,14 @@ RNN_LAYER_DEFAULTS = {
     "unroll": False,
     "zero_output_for_mask": False,
 }
-# The arguments our loop adds to `keras.layers.RNN`'s.
-OUR_LOOP_DEFAULTS = {"truncate_gradient": None}
 
 
 class RecurrentLayer(keras.layers.RNN):
     """A `keras.layers.RNN` around one `cell_class` cell: keras_rnnkit's loop.
 
-    A subclass names its cell (`cell_class = ElmanCell`); its signature is the
-    cell's arguments, then the loop's, keyword-only (`loop_defaults`), then
-    `**kwargs`. Cell arguments are read-only properties; `get_config` is the
-    cell's config plus the loop's. A call runs the fused recurrence where
+    A subclass names its cell (`cell_class = ElmanCell`); its signature is the cell's
+    arguments, then the loop's, keyword-only (`loop_defaults`), then `**kwargs`; the
+    cell's are read-only properties. A call runs the fused recurrence where
     `fused_policy` allows it, else the loop's step (`loop.run_step`) at every step.
     """
 
@@ -317,7 +303,7 @@ class RecurrentLayer(keras.layers.RNN):
     @classmethod
     def loop_defaults(cls):
         """`{name: default}` of the loop's arguments, in the signature's order."""
-        return {**RNN_LAYER_DEFAULTS, **OUR_LOOP_DEFAULTS, **cls.layer_defaults}
+        return {**RNN_LAYER_DEFAULTS, "truncate_gradient": None, **cls.layer_defaults}
 
     def __init__(self, **kwargs):
         owner = type(self).__name__
@@ -333,14 +319,13 @@ class RecurrentLayer(keras.layers.RNN):
             cell = self.cell_class(
                 dtype=kwargs.get("dtype"),
                 trainable=kwargs.get("trainable", True),
-                name=f"{_snake_case(self.cell_class.__name__)}",
+                name=re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", self.cell_class.__name__).lower(),
                 **cell_kwargs,
             )
         self._init_loop(cell, kwargs)
 
     def _init_loop(self, cell, kwargs):
-        """`keras.layers.RNN`'s constructor around `cell`, with the loop's arguments
-        checked (those of `loop_defaults`, popped from `kwargs`)."""
+        """`keras.layers.RNN`'s constructor around `cell`, with the loop's arguments checked."""
         owner = type(self).__name__
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         layer_kwargs = {n: kwargs.pop(n, d) for n, d in self.layer_defaults.items()}
@@ -355,8 +340,7 @@ class RecurrentLayer(keras.layers.RNN):
         self.truncate_gradient = truncate_gradient
         for name, value in layer_kwargs.items():
             setattr(self, name, value)
-        if fused_policy.checked_switch(owner, self.use_fused) is False:
-            return
+        arguments.one_of(owner, "use_fused", self.use_fused, fused_policy.SWITCH_VALUES)
         reason = fused_policy.fused_reason(self, training=True)
         fused_policy.refuse_if_forced(self, reason)
         if reason is None and fused_policy.uses_tensorflow_native(
@@ -397,8 +381,7 @@ class RecurrentLayer(keras.layers.RNN):
             state = initial_state or (
                 self.states if self.stateful else self.get_initial_state(batch_size)
             )
-            # The features only: JordanRNN's teacher-forcing channels may follow them.
-            self.cell.get_dropout_mask(sequences[:, 0, : self._built_features()])
+            self.cell.get_dropout_mask(self._step_inputs(sequences)["features"][:, 0])
             self.cell.get_recurrent_dropout_mask(keras.ops.cast(state[0], self.cell.compute_dtype))
         try:
             return super().call(
@@ -409,33 +392,26 @@ class RecurrentLayer(keras.layers.RNN):
             for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
                 getattr(self.cell, reset, lambda: None)()
 
-    def _built_features(self):
-        """The input features D the layer was built for (set by `build`), or None before."""
-        axes = self.input_spec.axes if self.input_spec else None
-        return axes[-1] if axes else None
-
     def _mask_rule(self, mask):
         return None if mask is None else ("zeros" if self.zero_output_for_mask else "previous")
 
-    def _features_width(self, sequences):
-        """The features' width: what the layer was built for; a JordanRNN being teacher
-        forced appends the targets and one use-own channel after them."""
-        return self._built_features() or int(sequences.shape[-1])
+    def _step_inputs(self, sequences):
+        """What Keras's loop hands each step, by name: the features (and, in a subclass,
+        `loop.STEP_CONTROLS` that travel in the sequences)."""
+        return {"features": sequences}
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        teacher_forced = sequences.shape[-1] != self._features_width(sequences)
-        reason = "use_fused=False" if self.use_fused is False else None
-        if reason is None:
-            reason = fused_policy.fused_reason(
-                self,
-                training=training,
-                teacher_forced=teacher_forced,
-                probes=state_probes.active(),
-            )
-            fused_policy.refuse_if_forced(self, reason)
+        step_inputs = self._step_inputs(sequences)
+        reason = fused_policy.fused_reason(
+            self,
+            training=training,
+            teacher_forced="target" in step_inputs,
+            probes=state_probes.active(),
+        )
+        fused_policy.refuse_if_forced(self, reason)
         if reason is None:
             return self._fused_loop(sequences, initial_state, mask, training)
-        return self._step_loop(sequences, initial_state, mask, training)
+        return self._step_loop(step_inputs, initial_state, mask, training)
 
     def _fused_loop(self, sequences, initial_state, mask, training):
         """The cell's fused recurrence (`engine.run`), with Keras's masking rule."""
@@ -458,15 +434,12 @@ class RecurrentLayer(keras.layers.RNN):
         )
         return outputs[:, -1], outputs, [last_state]
 
-    def _step_loop(self, sequences, initial_state, mask, training):
+    def _step_loop(self, step_inputs, initial_state, mask, training):
         """The loop's step around the cell at every time step (`loop.run_step`), with each
         step's controls as inputs of Keras's loop beside the features."""
+        sequences = step_inputs["features"]
         units = sum(protocol.state_sizes(self.cell))
         batch_time = keras.ops.shape(sequences)[:2]
-        width = self._features_width(sequences)
-        step_inputs = {"features": sequences[..., :width]}
-        if sequences.shape[-1] != width:
-            step_inputs.update(target=sequences[..., width:-1], use_own=sequences[..., -1:])
         # Only inside `state_probes.probing`: the tensor the monitor differentiates by.
         probe = probe_for(self, (*batch_time, units), sequences.dtype)
         if probe is not None:
@@ -513,8 +486,8 @@ class RecurrentLayer(keras.layers.RNN):
         return self.cell.seed_generator
 
     def _truncation_channel(self, sequences):
-        """(B, T, 1): 1 at every `truncate_gradient`-th step in processing order (but
-        the first), where the gradient through the state it receives stops."""
+        """(B, T, 1): 1 at every `truncate_gradient`-th step in processing order but the
+        first, where the gradient through the state it receives stops."""
         steps = keras.ops.arange(keras.ops.shape(sequences)[1])
         cut = keras.ops.logical_and(steps % self.truncate_gradient == 0, steps > 0)
         if self.go_backwards:

@@ -1,11 +1,9 @@
 """Per-time-step gradient clipping inside back-propagation through time.
 
-Keras clips gradients on the optimizer (`clipnorm`, `clipvalue`,
-`global_clipnorm`): once per update, on the summed weight gradients. Clipping
-*inside* BPTT (Graves 2013; Mikolov 2012) bounds instead the gradient that
-flows back from step t into the state h_{t-1}, at every step, so that one
-exploding stretch of the sequence cannot dominate the sum. The forward pass is
-unchanged: the clip is an identity whose gradient is clipped.
+Keras clips on the optimizer (`clipnorm`, `clipvalue`): once per update, on the summed
+weight gradients. Clipping inside BPTT (Graves 2013; Mikolov 2012) bounds the gradient
+from step t into the state h_{t-1} at every step, so that one exploding stretch of the
+sequence cannot dominate the sum; the forward pass is unchanged.
 """
 
 import keras

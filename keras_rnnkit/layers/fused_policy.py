@@ -1,10 +1,9 @@
 """Which loop a recurrent layer runs, and why: the one place that decides.
 
-The **step loop** runs any cell in any configuration; the **fused recurrence**
-(`engine.run`) runs a cell that declares a fused form (the protocol's `fused_form`),
-where the configuration allows it; a **native kernel** (PyTorch's RNN, cuDNN's) runs
-the recurrence without an output layer behind the same interface. `fused_reason` names
-the first reason against the fused path; nothing is tried and caught.
+The step loop runs any cell; the fused recurrence (`engine.run`) runs a cell that declares
+a fused form, where the call allows it (`fused_reason` names the first reason against);
+a native kernel (PyTorch's RNN, cuDNN's) runs it behind the same interface when it has
+no output layer.
 """
 
 import keras
@@ -13,18 +12,17 @@ from keras_rnnkit.backend import engine
 from keras_rnnkit.layers import protocol
 from keras_rnnkit.layers.loop import controls_of
 
+# The values of `use_fused`.
 SWITCH_VALUES = ("auto", True, False)
 
 
 def fused_reason(layer, *, training, teacher_forced=False, probes=False):
-    """Why the fused path cannot run this call of `layer` (a `RecurrentLayer`), or None.
-
-    `probes`: whether a `GradientFlowMonitor` probes the states.
-    """
+    """Why the fused path cannot run this call of `layer` (a `RecurrentLayer`), or None."""
     backend = keras.backend.backend()
     controls = controls_of(layer)
     form = protocol.fused_form(layer.cell)
     checks = (
+        (layer.use_fused is False, "use_fused=False"),
         (backend not in engine.MODULES, f"the {backend} backend has none"),
         (teacher_forced, "teacher forcing feeds back the targets"),
         (isinstance(form, str), form),
@@ -42,8 +40,8 @@ def fused_reason(layer, *, training, teacher_forced=False, probes=False):
 
 
 def native_kernel(options, compute_dtype, mask, go_backwards):
-    """Whether the fused path of this call runs the backend's native kernel: only
-    without an output layer (what vendors' kernels compute), never in `engine.portable()`."""
+    """Whether the fused path runs the backend's native kernel: only without an output
+    layer (what vendors' kernels compute), never in `engine.portable()`."""
     if options.has_output_layer or options.decay or engine.PORTABLE.get():
         return False
     dtype = keras.backend.standardize_dtype(compute_dtype)
@@ -51,8 +49,8 @@ def native_kernel(options, compute_dtype, mask, go_backwards):
 
 
 def last_step_only(return_sequences, training):
-    """Whether the fused path runs a loop that stacks nothing (`feedback_last`): not
-    while training, since that loop's gradient reruns the stacking one."""
+    """Whether the fused path runs `feedback_last`, which stacks nothing: not while
+    training (its gradient reruns the stacking loop)."""
     return not return_sequences and not training
 
 
@@ -62,16 +60,6 @@ def uses_tensorflow_native(options, compute_dtype):
     if keras.backend.backend() != "tensorflow":
         return False
     return native_kernel(options, compute_dtype, mask=None, go_backwards=False)
-
-
-def checked_switch(owner, value):
-    """`use_fused` as given, if it is one of `SWITCH_VALUES`, or raises."""
-    if not (value == "auto" or value is True or value is False):
-        raise ValueError(
-            f"{owner}: `use_fused` must be one of 'auto', True, False. "
-            f"Received: use_fused={value!r}"
-        )
-    return value
 
 
 def refuse_if_forced(layer, reason):

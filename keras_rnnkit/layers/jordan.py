@@ -300,10 +300,21 @@ class JordanRNN(RecurrentLayer):
                 (*batch_time, 1), dtype=sequences.dtype, seed=self.cell.seed_generator
             )
             use_own = keras.ops.cast(draws < sampling_probability, sequences.dtype)
-        # The targets travel as channels after the features; the loop finds them
-        # by the width beyond the features it was built for (`_step_loop`).
+        # The targets travel as channels after the features (see `_step_inputs`).
         augmented = keras.ops.concatenate([sequences, targets, use_own], axis=-1)
         return super().call(augmented, initial_state=initial_state, mask=mask, training=training)
+
+    def _step_inputs(self, sequences):
+        # Beyond the features the layer was built for: the targets, then one use-own channel.
+        width = self.input_spec.axes[-1]
+        if sequences.shape[-1] == width:
+            return {"features": sequences}
+        features, target, use_own = (
+            sequences[..., :width],
+            sequences[..., width:-1],
+            sequences[..., -1:],
+        )
+        return {"features": features, "target": target, "use_own": use_own}
 
     def generate(self, primer, steps, initial_state=None):
         """Runs on `primer`, then free-runs `steps` steps on its own outputs.

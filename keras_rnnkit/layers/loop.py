@@ -9,9 +9,8 @@ For a cell of the recurrence protocol (`protocol.py`), one step of the loop is
     new     <- new + probe_t                    the gradient-flow monitor's probe (zeros)
     new, y  <- Keras's masking rule             `engine.masked`
 
-`run_step` is that step; the layer (`base.RecurrentLayer`) runs it through Keras's loop
-over time, which hands each step its slice of every input: the features x_t and, where
-used, the step's controls by name (`STEP_CONTROLS`).
+`run_step` is that step. The layer (`base.RecurrentLayer`) runs it through Keras's loop,
+which hands each step its slice of the features x_t and of the controls it uses.
 """
 
 from typing import NamedTuple
@@ -22,20 +21,15 @@ from keras_rnnkit.backend import engine
 from keras_rnnkit.layers import protocol
 from keras_rnnkit.layers.clipping import clip_gradient
 
-# The controls a step may receive beside its features, (B, .) each: JordanRNN's
-# teacher-forced target and 1 where the own output is fed back instead; the gradient-flow
-# monitor's probe (zeros, per state unit); zoneout's 0/1 draws (per state unit); the
-# 0/1 mask; 1 where truncated BPTT cuts.
+# The controls a step may receive beside its features, (B, .) each: a teacher-forced
+# target and 1 where the own output is fed back instead; the gradient-flow probe and
+# zoneout's 0/1 draws (per state unit); the 0/1 mask; 1 where truncated BPTT cuts.
 STEP_CONTROLS = ("target", "use_own", "probe", "zoneout", "keep", "cut")
 
 
 class StepControls(NamedTuple):
-    """What the loop does around every step of one layer: its per-step options.
-
-    `gradient_clip` (None or a positive float) and `gradient_clip_mode`
-    (`"value"` or `"norm"`) clip the gradient into the states; `zoneout` is
-    the probability that a state unit keeps its previous value.
-    """
+    """The per-step options of one layer: the gradient clip into the states (None or
+    c > 0, "value" or "norm") and zoneout's probability that a unit keeps its value."""
 
     gradient_clip: float | None = None
     gradient_clip_mode: str = "value"
@@ -62,11 +56,8 @@ def per_state(values, states):
 
 
 def _zoned_out(owner, rate, new_states, states, draws, training):
-    """Zoneout: each unit keeps its previous value with probability `rate`.
-
-    While training, `draws` holds the 0/1 draws (one per unit, all states
-    side by side); at inference the expectation `rate * old + (1 - rate) * new`.
-    """
+    """Zoneout: each unit keeps its previous value where its 0/1 draw (all states side by
+    side) is 1 while training; at inference the expectation `rate old + (1 - rate) new`."""
     if draws is None:
         if training:
             raise ValueError(
@@ -84,9 +75,8 @@ def _zoned_out(owner, rate, new_states, states, draws, training):
 def run_step(cell, controls, step_input, states, training=False, mask_rule=None):
     """One step of the loop around `cell.step`: `(output, new_states)`.
 
-    `step_input`: the features x_t, or a dict of them (`"features"`) and this
-    step's `STEP_CONTROLS`; with a `mask_rule` ("previous" or "zeros") the states
-    end with the held output (the output Keras's masking rule shows so far).
+    `step_input`: x_t, or a dict of it (`"features"`) and the step's `STEP_CONTROLS`;
+    with a `mask_rule` ("previous" or "zeros") the states end with the held output.
     """
     step = step_input if isinstance(step_input, dict) else {"features": step_input}
     states = list(states) if isinstance(states, (list, tuple)) else [states]

@@ -1,8 +1,5 @@
-"""Layer normalisation of a pre-activation (Ba et al. 2016), for any of our layers or cells.
-
-A layer with `layer_norm=True` calls `add_layer_norm_weights` in `build` and
-`layer_normalized` on its pre-activation.
-"""
+"""Layer normalisation of a pre-activation (Ba et al. 2016): a layer with `layer_norm=True`
+calls `add_layer_norm_weights` in `build` and `layer_normalized` on its pre-activation."""
 
 import keras
 

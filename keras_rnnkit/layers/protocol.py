@@ -10,12 +10,10 @@ A cell is a `keras.layers.Layer` with:
 
 and may declare:
 
-- `output_is_state` (default False): the output is the first state (an Elman or LSTM
-  cell): then what the loop does to that state (zoneout, probes) it does to the output;
-- `fused_form()` (default: none): the cell's recurrence as the engine's fused
-  recurrence, an `engine.FusedForm`, or a string saying why it has none; what a
-  call rules out besides (dropout of the state while training, zoneout, clipping,
-  ...) the layer's policy adds (`fused_policy`).
+- `output_is_state` (default False): the output is the first state (Elman, LSTM), so
+  what the loop does to that state (zoneout, probes) it does to the output;
+- `fused_form()` (default: none): an `engine.FusedForm`, or a string saying why there is
+  none; what a call rules out besides, `fused_policy` adds.
 
 Around `step` the loop (`layers.loop`) adds per-step gradient clipping, zoneout, truncated
 BPTT, the gradient-flow probes and Keras's masking rule. `Recurrent(cell)` runs any such
@@ -57,20 +55,3 @@ def state_sizes(cell):
     """The cell's state sizes as a list of ints."""
     sizes = cell.state_size
     return list(sizes) if isinstance(sizes, (list, tuple)) else [sizes]
-
-
-def check(owner, cell):
-    """Raises a `TypeError` naming what `cell` lacks of the protocol."""
-    missing = [
-        name
-        for name in ("state_size", "output_size", "step", "get_initial_state")
-        if not hasattr(cell, name)
-    ]
-    if missing:
-        raise TypeError(
-            f"{owner}: `cell` must follow keras_rnnkit's recurrence protocol (state_size, "
-            f"output_size, step, get_initial_state; keras_rnnkit.layers.KerasCell wraps "
-            f"Keras's own cells); it lacks {', '.join(missing)}. "
-            f"Received: cell={type(cell).__name__}"
-        )
-    return cell

@@ -5,10 +5,26 @@ import inspect
 import keras
 
 from keras_rnnkit._api import export
-from keras_rnnkit.layers import protocol
 from keras_rnnkit.layers.base import SHARED_OPTIONS
 from keras_rnnkit.layers.base import RecurrentLayer
 from keras_rnnkit.layers.base import with_arguments
+
+
+def _check_protocol(owner, cell):
+    """Raises a `TypeError` naming what `cell` lacks of the protocol."""
+    missing = [
+        name
+        for name in ("state_size", "output_size", "step", "get_initial_state")
+        if not hasattr(cell, name)
+    ]
+    if missing:
+        raise TypeError(
+            f"{owner}: `cell` must follow keras_rnnkit's recurrence protocol (state_size, "
+            f"output_size, step, get_initial_state; keras_rnnkit.layers.KerasCell wraps "
+            f"Keras's own cells); it lacks {', '.join(missing)}. "
+            f"Received: cell={type(cell).__name__}"
+        )
+    return cell
 
 
 @export
@@ -53,7 +69,7 @@ class Recurrent(RecurrentLayer):
         owner = type(self).__name__
         if isinstance(cell, dict):
             cell = keras.saving.deserialize_keras_object(cell)
-        protocol.check(owner, cell)
+        _check_protocol(owner, cell)
         # Checked as a cell checks the same options.
         given = {
             "gradient_clip": gradient_clip,

@@ -1,9 +1,7 @@
-"""Probes on the recurrent states, for the length of a `with probing(provider)` block.
-
-There, each recurrent layer's call asks `provider(layer, call, zeros)` for its probe
-(`call` counts that layer's calls in the block; `zeros` is (B, T, state units)) and adds
-it to its new states step by step, so the loss gradient with respect to the probe is the
-state gradient (`GradientFlowMonitor`). Nothing is set on a layer.
+"""Probes on the recurrent states, inside a `with probing(provider)` block: each layer's
+call adds `provider(layer, call, zeros)` ((B, T, state units); `call` counts the layer's
+calls in the block) to its new states, so that the loss gradient by the probe is the state
+gradient (`GradientFlowMonitor`). Nothing is set on a layer.
 """
 
 import contextlib
