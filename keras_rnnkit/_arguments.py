@@ -22,17 +22,6 @@ def positive_int(owner, name, value):
     return int(value)
 
 
-def index_list(owner, name, value):
-    """Returns `value` (a non-empty list or tuple of non-negative ints) as a list, or raises."""
-    indices = list(value) if isinstance(value, (list, tuple)) else None
-    if not indices or not all(
-        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
-    ):
-        expected = "a non-empty list of non-negative integers"
-        raise _error(owner, f"`{name}` must be {expected}. Received: {name}={value!r}")
-    return indices
-
-
 def rate(owner, name, value):
     """Returns `value` as a float in [0, 1), or raises."""
     if (

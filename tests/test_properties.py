@@ -627,6 +627,20 @@ def test_generate_equals_reference_loop(with_initial_state, rng):
     np.testing.assert_allclose(got, np.stack(expected, axis=1), **TOL)
 
 
+def test_teacher_forcing_drops_the_features_only(rng):
+    # Input dropout while teacher forced: one mask of the features' width (the targets
+    # travel beside them). With W = 0 the mask changes nothing, so the reference holds.
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    targets = rng.normal(size=(B, T, 2)).astype("float32")
+    layer = _jordan(rng, dropout=0.5, seed=3)
+    kernel, *rest = layer.get_weights()
+    forced = to_numpy(layer(x, targets=targets, training=True))
+    assert not np.allclose(forced, to_numpy(layer(x, targets=targets, training=False)))
+    layer.set_weights([np.zeros_like(kernel), *rest])
+    expected = _jordan_reference(layer, x, targets=targets)[0]
+    np.testing.assert_allclose(to_numpy(layer(x, targets=targets, training=True)), expected, **TOL)
+
+
 def test_training_after_generate_takes_any_batch_size(rng):
     # generate() runs without dropout; it must leave nothing that ties the next
     # training call to the primer's batch size.

@@ -42,7 +42,6 @@ KERAS_OPS = types.SimpleNamespace(
     affine=lambda p, x, w: p + keras.ops.matmul(x, w),
     where=keras.ops.where,
     zeros_like=keras.ops.zeros_like,
-    ones_like=keras.ops.ones_like,
 )
 
 

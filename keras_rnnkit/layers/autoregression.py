@@ -8,8 +8,8 @@ it: loading one needs only `import keras_rnnkit`.
 import keras
 import numpy as np
 
-from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
+from keras_rnnkit.layers.last_observed import checked_feature_indices
 
 
 def lagged_design(series, order):
@@ -55,9 +55,7 @@ class LinearAutoregression(keras.layers.Layer):
 
     def __init__(self, coefficients, intercepts, feature_indices, **kwargs):
         super().__init__(**kwargs)
-        self.feature_indices = arguments.index_list(
-            "LinearAutoregression", "feature_indices", feature_indices
-        )
+        self.feature_indices = checked_feature_indices("LinearAutoregression", feature_indices)
         outputs = len(self.feature_indices)
         array = np.asarray(coefficients, "float64")
         if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] != outputs:
@@ -89,9 +87,7 @@ class LinearAutoregression(keras.layers.Layer):
                 f"LinearAutoregression.fit: `order` must be an integer from 1 to the window "
                 f"length {x.shape[1]}. Received: order={order!r}"
             )
-        feature_indices = arguments.index_list(
-            "LinearAutoregression", "feature_indices", feature_indices
-        )
+        feature_indices = checked_feature_indices("LinearAutoregression.fit", feature_indices)
         coefficients, intercepts = [], []
         for output, feature in enumerate(feature_indices):
             design = lagged_design(x[:, :, feature], order)

@@ -125,25 +125,15 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def _dropped(self, tensor, mask, training):
         return tensor * mask if training and mask is not None else tensor
 
-    # The protocol's declaration (see protocol.py).
-    output_is_state = False
     # What a cell without `supports_dropout` (TDNNCell) has of those options.
     dropout = recurrent_dropout = zoneout = 0.0
 
-    def feedback(self):
-        """The cell's recurrence as `engine.Feedback`, or None if it is not the engine's."""
-        return None
-
-    def recurrence_weights(self):
-        """`(kernel, bias, engine.Weights)` of the recurrence (None before build)."""
-        return None, None, None
-
+    # A cell of the engine's recurrence defines `feedback()`, its `engine.Feedback`, and
+    # `recurrence_weights()`, `(kernel, bias, engine.Weights)` (None before build); a cell
+    # with math of its own overrides `step` and sets `fused_form = None` (TDNNCell).
     def fused_form(self):
         """The protocol's `fused_form`: an `engine.FusedForm`, or why there is none."""
-        feedback = self.feedback()
-        if feedback is None:
-            return f"{type(self).__name__} has no fused form"
-        form = engine.fused_form(feedback, *self.recurrence_weights())
+        form = engine.fused_form(self.feedback(), *self.recurrence_weights())
         if not isinstance(form, str) and self.layer_norm:
             return "layer norm acts inside the step"
         return form
@@ -155,16 +145,13 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     def step(self, sequence, states, training=False, teacher=None):
         """`(output, new_states)`: `engine.recurrence` with dropout and layer norm;
         `teacher=(target, use_own)` while a Jordan layer feeds back targets."""
-        feedback = self.feedback()
-        if feedback is None:
-            raise NotImplementedError(f"{type(self).__name__} defines no step")
         (context,) = states
         inputs = self._dropped(sequence, self.get_dropout_mask(sequence), training)
         fed = self._dropped(context, self.get_recurrent_dropout_mask(context), training)
         kernel, bias, weights = self.recurrence_weights()
         output, new_context = engine.recurrence(
             engine.KERAS_OPS,
-            feedback,
+            self.feedback(),
             weights,
             context,
             engine.project(inputs, kernel, bias),
@@ -175,15 +162,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return output, [new_context]
 
     def get_initial_state(self, batch_size=None):
-        sizes = self.state_size if isinstance(self.state_size, list) else [self.state_size]
+        sizes = protocol.state_sizes(self)
         return [keras.ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
 
     def get_config(self):
         return {**super().get_config(), **config_from_signature(self)}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
 
 def add_named_weight(layer, name, shape, prefix=None):
@@ -232,8 +215,11 @@ def as_compute_dtype(layer, inputs):
 
 
 def checked_initial_state(owner, initial_state, state_size, batch_size):
-    """`initial_state` as a list of (B, size) tensors, one per state, or raises (else the
-    backends disagree: TensorFlow broadcasts a (H,) state, JAX takes extra ones)."""
+    """`initial_state` as a list of (B, size) tensors, one per state (None stays None), or
+    raises (else the backends disagree: TensorFlow broadcasts a (H,) state, JAX takes
+    extra ones)."""
+    if initial_state is None:
+        return None
     sizes = list(state_size) if isinstance(state_size, (list, tuple)) else [state_size]
     states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
     must = f"{owner}: `initial_state` must be a list of {len(sizes)} tensor(s) of shape " + (
@@ -342,7 +328,6 @@ class RecurrentLayer(keras.layers.RNN):
             setattr(self, name, value)
         arguments.one_of(owner, "use_fused", self.use_fused, fused_policy.SWITCH_VALUES)
         reason = fused_policy.fused_reason(self, training=True)
-        fused_policy.refuse_if_forced(self, reason)
         if reason is None and fused_policy.uses_tensorflow_native(
             protocol.fused_form(self.cell).options, self.compute_dtype
         ):
@@ -364,31 +349,20 @@ class RecurrentLayer(keras.layers.RNN):
         )
 
     def _checked_initial_state(self, sequences, initial_state):
-        """`initial_state` as `checked_initial_state` returns it; None stays None."""
-        if initial_state is None:
-            return None
-        return checked_initial_state(
-            type(self).__name__, initial_state, self.cell.state_size, sequences.shape[0]
-        )
+        owner, size = type(self).__name__, self.cell.state_size
+        return checked_initial_state(owner, initial_state, size, sequences.shape[0])
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         sequences = as_compute_dtype(self, sequences)
         initial_state = self._checked_initial_state(sequences, initial_state)
-        # One dropout mask per sequence, as `keras.layers.RNN` prepares them for
-        # the cells it recognises (backend/keras_internals.py); the cache makes it idempotent.
-        if getattr(self.cell, "dropout", 0) or getattr(self.cell, "recurrent_dropout", 0):
-            batch_size = keras.ops.shape(sequences)[0]
-            state = initial_state or (
-                self.states if self.stateful else self.get_initial_state(batch_size)
-            )
-            self.cell.get_dropout_mask(self._step_inputs(sequences)["features"][:, 0])
-            self.cell.get_recurrent_dropout_mask(keras.ops.cast(state[0], self.cell.compute_dtype))
         try:
+            # Keras's call draws one dropout mask per sequence (`DropoutRNNCell`).
             return super().call(
                 sequences, initial_state=initial_state, mask=mask, training=training
             )
         finally:
-            # A cell of the protocol may have no dropout at all.
+            # Also after an error, which Keras's reset misses; a cell of the protocol may
+            # have no dropout at all.
             for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
                 getattr(self.cell, reset, lambda: None)()
 
@@ -397,7 +371,7 @@ class RecurrentLayer(keras.layers.RNN):
 
     def _step_inputs(self, sequences):
         """What Keras's loop hands each step, by name: the features (and, in a subclass,
-        `loop.STEP_CONTROLS` that travel in the sequences)."""
+        step controls of `loop.run_step` that travel in the sequences)."""
         return {"features": sequences}
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
@@ -408,7 +382,6 @@ class RecurrentLayer(keras.layers.RNN):
             teacher_forced="target" in step_inputs,
             probes=state_probes.active(),
         )
-        fused_policy.refuse_if_forced(self, reason)
         if reason is None:
             return self._fused_loop(sequences, initial_state, mask, training)
         return self._step_loop(step_inputs, initial_state, mask, training)

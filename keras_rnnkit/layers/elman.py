@@ -23,17 +23,13 @@ class ElmanCell(RecurrentCell):
         activation: Activation of the hidden state. Default: `"tanh"`.
             `None` means linear.
         use_bias: Whether to add the bias $b$. Default: `True`.
-        kernel_initializer: Initializer of `kernel` $W$ (D, H).
-            Default: `"glorot_uniform"`.
-        recurrent_initializer: Initializer of `recurrent_kernel` $U$ (H, H).
-            Default: `"orthogonal"`.
-        bias_initializer: Initializer of `bias` $b$ (H,). Default: `"zeros"`.
-        kernel_regularizer: Regularizer of `kernel`. Default: `None`.
-        recurrent_regularizer: Regularizer of `recurrent_kernel`. Default: `None`.
-        bias_regularizer: Regularizer of `bias`. Default: `None`.
-        kernel_constraint: Constraint on `kernel`. Default: `None`.
-        recurrent_constraint: Constraint on `recurrent_kernel`. Default: `None`.
-        bias_constraint: Constraint on `bias`. Default: `None`.
+        kernel_initializer, recurrent_initializer, bias_initializer: Initializers
+            of `kernel` $W$ (D, H), `recurrent_kernel` $U$ (H, H) and `bias` $b$
+            (H,). Defaults: `"glorot_uniform"`, `"orthogonal"`, `"zeros"`.
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: Their
+            regularizers. Default: `None`.
+        kernel_constraint, recurrent_constraint, bias_constraint: Their
+            constraints. Default: `None`.
         dropout: Fraction of the inputs $x_t$ to drop while training, in
             [0, 1); one mask per sequence. Default: `0.0`.
         recurrent_dropout: Fraction of $h_{t-1}$ to drop while training, in
@@ -137,16 +133,13 @@ class ElmanRNN(RecurrentLayer):
             processing order); the forward pass is unchanged. Default: `None`.
         use_fused: `"auto"`, `True` or `False`, like `keras.layers.GRU`'s
             `use_cudnn`: whether to run the recurrence as one fused operation
-            (`keras_rnnkit.backend.engine`: the input projection of all steps in
-            one product, a hand-written backward pass; PyTorch's RNN kernel on
-            torch, cuDNN's on TensorFlow with a GPU) instead of the step loop.
-            It needs activation tanh or relu, no recurrent dropout while
-            training, no zoneout, layer norm, `gradient_clip`,
-            `truncate_gradient` or `unroll`. `"auto"` takes it where allowed
-            (faster on every backend: docs/benchmarks.md, "Which path runs");
-            `True` raises a `ValueError` in the constructor where it is not
-            allowed; `False` always runs the step loop. Both compute the same
-            values. Default: `"auto"`. `use_cudnn` is a deprecated alias.
+            (`keras_rnnkit.backend.engine`; PyTorch's RNN kernel on torch, cuDNN's
+            on TensorFlow with a GPU) instead of the step loop; the same values.
+            It needs activation tanh or relu and no recurrent dropout while
+            training, zoneout, layer norm, `gradient_clip`, `truncate_gradient`
+            or `unroll`. `"auto"` takes it where allowed; `True` raises a
+            `ValueError` where it is not. Default: `"auto"`. `use_cudnn` is a
+            deprecated alias.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

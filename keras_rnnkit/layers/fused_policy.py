@@ -17,7 +17,8 @@ SWITCH_VALUES = ("auto", True, False)
 
 
 def fused_reason(layer, *, training, teacher_forced=False, probes=False):
-    """Why the fused path cannot run this call of `layer` (a `RecurrentLayer`), or None."""
+    """Why the fused path cannot run this call of `layer` (a `RecurrentLayer`), or None;
+    raises where `use_fused=True` meets a reason."""
     backend = keras.backend.backend()
     controls = controls_of(layer)
     form = protocol.fused_form(layer.cell)
@@ -36,7 +37,14 @@ def fused_reason(layer, *, training, teacher_forced=False, probes=False):
         (probes, "a GradientFlowMonitor probes the states"),
         (layer.unroll, "unroll=True asks for the unrolled step loop"),
     )
-    return next((reason for unsupported, reason in checks if unsupported), None)
+    reason = next((reason for unsupported, reason in checks if unsupported), None)
+    if reason is not None and layer.use_fused is True:
+        raise ValueError(
+            f"{type(layer).__name__}: `use_fused=True` needs a configuration that the "
+            f"fused recurrence supports, but {reason} on the {backend} backend. Pass "
+            "use_fused='auto' to fall back to the step loop. Received: use_fused=True"
+        )
+    return reason
 
 
 def native_kernel(options, compute_dtype, mask, go_backwards):
@@ -60,14 +68,3 @@ def uses_tensorflow_native(options, compute_dtype):
     if keras.backend.backend() != "tensorflow":
         return False
     return native_kernel(options, compute_dtype, mask=None, go_backwards=False)
-
-
-def refuse_if_forced(layer, reason):
-    """Raises where `use_fused=True` meets a `reason` the fused path cannot run."""
-    if reason is not None and layer.use_fused is True:
-        raise ValueError(
-            f"{type(layer).__name__}: `use_fused=True` needs a configuration that the "
-            f"fused recurrence supports, but {reason} on the {keras.backend.backend()} "
-            "backend. Pass use_fused='auto' to fall back to the step loop. "
-            "Received: use_fused=True"
-        )

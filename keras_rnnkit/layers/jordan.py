@@ -300,7 +300,9 @@ class JordanRNN(RecurrentLayer):
                 (*batch_time, 1), dtype=sequences.dtype, seed=self.cell.seed_generator
             )
             use_own = keras.ops.cast(draws < sampling_probability, sequences.dtype)
-        # The targets travel as channels after the features (see `_step_inputs`).
+        # The targets travel as channels after the features (see `_step_inputs`); the
+        # dropout mask, drawn here, is the features' only.
+        self.cell.get_dropout_mask(sequences[:, 0])
         augmented = keras.ops.concatenate([sequences, targets, use_own], axis=-1)
         return super().call(augmented, initial_state=initial_state, mask=mask, training=training)
 

@@ -6,8 +6,20 @@ it: loading one needs only `import keras_rnnkit`.
 
 import keras
 
-from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
+
+
+def checked_feature_indices(owner, value):
+    """`feature_indices` (a non-empty list or tuple of non-negative ints) as a list, or raises."""
+    indices = list(value) if isinstance(value, (list, tuple)) else None
+    if not indices or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in indices
+    ):
+        raise ValueError(
+            f"{owner}: `feature_indices` must be a non-empty list of non-negative integers. "
+            f"Received: feature_indices={value!r}"
+        )
+    return indices
 
 
 @export
@@ -33,9 +45,7 @@ class LastObserved(keras.layers.Layer):
 
     def __init__(self, feature_indices, **kwargs):
         super().__init__(**kwargs)
-        self.feature_indices = arguments.index_list(
-            "LastObserved", "feature_indices", feature_indices
-        )
+        self.feature_indices = checked_feature_indices("LastObserved", feature_indices)
         self.input_spec = keras.layers.InputSpec(min_ndim=3)
 
     def build(self, input_shape):

@@ -13,6 +13,7 @@ For a cell of the recurrence protocol (`protocol.py`), one step of the loop is
 which hands each step its slice of the features x_t and of the controls it uses.
 """
 
+import itertools
 from typing import NamedTuple
 
 import keras
@@ -20,11 +21,6 @@ import keras
 from keras_rnnkit.backend import engine
 from keras_rnnkit.layers import protocol
 from keras_rnnkit.layers.clipping import clip_gradient
-
-# The controls a step may receive beside its features, (B, .) each: a teacher-forced
-# target and 1 where the own output is fed back instead; the gradient-flow probe and
-# zoneout's 0/1 draws (per state unit); the 0/1 mask; 1 where truncated BPTT cuts.
-STEP_CONTROLS = ("target", "use_own", "probe", "zoneout", "keep", "cut")
 
 
 class StepControls(NamedTuple):
@@ -38,21 +34,14 @@ class StepControls(NamedTuple):
 
 def controls_of(owner):
     """The `StepControls` that `owner` (a cell or a layer) declares, by attribute."""
-    return StepControls(
-        getattr(owner, "gradient_clip", None),
-        getattr(owner, "gradient_clip_mode", "value"),
-        getattr(owner, "zoneout", 0.0),
-    )
+    defaults = StepControls._field_defaults
+    return StepControls(**{name: getattr(owner, name, d) for name, d in defaults.items()})
 
 
 def per_state(values, states):
     """Splits `values` (B, sum of the state sizes) into one slice per state."""
-    slices, start = [], 0
-    for state in states:
-        size = int(state.shape[-1])
-        slices.append(values[:, start : start + size])
-        start += size
-    return slices
+    sizes = [int(state.shape[-1]) for state in states]
+    return [values[:, end - size : end] for size, end in zip(sizes, itertools.accumulate(sizes))]
 
 
 def _zoned_out(owner, rate, new_states, states, draws, training):
@@ -75,8 +64,11 @@ def _zoned_out(owner, rate, new_states, states, draws, training):
 def run_step(cell, controls, step_input, states, training=False, mask_rule=None):
     """One step of the loop around `cell.step`: `(output, new_states)`.
 
-    `step_input`: x_t, or a dict of it (`"features"`) and the step's `STEP_CONTROLS`;
-    with a `mask_rule` ("previous" or "zeros") the states end with the held output.
+    `step_input`: x_t, or a dict of it (`"features"`) and the step's controls, (B, .)
+    each: `target` and `use_own` (teacher forcing: 1 where the own output is fed back),
+    `probe` and `zoneout` (0/1 draws; per state unit), `keep` (the 0/1 mask) and `cut`
+    (1 where truncated BPTT cuts). With a `mask_rule` ("previous" or "zeros") the
+    states end with the held output.
     """
     step = step_input if isinstance(step_input, dict) else {"features": step_input}
     states = list(states) if isinstance(states, (list, tuple)) else [states]

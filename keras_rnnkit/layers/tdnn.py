@@ -322,6 +322,8 @@ class TDNNCell(_ContextWindow, RecurrentCell):
 
     # No dropout, recurrent dropout or zoneout: a window of inputs has no state to drop.
     supports_dropout = False
+    # Math of its own (`step`), not the engine's recurrence.
+    fused_form = None
     weight_initializers = WEIGHT_INITIALIZERS
 
     def __init__(
