@@ -17,13 +17,13 @@ SWITCH_VALUES = ("auto", True, False)
 
 
 def fused_reason(layer, *, training, teacher_forced=False, probes=False):
-    """Why the fused path cannot run this call of `layer` (a `RecurrentLayer`), or None;
-    raises where `use_fused=True` meets a reason."""
+    """Why the fused path cannot run this call of `layer`, or None; raises if use_fused=True."""
+    if layer.use_fused is False:
+        return "use_fused=False"
     backend = keras.backend.backend()
     controls = controls_of(layer)
     form = protocol.fused_form(layer.cell)
     checks = (
-        (layer.use_fused is False, "use_fused=False"),
         (backend not in engine.MODULES, f"the {backend} backend has none"),
         (teacher_forced, "teacher forcing feeds back the targets"),
         (isinstance(form, str), form),
