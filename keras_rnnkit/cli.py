@@ -241,12 +241,13 @@ def _choose_settings(args, task, build, kinds, forecast):
     return settings, {"folds": args.folds, "mean_fold_mse": scores, "chosen": settings["name"]}
 
 
-def _fit(args, callbacks_for=lambda task: []):
+def _fit(args, callbacks_for=lambda task: [], loaded=None):
     """Loads the task, builds the model and trains it: (model, history, task, facts).
 
     `callbacks_for(task)` gives the training callbacks, which may use the task's
-    arrays. A regression model carries its own scaling, fitted on the training
-    split. A forecaster of a series forecasts the residual of a linear AR, the
+    arrays; `loaded`, a task already loaded (as `_load_task` returns it), is trained on
+    in place of `--task` or `--data`. A regression model carries its own scaling, fitted
+    on the training split. A forecaster of a series forecasts the residual of a linear AR, the
     change from the last value or the level, as `--predict` says; with `auto`, the
     choice and its other settings are made on rolling-origin folds of the training
     samples (`_choose_settings`). `--members` models of those settings are then
@@ -263,7 +264,7 @@ def _fit(args, callbacks_for=lambda task: []):
 
     _checked_family(args, recurrent_only=args.command == "gradients")
     _atomic.refuse_existing(args.out, args.overwrite)
-    task, source, problem, sequence_output = _load_task(args)
+    task, source, problem, sequence_output = loaded or _load_task(args)
     outputs = output_units(task, problem)
     # The input feature of the series a forecast continues (None: not such a forecast).
     feature = series_feature(task) if problem == "regression" and not sequence_output else None
@@ -358,10 +359,15 @@ def _model_inputs(args, task):
         "season": task.get("season"),
         "time_column": args.time_column,
         "raw_values": True,
+        "steps": int(task.get("steps", 1)),
         "meaning": (
             f"each sample is {task['x_train'].shape[1]} consecutive rows of the features, "
             f"in this order, as raw values; the output is the target {task['horizon']} "
             "row(s) after the last of them, in the target's own units"
+            if task.get("steps", 1) == 1
+            else f"each sample is {task['x_train'].shape[1]} consecutive rows of the features, "
+            f"in this order, as raw values; the outputs are the target in the {task['steps']} "
+            "rows after the last of them, in the target's own units"
         ),
     }
 
@@ -413,8 +419,82 @@ def _against_baselines_on_validation(task, metrics):
     return record
 
 
+def _series_forecaster(args, fitted):
+    """`fitted`, what `_fit` returns, with its model made a `SeriesForecaster` of the CSV file's
+    rows after its end, and its facts given the strategy, intervals and multi-step test
+    scores (as `forecast_beyond_the_data`).
+
+    With `--steps` S > 1 a direct model of S outputs is trained too, on the same rows
+    (`direct_task`); `--strategy auto` keeps the one whose forecasts of the S rows after
+    each validation row have the lower MAE. The intervals are calibrated on the forecasts
+    from every validation and test row (`conformal_intervals`).
+    """
+    from keras_rnnkit.data.csv_files import direct_task
+    from keras_rnnkit.forecasting import future
+
+    model, history, task, metrics = fitted
+    steps = args.steps or 1
+    recursive = task["target_feature_index"] is not None
+    if args.strategy == "recursive" and not recursive:
+        raise ValueError(
+            f"--strategy recursive feeds the forecasts of {task['target']!r} back, but it is "
+            "not among the --features; add it, or use --strategy direct"
+        )
+    candidates = {}
+    if recursive and args.strategy != "direct":
+        series = future.series_of(task, strategy="recursive", steps=1)
+        candidates["recursive"] = (series, fitted)
+    if (steps > 1 and args.strategy != "recursive") or not candidates:
+        if steps > 1:
+            if not args.quiet:
+                print(f"training the direct forecaster of {steps} rows", flush=True)
+            loaded = (direct_task(task, steps), metrics["data"], "regression", False)
+            direct = _fit(args, loaded=loaded)
+        else:  # one step, without its target among the inputs: direct
+            direct = fitted
+        candidates["direct"] = (future.series_of(task, strategy="direct", steps=steps), direct)
+    for series, _ in candidates.values():
+        series["time_column"] = args.time_column
+    choice = {}
+    for name, (series, (candidate, *_)) in candidates.items():
+        forecasts, truth, _ = future.held_out_forecasts(
+            candidate, task, series, steps, start="val", end="test"
+        )
+        choice[name] = future.mean_absolute_error(forecasts, truth)[0]
+    strategy = min(choice, key=choice.get)
+    if len(choice) > 1 and not args.quiet:
+        scores = ", ".join(f"{name} {mae:.4g}" for name, mae in choice.items())
+        print(
+            f"strategy, by the MAE of the next {steps} rows from each validation row: "
+            f"{scores}; chosen: {strategy}"
+        )
+    series, (chosen, chosen_history, chosen_task, chosen_metrics) = candidates[strategy]
+    season = task.get("season")
+    calibrated = steps if strategy == "direct" else max(steps, 2 * season if season else 12)
+    forecasts, truth, _ = future.held_out_forecasts(chosen, task, series, calibrated)
+    series["intervals"] = future.conformal_intervals(forecasts, truth)
+    forecasts, truth, origins = future.held_out_forecasts(chosen, task, series, steps, start="test")
+    test = {"model": future.mean_absolute_error(forecasts, truth)}
+    for name, naive in future.naive_forecasts(task, origins, steps, season).items():
+        test[name] = future.mean_absolute_error(naive, truth)
+    record = {
+        "strategy": strategy,
+        "steps": steps,
+        "validation_mae": choice,
+        "calibrated_steps": calibrated,
+        "test_mae": {name: {"mean": mean, "per_step": per} for name, (mean, per) in test.items()},
+    }
+    chosen_metrics["forecast_beyond_the_data"] = record
+    forecaster = future.as_series_forecaster(chosen, series)
+    return forecaster, chosen_history, chosen_task, chosen_metrics
+
+
 def _train(args):
-    model, history, task, metrics = _fit(args)
+    fitted = _fit(args)
+    if "rows" in fitted[2] and fitted[2]["horizon"] == 1:
+        # The forecaster kept may be the direct one, with its own history, task and facts.
+        fitted = _series_forecaster(args, fitted)
+    model, history, task, metrics = fitted
     test = model.evaluate(task["x_test"], task["y_test"], verbose=0, return_dict=True)
     baselines = _baselines(task, metrics["problem"])
     # A regression model's `loss` is on standardised values; its `mse` is in the data's units.
@@ -436,9 +516,57 @@ def _train(args):
         f"baselines on the test split: {against}\n"
         f"model (takes and returns raw values) and metrics in {args.out}/"
     )
+    if "forecast_beyond_the_data" in metrics:
+        record = metrics["forecast_beyond_the_data"]
+        scores = "; ".join(f"{name} {v['mean']:.4g}" for name, v in record["test_mae"].items())
+        print(
+            f"{record['strategy']} forecasts of the next {record['steps']} row(s) from each "
+            f"test row, MAE: {scores}\n"
+            f"forecast the rows after the file's end: rnnkit forecast {args.out}/model.keras "
+            f"--data {args.data} --steps {record['steps']}"
+        )
     if validation is not None and "warning" in validation:
         print(f"rnnkit: warning: {validation['warning']}", file=sys.stderr)
     return 0
+
+
+def _forecast(args):
+    from keras_rnnkit.data.tasks import TEXT_SUFFIXES
+    from keras_rnnkit.forecasting import forecast
+
+    model = _loaded_model(args.model)
+    delimiter = args.delimiter or TEXT_SUFFIXES.get(pathlib.Path(args.data).suffix.lower(), ",")
+    delimiter = "\t" if delimiter == "\\t" else delimiter
+    result = forecast(
+        model,
+        args.data,
+        args.steps,
+        future=args.future,
+        missing=args.missing,
+        delimiter=delimiter,
+    )
+    if args.out is None:
+        print(result)
+        return 0
+    result.to_csv(args.out, overwrite=args.overwrite)
+    print(f"{args.steps} {result.strategy} forecast(s) of {result.target} written to {args.out}")
+    return 0
+
+
+def _loaded_model(path):
+    """The model saved at `path`, or a one-line error saying why it cannot be loaded."""
+    import keras
+
+    path = pathlib.Path(path)
+    try:
+        return keras.saving.load_model(path)
+    except Exception as error:
+        # A broken or crafted file fails anywhere in Keras's loader, with any
+        # type (BadZipFile, KeyError, TypeError, ...); --debug shows which.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"{path}: not a Keras model file that can be loaded ({type(error).__name__}: {reason})"
+        ) from error
 
 
 def _gradients(args):
@@ -563,22 +691,11 @@ def _tune(args):
 
 
 def _export(args):
-    import keras
-
     from keras_rnnkit import export
 
     # The path and the options are checked before the library loads (keras_rnnkit_cli.checks).
     model_path = pathlib.Path(args.model)
-    try:
-        model = keras.saving.load_model(model_path)
-    except Exception as error:
-        # A broken or crafted file fails anywhere in Keras's loader, with any
-        # type (BadZipFile, KeyError, TypeError, ...); --debug shows which.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise ValueError(
-            f"{model_path}: not a Keras model file that can be loaded "
-            f"({type(error).__name__}: {reason})"
-        ) from error
+    model = _loaded_model(model_path)
     # --quiet: without Keras's own lines ("Saved artifact at ...", the signatures).
     chatter = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
     with chatter:
@@ -610,5 +727,6 @@ COMMANDS = {
     "train": _train,
     "gradients": _gradients,
     "tune": _tune,
+    "forecast": _forecast,
     "export": _export,
 }

@@ -19,6 +19,8 @@ def early_errors(args):
         _training_errors(args)
     elif args.command == "export":
         _export_errors(args)
+    elif args.command == "forecast":
+        _forecast_errors(args)
 
 
 def _training_errors(args):
@@ -30,6 +32,39 @@ def _training_errors(args):
         raise ValueError(f"{args.data}: no such file")
     if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:
         _text_file_errors(args)
+    if getattr(args, "steps", None) is not None or getattr(args, "strategy", "auto") != "auto":
+        _steps_errors(args)
+
+
+def _steps_errors(args):
+    """--steps and --strategy: a forecast of a CSV file's rows after its end."""
+    if args.data is None or pathlib.Path(args.data).suffix.lower() not in TEXT_DELIMITERS:
+        source = f"--task {args.task}" if args.data is None else f"--data {args.data}"
+        raise ValueError(f"--steps and --strategy apply to --data FILE.csv only, not to {source}")
+    if args.horizon not in (None, 1):
+        raise ValueError(
+            f"--steps forecasts the rows 1 .. STEPS after the window; it does not combine with "
+            f"--horizon {args.horizon}"
+        )
+    if args.strategy == "direct" and (args.steps or 1) < 2:
+        raise ValueError("--strategy direct needs --steps 2 or more (one output per row)")
+
+
+def _forecast_errors(args):
+    model_path = pathlib.Path(args.model)
+    if not model_path.is_file() or model_path.suffix != ".keras":
+        raise ValueError(f"{model_path}: expected a saved model file (.keras)")
+    for option, value in (("--data", args.data), ("--future", args.future)):
+        if value is not None and not pathlib.Path(value).is_file():
+            raise ValueError(f"{option} {value}: no such file")
+    if args.out is not None:
+        out = pathlib.Path(args.out)
+        if out.is_dir():
+            raise ValueError(f"--out {out}: a folder; name the CSV file to write")
+        if out.exists() and not args.overwrite:
+            raise ValueError(
+                f"--out {out} exists; choose another file, or pass --overwrite to replace it"
+            )
 
 
 def _header_and_first_row(args):

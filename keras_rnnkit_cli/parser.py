@@ -301,6 +301,22 @@ def build_parser():
         ),
     )
     _add_training_arguments(train, default_out="rnnkit-train")
+    train.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="CSV only: forecast this many rows after the data's end: besides the one-step "
+        "model (fed its own forecasts: recursive), train one with STEPS outputs (direct); "
+        "--strategy says which is kept. The intervals that rnnkit forecast gives are "
+        "calibrated for max(STEPS, 2 seasons, or 12) rows (default: 1)",
+    )
+    train.add_argument(
+        "--strategy",
+        choices=("auto", "recursive", "direct"),
+        default="auto",
+        help="CSV, with --steps: the forecaster kept: auto, the one with the lower MAE over "
+        "the STEPS rows after each validation row (default: %(default)s)",
+    )
 
     gradients = add_command(
         "gradients",
@@ -371,6 +387,45 @@ def build_parser():
         "bayesian search, else the task's one validation split)",
     )
     tune.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+
+    forecast = add_command(
+        "forecast",
+        help="forecast the rows after the end of a series with a model from rnnkit train",
+        description=(
+            "Forecast the next --steps rows of a series with a model saved by rnnkit train "
+            "--data FILE.csv: the model remembers its target, feature and time columns, its "
+            "window and its strategy, so only the history is needed (a CSV file with those "
+            "columns; its last rows are the model's window). Prints (or writes to --out) the "
+            "time column continued at the series' own step, the forecasts under the target's "
+            "name, and the bounds of the 80% and 95% intervals (split conformal, calibrated "
+            "on the rows the model did not train on). A recursive model that also takes other "
+            "columns needs their next values: --future FILE.csv. "
+            f"See {DOCS}forecasting.md."
+        ),
+    )
+    forecast.add_argument("model", help="a .keras file saved by rnnkit train --data FILE.csv")
+    forecast.add_argument(
+        "--data", required=True, help="the history: a CSV file with the model's columns"
+    )
+    forecast.add_argument(
+        "--steps", type=_positive_int, required=True, help="rows to forecast after the history"
+    )
+    forecast.add_argument(
+        "--future",
+        help="a CSV file with the other feature columns' values in the rows after the history",
+    )
+    forecast.add_argument(
+        "--missing",
+        choices=("error", "drop", "ffill"),
+        default="error",
+        help="rows with empty, nan or non-numeric cells (default: %(default)s)",
+    )
+    forecast.add_argument(
+        "--delimiter",
+        help="the field delimiter, one character or \\t (default: , or a tab for .tsv)",
+    )
+    forecast.add_argument("--out", help="write the forecast to this CSV file (default: print it)")
+    forecast.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     export = add_command(
         "export",

@@ -18,6 +18,7 @@ APPLICATION_TESTS = {
     "test_bench",
     "test_cli",
     "test_cli_bad_inputs",
+    "test_cli_forecast",
     "test_cli_output",
     "test_cli_tool",
     "test_csv_files",

@@ -43,6 +43,8 @@ class CsvTable:
         rows_dropped: Rows left out by `missing="drop"`.
         rows_filled: Rows with a cell filled by `missing="ffill"`.
         season: The season the time column's spacing shows (`season_of`), or `None`.
+        time_format: The form of the time column's labels, a key of `TIME_FORMATS`,
+            or `None`.
     """
 
     names: tuple
@@ -52,6 +54,7 @@ class CsvTable:
     rows_dropped: int
     rows_filled: int
     season: int | None = None
+    time_format: str | None = None
 
 
 def _column_names(owner, name, value):
@@ -351,26 +354,30 @@ def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, mis
         rows_dropped=len(lines) - len(keep),
         rows_filled=int((~good).any(axis=1).sum()) if missing == "ffill" else 0,
         season=None if times is None else season_of(kind, [keys[i] for i in keep]),
+        time_format=None if times is None else kind,
     )
 
 
-def forecast_windows(features, target, window, horizon=1):
+def forecast_windows(features, target, window, horizon=1, steps=1):
     """Direct `horizon`-step-ahead samples of a multivariate series.
 
-    For t = W .. R - k: the sample is `features[t - W : t]`, its target
-    `target[t + k - 1]` and its persistence forecast `target[t - 1]`. Equal to
-    that loop, without one (`sliding_window_view`).
+    For t = W .. R - k - S + 1: the sample is `features[t - W : t]`, its targets
+    `target[t + k - 1 : t + k - 1 + S]` and its persistence forecast `target[t - 1]`.
+    Equal to that loop, without one (`sliding_window_view`).
 
     Args:
         features: Array (R, F): one row per time step.
         target: Array (R,): the series to forecast.
         window: W, the rows per sample, a positive integer.
-        horizon: k, how many rows after the window's last row the target
+        horizon: k, how many rows after the window's last row the (first) target
             lies, a positive integer. Default: 1 (the next row).
+        steps: S, consecutive target rows per sample (a direct multi-step
+            forecast), a positive integer. Default: 1.
 
     Returns:
-        `(x, y, persistence, rows)`: x (N, W, F), y (N, 1), persistence (N, 1)
-        and the target's row index of each sample (N,), with N = R - W - k + 1.
+        `(x, y, persistence, rows)`: x (N, W, F), y (N, S), persistence (N, 1)
+        and the (first) target's row index of each sample (N,), with
+        N = R - W - k - S + 2.
 
     Example:
 
@@ -379,20 +386,26 @@ def forecast_windows(features, target, window, horizon=1):
     >>> x, y, persistence, rows = forecast_windows(series[:, None], series, window=2, horizon=2)
     >>> x[..., 0].tolist(), y[:, 0].tolist(), persistence[:, 0].tolist(), rows.tolist()
     ([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]], [3.0, 4.0, 5.0], [1.0, 2.0, 3.0], [3, 4, 5])
+    >>> forecast_windows(series[:, None], series, window=3, steps=2)[1].tolist()
+    [[3.0, 4.0], [4.0, 5.0]]
     """
     window = arguments.positive_int("forecast_windows", "window", window)
     horizon = arguments.positive_int("forecast_windows", "horizon", horizon)
+    steps = arguments.positive_int("forecast_windows", "steps", steps)
     features, target = np.asarray(features), np.asarray(target)
-    samples = len(features) - window - horizon + 1
+    needed = window + horizon + steps - 1
+    samples = len(features) - needed + 1
     if samples < 1:
         raise ValueError(
-            f"forecast_windows: {len(features)} rows are too few for window={window} and "
-            f"horizon={horizon}; they need at least window + horizon = {window + horizon}"
+            f"forecast_windows: {len(features)} rows are too few for window={window}, "
+            f"horizon={horizon} and steps={steps}; they need at least window + horizon + "
+            f"steps - 1 = {needed}"
         )
     # sliding_window_view puts the window axis last: (R - W + 1, F, W) -> (., W, F).
     x = sliding_window_view(features, window, axis=0)[:samples].transpose(0, 2, 1)
     rows = np.arange(samples) + window + horizon - 1
-    return x, target[rows, None], target[rows - horizon, None], rows
+    y = target[rows[:, None] + np.arange(steps)]
+    return x, y, target[rows - horizon, None], rows
 
 
 def load_csv(
@@ -443,7 +456,11 @@ def load_csv(
         `season` (or `None`) and `season_source` (`"given"`, `"time column"` or
         `None`); with a season, `seasonal_naive_val` and `seasonal_naive_test`
         (N, 1), the target one season (or a whole number of seasons, at least
-        `horizon` rows) before each sample's target row.
+        `horizon` rows) before each sample's target row; and the rows
+        themselves, for forecasts from any origin (`direct_task`,
+        `keras_rnnkit.forecasting.held_out_forecasts`): `rows` (a `CsvTable` of
+        the feature columns and the target) and `split_rows` (the first target
+        row of the `"val"` and `"test"` samples).
 
     Example:
 
@@ -513,6 +530,7 @@ def load_csv(
         if lag and split != "train" and (rows[picked] - lag >= 0).all():
             naive = target_values[rows[picked] - lag, None]
             task[f"seasonal_naive_{split}"] = naive.astype("float32")
+    split_rows = {split: int(rows[parts[f"x_{split}"]][0]) for split in ("val", "test")}
     return {
         **task,
         "feature_names": feature_names,
@@ -523,4 +541,64 @@ def load_csv(
         "season_source": source,
         "rows_dropped": table.rows_dropped,
         "rows_filled": table.rows_filled,
+        "rows": table,
+        "split_rows": split_rows,
     }
+
+
+def direct_task(task, steps):
+    """The windows of a `load_csv` task (one step ahead) with `steps` targets each, split
+    at the same rows, so that no target row of a split lies in a later one.
+
+    Sample t (the window's next row) trains where all its target rows t .. t + S - 1
+    lie before the task's first validation row, validates where they lie in the
+    validation rows, and tests from the first test row on. The rows, the
+    window, the features and the splits' first rows are the task's own.
+
+    Args:
+        task: A dict of `load_csv` with `horizon` 1.
+        steps: S, the targets per sample, a positive integer.
+
+    Returns:
+        A task dict as `load_csv` gives, with y (N, S) and `steps` S.
+    """
+    owner = "direct_task"
+    steps = arguments.positive_int(owner, "steps", steps)
+    if task["horizon"] != 1:
+        raise ValueError(
+            f"{owner}: `task` must forecast one row ahead. Received a task with "
+            f"horizon={task['horizon']}"
+        )
+    table, names = task["rows"], task["feature_names"]
+    target = table.values[:, table.names.index(task["target"])]
+    features = table.values[:, [table.names.index(name) for name in names]]
+    window = task["x_train"].shape[1]
+    x, y, persistence, rows = forecast_windows(features, target, window, 1, steps)
+    first_val, first_test = task["split_rows"]["val"], task["split_rows"]["test"]
+    last = rows + steps - 1
+    picks = {
+        "train": last < first_val,
+        "val": (rows >= first_val) & (last < first_test),
+        "test": rows >= first_test,
+    }
+    for split, picked in picks.items():
+        if not picked.any():
+            raise ValueError(
+                f"{owner}: no {split} samples with all {steps} target rows in the {split} "
+                f"rows; use fewer steps (at most {first_test - first_val} fit the validation "
+                "rows) or a longer series"
+            )
+    season = task.get("season")
+    lags = season * ((np.arange(1, steps + 1) - 1) // season + 1) if season else None
+    direct = {}
+    for split, picked in picks.items():
+        for name, array in (("x", x), ("y", y), ("persistence", persistence)):
+            direct[f"{name}_{split}"] = array[picked].astype("float32")
+        if f"time_{split}" in task:
+            direct[f"time_{split}"] = np.asarray(table.times)[rows[picked]]
+        naive_rows = rows[picked, None] + np.arange(steps) - lags if season else None
+        if season and split != "train" and (naive_rows >= 0).all():
+            direct[f"seasonal_naive_{split}"] = target[naive_rows].astype("float32")
+    kept = ("feature_names", "target", "target_feature_index", "horizon", "season")
+    kept += ("season_source", "rows_dropped", "rows_filled", "rows", "split_rows")
+    return {**direct, **{key: task[key] for key in kept}, "steps": steps}

@@ -1,0 +1,176 @@
+"""`rnnkit train --steps` and `rnnkit forecast`, as a user runs them on a monthly CSV file."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnnkit_cli as cli
+from keras_rnnkit.forecasting import SeriesForecaster
+from keras_rnnkit.forecasting import forecast
+
+TINY = ["--epochs", "2", "--members", "1", "--folds", "0", "--units", "4", "--quiet"]
+
+
+def monthly_csv(path, months=120, with_exogenous=False, seed=0):
+    """A seasonal monthly series (a yearly cycle plus noise), optionally with a driver u."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(months)
+    u = rng.normal(size=months)
+    y = 10 + 3 * np.sin(2 * np.pi * t / 12) + 0.3 * rng.normal(size=months)
+    if with_exogenous:
+        y[1:] += 0.5 * u[:-1]
+    header = "month,sales" + (",price" if with_exogenous else "")
+    lines = [header]
+    for i in range(months):
+        label = f"{2000 + i // 12}-{1 + i % 12:02d}"
+        lines.append(f"{label},{y[i]:.4f}" + (f",{u[i]:.4f}" if with_exogenous else ""))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A direct-or-recursive elman trained for 3 steps on a monthly file."""
+    folder = tmp_path_factory.mktemp("trained")
+    data = monthly_csv(folder / "sales.csv")
+    out = folder / "run"
+    argv = ["train", "--model", "elman", "--data", str(data), "--target", "sales"]
+    assert cli.main([*argv, "--steps", "3", "--out", str(out), *TINY]) == 0
+    return data, out
+
+
+def test_train_saves_a_forecaster_that_remembers_its_series(trained):
+    data, out = trained
+    model = keras.saving.load_model(out / "model.keras")
+    assert isinstance(model, SeriesForecaster)
+    series = model.series
+    assert series["target"] == "sales" and series["features"] == ["sales"]
+    assert series["time_column"] == "month" and series["season"] == 12
+    assert series["window"] == 13
+    metrics = json.loads((out / "metrics.json").read_text())
+    record = metrics["forecast_beyond_the_data"]
+    assert set(record["validation_mae"]) == {"recursive", "direct"}
+    assert record["strategy"] == min(record["validation_mae"], key=record["validation_mae"].get)
+    assert series["strategy"] == record["strategy"]
+    # Recursive intervals are calibrated for two seasons, direct ones for the steps trained.
+    calibrated = 24 if record["strategy"] == "recursive" else 3
+    assert record["calibrated_steps"] == calibrated
+    assert [len(w) for w in series["intervals"]["half_widths"]] == [calibrated] * 2
+    assert set(record["test_mae"]) == {"model", "persistence", "seasonal naive (12)"}
+
+
+def test_forecast_prints_the_next_months_with_intervals(trained, capsys):
+    data, out = trained
+    capsys.readouterr()
+    assert (
+        cli.main(["forecast", str(out / "model.keras"), "--data", str(data), "--steps", "3"]) == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["month", "sales", "lower_80", "upper_80", "lower_95", "upper_95"]
+    assert [line.split()[0] for line in lines[1:]] == ["2010-01", "2010-02", "2010-03"]
+    for line in lines[1:]:
+        point, low80, high80, low95, high95 = map(float, line.split()[1:])
+        assert low95 <= low80 <= point <= high80 <= high95
+
+
+def test_forecast_writes_the_same_table_as_the_library_and_never_replaces_unasked(trained, capsys):
+    data, out = trained
+    target = out.parent / "forecast.csv"
+    argv = ["forecast", str(out / "model.keras"), "--data", str(data), "--steps", "3"]
+    assert cli.main([*argv, "--out", str(target)]) == 0
+    model = keras.saving.load_model(out / "model.keras")
+    assert target.read_text() == forecast(model, data, 3).to_csv()
+    written = target.read_text()
+    assert cli.main([*argv, "--out", str(target)]) == 1
+    assert "exists; choose another file, or pass --overwrite" in capsys.readouterr().err
+    assert target.read_text() == written
+    assert cli.main([*argv, "--out", str(target), "--overwrite"]) == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--steps", "4"], "forecasts at most 3 steps"),
+        (["--steps", "2", "--future", "FILE"], "`future` is not used here"),
+    ],
+)
+def test_forecast_errors_are_one_line(trained, capsys, argv, message):
+    data, out = trained
+    argv = [a if a != "FILE" else str(data) for a in argv]
+    model = keras.saving.load_model(out / "model.keras")
+    if "at most" in message and model.series["strategy"] == "recursive":
+        pytest.skip("a recursive forecaster forecasts any number of steps")
+    code = cli.main(["forecast", str(out / "model.keras"), "--data", str(data), *argv])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_forecast_refuses_bad_files_before_the_library_loads(tmp_path, capsys):
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"not a zip")
+    for argv, message in [
+        ([str(tmp_path / "none.keras"), "--data", str(model)], "expected a saved model file"),
+        ([str(model), "--data", str(tmp_path / "none.csv")], "--data"),
+        ([str(model), "--data", str(model), "--future", "nope.csv"], "--future nope.csv"),
+    ]:
+        assert cli.main(["forecast", *argv, "--steps", "2"]) == 1
+        assert message in capsys.readouterr().err
+    assert cli.main(["forecast", str(model), "--data", str(model), "--steps", "2"]) == 1
+    assert "not a Keras model file that can be loaded" in capsys.readouterr().err
+
+
+def test_a_model_without_a_series_is_refused(tmp_path, capsys):
+    path = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((3, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]).save(
+        path
+    )
+    data = monthly_csv(tmp_path / "s.csv", months=20)
+    assert cli.main(["forecast", str(path), "--data", str(data), "--steps", "2"]) == 1
+    assert "must be a SeriesForecaster" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--task", "sunspots", "--steps", "3"], "apply to --data FILE.csv only"),
+        (["--data", "CSV", "--target", "sales", "--strategy", "direct"], "needs --steps 2"),
+        (["--data", "CSV", "--target", "sales", "--steps", "3", "--horizon", "2"], "--horizon 2"),
+        (["--data", "CSV", "--target", "sales", "--steps", "0"], "positive integer"),
+    ],
+)
+def test_train_steps_errors_come_before_training(tmp_path, capsys, extra, message):
+    data = monthly_csv(tmp_path / "s.csv", months=40)
+    extra = [str(data) if a == "CSV" else a for a in extra]
+    argv = ["train", "--model", "elman", *extra, "--out", str(tmp_path / "o"), *TINY]
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own refusal
+        code = exit_.code
+    assert code in (1, 2) and message in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_exogenous_model_forecasts_with_the_future_file(tmp_path, capsys):
+    data = monthly_csv(tmp_path / "s.csv", with_exogenous=True)
+    out = tmp_path / "run"
+    argv = ["train", "--model", "tdnn", "--data", str(data), "--target", "sales"]
+    assert cli.main([*argv, "--strategy", "recursive", "--out", str(out), *TINY]) == 0
+    model = str(out / "model.keras")
+    capsys.readouterr()
+    assert cli.main(["forecast", model, "--data", str(data), "--steps", "3"]) == 1
+    assert "also takes price" in capsys.readouterr().err
+    future = tmp_path / "future.csv"
+    future.write_text("month,price\n2010-01,0.5\n2010-02,-0.5\n")
+    assert (
+        cli.main(["forecast", model, "--data", str(data), "--steps", "3", "--future", str(future)])
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines()[3].split()[0] == "2010-03"
+    future.write_text("month,price\n2010-02,0.5\n2010-03,-0.5\n")
+    assert (
+        cli.main(["forecast", model, "--data", str(data), "--steps", "3", "--future", str(future)])
+        == 1
+    )
+    assert "it holds '2010-02' where '2010-01' comes next" in capsys.readouterr().err
