@@ -419,6 +419,68 @@ def _against_baselines_on_validation(task, metrics):
     return record
 
 
+def _residual_diagnostics(folder, model, task):
+    """The one-step test residuals' autocorrelation and Ljung-Box test, for metrics.json, and
+    (with matplotlib) residuals.png and response.png in `folder`: `(record, written)`.
+
+    One step: a direct forecaster's first output. The record's `warning` names the lags
+    whose autocorrelation lies outside the +-1.96/sqrt(n) band (structure the model missed).
+    """
+    from keras_rnnkit.forecasting import ljung_box
+    from keras_rnnkit.forecasting import plot_residuals
+    from keras_rnnkit.forecasting import plot_response
+    from keras_rnnkit.forecasting import residual_autocorrelation
+
+    splits = ("train", "val", "test")
+    forecasts = {s: model.predict(task[f"x_{s}"], verbose=0)[:, 0] for s in splits}
+    truth = {s: task[f"y_{s}"][:, 0] for s in splits}
+    residuals = truth["test"] - forecasts["test"]
+    if len(residuals) < 4:
+        return {"n": len(residuals), "warning": None}, " (too few test rows for plots)"
+    lags = min(20, len(residuals) - 1)
+    autocorrelation = residual_autocorrelation(residuals, lags)
+    test = ljung_box(residuals, min(10, lags))
+    outside = [int(lag) for lag in autocorrelation.outside]
+    record = {
+        "n": int(autocorrelation.n),
+        "bound": float(autocorrelation.bound),
+        "autocorrelation": [float(v) for v in autocorrelation.values],
+        "lags_outside_bound": outside,
+        "ljung_box": {"lags": test.lags, "statistic": test.statistic, "p_value": test.p_value},
+        "warning": None,
+    }
+    if outside:
+        first = outside[0]
+        record["warning"] = (
+            f"the one-step test residuals are autocorrelated at lag(s) "
+            f"{', '.join(map(str, outside))} (lag {first}: "
+            f"{autocorrelation.values[first - 1]:.2f}, outside +-{autocorrelation.bound:.2f}; "
+            f"Ljung-Box p = {test.p_value:.3g}): the model leaves structure in the series; "
+            "see residuals.png, or try another --window or --model"
+        )
+    times = np.concatenate([task[f"time_{s}"] for s in splits]) if "time_train" in task else None
+    if times is None:
+        times = np.arange(1, sum(len(truth[s]) for s in splits) + 1)
+    try:
+        plot_residuals(
+            folder / "residuals.png",
+            residuals,
+            max_lag=lags,
+            title=f"One-step test residuals of {task['target']}",
+        )
+        plot_response(
+            folder / "response.png",
+            times,
+            np.concatenate([truth[s] for s in splits]),
+            np.concatenate([forecasts[s] for s in splits]),
+            [s for s in splits for _ in truth[s]],
+            target_name=task["target"],
+        )
+    except ImportError:
+        return record, " (plots skipped: pip install matplotlib)"
+    return record, ", residuals.png, response.png"
+
+
 def _series_forecaster(args, fitted):
     """`fitted`, what `_fit` returns, with its model made a `SeriesForecaster` of the CSV file's
     rows after its end, and its facts given the strategy, intervals and multi-step test
@@ -502,8 +564,11 @@ def _train(args):
     validation = _against_baselines_on_validation(task, metrics)
     if validation is not None:
         metrics["validation_against_baselines"] = validation
+    plotted = ""
     with _atomic.new_output_folder(args.out, args.overwrite) as staging:
         model.save(staging / "model.keras")
+        if "rows" in task:
+            metrics["test_residuals"], plotted = _residual_diagnostics(staging, model, task)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     scores = ", ".join(f"{name} {value:.4g}" for name, value in test.items())
     against = "; ".join(f"{name}: {value:.4g}" for name, value in baselines.items())
@@ -514,8 +579,10 @@ def _train(args):
         f"{training['members']} member(s), best epoch {training['best_epoch']} of "
         f"{training['epochs_run']}, {metrics['seconds']:.1f} s, test {scores}\n"
         f"baselines on the test split: {against}\n"
-        f"model (takes and returns raw values) and metrics in {args.out}/"
+        f"model (takes and returns raw values), metrics{plotted} in {args.out}/"
     )
+    if "test_residuals" in metrics and metrics["test_residuals"]["warning"]:
+        print(f"rnnkit: warning: {metrics['test_residuals']['warning']}", file=sys.stderr)
     if "forecast_beyond_the_data" in metrics:
         record = metrics["forecast_beyond_the_data"]
         scores = "; ".join(f"{name} {v['mean']:.4g}" for name, v in record["test_mae"].items())
@@ -550,6 +617,107 @@ def _forecast(args):
         return 0
     result.to_csv(args.out, overwrite=args.overwrite)
     print(f"{args.steps} {result.strategy} forecast(s) of {result.target} written to {args.out}")
+    return 0
+
+
+def _backtest(args):
+    """Trains each family on the rows before the first origin (or, with --refit, before
+    each), forecasts --steps rows from every origin and scores them beside the baselines."""
+    import copy
+
+    from keras_rnnkit.data.csv_files import first_rows_task
+    from keras_rnnkit.forecasting import backtest
+    from keras_rnnkit.forecasting import future
+
+    families = list(dict.fromkeys(args.model or FAMILIES))
+    for name in families:
+        get_family(name, owner="rnnkit backtest --model")
+    _atomic.refuse_existing(args.out, args.overwrite)
+    task, source, _, _ = _load_task(args)
+    table, steps, season = task["rows"], args.steps or 1, task.get("season")
+    target = table.values[:, table.names.index(task["target"])]
+    features = table.values[:, [table.names.index(name) for name in task["feature_names"]]]
+    window = task["x_train"].shape[1]
+    origins = backtest.rolling_origins(
+        len(target),
+        steps,
+        args.origins,
+        stride=args.stride,
+        first=window + 1,
+        owner="rnnkit backtest",
+    )
+    truth = target[origins[:, None] + np.arange(steps)]
+    forecasts = {}
+    for family in families:
+        family_args = copy.copy(args)
+        family_args.model, family_args.quiet = family, True
+        rows = np.empty((len(origins), steps))
+        trained_at = origins if args.refit else origins[:1]
+        if not args.quiet:
+            fits = f"{len(trained_at)} fits" if args.refit else "one fit"
+            print(f"backtesting {family} ({fits})", flush=True)
+        for i, origin in enumerate(trained_at):
+            loaded = (first_rows_task(task, int(origin)), source, "regression", False)
+            model, *_ = _series_forecaster(family_args, _fit(family_args, loaded=loaded))
+            series = model.series
+            scored = origins[i : i + 1] if args.refit else origins
+            index = series["features"].index(series["target"])
+            rows[i : i + len(scored)] = future.multi_step_forecasts(
+                model,
+                features,
+                scored,
+                steps,
+                window=window,
+                strategy=series["strategy"],
+                target_index=index if series["strategy"] == "recursive" else None,
+            )
+        forecasts[family] = rows
+    forecasts.update(future.naive_forecasts(task, origins, steps, season))
+    forecasts[f"AR({window})"] = backtest.autoregressive_forecasts(
+        target, origins, steps, window, refit=args.refit
+    )
+    scale = backtest.naive_scale(target[: origins[0]], season)
+    scores = {name: backtest.scores(values, truth, scale) for name, values in forecasts.items()}
+    times = list(table.times) if table.times is not None else list(range(1, len(target) + 1))
+    record = {
+        "data": source,
+        "target": task["target"],
+        "steps": steps,
+        "origins": [times[o] for o in origins],
+        "refit": args.refit,
+        "mase_scale": {"value": scale, "season": season},
+        "scores": scores,
+    }
+    with _atomic.new_output_folder(args.out, args.overwrite) as staging:
+        (staging / "backtest.json").write_text(json.dumps(record, indent=2, default=str))
+        lines = [",".join(["origin", "step", "time", task["target"], *forecasts])]
+        for i, origin in enumerate(origins):
+            for h in range(steps):
+                cells = [times[origin], h + 1, times[origin + h], truth[i, h]]
+                cells += [f"{values[i, h]:.10g}" for values in forecasts.values()]
+                lines.append(",".join(map(str, cells)))
+        (staging / "forecasts.csv").write_text("\n".join(lines) + "\n")
+        try:
+            backtest.plot_backtest(
+                staging / "backtest.png",
+                times,
+                target,
+                origins,
+                forecasts,
+                target_name=task["target"],
+            )
+            plotted = " and backtest.png"
+        except ImportError:
+            plotted = " (plot skipped: install matplotlib: pip install matplotlib)"
+    print(
+        f"{steps}-step forecasts of {task['target']} from {len(origins)} origins "
+        f"({times[origins[0]]} .. {times[origins[-1]]}), "
+        f"{'refitted at each' if args.refit else 'trained once before the first'}:"
+    )
+    print(f"{'forecaster':24s} {'MAE':>10s} {'RMSE':>10s} {'MASE':>8s}")
+    for name, score in sorted(scores.items(), key=lambda item: item[1]["MAE"]):
+        print(f"{name:24s} {score['MAE']:10.4g} {score['RMSE']:10.4g} {score['MASE']:8.3f}")
+    print(f"backtest.json, forecasts.csv{plotted} written to {args.out}/")
     return 0
 
 
@@ -728,5 +896,6 @@ COMMANDS = {
     "gradients": _gradients,
     "tune": _tune,
     "forecast": _forecast,
+    "backtest": _backtest,
     "export": _export,
 }

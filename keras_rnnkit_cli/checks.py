@@ -15,7 +15,7 @@ TEXT_DELIMITERS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 def early_errors(args):
     """Raises a one-line `ValueError` for what is wrong with `args` that shows without
     the library: the numbers and files of `train`, `gradients` and `export`."""
-    if args.command in ("train", "gradients"):
+    if args.command in ("train", "gradients", "backtest"):
         _training_errors(args)
     elif args.command == "export":
         _export_errors(args)
@@ -32,7 +32,8 @@ def _training_errors(args):
         raise ValueError(f"{args.data}: no such file")
     if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:
         _text_file_errors(args)
-    if getattr(args, "steps", None) is not None or getattr(args, "strategy", "auto") != "auto":
+    steps_given = getattr(args, "steps", None) is not None
+    if args.command == "backtest" or steps_given or getattr(args, "strategy", "auto") != "auto":
         _steps_errors(args)
 
 
@@ -40,7 +41,12 @@ def _steps_errors(args):
     """--steps and --strategy: a forecast of a CSV file's rows after its end."""
     if args.data is None or pathlib.Path(args.data).suffix.lower() not in TEXT_DELIMITERS:
         source = f"--task {args.task}" if args.data is None else f"--data {args.data}"
-        raise ValueError(f"--steps and --strategy apply to --data FILE.csv only, not to {source}")
+        what = (
+            "rnnkit backtest applies"
+            if args.command == "backtest"
+            else "--steps and --strategy apply"
+        )
+        raise ValueError(f"{what} to --data FILE.csv only, not to {source}")
     if args.horizon not in (None, 1):
         raise ValueError(
             f"--steps forecasts the rows 1 .. STEPS after the window; it does not combine with "
@@ -111,7 +117,7 @@ def time_column_of(args):
     (spreadsheets, statistics offices); the library then parses its labels or
     refuses them in one line. With `--features`, the columns are the user's choice.
     """
-    if args.command not in ("train", "gradients") or args.data is None:
+    if args.command not in ("train", "gradients", "backtest") or args.data is None:
         return None
     if args.time_column is not None or args.features is not None:
         return args.time_column

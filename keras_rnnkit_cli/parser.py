@@ -149,13 +149,27 @@ def _task_choices():
     return tuple(catalog.tasks()) or None
 
 
-def _add_training_arguments(parser, default_out, recurrent_only=False):
-    parser.add_argument(
-        "--model", required=True, metavar="FAMILY", help=_model_help(recurrent_only)
-    )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--task", choices=_task_choices(), help="a built-in task")
-    source.add_argument("--data", help="a .csv (.tsv, .txt) or .npz file")
+def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=False):
+    """The options of the commands that train: the family, the data and the training's.
+
+    `csv_only` (backtest): `--model` may be repeated (default: every built-in family) and
+    the data is a CSV file (`--data`, required)."""
+    if csv_only:
+        parser.add_argument(
+            "--model",
+            action="append",
+            metavar="FAMILY",
+            help=_model_help() + " (repeatable; default: the built-in ones)",
+        )
+        parser.add_argument("--data", required=True, help="a .csv (.tsv, .txt) file")
+        parser.set_defaults(task=None)
+    else:
+        parser.add_argument(
+            "--model", required=True, metavar="FAMILY", help=_model_help(recurrent_only)
+        )
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--task", choices=_task_choices(), help="a built-in task")
+        source.add_argument("--data", help="a .csv (.tsv, .txt) or .npz file")
     parser.add_argument("--target", help="CSV only: the column to forecast")
     # The CSV options default to None, so that giving one with --task or an
     # NPZ file is refused rather than ignored; the help states the real default.
@@ -246,6 +260,26 @@ def _add_training_arguments(parser, default_out, recurrent_only=False):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
 
+def _add_steps_arguments(parser):
+    """--steps and --strategy: forecasts of several rows after the end of the data."""
+    parser.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=None,
+        help="CSV only: forecast this many rows after the data's end: besides the one-step "
+        "model (fed its own forecasts: recursive), train one with STEPS outputs (direct); "
+        "--strategy says which is kept. The intervals that rnnkit forecast gives are "
+        "calibrated for max(STEPS, 2 seasons, or 12) rows (default: 1)",
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=("auto", "recursive", "direct"),
+        default="auto",
+        help="CSV, with --steps: the forecaster kept: auto, the one with the lower MAE over "
+        "the STEPS rows after each validation row (default: %(default)s)",
+    )
+
+
 def build_parser():
     """The `rnnkit` argument parser: every command, its options and help."""
     parser = argparse.ArgumentParser(
@@ -301,21 +335,36 @@ def build_parser():
         ),
     )
     _add_training_arguments(train, default_out="rnnkit-train")
-    train.add_argument(
-        "--steps",
-        type=_positive_int,
-        default=None,
-        help="CSV only: forecast this many rows after the data's end: besides the one-step "
-        "model (fed its own forecasts: recursive), train one with STEPS outputs (direct); "
-        "--strategy says which is kept. The intervals that rnnkit forecast gives are "
-        "calibrated for max(STEPS, 2 seasons, or 12) rows (default: 1)",
+    _add_steps_arguments(train)
+
+    backtest = add_command(
+        "backtest",
+        help="score forecasts of several rows from many origins (rolling origin) on a CSV file",
+        description=(
+            "Backtest families on your CSV file: from each of --origins rows near its end "
+            "(--stride apart, the last leaving --steps rows), forecast the next --steps rows "
+            "with what was known before it, as rnnkit train and rnnkit forecast do. Each family "
+            "trains once on the rows before the first origin, or with --refit before every "
+            "origin. Prints MAE, RMSE and MASE (scaled by the in-sample MAE of the one-step "
+            "seasonal naive forecast) per family beside persistence, seasonal naive and a "
+            "least-squares AR of the window's order; writes backtest.json, the forecasts "
+            "(forecasts.csv) and, with matplotlib, backtest.png to --out. "
+            f"See {DOCS}forecast.md." + _FILES_HELP.split("\n\nNPZ")[0]
+        ),
     )
-    train.add_argument(
-        "--strategy",
-        choices=("auto", "recursive", "direct"),
-        default="auto",
-        help="CSV, with --steps: the forecaster kept: auto, the one with the lower MAE over "
-        "the STEPS rows after each validation row (default: %(default)s)",
+    _add_training_arguments(backtest, default_out="rnnkit-backtest", csv_only=True)
+    _add_steps_arguments(backtest)
+    backtest.add_argument(
+        "--origins", type=_positive_int, default=12, help="forecast origins (default: %(default)s)"
+    )
+    backtest.add_argument(
+        "--stride",
+        type=_positive_int,
+        default=1,
+        help="rows between origins (default: %(default)s)",
+    )
+    backtest.add_argument(
+        "--refit", action="store_true", help="train again before every origin (N times the cost)"
     )
 
     gradients = add_command(

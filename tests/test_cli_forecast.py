@@ -174,3 +174,87 @@ def test_an_exogenous_model_forecasts_with_the_future_file(tmp_path, capsys):
         == 1
     )
     assert "it holds '2010-02' where '2010-01' comes next" in capsys.readouterr().err
+
+
+def _hand_ar(y, end, order, origin, steps):
+    """AR(order) with intercept fitted by least squares on y[:end], forecast from origin."""
+    rows = [[y[t - k] for k in range(1, order + 1)] + [1.0] for t in range(order, end)]
+    coef = np.linalg.lstsq(np.array(rows), y[order:end], rcond=None)[0]
+    history = list(y[:origin])
+    for _ in range(steps):
+        history.append(sum(coef[k - 1] * history[-k] for k in range(1, order + 1)) + coef[-1])
+    return history[origin:]
+
+
+def test_backtest_table_agrees_with_a_hand_computation(tmp_path, capsys):
+    data = monthly_csv(tmp_path / "s.csv", months=80)
+    out = tmp_path / "bt"
+    argv = ["backtest", "--model", "tdnn", "--data", str(data), "--target", "sales"]
+    argv += ["--steps", "2", "--origins", "4", "--stride", "3", "--out", str(out), *TINY]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    record = json.loads((out / "backtest.json").read_text())
+    y = np.loadtxt(data, delimiter=",", skiprows=1, usecols=1)
+    origins = [80 - 2 - 9, 80 - 2 - 6, 80 - 2 - 3, 80 - 2]
+    assert record["origins"] == ["2005-10", "2006-01", "2006-04", "2006-07"]  # rows 69 .. 78
+    truth = np.array([[y[o], y[o + 1]] for o in origins])
+    scale = np.mean([abs(y[t] - y[t - 12]) for t in range(12, origins[0])])
+    assert record["mase_scale"]["value"] == pytest.approx(scale)
+    hand = {
+        "persistence": [[y[o - 1], y[o - 1]] for o in origins],
+        "seasonal naive (12)": [[y[o - 12], y[o + 1 - 12]] for o in origins],
+        "AR(13)": [_hand_ar(y, origins[0], 13, o, 2) for o in origins],
+    }
+    table = np.genfromtxt(out / "forecasts.csv", delimiter=",", names=True, dtype=None,
+                          encoding="utf-8")
+    hand["tdnn"] = np.asarray(table["tdnn"], float).reshape(4, 2)
+    np.testing.assert_allclose(np.asarray(table["sales"], float).reshape(4, 2), truth, rtol=1e-6)
+    for name, forecasts in hand.items():
+        errors = truth - np.asarray(forecasts)
+        mae = np.mean(np.abs(errors))
+        expected = {"MAE": mae, "RMSE": np.sqrt(np.mean(errors**2)), "MASE": mae / scale}
+        for metric, value in expected.items():
+            assert record["scores"][name][metric] == pytest.approx(value, rel=1e-5), (name, metric)
+        assert f"{name:24s} {record['scores'][name]['MAE']:10.4g}" in printed
+    pytest.importorskip("matplotlib")
+    assert (out / "backtest.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_backtest_refits_before_each_origin_and_refuses_too_many_origins(tmp_path, capsys):
+    data = monthly_csv(tmp_path / "s.csv", months=60)
+    argv = ["backtest", "--model", "elman", "--data", str(data), "--target", "sales", *TINY]
+    assert cli.main([*argv, "--origins", "60", "--out", str(tmp_path / "a")]) == 1
+    assert "60 origins 1 row(s) apart" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()
+    out = tmp_path / "b"
+    assert cli.main([*argv, "--origins", "2", "--refit", "--out", str(out)]) == 0
+    assert json.loads((out / "backtest.json").read_text())["refit"] is True
+    with pytest.raises(SystemExit):  # a CSV file only: no --task
+        cli.main(["backtest", "--data", str(data), "--task", "sunspots"])
+    assert "unrecognized arguments: --task sunspots" in capsys.readouterr().err
+
+
+def test_train_writes_the_residual_diagnostics_and_warns_of_structure_left(trained):
+    data, out = trained
+    record = json.loads((out / "metrics.json").read_text())["test_residuals"]
+    n = record["n"]
+    assert record["bound"] == pytest.approx(1.96 / np.sqrt(n))
+    outside = [k for k, r in enumerate(record["autocorrelation"], 1) if abs(r) > record["bound"]]
+    assert record["lags_outside_bound"] == outside
+    assert (record["warning"] is not None) == bool(outside)
+    pytest.importorskip("matplotlib")
+    for name in ("residuals.png", "response.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_model_that_misses_a_cycle_is_told_so(tmp_path, capsys):
+    # Window 3 cannot see a 12-month cycle in the noise: its residuals keep the cycle.
+    rng = np.random.default_rng(3)
+    t = np.arange(240)
+    y = 3 * np.sin(2 * np.pi * t / 12) + rng.normal(size=240)
+    data = tmp_path / "cycle.csv"
+    data.write_text("t,y\n" + "\n".join(f"{i},{v:.4f}" for i, v in enumerate(y)) + "\n")
+    argv = ["train", "--model", "elman", "--data", str(data), "--target", "y", "--window", "3"]
+    assert cli.main([*argv, "--predict", "level", "--out", str(tmp_path / "o"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "the one-step test residuals are autocorrelated at lag(s)" in err

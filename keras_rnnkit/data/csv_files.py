@@ -503,10 +503,15 @@ def load_csv(
     if target not in table.names:
         known = ", ".join(([time_column] if time_column else []) + feature_names)
         raise ValueError(f"{path}: no column {target!r}; the columns are {known}")
+    return _windows_task(str(path), table, target, feature_names, window, horizon, season, source)
+
+
+def _windows_task(name, table, target, feature_names, window, horizon, season, source):
+    """The task dict of `load_csv` from the rows of `table` (`name` names them in errors)."""
     if len(table.values) < window + horizon:
         dropped = f" (after dropping {table.rows_dropped})" if table.rows_dropped else ""
         raise ValueError(
-            f"{path}: {len(table.values)} data rows{dropped} are too few for window={window} "
+            f"{name}: {len(table.values)} data rows{dropped} are too few for window={window} "
             f"and horizon={horizon}; they need at least window + horizon = {window + horizon}"
         )
     x, y, persistence, rows = forecast_windows(
@@ -516,7 +521,7 @@ def load_csv(
         horizon,
     )
     order = np.arange(len(x))
-    parts = chronological_split(str(path), order, order, VALIDATION_FRACTION, TEST_FRACTION)
+    parts = chronological_split(name, order, order, VALIDATION_FRACTION, TEST_FRACTION)
     target_values = table.values[:, table.names.index(target)]
     # A whole number of seasons back, at least `horizon` rows: a value known at forecast time.
     lag = season * ((horizon - 1) // season + 1) if season else None
@@ -544,6 +549,30 @@ def load_csv(
         "rows": table,
         "split_rows": split_rows,
     }
+
+
+def first_rows_task(task, rows):
+    """The task of a `load_csv` task's first `rows` rows: the same columns, window, horizon
+    and season, split 70/10/20 again, as if the file ended there (for a backtest)."""
+    owner = "first_rows_task"
+    table = task["rows"]
+    rows = arguments.positive_int(owner, "rows", rows)
+    cut = dataclasses.replace(
+        table,
+        values=table.values[:rows],
+        lines=table.lines[:rows],
+        times=None if table.times is None else table.times[:rows],
+    )
+    return _windows_task(
+        f"the first {rows} rows",
+        cut,
+        task["target"],
+        task["feature_names"],
+        task["x_train"].shape[1],
+        task["horizon"],
+        task["season"],
+        task["season_source"],
+    )
 
 
 def direct_task(task, steps):
