@@ -647,19 +647,28 @@ def _backtest(args):
         owner="rnnkit backtest",
     )
     truth = target[origins[:, None] + np.arange(steps)]
-    forecasts = {}
+    forecasts, fits = {}, {}
     for family in families:
         family_args = copy.copy(args)
         family_args.model, family_args.quiet = family, True
         rows = np.empty((len(origins), steps))
         trained_at = origins if args.refit else origins[:1]
         if not args.quiet:
-            fits = f"{len(trained_at)} fits" if args.refit else "one fit"
-            print(f"backtesting {family} ({fits})", flush=True)
+            how = f"{len(trained_at)} fits" if args.refit else "one fit"
+            print(f"backtesting {family} ({how})", flush=True)
         for i, origin in enumerate(trained_at):
             loaded = (first_rows_task(task, int(origin)), source, "regression", False)
-            model, *_ = _series_forecaster(family_args, _fit(family_args, loaded=loaded))
+            model, _, _, facts = _series_forecaster(family_args, _fit(family_args, loaded=loaded))
             series = model.series
+            choice = facts["forecast_beyond_the_data"]
+            fits.setdefault(family, []).append(
+                {
+                    "trained_on_rows": int(origin),
+                    "forecast": facts.get("forecast"),
+                    "strategy": series["strategy"],
+                    "validation_mae": choice["validation_mae"],
+                }
+            )
             scored = origins[i : i + 1] if args.refit else origins
             index = series["features"].index(series["target"])
             rows[i : i + len(scored)] = future.multi_step_forecasts(
@@ -687,6 +696,7 @@ def _backtest(args):
         "refit": args.refit,
         "mase_scale": {"value": scale, "season": season},
         "scores": scores,
+        "fits": fits,
     }
     with _atomic.new_output_folder(args.out, args.overwrite) as staging:
         (staging / "backtest.json").write_text(json.dumps(record, indent=2, default=str))

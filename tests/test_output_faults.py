@@ -1,6 +1,6 @@
 """`--overwrite` never loses the previous result: commands SIGKILLed while they replace it.
 
-`rnnkit train`, `demo` and `export` with `--overwrite`, and
+`rnnkit train`, `demo`, `export`, `forecast` and `backtest` with `--overwrite`, and
 `export_saved_model(overwrite=True)`, each replace an existing result and are
 killed a bounded, seeded number of times: at a random moment once their new
 result is being written (a staging folder has appeared beside the target),
@@ -28,6 +28,7 @@ import pytest
 
 import keras_rnnkit
 from keras_rnnkit import _atomic
+from keras_rnnkit.forecasting import SeriesForecaster
 
 pytestmark = [pytest.mark.slow, pytest.mark.tensorflow_only]
 
@@ -51,11 +52,19 @@ def _env():
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory):
+    """A saved model, and a saved forecaster of a monthly series with that series' file."""
+    folder = tmp_path_factory.mktemp("model")
     model = keras.Sequential([keras.Input((5, 2)), keras_rnnkit.ElmanRNN(3), keras.layers.Dense(1)])
     model(np.zeros((1, 5, 2), "float32"))
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    model.save(path)
-    return path
+    model.save(folder / "model.keras")
+    inputs = keras.Input((13, 1))
+    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(keras_rnnkit.ElmanRNN(3)(inputs)))
+    series = {"target": "y", "features": ["y"], "time_column": "month", "window": 13,
+              "season": 12, "strategy": "recursive", "steps": 1, "intervals": None}
+    SeriesForecaster(inputs, outputs, series=series).save(folder / "forecaster.keras")
+    rows = [f"{2000 + i // 12}-{1 + i % 12:02d},{np.sin(i / 2):.4f}" for i in range(96)]
+    (folder / "series.csv").write_text("month,y\n" + "\n".join(rows) + "\n")
+    return folder / "model.keras"
 
 
 def _cli(*args):
@@ -73,6 +82,29 @@ def _demo(out, model_file):
 
 def _export(out, model_file):
     return _cli("export", str(model_file), "--format", "savedmodel", "--out", str(out))
+
+
+def _forecast(out, model_file):
+    folder = model_file.parent
+    return _cli("forecast", str(folder / "forecaster.keras"), "--data", str(folder / "series.csv"),
+                "--steps", "6", "--out", str(out))  # fmt: skip
+
+
+def _backtest(out, model_file):
+    return _cli("backtest", "--model", "tdnn", "--data", str(model_file.parent / "series.csv"),
+                "--target", "y", "--steps", "3", "--origins", "3", "--epochs", "1", "--quiet",
+                "--folds", "0", "--members", "1", "--out", str(out))  # fmt: skip
+
+
+def _forecast_reads(out):
+    lines = out.read_text().splitlines()
+    return lines[0] == "month,y" and len(lines) == 7 and lines[-1].startswith("2008-06,")
+
+
+def _backtest_reads(out):
+    return "tdnn" in json.loads((out / "backtest.json").read_text())["scores"] and (
+        len((out / "forecasts.csv").read_text().splitlines()) == 10
+    )
 
 
 def _export_saved_model(out, model_file):
@@ -97,6 +129,8 @@ COMMANDS = {
     "demo": (_demo, lambda out: _models_load(out, ["elman.keras", "jordan.keras", "tdnn.keras"])),
     "export": (_export, _saved_model_loads),
     "export_saved_model": (_export_saved_model, _saved_model_loads),
+    "forecast": (_forecast, _forecast_reads),
+    "backtest": (_backtest, _backtest_reads),
 }
 
 
