@@ -12,7 +12,13 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Pages about TensorFlow-only features (SavedModel, TFLite, tf.distribute) run on TensorFlow only.
 TENSORFLOW_ONLY_PAGES = {"deployment.md", "distribution.md"}
 # Blocks that train or search for several seconds: the slow tier.
-SLOW_BLOCKS = {"tuning.md[0]", "deployment.md[3]", "training.md[3]", "forecasting.md[0]"}
+SLOW_BLOCKS = {
+    "tuning.md[0]",
+    "deployment.md[3]",
+    "training.md[3]",
+    "forecasting.md[0]",
+    "forecast.md[0]",
+}
 BLOCKS = [
     pytest.param(
         page,
