@@ -742,6 +742,8 @@ def _loaded_model(path):
         # A broken or crafted file fails anywhere in Keras's loader, with any
         # type (BadZipFile, KeyError, TypeError, ...); --debug shows which.
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        # Keras may append the file's whole config: one line, not pages.
+        reason = reason if len(reason) <= 300 else reason[:300] + " ..."
         raise ValueError(
             f"{path}: not a Keras model file that can be loaded ({type(error).__name__}: {reason})"
         ) from error

@@ -330,3 +330,20 @@ def test_held_out_forecasts_never_score_a_row_past_the_split(tmp_path):
     assert origins[0] == task["split_rows"]["val"] and origins[-1] == task["split_rows"]["test"] - 1
     assert np.isnan(truth[-1, 1:]).all() and truth[-1, 0] == origins[-1]
     np.testing.assert_allclose(forecasts, np.repeat(origins[:, None] - 1.0, 4, axis=1))
+
+
+def test_a_saved_forecaster_loads_in_a_process_that_imported_only_keras_rnnkit(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "model.keras"
+    linear_forecaster([0.2, 0.3, 0.4], bias=1.0).save(path)
+    code = (
+        "import sys, keras, keras_rnnkit\n"
+        "model = keras.saving.load_model(sys.argv[1])\n"
+        "print(type(model).__name__, model.series['window'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300
+    )
+    assert done.stdout.strip().splitlines()[-1] == "SeriesForecaster 3", done.stderr[-2000:]
