@@ -43,8 +43,9 @@ def _statistical_forecasts(y, origins):
     forecasts["Holt-Winters (damped, additive)"] = np.array(holt_winters)
     best = None
     for p, q, big_p, big_q in itertools.product((0, 1, 2), (0, 1), (0, 1), (0, 1)):
-        model = SARIMAX(y[: origins[0]], order=(p, 0, q), seasonal_order=(big_p, 1, big_q, 12),
-                        trend="c")
+        model = SARIMAX(
+            y[: origins[0]], order=(p, 0, q), seasonal_order=(big_p, 1, big_q, 12), trend="c"
+        )
         result = model.fit(disp=False)
         if best is None or result.aic < best[0]:
             best = (result.aic, (p, 0, q), (big_p, 1, big_q, 12), result)
@@ -57,8 +58,9 @@ def _statistical_forecasts(y, origins):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="forecast-beyond")
-    parser.add_argument("--skip-training", action="store_true",
-                        help="reuse the backtests already in --out")
+    parser.add_argument(
+        "--skip-training", action="store_true", help="reuse the backtests already in --out"
+    )
     args = parser.parse_args(argv)
     from keras_rnnkit.data import example_csv
     from keras_rnnkit.forecasting.backtest import rolling_origins
@@ -69,10 +71,28 @@ def main(argv=None):
     y = np.loadtxt(data, delimiter=",", skiprows=1, usecols=1)
     for family in FAMILIES if not args.skip_training else ():
         subprocess.run(
-            [sys.executable, "-m", "keras_rnnkit", "backtest", "--model", family, "--data",
-             str(data), "--target", "temperature", "--steps", str(STEPS), "--origins",
-             str(ORIGINS), "--stride", str(STRIDE), "--out", str(out / family), "--overwrite",
-             "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "keras_rnnkit",
+                "backtest",
+                "--model",
+                family,
+                "--data",
+                str(data),
+                "--target",
+                "temperature",
+                "--steps",
+                str(STEPS),
+                "--origins",
+                str(ORIGINS),
+                "--stride",
+                str(STRIDE),
+                "--out",
+                str(out / family),
+                "--overwrite",
+                "--quiet",
+            ],
             check=True,
         )
     origins = rolling_origins(len(y), STEPS, ORIGINS, stride=STRIDE)

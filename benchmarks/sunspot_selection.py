@@ -80,6 +80,15 @@ CANDIDATES = {
         )
         for family, strength in (("elman", 3e-3), ("jordan", 3e-3), ("tdnn", 1e-1))
     },
+    # NARX, a later family: no penalty, and the penalties that were best for the others.
+    **{
+        f"narx {label}": ("narx", dataclasses.replace(BASE, weight_decay=DECAYS[label]))
+        for label in ("base", "L2 1e-2", "L2 3e-2")
+    },
+    "narx elimination 1e-2": (
+        "narx",
+        dataclasses.replace(BASE, weight_decay=1e-2, weight_penalty="elimination"),
+    ),
 }
 
 

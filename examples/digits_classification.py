@@ -2,7 +2,7 @@
 
 Each 8×8 image of scikit-learn's digits becomes a sequence of 8 steps (one
 pixel row each); the network reads the rows top to bottom and names the digit
-after the last one. The three families are trained on the same split, with the
+after the last one. The built-in families are trained on the same split, with the
 validation set for early stopping, and scored on the test set.
 
 Run: `python examples/digits_classification.py` (about a minute on 2 CPU

@@ -1,4 +1,4 @@
-"""Forecasts the yearly sunspot numbers with an Elman, a Jordan and a TDNN ensemble.
+"""Forecasts the yearly sunspot numbers with an Elman, a Jordan, a NARX and a TDNN ensemble.
 
 One year ahead on the classic split (train 1700–1920, test 1921–1955 and
 1956–1979), scored by the average relative variance ARV = MSE / variance of

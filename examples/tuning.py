@@ -1,4 +1,4 @@
-"""Hyperparameter search over the Elman, Jordan and TDNN families with keras-tuner.
+"""Hyperparameter search over the Elman, Jordan, NARX and TDNN families with keras-tuner.
 
 Tunes a one-step-ahead forecaster of the yearly sunspot series (or any built-in
 task of `keras_rnnkit.data`, `--task`): the family, units, depth, dropout,

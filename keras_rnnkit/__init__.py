@@ -1,4 +1,4 @@
-"""keras_rnnkit: Elman, Jordan and time-delay recurrent layers for Keras 3.
+"""keras_rnnkit: Elman, Jordan, NARX and time-delay recurrent layers for Keras 3.
 
 `import keras_rnnkit` loads the core only: the layers, their backend code, the
 regularizers, initializers, constraints, losses and training tools, everything a
@@ -24,16 +24,19 @@ def _run_as_the_command_line():
 if not _run_as_the_command_line():
     # First: with no backend installed, one line naming the extra to install (see the module).
     from keras_rnnkit import _backend_check as _backend_check
+    from keras_rnnkit import _series_forecaster as _series_forecaster  # registers it
     from keras_rnnkit import constraints as constraints
     from keras_rnnkit import initializers as initializers
     from keras_rnnkit import losses as losses
     from keras_rnnkit import regularizers as regularizers
     from keras_rnnkit import training as training
+    from keras_rnnkit.layers import NARX as NARX
     from keras_rnnkit.layers import TDNN as TDNN
     from keras_rnnkit.layers import ElmanCell as ElmanCell
     from keras_rnnkit.layers import ElmanRNN as ElmanRNN
     from keras_rnnkit.layers import JordanCell as JordanCell
     from keras_rnnkit.layers import JordanRNN as JordanRNN
+    from keras_rnnkit.layers import NarxCell as NarxCell
     from keras_rnnkit.layers import TDNNCell as TDNNCell
 
 # The applications, loaded on first use. The first three are listed by `dir()`; `tuning`

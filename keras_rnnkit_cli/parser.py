@@ -300,9 +300,9 @@ def build_parser():
 
     demo = add_command(
         "demo",
-        help="train the three families on the sunspot series and compare",
+        help="train the built-in families on the sunspot series and compare",
         description=(
-            "Train an Elman, a Jordan and a TDNN forecaster on the yearly sunspot series "
+            "Train an Elman, a Jordan, a NARX and a TDNN forecaster on the yearly sunspot series "
             "(train 1700-1920, test 1921-1955 and 1956-1979) and print their test ARV beside "
             "the linear AR(12) and AR(9) models and persistence. Writes the models, "
             f"metrics.json and (with matplotlib) plots to --out. See {DOCS}forecasting.md."
@@ -327,7 +327,7 @@ def build_parser():
         "train",
         help="train one family on a built-in task or your own CSV/NPZ file",
         description=(
-            "Train an Elman, Jordan or TDNN model on a built-in task (--task) or a file "
+            "Train an Elman, Jordan, NARX or TDNN model on a built-in task (--task) or a file "
             "(--data), with the task's validation split, and report its test score beside a "
             "baseline. Writes model.keras and metrics.json to --out."
             + _built_in_tasks_help()

@@ -173,6 +173,99 @@ def jordan(
     return np.stack(ys, axis=1), np.stack(cs, axis=1)
 
 
+def narx(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    output_kernel,
+    output_bias,
+    input_delays=(1, 2),
+    feedback_delays=(1, 2),
+    activation="tanh",
+    x0=None,
+    y0=None,
+    targets=None,
+    use_own=None,
+    norm=None,
+    mask=None,
+):
+    """NARX network (MATLAB's narxnet). Returns (outputs y (B, T, O), fed back (B, T, O)).
+
+    h_t = act(sum_{i in input_delays} x_{t-i} W_i + sum_{j in feedback_delays} yhat_{t-j} R_j
+    + b), y_t = h_t V + c, with yhat_t = y_t (closed loop), or, with teacher forcing (open
+    loop), targets_t where use_own[:, t] is 0. Both delay lines are shift registers that hold
+    zeros before the first step, or x0 (B, max(input_delays), D) = x_{-1}, x_{-2}, ... and
+    y0 (B, max(feedback_delays), O) = yhat_{-1}, yhat_{-2}, ...; a masked step shifts neither
+    (its y is returned as computed). `norm` as in `elman`.
+    """
+    act = ACTIVATIONS[activation]
+    batch, steps, features = x.shape
+    m, n, o = max(input_delays), max(feedback_delays), output_kernel.shape[1]
+    # Before step t: x_line[:, k] = x_{t-1-k}, y_line[:, k] = yhat_{t-1-k}.
+    x_line = np.zeros((batch, m + 1, features))
+    if x0 is not None:
+        x_line[:, :m] = x0
+    y_line = np.zeros((batch, n, o)) if y0 is None else np.array(y0, dtype=float)
+    ys, fed_back = [], []
+    for t in range(steps):
+        seen = np.concatenate([x[:, t, None], x_line[:, :-1]], axis=1)  # seen[:, i] = x_{t-i}
+        z = sum(seen[:, i] @ w for i, w in zip(input_delays, kernel))
+        z = z + sum(y_line[:, j - 1] @ r for j, r in zip(feedback_delays, recurrent_kernel))
+        if bias is not None:
+            z = z + bias
+        if norm is not None:
+            z = layer_norm(z, *norm)
+        y = act(z) @ output_kernel
+        if output_bias is not None:
+            y = y + output_bias
+        fed = y
+        if targets is not None:
+            own = np.zeros((batch, 1)) if use_own is None else use_own[:, t]
+            fed = own * y + (1 - own) * targets[:, t]
+        shifted = np.concatenate([fed[:, None], y_line[:, :-1]], axis=1)
+        keep = np.ones((batch, 1, 1), bool) if mask is None else mask[:, t, None, None]
+        x_line = np.where(keep, seen, x_line)
+        y_line = np.where(keep, shifted, y_line)
+        ys.append(y)
+        fed_back.append(fed)
+    return np.stack(ys, axis=1), np.stack(fed_back, axis=1)
+
+
+def narx_states(x, fed_back, kernel, input_delays, feedback_delays, x0=None, y0=None):
+    """NarxCell's states after the last step of `narx` (no mask), from their definitions.
+
+    The feedback line (B, n O): yhat_{T-1}, ..., yhat_{T-n}, oldest last. Unless
+    input_delays is (0,), the input line (B, m H): its slot k (k = 1..m) is what the
+    inputs seen so far add to the pre-activation of step T-1+k,
+    sum over i in input_delays, i >= k, of x_{T-1+k-i} W_i.
+    """
+    batch, steps, _ = x.shape
+    m, n = max(input_delays), max(feedback_delays)
+    history = x if x0 is None else np.concatenate([x0[:, ::-1], x], axis=1)
+    fed = fed_back if y0 is None else np.concatenate([y0[:, ::-1], fed_back], axis=1)
+    start = history.shape[1] - steps  # index of x_0 in `history`
+
+    def x_at(s):
+        return history[:, start + s] if start + s >= 0 else np.zeros_like(history[:, 0])
+
+    def fed_at(s):
+        index = fed.shape[1] - steps + s
+        return fed[:, index] if index >= 0 else np.zeros_like(fed[:, 0])
+
+    lines = [np.concatenate([fed_at(steps - j) for j in range(1, n + 1)], axis=-1)]
+    if m:
+        slots = [
+            sum(
+                (x_at(steps - 1 + k - i) @ w for i, w in zip(input_delays, kernel) if i >= k),
+                np.zeros((batch, kernel.shape[-1])),
+            )
+            for k in range(1, m + 1)
+        ]
+        lines.append(np.concatenate(slots, axis=-1))
+    return lines
+
+
 def tdnn(
     x, kernel, bias=None, context=(0,), padding="same", stride=1, activation="relu", mask=None
 ):

@@ -12,6 +12,7 @@ import pytest
 import keras_rnnkit_cli as cli
 from keras_rnnkit.data import sunspot_windows
 from keras_rnnkit.forecasting import sunspots
+from keras_rnnkit.models import FAMILIES
 
 
 @pytest.mark.slow
@@ -19,12 +20,12 @@ def test_demo_smoke_writes_models_metrics_and_plots(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--smoke", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    for name in ("AR(12)", "AR(9)", "persistence", "elman", "jordan", "tdnn", "1700-1979"):
+    for name in ("AR(12)", "AR(9)", "persistence", *FAMILIES, "1700-1979"):
         assert name in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert "variance of the whole series 1700-1979" in metrics["arv_definition"]
     assert set(metrics["baselines"]) == {"AR(12)", "AR(9)", "persistence"}
-    assert set(metrics["models"]) == {"elman", "jordan", "tdnn"}
+    assert set(metrics["models"]) == {"elman", "jordan", "narx", "tdnn"} == set(FAMILIES)
     for record in metrics["models"].values():
         assert set(record["arv"]) == {"1921-1955", "1956-1979"}
         assert all(np.isfinite(v) and v > 0 for v in record["arv"].values())
@@ -34,8 +35,8 @@ def test_demo_smoke_writes_models_metrics_and_plots(tmp_path, capsys):
             values = [member[period] for member in record["members_arv"]]
             assert spread["mean"] == pytest.approx(np.mean(values))
             assert spread["sd"] == pytest.approx(np.std(values, ddof=1))
-    for name in ("elman.keras", "jordan.keras", "tdnn.keras"):
-        assert (out / name).stat().st_size > 0
+    for family in FAMILIES:
+        assert (out / f"{family}.keras").stat().st_size > 0
     pytest.importorskip("matplotlib")
     for name in ("learning_curves.png", "forecasts.png"):
         assert (out / name).read_bytes()[:4] == b"\x89PNG"

@@ -86,6 +86,8 @@ def test_global_options_default_to_off_for_every_command():
             "train": ["--model", "elman", "--task", "adding"],
             "gradients": ["--model", "elman", "--task", "adding"],
             "export": ["m.keras", "--format", "onnx", "--out", "o"],
+            "forecast": ["m.keras", "--data", "h.csv", "--steps", "2"],
+            "backtest": ["--data", "s.csv"],
         }.get(name, [])
         args = parser.parse_args([name, *required])
         assert (args.debug, args.quiet) == (False, False), name
@@ -237,13 +239,15 @@ def test_help_points_at_pages_of_the_repository():
 def test_the_help_lists_the_librarys_own_tasks_and_families():
     # The command line reads them as data (tasks.json, the entry points), not as code.
     assert catalog.tasks() == {name: info.description for name, info in TASKS.items()}
-    assert [name for name, _ in catalog.families()][:3] == list(models.FAMILIES)
-    assert models.registered_families()[:3] == models.FAMILIES == tuning.FAMILIES
+    assert [name for name, _ in catalog.families()][: len(models.FAMILIES)] == list(models.FAMILIES)
+    assert (
+        models.registered_families()[: len(models.FAMILIES)] == models.FAMILIES == tuning.FAMILIES
+    )
     _, subcommands = _commands()
     for name in ("train", "gradients", "tune"):
         (model,) = [a for a in subcommands[name]._actions if a.dest == "model"]
         assert model.choices is None, name  # the registry checks the name when it runs
-        assert "elman, jordan, tdnn" in model.help, name
+        assert "elman, jordan, narx, tdnn" in model.help, name
     for name in ("train", "gradients", "tune"):
         (task,) = [a for a in subcommands[name]._actions if a.dest == "task"]
         assert tuple(task.choices) == tuple(TASKS), name
@@ -259,7 +263,8 @@ def test_the_help_lists_the_librarys_own_tasks_and_families():
     [
         (
             ["train", "--model", "nope", "--task", "adding"],
-            "rnnkit: error: rnnkit train --model: `family` must be one of elman, jordan, tdnn",
+            "rnnkit: error: rnnkit train --model: `family` must be one of elman, jordan, narx, "
+            "tdnn",
         ),
         (
             ["gradients", "--model", "tdnn", "--task", "adding"],
@@ -267,7 +272,7 @@ def test_the_help_lists_the_librarys_own_tasks_and_families():
         ),
         (
             ["tune", "--model", "nope"],
-            "rnnkit: error: rnnkit tune --model: `family` must be one of elman, jordan, tdnn",
+            "rnnkit: error: rnnkit tune --model: `family` must be one of elman, jordan, narx, tdnn",
         ),
     ],
 )

@@ -22,6 +22,8 @@ BAD_VALUES = {
     "activation": "junk",
     "output_activation": "junk",
     "context_decay": 1.5,
+    "input_delays": (2, 1),
+    "feedback_delays": (0,),
     "use_bias": "yes",
     "dropout": 1.5,
     "recurrent_dropout": -0.1,
@@ -37,6 +39,7 @@ WEIGHT_OPTION_SUFFIXES = ("_initializer", "_regularizer", "_constraint")
 FAMILIES = [
     (keras_rnnkit.ElmanRNN, keras_rnnkit.ElmanCell, {"units": 3}),
     (keras_rnnkit.JordanRNN, keras_rnnkit.JordanCell, {"units": 3, "output_units": 2}),
+    (keras_rnnkit.NARX, keras_rnnkit.NarxCell, {"units": 3, "output_units": 2}),
 ]
 
 
@@ -105,6 +108,13 @@ BUILD_CASES = [
         "output_bias_initializer",
         "orthogonal",
         "output_bias",
+    ),
+    (
+        keras_rnnkit.NARX,
+        {"units": 3, "output_units": 2},
+        "recurrent_initializer",
+        "identity",
+        "recurrent_kernel",
     ),
 ]
 

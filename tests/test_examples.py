@@ -17,9 +17,9 @@ def _load(name):
 
 
 @pytest.mark.slow
-def test_sunspots_example_trains_all_three_families():
+def test_sunspots_example_trains_every_built_in_family():
     results = _load("sunspots").main(["--epochs", "1", "--members", "2"])
-    assert sorted(results) == ["elman", "jordan", "tdnn"]
+    assert sorted(results) == ["elman", "jordan", "narx", "tdnn"]
     for periods in results.values():
         assert all(np.isfinite(arv) and arv > 0 for arv in periods.values())
 
@@ -42,9 +42,9 @@ def test_jordan_sequences_example_runs():
 
 
 @pytest.mark.slow
-def test_digits_classification_example_runs_all_three_families():
+def test_digits_classification_example_runs_every_built_in_family():
     accuracies = _load("digits_classification").main(["--smoke"])
-    assert sorted(accuracies) == ["elman", "jordan", "tdnn"]
+    assert sorted(accuracies) == ["elman", "jordan", "narx", "tdnn"]
     assert all(0.0 <= accuracy <= 1.0 for accuracy in accuracies.values())
 
 

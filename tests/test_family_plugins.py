@@ -86,7 +86,7 @@ def test_the_help_lists_the_installed_family_without_importing_it(plugin_path):
     completed = _rnnkit(plugin_path, "train", "--help")
     assert completed.returncode == 0, completed.stderr
     help_text = " ".join(completed.stdout.split())
-    assert "elman, jordan, tdnn, relu_elman (from rnnkit-relu-elman)" in help_text
+    assert "elman, jordan, narx, tdnn, relu_elman (from rnnkit-relu-elman)" in help_text
 
 
 def test_the_registry_registers_the_installed_family_after_the_built_in_ones(plugin_path):
@@ -104,7 +104,7 @@ def test_the_registry_registers_the_installed_family_after_the_built_in_ones(plu
         check=True,
     )
     names, description = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert names == ["elman", "jordan", "tdnn", "relu_elman"]
+    assert names == ["elman", "jordan", "narx", "tdnn", "relu_elman"]
     assert description == "Elman with ReLU (a plugin)"
 
 

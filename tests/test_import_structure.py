@@ -27,6 +27,7 @@ CORE = {
     "_api",
     "_backend_check",
     "_model_layers",
+    "_series_forecaster",
 }
 APPLICATIONS = {"data", "forecasting", "models", "tuning", "export", "cli"}
 
@@ -183,7 +184,8 @@ def test_importing_the_library_loads_the_core_and_nothing_else(statement):
 
 def test_an_application_loads_when_first_used():
     loaded = _loaded_in_a_fresh_process(
-        "import keras_rnnkit\nassert keras_rnnkit.models.FAMILIES == ('elman', 'jordan', 'tdnn')"
+        "import keras_rnnkit\n"
+        "assert keras_rnnkit.models.FAMILIES == ('elman', 'jordan', 'narx', 'tdnn')"
     )
     assert "keras_rnnkit.models.families" in loaded
     assert not [module for module in loaded if _part(module) in {"tuning", "export", "cli"}]

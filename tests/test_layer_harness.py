@@ -25,6 +25,11 @@ LAYERS = {
         5,
         2,
     ),
+    "NARX": (
+        lambda **kw: keras_rnnkit.NARX(4, 2, input_delays=(0, 2), return_sequences=True, **kw),
+        5,
+        2,
+    ),
     "TDNN": (lambda **kw: keras_rnnkit.TDNN(4, (-2, 0, 1), **kw), 2, 4),
     "TDNN-valid-stride": (
         lambda **kw: keras_rnnkit.TDNN(4, (-1, 0, 1), padding="valid", strides=2, **kw),
@@ -38,6 +43,11 @@ LAYERS = {
     ),
     "RNN(JordanCell)": (
         lambda **kw: keras.layers.RNN(keras_rnnkit.JordanCell(4, 2, **kw), return_sequences=True),
+        5,
+        2,
+    ),
+    "RNN(NarxCell)": (
+        lambda **kw: keras.layers.RNN(keras_rnnkit.NarxCell(4, 2, **kw), return_sequences=True),
         5,
         2,
     ),
@@ -146,6 +156,10 @@ def _non_default(argument):
         return 7
     if argument == "context":
         return [-3, -1, 0]
+    if argument == "input_delays":
+        return [0, 3]
+    if argument == "feedback_delays":
+        return [2, 4]
     if argument.endswith("activation"):
         return "sigmoid"
     if argument.endswith("initializer"):
@@ -182,6 +196,8 @@ CLASSES = [
     keras_rnnkit.ElmanRNN,
     keras_rnnkit.JordanCell,
     keras_rnnkit.JordanRNN,
+    keras_rnnkit.NarxCell,
+    keras_rnnkit.NARX,
     keras_rnnkit.TDNN,
     keras_rnnkit.TDNNCell,
 ]

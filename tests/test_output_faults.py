@@ -59,8 +59,16 @@ def model_file(tmp_path_factory):
     model.save(folder / "model.keras")
     inputs = keras.Input((13, 1))
     outputs = keras.layers.Dense(1)(keras.layers.Flatten()(keras_rnnkit.ElmanRNN(3)(inputs)))
-    series = {"target": "y", "features": ["y"], "time_column": "month", "window": 13,
-              "season": 12, "strategy": "recursive", "steps": 1, "intervals": None}
+    series = {
+        "target": "y",
+        "features": ["y"],
+        "time_column": "month",
+        "window": 13,
+        "season": 12,
+        "strategy": "recursive",
+        "steps": 1,
+        "intervals": None,
+    }
     SeriesForecaster(inputs, outputs, series=series).save(folder / "forecaster.keras")
     rows = [f"{2000 + i // 12}-{1 + i % 12:02d},{np.sin(i / 2):.4f}" for i in range(96)]
     (folder / "series.csv").write_text("month,y\n" + "\n".join(rows) + "\n")

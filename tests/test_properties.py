@@ -43,6 +43,11 @@ RNN_KINDS = {
         keras_rnnkit.JordanCell, dict(units=4, output_units=2, context_decay=0.5), "jordan"
     ),
     "RNN(TDNNCell)": Kind(keras_rnnkit.TDNNCell, dict(units=3, context=(-2, -1, 0)), "tdnn"),
+    "NARX": Kind(
+        keras_rnnkit.NARX,
+        dict(units=3, output_units=2, input_delays=(0, 2), feedback_delays=(1, 2)),
+        "narx",
+    ),
 }
 RECURRENT = ["ElmanRNN", "JordanRNN", "RNN(ElmanCell)", "RNN(JordanCell)"]  # with dropout
 SEQUENCE_KINDS = [*RNN_KINDS, "TDNN"]
@@ -116,8 +121,22 @@ def _tdnn_cell_reference(layer, weights, x, state):
     return outputs, [outputs[:, -1], pending[:, -m:].reshape(x.shape[0], -1)]
 
 
+def _narx_reference(layer, weights, x, state):
+    # Only the feedback line as an initial state (tests/test_narx.py starts both lines).
+    cell = layer.cell
+    delays = {"input_delays": cell.input_delays, "feedback_delays": cell.feedback_delays}
+    y0 = None if state is None else state.reshape(x.shape[0], -1, cell.output_units)
+    outputs, fed = reference.narx(x, *weights, **delays, y0=y0)
+    return outputs, reference.narx_states(x, fed, weights[0], **delays, y0=y0)
+
+
 # The NumPy reference of each built-in family (tests/reference.py, from the equations).
-REFERENCES = {"elman": _elman_reference, "jordan": _jordan_reference, "tdnn": _tdnn_cell_reference}
+REFERENCES = {
+    "elman": _elman_reference,
+    "jordan": _jordan_reference,
+    "narx": _narx_reference,
+    "tdnn": _tdnn_cell_reference,
+}
 
 
 def reference_run(kind, layer, x, state=None):
@@ -356,7 +375,7 @@ def test_tdnn_cell_step_by_step_equals_tdnn_same(context, rng):
 
 
 @pytest.mark.parametrize("return_sequences", [True, False], ids=["sequences", "last"])
-@pytest.mark.parametrize("kind", ["ElmanRNN", "JordanRNN"])
+@pytest.mark.parametrize("kind", ["ElmanRNN", "JordanRNN", "NARX"])
 def test_bidirectional_equals_hand_made_pair(kind, return_sequences, rng):
     x = rng.normal(size=(B, T, D)).astype("float32")
     bidirectional = randomize(
@@ -376,7 +395,7 @@ def test_bidirectional_equals_hand_made_pair(kind, return_sequences, rng):
     np.testing.assert_allclose(to_numpy(bidirectional(x)), expected, **TOL)
 
 
-@pytest.mark.parametrize("kind", ["ElmanRNN", "JordanRNN"])
+@pytest.mark.parametrize("kind", ["ElmanRNN", "JordanRNN", "NARX"])
 def test_bidirectional_backward_layer_is_ours_and_config_round_trips(kind, rng):
     cls = RNN_KINDS[kind].factory
     layer = make_rnn(kind, dict(dropout=0.25, seed=3), return_sequences=True)
@@ -457,8 +476,8 @@ def test_states_match_reference(kind, rng):
     assert len(states) == len(expected_states)
     for state, expected in zip(states, expected_states):
         np.testing.assert_allclose(to_numpy(state), expected, **TOL)
-    if kind == "RNN(TDNNCell)":
-        return  # no reference with an initial buffer: see the next test
+    if len(expected_states) > 1:
+        return  # no reference with an initial buffer: see the next test (NARX: test_narx.py)
     initial = rng.normal(size=expected_states[0].shape).astype("float32")
     outputs, state = layer(x, initial_state=[initial])
     expected_outputs, expected_states = reference_run(kind, layer, x, state=initial)
@@ -699,8 +718,8 @@ def _model(style, layers):
 # the three public layers side by side (fewer layers: each one adds compile time).
 MODEL_KINDS = {
     "Sequential": SEQUENCE_KINDS,
-    "functional": ["ElmanRNN", "JordanRNN", "TDNN"],
-    "subclassed": ["ElmanRNN", "JordanRNN", "TDNN"],
+    "functional": ["ElmanRNN", "JordanRNN", "NARX", "TDNN"],
+    "subclassed": ["ElmanRNN", "JordanRNN", "NARX", "TDNN"],
 }
 
 

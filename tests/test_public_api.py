@@ -9,7 +9,16 @@ import pytest
 
 import keras_rnnkit
 
-PUBLIC_API = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
+PUBLIC_API = [
+    "ElmanCell",
+    "ElmanRNN",
+    "JordanCell",
+    "JordanRNN",
+    "NARX",
+    "NarxCell",
+    "TDNN",
+    "TDNNCell",
+]
 PUBLIC_MODULES = [
     "backend",
     "constraints",
@@ -33,7 +42,7 @@ MOVED = {
     "regularizers.ScaledOrthogonal": "initializers",
     "regularizers.SpectralNormConstraint": "constraints",
 }
-LAYER_CLASSES = ["ElmanCell", "ElmanRNN", "JordanCell", "JordanRNN", "TDNN", "TDNNCell"]
+LAYER_CLASSES = PUBLIC_API
 # Subpackages that `import keras_rnnkit` leaves alone: they import TensorFlow's
 # converters or keras-tuner, which a user of the layers need not install.
 OPT_IN_MODULES = {

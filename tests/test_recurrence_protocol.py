@@ -11,6 +11,7 @@ import pytest
 from keras_rnnkit.layers import ElmanCell
 from keras_rnnkit.layers import JordanCell
 from keras_rnnkit.layers import KerasCell
+from keras_rnnkit.layers import NarxCell
 from keras_rnnkit.layers import Recurrent
 from keras_rnnkit.layers.protocol import Recurrence
 from keras_rnnkit.training import GradientFlowMonitor
@@ -29,7 +30,8 @@ def _inputs(shape=(3, 7, 2), seed=0):
 
 
 def test_the_cells_follow_the_protocol():
-    for cell in (ElmanCell(3), JordanCell(3, 2), KerasCell(keras.layers.LSTMCell(3))):
+    cells = (ElmanCell(3), JordanCell(3, 2), NarxCell(3, 2), KerasCell(keras.layers.LSTMCell(3)))
+    for cell in cells:
         assert isinstance(cell, Recurrence), type(cell).__name__
 
 

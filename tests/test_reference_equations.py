@@ -171,3 +171,78 @@ def test_elman_reproduces_simple_rnn(rng):
     elman.set_weights(simple.get_weights())
     assert [w.shape for w in elman.weights] == [w.shape for w in simple.weights]
     np.testing.assert_allclose(to_numpy(elman(x)), to_numpy(simple(x)), **FORWARD_TOL)
+
+
+NARX_CASES = [
+    # input delays, feedback delays, activation, use_bias
+    ((1, 2), (1, 2), "tanh", True),
+    ((0,), (1,), "relu", True),
+    ((0, 2), (2, 3), "sigmoid", False),
+    ((1, 3), (1,), None, True),
+]
+
+
+def _narx(input_delays, feedback_delays, activation="tanh", use_bias=True):
+    return keras_rnnkit.NARX(
+        4,
+        output_units=2,
+        input_delays=input_delays,
+        feedback_delays=feedback_delays,
+        activation=activation,
+        use_bias=use_bias,
+        return_sequences=True,
+    )
+
+
+def _narx_reference(input_delays, feedback_delays, activation="tanh", use_bias=True, **kwargs):
+    def ref(x64, *w):
+        if not use_bias:  # kernel, recurrent kernel, output kernel
+            w = (w[0], w[1], None, w[2], None)
+        return reference.narx(
+            x64,
+            *w,
+            input_delays=input_delays,
+            feedback_delays=feedback_delays,
+            activation=activation,
+            **kwargs,
+        )[0]
+
+    return ref
+
+
+@pytest.mark.parametrize("input_delays,feedback_delays,activation,use_bias", NARX_CASES, ids=str)
+def test_narx_closed_loop_matches_reference(
+    input_delays, feedback_delays, activation, use_bias, rng
+):
+    x = rng.normal(size=(2, 6, 3)).astype("float32")
+    layer = _narx(input_delays, feedback_delays, activation, use_bias)
+    layer.build(x.shape)
+    weights = _random_weights(layer, rng)
+    ref = _narx_reference(input_delays, feedback_delays, activation, use_bias)
+    np.testing.assert_allclose(to_numpy(layer(x)), ref(*_as64([x, *weights])), **FORWARD_TOL)
+    _check_gradients(layer, x, weights, ref, rng)
+
+
+@pytest.mark.parametrize("input_delays,feedback_delays", [((1, 2), (1, 2)), ((0, 2), (1, 3))])
+def test_narx_open_loop_matches_reference(input_delays, feedback_delays, rng):
+    # Teacher forcing while training: the observed targets are fed back, not y.
+    x = rng.normal(size=(2, 6, 3)).astype("float32")
+    targets = rng.normal(size=(2, 6, 2)).astype("float32")
+    layer = _narx(input_delays, feedback_delays)
+    layer.build(x.shape)
+    weights = _random_weights(layer, rng)
+    ref = _narx_reference(input_delays, feedback_delays, targets=np.float64(targets))
+    got = to_numpy(layer(x, targets=targets, training=True))
+    np.testing.assert_allclose(got, ref(*_as64([x, *weights])), **FORWARD_TOL)
+    loss_weights = rng.normal(size=got.shape).astype("float32")
+    _, grad_x, grad_w = layer_gradients(
+        layer, x, weights, loss_weights, targets=targets, training=True
+    )
+
+    def reference_loss(x64, *w64):
+        return float(np.sum(ref(x64, *w64) * loss_weights))
+
+    expected = reference.numerical_gradient(reference_loss, _as64([x, *weights]))
+    np.testing.assert_allclose(grad_x, expected[0], **GRADIENT_TOL)
+    for got_w, want in zip(grad_w, expected[1:], strict=True):
+        np.testing.assert_allclose(got_w, want, **GRADIENT_TOL)

@@ -61,4 +61,4 @@ def test_selection_smoke_run_writes_the_candidate_and_the_baselines(tmp_path):
 def test_demo_recorder_smoke_run(tmp_path):
     record = sunspot_demo.main(["--smoke", "--out", str(tmp_path / "demo.json")])
     metrics = record["runs"]["0"]["metrics"]
-    assert record["smoke"] and set(metrics["models"]) == {"elman", "jordan", "tdnn"}
+    assert record["smoke"] and set(metrics["models"]) == {"elman", "jordan", "narx", "tdnn"}

@@ -21,14 +21,14 @@ from keras_rnnkit.tuning import HyperTDNN  # noqa: E402
 from keras_rnnkit.tuning import RecurrentHyperModel  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-RECURRENT = {"values": ["elman", "jordan"]}
+RECURRENT = {"values": ["elman", "jordan", "narx"]}
 
 # The documented space (docs/tuning.md): name -> (keras-tuner type, default,
 # range arguments, the families it is active for; None: all). Written out by
 # hand from the issue and the docs, so that a change to the space is a
 # deliberate change to this contract.
 DOCUMENTED_SPACE = {
-    "family": ("Choice", "elman", {"values": ["elman", "jordan", "tdnn"]}, None),
+    "family": ("Choice", "elman", {"values": ["elman", "jordan", "narx", "tdnn"]}, None),
     "units": ("Choice", 32, {"values": [8, 16, 32, 64, 128]}, None),
     "depth": ("Int", 1, {"min_value": 1, "max_value": 3, "step": 1}, None),
     "activation": ("Choice", "tanh", {"values": ["tanh", "relu"]}, None),
@@ -42,24 +42,33 @@ DOCUMENTED_SPACE = {
     "weight_decay": ("Choice", 0.0, {"values": [0.0, 1e-4, 1e-3, 3e-3, 1e-2]}, None),
     "weight_penalty": ("Choice", "l2", {"values": ["l2", "elimination"]}, None),
     "clipnorm": ("Choice", 1.0, {"values": [0.0, 1.0, 10.0]}, None),
-    "bidirectional": ("Boolean", False, {}, ("elman", "jordan")),
-    "dropout": ("Choice", 0.0, {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]}, ("elman", "jordan")),
+    "bidirectional": ("Boolean", False, {}, ("elman", "jordan", "narx")),
+    "dropout": (
+        "Choice",
+        0.0,
+        {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]},
+        ("elman", "jordan", "narx"),
+    ),
     "recurrent_dropout": (
         "Choice",
         0.0,
         {"values": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]},
-        ("elman", "jordan"),
+        ("elman", "jordan", "narx"),
     ),
     "zoneout": ("Choice", 0.0, {"values": [0.0, 0.1, 0.2, 0.3]}, ("elman", "jordan")),
-    "gradient_clip": ("Choice", 0.0, {"values": [0.0, 1.0, 10.0]}, ("elman", "jordan")),
+    "gradient_clip": ("Choice", 0.0, {"values": [0.0, 1.0, 10.0]}, ("elman", "jordan", "narx")),
     "jordan_output_units": ("Choice", 4, {"values": [1, 2, 4, 8, 16]}, ("jordan",)),
     "context_decay": ("Choice", 0.5, {"values": [0.0, 0.25, 0.5, 0.75, 0.9]}, ("jordan",)),
+    "narx_output_units": ("Choice", 4, {"values": [1, 2, 4, 8]}, ("narx",)),
+    "input_taps": ("Int", 2, {"min_value": 1, "max_value": 4}, ("narx",)),
+    "feedback_taps": ("Int", 2, {"min_value": 1, "max_value": 4}, ("narx",)),
     "context_width": ("Int", 3, {"min_value": 2, "max_value": 5}, ("tdnn",)),
     "dilation": ("Int", 1, {"min_value": 1, "max_value": 3}, ("tdnn",)),
     "stride": ("Int", 1, {"min_value": 1, "max_value": 2}, ("tdnn",)),
 }
 TDNN_ONLY = {"context_width", "dilation", "stride"}
 JORDAN_ONLY = {"jordan_output_units", "context_decay"}
+NARX_ONLY = {"narx_output_units", "input_taps", "feedback_taps"}
 RECURRENT_ONLY = {"bidirectional", "dropout", "recurrent_dropout", "zoneout", "gradient_clip"}
 
 
@@ -213,7 +222,7 @@ def test_tdnn_with_any_length_averages_over_time():
     assert out.shape == (2, 3)
 
 
-@pytest.mark.parametrize("family", ["elman", "jordan", "tdnn"])
+@pytest.mark.parametrize("family", ["elman", "jordan", "narx", "tdnn"])
 def test_many_to_many_keeps_the_time_axis_and_tdnn_keeps_stride_one(family):
     hp = keras_tuner.HyperParameters()
     hp.Fixed("family", family)
@@ -243,7 +252,7 @@ def test_classification_head_is_a_softmax_over_the_classes():
 
 def test_conditional_scopes_show_only_the_trials_family():
     values = {}
-    for family in ("elman", "jordan", "tdnn"):
+    for family in ("elman", "jordan", "narx", "tdnn"):
         hp = keras_tuner.HyperParameters()
         hp.Fixed("family", family)
         RecurrentHyperModel((6, 1), 1).build(hp)
@@ -254,7 +263,10 @@ def test_conditional_scopes_show_only_the_trials_family():
     assert JORDAN_ONLY <= values["jordan"] and not TDNN_ONLY & values["jordan"]
     assert RECURRENT_ONLY <= values["jordan"]
     assert TDNN_ONLY <= values["tdnn"] and not (JORDAN_ONLY | RECURRENT_ONLY) & values["tdnn"]
-    assert not (JORDAN_ONLY | TDNN_ONLY) & values["elman"]
+    assert not (JORDAN_ONLY | TDNN_ONLY | NARX_ONLY) & values["elman"]
+    assert NARX_ONLY <= values["narx"] and not (JORDAN_ONLY | TDNN_ONLY) & values["narx"]
+    # Zoneout would stop a delay line's slots from shifting: not searched for NARX.
+    assert RECURRENT_ONLY - {"zoneout"} <= values["narx"] and "zoneout" not in values["narx"]
 
 
 def test_hp_fixed_pins_override_the_search():
@@ -324,12 +336,12 @@ BAD_ARGUMENTS = [
     (
         dict(input_shape=(12, 1), output_units=1, families=("elman", "gru")),
         "RecurrentHyperModel: unknown family 'gru' in `families`; the families are 'elman', "
-        "'jordan', 'tdnn'. Received: families=('elman', 'gru')",
+        "'jordan', 'narx', 'tdnn'. Received: families=('elman', 'gru')",
     ),
     (
         dict(input_shape=(12, 1), output_units=1, families=()),
         "RecurrentHyperModel: `families` must be a non-empty sequence of distinct families "
-        "among 'elman', 'jordan', 'tdnn'. Received: families=()",
+        "among 'elman', 'jordan', 'narx', 'tdnn'. Received: families=()",
     ),
     (
         dict(input_shape=(12, 1), output_units=1, fixed={"unit": 3}),

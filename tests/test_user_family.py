@@ -6,7 +6,9 @@ The family is NARX-style: an Elman network whose output also feeds back,
 
     h_t = tanh(x_t W + h_{t-1} U + y_{t-1} R + b),    y_t = h_t V + c,
 
-written with public API only, as a user would: a cell of keras_rnnkit's recurrence protocol
+written with public API only, as a user would (keras_rnnkit's own NARX, with delay lines, is the
+built-in family "narx"; this one, "user_narx", shows that a family can come from outside): a
+cell of keras_rnnkit's recurrence protocol
 (`state_size`, `output_size`, `step`, `get_initial_state`), run by
 `keras_rnnkit.layers.Recurrent`, which gives it per-step gradient clipping, truncated BPTT
 and the gradient-flow monitor; the tests check each against a NumPy reference.
@@ -104,7 +106,7 @@ def make_narx(
 
 
 NARX = Family(
-    "narx",
+    "user_narx",
     make_narx,
     recurrent=True,
     small_model=lambda units, output_units, sequence_output: (
@@ -113,11 +115,16 @@ NARX = Family(
     ),
     options_from_values=lambda values: (
         values["units"],
-        {"output_units": values["narx_output_units"]},
+        {"output_units": values["user_narx_output_units"]},
     ),
     hyperparameters=(
         Hyperparameter(
-            "narx_output_units", "choice", 2, {"values": [1, 2, 3]}, ("narx",), "fed-back outputs"
+            "user_narx_output_units",
+            "choice",
+            2,
+            {"values": [1, 2, 3]},
+            ("user_narx",),
+            "fed-back outputs",
         ),
     ),
     # No activation choice, layer norm or dropout: the cell has none of them.
@@ -130,7 +137,7 @@ NARX = Family(
 def narx():
     register_family(NARX)
     yield NARX
-    unregister_family("narx")
+    unregister_family("user_narx")
 
 
 def _nested_layers(layer):
@@ -156,11 +163,11 @@ def numpy_narx(x, weights):
 
 
 def test_registration_rules(narx):
-    assert registered_families()[:3] == FAMILIES
-    assert registered_families()[-1] == "narx"
-    assert get_family("narx") is NARX
+    assert registered_families()[: len(FAMILIES)] == FAMILIES
+    assert registered_families()[-1] == "user_narx"
+    assert get_family("user_narx") is NARX
     assert register_family(NARX) is NARX  # the same family again: nothing changes
-    other = Family("narx", make_narx, recurrent=True)
+    other = Family("user_narx", make_narx, recurrent=True)
     with pytest.raises(ValueError, match="registered already; pass overwrite=True"):
         register_family(other)
     assert register_family(other, overwrite=True) is other
@@ -170,18 +177,18 @@ def test_registration_rules(narx):
         register_family(Family("elman", make_narx, recurrent=True))
     with pytest.raises(ValueError, match="lowercase letters"):
         register_family(Family("Bad-Name", make_narx, recurrent=True))
-    with pytest.raises(ValueError, match="must be one of elman, jordan, tdnn, .*narx"):
+    with pytest.raises(ValueError, match="must be one of elman, jordan, narx, tdnn, .*user_narx"):
         build_model("nope", (5, 1))
 
 
 def test_unregistered_family_is_gone():
-    assert "narx" not in registered_families()
-    with pytest.raises(ValueError, match="Received: family='narx'"):
-        build_model("narx", (5, 1))
+    assert "user_narx" not in registered_families()
+    with pytest.raises(ValueError, match="Received: family='user_narx'"):
+        build_model("user_narx", (5, 1))
 
 
 def test_the_builder_makes_the_family_and_it_matches_its_equations(narx):
-    model = build_model("narx", (7, 3), 1, units=5, sequence_output=True)
+    model = build_model("user_narx", (7, 3), 1, units=5, sequence_output=True)
     (rnn,) = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
     assert isinstance(rnn.cell, NarxCell) and rnn.cell.output_units == 2
     x = np.random.default_rng(0).normal(size=(4, 7, 3)).astype("float32")
@@ -254,7 +261,7 @@ def test_the_loop_clips_and_truncates_the_familys_gradients_as_the_numpy_referen
 
 
 def test_the_gradient_flow_monitor_follows_the_family(narx):
-    model = build_model("narx", (6, 2), 1, units=4)
+    model = build_model("user_narx", (6, 2), 1, units=4)
     x = np.random.default_rng(4).normal(size=(8, 6, 2)).astype("float32")
     y = np.ones((8, 1), "float32")
     monitor = GradientFlowMonitor(x, y)
@@ -267,15 +274,15 @@ def test_the_gradient_flow_monitor_follows_the_family(narx):
 
 
 def test_save_and_load_round_trip(narx, tmp_path):
-    model = build_model("narx", (6, 2), 1, units=4, gradient_clip=1.0)
+    model = build_model("user_narx", (6, 2), 1, units=4, gradient_clip=1.0)
     x = np.random.default_rng(1).normal(size=(3, 6, 2)).astype("float32")
-    model.save(tmp_path / "narx.keras")
-    loaded = keras.saving.load_model(tmp_path / "narx.keras")
+    model.save(tmp_path / "user_narx.keras")
+    loaded = keras.saving.load_model(tmp_path / "user_narx.keras")
     np.testing.assert_array_equal(to_numpy(loaded(x)), to_numpy(model(x)))
 
 
 def test_streaming_export_step_by_step_equals_the_whole_sequence(narx):
-    model = build_model("narx", (None, 2), 1, units=4, sequence_output=True)
+    model = build_model("user_narx", (None, 2), 1, units=4, sequence_output=True)
     x = np.random.default_rng(2).normal(size=(2, 5, 2)).astype("float32")
     stream = to_streaming(model, batch_size=2)
     steps = [to_numpy(stream(x[:, t : t + 1]))[:, 0] for t in range(5)]
@@ -284,10 +291,10 @@ def test_streaming_export_step_by_step_equals_the_whole_sequence(narx):
 
 def test_rnnkit_train_and_gradients_take_the_family(narx, tmp_path, capsys):
     out = tmp_path / "train"
-    argv = ["train", "--model", "narx", "--task", "adding", "--window", "6", "--epochs", "1"]
+    argv = ["train", "--model", "user_narx", "--task", "adding", "--window", "6", "--epochs", "1"]
     assert keras_rnnkit_cli.main([*argv, "--quiet", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["model"] == "narx" and np.isfinite(metrics["test"]["loss"])
+    assert metrics["model"] == "user_narx" and np.isfinite(metrics["test"]["loss"])
     loaded = keras.saving.load_model(out / "model.keras")
     assert loaded.count_params() == metrics["parameters"]
     assert any(isinstance(layer, NarxCell) for layer in _nested_layers(loaded))
@@ -307,7 +314,7 @@ def test_a_tuning_search_tries_the_family_and_its_own_hyperparameter(narx, tmp_p
 
     result = run_search(
         "adding",
-        families=("narx",),
+        families=("user_narx",),
         max_trials=2,
         epochs=1,
         window=6,
@@ -315,8 +322,8 @@ def test_a_tuning_search_tries_the_family_and_its_own_hyperparameter(narx, tmp_p
         directory=str(tmp_path / "tuning"),
         folds=None,
     )
-    assert result.best_hyperparameters["family"] == "narx"
-    assert result.best_hyperparameters["narx_output_units"] in (1, 2, 3)
+    assert result.best_hyperparameters["family"] == "user_narx"
+    assert result.best_hyperparameters["user_narx_output_units"] in (1, 2, 3)
     # The builder's shared values and the family's own: nothing of Jordan's or TDNN's, and
     # none of the layer options NARX does not take.
     tried = set(result.best_hyperparameters)
@@ -327,4 +334,4 @@ def test_a_tuning_search_tries_the_family_and_its_own_hyperparameter(narx, tmp_p
         2 if result.best_hyperparameters["bidirectional"] else 1
     )
     for cell in cells:
-        assert cell.output_units == result.best_hyperparameters["narx_output_units"]
+        assert cell.output_units == result.best_hyperparameters["user_narx_output_units"]

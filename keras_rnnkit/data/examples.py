@@ -35,7 +35,6 @@ def example_csv(name):
     ['month,temperature', '1950-01,23.110']
     """
     if name not in EXAMPLE_FILES:
-        raise ValueError(
-            f"example_csv: `name` must be one of {', '.join(EXAMPLE_FILES)}. Received: name={name!r}"
-        )
+        choices = ", ".join(EXAMPLE_FILES)
+        raise ValueError(f"example_csv: `name` must be one of {choices}. Received: name={name!r}")
     return pathlib.Path(str(resources.files(__package__).joinpath(EXAMPLE_FILES[name][0])))

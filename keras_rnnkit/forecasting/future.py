@@ -34,11 +34,11 @@ import numpy as np
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit import _atomic
+from keras_rnnkit._series_forecaster import STRATEGIES as STRATEGIES
+from keras_rnnkit._series_forecaster import SeriesForecaster as SeriesForecaster
 from keras_rnnkit.data.csv_files import read_csv_columns
 from keras_rnnkit.data.time_steps import next_times
 from keras_rnnkit.data.time_steps import same_time
-from keras_rnnkit.series_forecaster import STRATEGIES as STRATEGIES
-from keras_rnnkit.series_forecaster import SeriesForecaster as SeriesForecaster
 
 DEFAULT_LEVELS = (0.8, 0.95)
 

@@ -135,6 +135,7 @@ class ForecasterSettings:
 SETTINGS = {
     "elman": ForecasterSettings(weight_decay=3e-2),
     "jordan": ForecasterSettings(weight_decay=1e-2, weight_penalty="elimination"),
+    "narx": ForecasterSettings(weight_decay=3e-2),
     "tdnn": ForecasterSettings(weight_decay=3e-2),
 }
 

@@ -7,6 +7,8 @@ from keras_rnnkit.layers.jordan import JordanCell as JordanCell
 from keras_rnnkit.layers.jordan import JordanRNN as JordanRNN
 from keras_rnnkit.layers.keras_cells import KerasCell as KerasCell
 from keras_rnnkit.layers.last_observed import LastObserved as LastObserved
+from keras_rnnkit.layers.narx import NARX as NARX
+from keras_rnnkit.layers.narx import NarxCell as NarxCell
 from keras_rnnkit.layers.recurrent import Recurrent as Recurrent
 from keras_rnnkit.layers.tdnn import TDNN as TDNN
 from keras_rnnkit.layers.tdnn import TDNNCell as TDNNCell

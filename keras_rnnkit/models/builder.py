@@ -100,7 +100,9 @@ def build_model(
 
     The layer is the family's small model unless `layer_options` says
     otherwise: Elman `ElmanRNN(units)`; Jordan `JordanRNN(units,
-    output_units=max(4, output_units), context_decay=0.5)`; TDNN `TDNN(2 *
+    output_units=max(4, output_units), context_decay=0.5)`; NARX `NARX(units,
+    output_units=max(4, output_units), input_delays=(0, 1), feedback_delays=(1,
+    2))`, closed loop; TDNN `TDNN(2 *
     units, context=(-2, -1, 0), activation="tanh")`, `padding="valid"` for one
     output per sequence and causal `"same"` for one per step.
 
@@ -112,7 +114,7 @@ def build_model(
 
     Args:
         family: The name of a registered family: `"elman"`, `"jordan"`,
-            `"tdnn"` or one of `registered_families()`.
+            `"narx"`, `"tdnn"` or one of `registered_families()`.
         input_shape: `(T, D)`; T may be None.
         output_units: O, outputs per prediction (classes for classification).
         problem: `"regression"`, `"classification"` (integer labels) or `"binary"`.

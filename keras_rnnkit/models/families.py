@@ -8,12 +8,12 @@ the data tasks read it.
 
 Families come in by one path, `register_family`, from three places:
 
-- the built-in ones (`ELMAN_FAMILY`, `JORDAN_FAMILY`, `TDNN_FAMILY`), registered when this
-  module is imported;
+- the built-in ones (`ELMAN_FAMILY`, `JORDAN_FAMILY`, `TDNN_FAMILY`, `NARX_FAMILY`),
+  registered when this module is imported;
 - installed packages, through the entry-point group `keras_rnnkit.families` (each entry
   point names a `Family`, or a function that returns one, under the family's name); they
   are registered the first time the registry is read, so that `rnnkit train --model NAME`
-  works for a plugin with no Python glue. keras_rnnkit declares its own three there too,
+  works for a plugin with no Python glue. keras_rnnkit declares its own four there too,
   which is how the command line lists families without importing keras;
 - a user's code, calling `register_family`.
 
@@ -25,7 +25,7 @@ A plugin package declares its family in its own metadata, e.g. in `setup.cfg`:
 
     [options.entry_points]
     keras_rnnkit.families =
-        narx = my_package.narx:NARX
+        my_family = my_package.my_family:MY_FAMILY
 
 Example: an Elman network with ReLU, registered under its own name.
 
@@ -48,6 +48,7 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import NamedTuple
 
+from keras_rnnkit.layers import NARX
 from keras_rnnkit.layers import TDNN
 from keras_rnnkit.layers import ElmanRNN
 from keras_rnnkit.layers import JordanRNN
@@ -345,6 +346,53 @@ def _tdnn_from_values(values):
     }
 
 
+def _make_narx(units, *, return_sequences, regularizer, seed, **options):
+    return NARX(
+        units,
+        return_sequences=return_sequences,
+        kernel_regularizer=regularizer,
+        recurrent_regularizer=regularizer,
+        output_kernel_regularizer=regularizer,
+        seed=seed,
+        **options,
+    )
+
+
+def narx_delays(input_taps, feedback_taps):
+    """`(input_delays, feedback_delays)` of a window model's NARX: the inputs x_t, ...,
+    x_{t - input_taps + 1} (the last step's own input included: the window's last step
+    forecasts) and the outputs y_{t-1}, ..., y_{t - feedback_taps}.
+
+    >>> narx_delays(2, 3)
+    ((0, 1), (1, 2, 3))
+    """
+    return tuple(range(input_taps)), tuple(range(1, feedback_taps + 1))
+
+
+def _narx_small_model(units, output_units, sequence_output):
+    # The window's models take no per-step targets: the layer runs closed loop, and its
+    # fed-back outputs are a learned summary, at least as many as the model's outputs.
+    input_delays, feedback_delays = narx_delays(2, 2)
+    return units, {
+        "output_units": max(4, output_units),
+        "input_delays": input_delays,
+        "feedback_delays": feedback_delays,
+    }
+
+
+def _narx_from_values(values):
+    options = {
+        name: values[name] for name in ("activation", "dropout", "recurrent_dropout", "layer_norm")
+    }
+    input_delays, feedback_delays = narx_delays(values["input_taps"], values["feedback_taps"])
+    options.update(
+        output_units=values["narx_output_units"],
+        input_delays=input_delays,
+        feedback_delays=feedback_delays,
+    )
+    return values["units"], options
+
+
 _JORDAN_HYPERPARAMETERS = (
     Hyperparameter(
         "jordan_output_units",
@@ -391,6 +439,33 @@ _TDNN_HYPERPARAMETERS = (
     ),
 )
 
+_NARX_HYPERPARAMETERS = (
+    Hyperparameter(
+        "narx_output_units",
+        "choice",
+        4,
+        {"values": [1, 2, 4, 8]},
+        ("narx",),
+        "NARX's `output_units` (O, the size of the fed-back output)",
+    ),
+    Hyperparameter(
+        "input_taps",
+        "int",
+        2,
+        {"min_value": 1, "max_value": 4},
+        ("narx",),
+        "NARX input delay line: x_t back to x_{t-taps+1}",
+    ),
+    Hyperparameter(
+        "feedback_taps",
+        "int",
+        2,
+        {"min_value": 1, "max_value": 4},
+        ("narx",),
+        "NARX feedback delay line: y_{t-1} back to y_{t-taps}",
+    ),
+)
+
 ELMAN_FAMILY = Family(
     "elman", _make_elman, recurrent=True, description="ElmanRNN: the hidden state feeds back"
 )
@@ -412,8 +487,20 @@ TDNN_FAMILY = Family(
     hyperparameters=_TDNN_HYPERPARAMETERS,
     description="TDNN: each output sees a fixed window of inputs",
 )
-# The built-in families, in the order the demo and the help list them.
-BUILT_IN = (ELMAN_FAMILY, JORDAN_FAMILY, TDNN_FAMILY)
+NARX_FAMILY = Family(
+    "narx",
+    _make_narx,
+    recurrent=True,
+    small_model=_narx_small_model,
+    options_from_values=_narx_from_values,
+    hyperparameters=_NARX_HYPERPARAMETERS,
+    # Zoneout would stop a delay line's slots from shifting: not searched.
+    layer_hyperparameters=("activation", "layer_norm", "dropout", "recurrent_dropout"),
+    description="NARX: inputs and fed-back outputs through tapped delay lines",
+)
+# The built-in families, in the order the demo and the help list them: by name, the order
+# in which setuptools writes the entry points that the help reads.
+BUILT_IN = (ELMAN_FAMILY, JORDAN_FAMILY, NARX_FAMILY, TDNN_FAMILY)
 FAMILIES = tuple(family.name for family in BUILT_IN)
 for _family in BUILT_IN:
     # Not `register_family`: that reads the installed packages, whose modules may

@@ -5,7 +5,7 @@ it, importing this package says how to install it.
 
 >>> from keras_rnnkit.tuning import RecurrentHyperModel
 >>> RecurrentHyperModel((12, 1), 1).families
-('elman', 'jordan', 'tdnn')
+('elman', 'jordan', 'narx', 'tdnn')
 """
 
 from keras_rnnkit.tuning import _dependency  # noqa: F401  (the ImportError comes first)
