@@ -687,7 +687,10 @@ def _backtest(args):
     )
     scale = backtest.naive_scale(target[: origins[0]], season)
     scores = {name: backtest.scores(values, truth, scale) for name, values in forecasts.items()}
-    times = list(table.times) if table.times is not None else list(range(1, len(target) + 1))
+    if table.times is None:
+        times = list(range(1, len(target) + 1))
+    else:  # years as 1995, not 1995.0
+        times = [int(t) if isinstance(t, float) and t.is_integer() else t for t in table.times]
     record = {
         "data": source,
         "target": task["target"],

@@ -290,3 +290,16 @@ def test_the_trained_models_intervals_cover_new_data_as_often_as_their_level(tmp
     for level, widths in zip(calibration["levels"], calibration["half_widths"]):
         covered = (np.abs(truth - forecasts) <= np.asarray(widths[:3])).mean(axis=0)
         assert np.all(np.abs(covered - level) <= 0.05), (level, covered)
+
+
+def test_backtest_runs_on_the_sunspots_with_their_years(tmp_path, capsys):
+    from keras_rnnkit.data import example_csv
+
+    out = tmp_path / "o"
+    argv = ["backtest", "--model", "jordan", "--data", str(example_csv("sunspots_yearly"))]
+    argv += ["--target", "SUNACTIVITY", "--steps", "4", "--origins", "3", "--out", str(out)]
+    assert cli.main([*argv, *TINY]) == 0
+    record = json.loads((out / "backtest.json").read_text())
+    assert record["origins"] == [2003, 2004, 2005]  # 1700-2008: the last 4 rows from 2005
+    assert "from 3 origins (2003 .. 2005)" in capsys.readouterr().out
+    assert (out / "forecasts.csv").read_text().splitlines()[1].startswith("2003,1,2003,")
