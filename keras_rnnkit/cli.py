@@ -423,8 +423,9 @@ def _residual_diagnostics(folder, model, task):
     """The one-step test residuals' autocorrelation and Ljung-Box test, for metrics.json, and
     (with matplotlib) residuals.png and response.png in `folder`: `(record, written)`.
 
-    One step: a direct forecaster's first output. The record's `warning` names the lags
-    whose autocorrelation lies outside the +-1.96/sqrt(n) band (structure the model missed).
+    The residuals of the first output: the next row (a direct forecaster's first), or with
+    `--horizon` k the row k ahead. The record's `warning` names the lags from k on whose
+    autocorrelation lies outside the +-1.96/sqrt(n) band (structure the model missed).
     """
     from keras_rnnkit.forecasting import ljung_box
     from keras_rnnkit.forecasting import plot_residuals
@@ -440,7 +441,10 @@ def _residual_diagnostics(folder, model, task):
     lags = min(20, len(residuals) - 1)
     autocorrelation = residual_autocorrelation(residuals, lags)
     test = ljung_box(residuals, min(10, lags))
-    outside = [int(lag) for lag in autocorrelation.outside]
+    # k-step errors of overlapping windows are correlated up to lag k - 1 by construction.
+    horizon = int(task["horizon"])
+    outside = [int(lag) for lag in autocorrelation.outside if lag >= horizon]
+    ahead = "one-step" if horizon == 1 else f"{horizon}-step"
     record = {
         "n": int(autocorrelation.n),
         "bound": float(autocorrelation.bound),
@@ -452,7 +456,7 @@ def _residual_diagnostics(folder, model, task):
     if outside:
         first = outside[0]
         record["warning"] = (
-            f"the one-step test residuals are autocorrelated at lag(s) "
+            f"the {ahead} test residuals are autocorrelated at lag(s) "
             f"{', '.join(map(str, outside))} (lag {first}: "
             f"{autocorrelation.values[first - 1]:.2f}, outside +-{autocorrelation.bound:.2f}; "
             f"Ljung-Box p = {test.p_value:.3g}): the model leaves structure in the series; "
@@ -466,7 +470,7 @@ def _residual_diagnostics(folder, model, task):
             folder / "residuals.png",
             residuals,
             max_lag=lags,
-            title=f"One-step test residuals of {task['target']}",
+            title=f"{ahead.capitalize()} test residuals of {task['target']}",
         )
         plot_response(
             folder / "response.png",

@@ -92,21 +92,10 @@ def _export(out, model_file):
     return _cli("export", str(model_file), "--format", "savedmodel", "--out", str(out))
 
 
-def _forecast(out, model_file):
-    folder = model_file.parent
-    return _cli("forecast", str(folder / "forecaster.keras"), "--data", str(folder / "series.csv"),
-                "--steps", "6", "--out", str(out))  # fmt: skip
-
-
 def _backtest(out, model_file):
     return _cli("backtest", "--model", "tdnn", "--data", str(model_file.parent / "series.csv"),
                 "--target", "y", "--steps", "3", "--origins", "3", "--epochs", "1", "--quiet",
                 "--folds", "0", "--members", "1", "--out", str(out))  # fmt: skip
-
-
-def _forecast_reads(out):
-    lines = out.read_text().splitlines()
-    return lines[0] == "month,y" and len(lines) == 7 and lines[-1].startswith("2008-06,")
 
 
 def _backtest_reads(out):
@@ -137,7 +126,6 @@ COMMANDS = {
     "demo": (_demo, lambda out: _models_load(out, ["elman.keras", "jordan.keras", "tdnn.keras"])),
     "export": (_export, _saved_model_loads),
     "export_saved_model": (_export_saved_model, _saved_model_loads),
-    "forecast": (_forecast, _forecast_reads),
     "backtest": (_backtest, _backtest_reads),
 }
 
@@ -200,3 +188,27 @@ def test_a_kill_while_overwriting_leaves_a_whole_result(name, tmp_path, model_fi
     assert is_whole(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
     print(f"{name}: {killed} kills, {in_between} between the two renames, nothing lost")
+
+
+def test_a_kill_halfway_through_writing_a_forecast_leaves_the_old_file(tmp_path, model_file):
+    """`rnnkit forecast --out F --overwrite` writes one small file, too fast to kill by the
+    clock: `tests/kill_mid_write.py` kills it halfway through the write itself."""
+    folder = model_file.parent
+    out = tmp_path / "forecast.csv"
+    argv = ["forecast", str(folder / "forecaster.keras"), "--data", str(folder / "series.csv")]
+    argv += ["--steps", "6", "--out", str(out), "--overwrite"]
+    _run([sys.executable, "-m", "keras_rnnkit", *argv])
+    old = out.read_text()
+    assert old.splitlines()[0] == "month,y" and old.splitlines()[-1].startswith("2008-06,")
+    out.write_text(old.replace("month,y", "month,y ", 1))  # an old result told apart
+    old = out.read_text()
+    wrapper = [str(ROOT / "tests" / "kill_mid_write.py"), out.name, "1"]
+    command = [sys.executable, *wrapper, str(ROOT / "keras_rnnkit_cli" / "__main__.py"), *argv]
+    killed = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert out.read_text() == old  # the new one was half-written beside it, never in its place
+    _atomic.recover(out)
+    assert out.read_text() == old
+    _run([sys.executable, "-m", "keras_rnnkit", *argv])
+    assert out.read_text() != old and out.read_text().splitlines()[0] == "month,y"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forecast.csv"]

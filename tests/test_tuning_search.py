@@ -27,6 +27,7 @@ from keras_rnnkit.tuning import make_tuner  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TDNN_ONLY = {"context_width", "dilation", "stride"}
 JORDAN_ONLY = {"jordan_output_units", "context_decay"}
+NARX_ONLY = {"narx_output_units", "input_taps", "feedback_taps"}
 RECURRENT_ONLY = {"bidirectional", "dropout", "recurrent_dropout", "zoneout", "gradient_clip"}
 # Small models, so that a trial takes seconds: the search still covers the
 # families and all their other hyperparameters.
@@ -48,9 +49,11 @@ def _check_only_own_family_values(tuner):
         values = trial.hyperparameters.values
         family = values["family"]
         foreign = {
-            "elman": TDNN_ONLY | JORDAN_ONLY,
-            "jordan": TDNN_ONLY,
-            "tdnn": JORDAN_ONLY | RECURRENT_ONLY,
+            "elman": TDNN_ONLY | JORDAN_ONLY | NARX_ONLY,
+            "jordan": TDNN_ONLY | NARX_ONLY,
+            # Zoneout would stop NARX's delay lines from shifting: never searched for it.
+            "narx": TDNN_ONLY | JORDAN_ONLY | {"zoneout"},
+            "tdnn": JORDAN_ONLY | RECURRENT_ONLY | NARX_ONLY,
         }[family]
         assert not foreign & set(values), (family, values)
 
