@@ -449,7 +449,7 @@ def build_parser():
             "name, and the bounds of the 80% and 95% intervals (split conformal, calibrated "
             "on the rows the model did not train on). A recursive model that also takes other "
             "columns needs their next values: --future FILE.csv. "
-            f"See {DOCS}forecasting.md."
+            f"See {DOCS}forecast.md."
         ),
     )
     forecast.add_argument("model", help="a .keras file saved by rnnkit train --data FILE.csv")
