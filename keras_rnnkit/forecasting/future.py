@@ -25,7 +25,6 @@ that rank, the half-width is $z_\alpha$ times the errors' root mean square
 """
 
 import dataclasses
-import io
 import math
 import pathlib
 import statistics
@@ -188,23 +187,27 @@ class Forecast:
             columns[f"upper_{percent}"] = upper
         return columns
 
-    def to_csv(self, path=None, *, overwrite=False):
-        """The forecast as CSV text; with `path`, written there atomically (an existing
-        file only with `overwrite`) and the path returned."""
+    def _rows(self, digits):
+        """The header and one list of cells per row: labels as written, numbers to `digits`
+        significant digits, an unknown bound as an empty cell."""
         columns = self.columns()
-        lines = [",".join(columns)]
+        rows = []
         for i in range(len(self.values)):
             cells = []
             for values in columns.values():
                 value = values[i]
-                if isinstance(value, str):
-                    cells.append(value)
-                elif isinstance(value, (int, np.integer)):
+                if isinstance(value, (str, int, np.integer)):
                     cells.append(str(value))
                 else:
-                    cells.append("" if not np.isfinite(value) else f"{float(value):.6g}")
-            lines.append(",".join(cells))
-        text = "\n".join(lines) + "\n"
+                    cells.append(f"{float(value):.{digits}g}" if np.isfinite(value) else "")
+            rows.append(cells)
+        return list(columns), rows
+
+    def to_csv(self, path=None, *, overwrite=False):
+        """The forecast as CSV text; with `path`, written there atomically (an existing
+        file only with `overwrite`) and the path returned."""
+        header, rows = self._rows(digits=6)
+        text = "\n".join(",".join(cells) for cells in [header, *rows]) + "\n"
         if path is None:
             return text
         path = pathlib.Path(path)
@@ -216,26 +219,12 @@ class Forecast:
         return path
 
     def __str__(self):
-        buffer = io.StringIO()
-        columns = self.columns()
-        widths = {name: max(len(name), 10) for name in columns}
-        buffer.write("  ".join(f"{name:>{widths[name]}}" for name in columns) + "\n")
-        for i in range(len(self.values)):
-            cells = []
-            for name, values in columns.items():
-                value = values[i]
-                text = (
-                    value
-                    if isinstance(value, str)
-                    else (
-                        str(value)
-                        if isinstance(value, (int, np.integer))
-                        else ("" if not np.isfinite(value) else f"{float(value):.4g}")
-                    )
-                )
-                cells.append(f"{text:>{widths[name]}}")
-            buffer.write("  ".join(cells) + "\n")
-        return buffer.getvalue().rstrip("\n")
+        header, rows = self._rows(digits=4)
+        widths = [max(len(name), 10) for name in header]
+        return "\n".join(
+            "  ".join(f"{cell:>{width}}" for cell, width in zip(cells, widths))
+            for cells in [header, *rows]
+        )
 
 
 def _future_rows(owner, series, future, steps, times, time_format, *, missing, delimiter):
