@@ -639,8 +639,7 @@ def _backtest(args):
     _atomic.refuse_existing(args.out, args.overwrite)
     task, source, _, _ = _load_task(args)
     table, steps, season = task["rows"], args.steps or 1, task.get("season")
-    target = table.values[:, table.names.index(task["target"])]
-    features = table.values[:, [table.names.index(name) for name in task["feature_names"]]]
+    target, features = table.column(task["target"]), table.columns(task["feature_names"])
     window = task["x_train"].shape[1]
     origins = backtest.rolling_origins(
         len(target),

@@ -56,6 +56,14 @@ class CsvTable:
     season: int | None = None
     time_format: str | None = None
 
+    def column(self, name):
+        """The values (R,) of the column `name`."""
+        return self.values[:, self.names.index(name)]
+
+    def columns(self, names):
+        """The values (R, len(names)) of the columns `names`, in that order."""
+        return self.values[:, [self.names.index(name) for name in names]]
+
 
 def _column_names(owner, name, value):
     """`value` as a list of distinct, non-empty column names, or None."""
@@ -515,14 +523,14 @@ def _windows_task(name, table, target, feature_names, window, horizon, season, s
             f"and horizon={horizon}; they need at least window + horizon = {window + horizon}"
         )
     x, y, persistence, rows = forecast_windows(
-        table.values[:, [table.names.index(name) for name in feature_names]],
-        table.values[:, table.names.index(target)],
+        table.columns(feature_names),
+        table.column(target),
         window,
         horizon,
     )
     order = np.arange(len(x))
     parts = chronological_split(name, order, order, VALIDATION_FRACTION, TEST_FRACTION)
-    target_values = table.values[:, table.names.index(target)]
+    target_values = table.column(target)
     # A whole number of seasons back, at least `horizon` rows: a value known at forecast time.
     lag = season * ((horizon - 1) // season + 1) if season else None
     task = {}
@@ -599,8 +607,7 @@ def direct_task(task, steps):
             f"horizon={task['horizon']}"
         )
     table, names = task["rows"], task["feature_names"]
-    target = table.values[:, table.names.index(task["target"])]
-    features = table.values[:, [table.names.index(name) for name in names]]
+    target, features = table.column(task["target"]), table.columns(names)
     window = task["x_train"].shape[1]
     x, y, persistence, rows = forecast_windows(features, target, window, 1, steps)
     first_val, first_test = task["split_rows"]["val"], task["split_rows"]["test"]

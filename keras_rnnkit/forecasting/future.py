@@ -392,8 +392,7 @@ def held_out_forecasts(model, task, series, steps, *, start="val", end=None):
     file), and what happened: `(forecasts (n, steps), truth (n, steps), origins (n,))`.
     Truth past the end (or past `end`'s first row) is NaN, so that no score uses it."""
     table = task["rows"]
-    features = table.values[:, [table.names.index(name) for name in series["features"]]]
-    target = table.values[:, table.names.index(series["target"])]
+    features, target = table.columns(series["features"]), table.column(series["target"])
     first = task["split_rows"][start]
     last = len(target) if end is None else task["split_rows"][end]
     origins = np.arange(first, last)
@@ -419,7 +418,7 @@ def naive_forecasts(task, origins, steps, season=None):
     forecasts (the value a whole number of seasons before each row, at least as many rows
     as it lies ahead) of `steps` rows from each origin: `{name: (n, steps)}`."""
     table = task["rows"]
-    target = table.values[:, table.names.index(task["target"])]
+    target = table.column(task["target"])
     origins = np.asarray(origins, int)
     forecasts = {"persistence": np.repeat(target[origins - 1, None], steps, axis=1)}
     if season:
