@@ -134,9 +134,9 @@ _FILES_HELP = (
     "forecast, --features the feature columns (default: all but --time-column, a column of "
     "dates or numbers that orders the rows and must increase; default: the first column when "
     "it holds labels such as 2020-01-31 or 1959Q1, or is named year, date, time, ...). "
-    "Each sample is --window consecutive rows (default 12, or one more than the season), "
-    "its target the --target value --horizon rows after the window's last row (default 1); "
-    "split in time order: 70% train, 10% validation, 20% test. "
+    "Each sample is --window consecutive rows (default 12, or two seasons + 1 where that is "
+    "longer), its target the --target value --horizon rows after the window's last row "
+    "(default 1); split in time order: 70% train, 10% validation, 20% test. "
     "An empty, nan or non-numeric cell is an error naming its line and column, unless "
     "--missing drop (leave such rows out) or ffill (carry the last value forward)."
     "\n\nNPZ files: arrays x (N, T, D) and y (N, O), optionally x_val, y_val, x_test, y_test "
@@ -219,8 +219,8 @@ def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=
         "--window",
         type=int,
         default=None,
-        help="time steps per sample (default: the task's own; for a file 12, or the "
-        "season + 1 where that is longer)",
+        help="time steps per sample (default: the task's own; for a file 12, or two "
+        "seasons + 1 where that is longer: 25 for months; 53 for weeks)",
     )
     parser.add_argument("--units", type=_positive_int, default=8, help="default: %(default)s")
     parser.add_argument(

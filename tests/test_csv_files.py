@@ -558,7 +558,7 @@ def test_monthly_rows_give_a_seasonal_naive_forecast_and_a_longer_window(tmp_pat
     path = _write(tmp_path, text)
     task = load_csv(path, "sales", time_column="month")
     assert (task["season"], task["season_source"]) == (12, "time column")
-    assert task["x_train"].shape[1] == 13  # the season + 1, longer than 12
+    assert task["x_train"].shape[1] == 25  # two seasons + 1
     # Each test sample's target row is one of the last rows; its seasonal naive forecast
     # is the value 12 rows (one year) before, as read from the file.
     test_rows = [dates.index(t) for t in task["time_test"]]

@@ -181,6 +181,23 @@ def _time_labels(path, name, cells, lines):
     return tuple(keys if kind == "numbers" else labels), kind, keys
 
 
+def default_window(season):
+    """The rows per sample that a series with this season gets by default.
+
+    Two seasons and one row, at least 12, for seasons of up to 12 rows: the window then holds
+    the value one season back and the one a season before that, whose mean is a seasonal
+    level with half the year-to-year noise (docs/forecast.md measures the difference).
+    One season and one row for longer seasons (52 weeks), where two would double the loop.
+    12 without a season.
+
+    >>> [default_window(s) for s in (None, 4, 7, 12, 52)]
+    [12, 12, 15, 25, 53]
+    """
+    if not season:
+        return 12
+    return max(12, 2 * season + 1) if season <= 12 else season + 1
+
+
 def season_of(kind, keys):
     """The season that a time column's spacing plainly shows, or None.
 
@@ -438,8 +455,7 @@ def load_csv(
     Args:
         path: The CSV file, with a header row (see `read_csv_columns`).
         target: The name of the column to forecast; it need not be a feature.
-        window: Rows per sample, or `None` (the default): 12, or one more than the
-            season where that is longer.
+        window: Rows per sample, or `None` (the default): `default_window(season)`.
         horizon: How many rows ahead the target lies. Default: 1.
         features: The feature columns' names, or `None` (the default) for
             every column except `time_column`.
@@ -507,7 +523,7 @@ def load_csv(
     source = "given" if season is not None else ("time column" if table.season else None)
     season = season or table.season
     if window is None:
-        window = max(12, season + 1) if season else 12
+        window = default_window(season)
     if target not in table.names:
         known = ", ".join(([time_column] if time_column else []) + feature_names)
         raise ValueError(f"{path}: no column {target!r}; the columns are {known}")
