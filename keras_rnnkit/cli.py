@@ -537,9 +537,11 @@ def _series_forecaster(args, fitted):
     series, (chosen, chosen_history, chosen_task, chosen_metrics) = candidates[strategy]
     season = task.get("season")
     calibrated = steps if strategy == "direct" else max(steps, 2 * season if season else 12)
-    forecasts, truth, _ = future.held_out_forecasts(chosen, task, series, calibrated)
+    forecasts, truth, origins = future.held_out_forecasts(chosen, task, series, calibrated)
     series["intervals"] = future.conformal_intervals(forecasts, truth)
-    forecasts, truth, origins = future.held_out_forecasts(chosen, task, series, steps, start="test")
+    # A forecast from a row reads only the rows before it: the test rows' are among these.
+    in_test = origins >= task["split_rows"]["test"]
+    forecasts, truth, origins = forecasts[in_test, :steps], truth[in_test, :steps], origins[in_test]
     test = {"model": future.mean_absolute_error(forecasts, truth)}
     for name, naive in future.naive_forecasts(task, origins, steps, season).items():
         test[name] = future.mean_absolute_error(naive, truth)

@@ -181,6 +181,19 @@ def _time_labels(path, name, cells, lines):
     return tuple(keys if kind == "numbers" else labels), kind, keys
 
 
+def seasonal_lag(season, ahead):
+    """How far back the seasonal-naive forecast of a row `ahead` rows ahead looks: the fewest
+    whole seasons that reach at least `ahead` rows back, so that the value is known at
+    forecast time. `ahead` may be an array.
+
+    >>> [int(seasonal_lag(12, ahead)) for ahead in (1, 12, 13)]
+    [12, 12, 24]
+    >>> seasonal_lag(4, np.arange(1, 7))
+    array([4, 4, 4, 4, 8, 8])
+    """
+    return season * ((np.asarray(ahead) - 1) // season + 1)
+
+
 def default_window(season):
     """The rows per sample that a series with this season gets by default.
 
@@ -547,8 +560,7 @@ def _windows_task(name, table, target, feature_names, window, horizon, season, s
     order = np.arange(len(x))
     parts = chronological_split(name, order, order, VALIDATION_FRACTION, TEST_FRACTION)
     target_values = table.column(target)
-    # A whole number of seasons back, at least `horizon` rows: a value known at forecast time.
-    lag = season * ((horizon - 1) // season + 1) if season else None
+    lag = seasonal_lag(season, horizon) if season else None
     task = {}
     for split in _SPLITS:
         picked = parts[f"x_{split}"]
@@ -641,7 +653,7 @@ def direct_task(task, steps):
                 "rows) or a longer series"
             )
     season = task.get("season")
-    lags = season * ((np.arange(1, steps + 1) - 1) // season + 1) if season else None
+    lags = seasonal_lag(season, np.arange(1, steps + 1)) if season else None
     direct = {}
     for split, picked in picks.items():
         for name, array in (("x", x), ("y", y), ("persistence", persistence)):

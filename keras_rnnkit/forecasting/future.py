@@ -36,6 +36,7 @@ from keras_rnnkit import _atomic
 from keras_rnnkit._series_forecaster import STRATEGIES as STRATEGIES
 from keras_rnnkit._series_forecaster import SeriesForecaster as SeriesForecaster
 from keras_rnnkit.data.csv_files import read_csv_columns
+from keras_rnnkit.data.csv_files import seasonal_lag
 from keras_rnnkit.data.time_steps import next_times
 from keras_rnnkit.data.time_steps import same_time
 
@@ -423,8 +424,7 @@ def naive_forecasts(task, origins, steps, season=None):
     forecasts = {"persistence": np.repeat(target[origins - 1, None], steps, axis=1)}
     if season:
         ahead = np.arange(1, steps + 1)
-        lags = season * ((ahead - 1) // season + 1)
-        rows = origins[:, None] + ahead - 1 - lags
+        rows = origins[:, None] + ahead - 1 - seasonal_lag(season, ahead)
         if (rows >= 0).all():
             forecasts[f"seasonal naive ({season})"] = target[rows]
     return forecasts
