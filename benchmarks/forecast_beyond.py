@@ -24,6 +24,9 @@ import warnings
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from benchmarks.stamp import stamp  # noqa: E402
+
 FAMILIES = ("elman", "jordan", "narx", "tdnn")
 STEPS, ORIGINS, STRIDE = 12, 36, 2
 
@@ -58,6 +61,9 @@ def _statistical_forecasts(y, origins):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="forecast-beyond")
+    parser.add_argument(
+        "--results", help="also write the table here, e.g. benchmarks/results/forecast_beyond.json"
+    )
     parser.add_argument(
         "--skip-training", action="store_true", help="reuse the backtests already in --out"
     )
@@ -114,7 +120,17 @@ def main(argv=None):
     print(f"{'forecaster':40s} {'MAE':>8s} {'/ seasonal naive':>17s}")
     for name, value in sorted(mae.items(), key=lambda item: item[1]):
         print(f"{name:40s} {value:8.4f} {value / naive:17.3f}")
-    (out / "table.json").write_text(json.dumps({"mae": mae, "origins": origins.tolist()}, indent=2))
+    record = {
+        "stamp": stamp(),
+        "mae": mae,
+        "families": {family: record["scores"][family] for family, record in records.items()},
+        "baselines": baselines,
+        "fits": {family: record["fits"] for family, record in records.items()},
+        "origins": origins.tolist(),
+    }
+    (out / "table.json").write_text(json.dumps(record, indent=2))
+    if args.results:
+        pathlib.Path(args.results).write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
