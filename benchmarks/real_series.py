@@ -57,8 +57,8 @@ def _sunspots():
     return frame.assign(year=frame.year.astype(int))
 
 
-# name: (the file's frame, its target, its window (12, or the season + 1), extra CLI options,
-# ARIMA's largest p).
+# name: (the file's frame, its target, its window (`default_window` of its season), extra CLI
+# options, ARIMA's largest p).
 SERIES = {
     "gdp": (lambda: _macro()[["quarter", "realgdp"]], "realgdp", 12, [], 3),
     "unemployment": (_macro, "unemp", 12, [], 3),
