@@ -211,13 +211,13 @@ PERIODS = ("1921-1955", "1956-1979")
 # Written after the run of sunspot_demo.json; the figures it cites are in that row.
 SUNSPOT_SHORTFALL = (
     "Not reached. Jordan, the best family (with weight elimination, the penalty Weigend et al. "
-    "used), is ahead of AR(12) and of threshold AR on 1921–1955 but not at 0.086; Elman, "
-    "NARX and TDNN are behind AR(12) there. On 1956–1979 every family is behind AR(12), Jordan by the "
-    "least: that period's largest cycle (190 in 1957) is far above anything in training (at "
-    "most 154), and the level forecasters, chosen with strong penalties on validation years "
-    "that hold no such level, fall short of its peaks. Forecasting the change from the last "
-    "year, and a linear AR(12) term beside the network, both lost on validation (see the "
-    "ablation below), so the demo does not use them."
+    "used), is ahead of AR(12) and of threshold AR on 1921–1955 but not at 0.086; Elman, NARX and"
+    " TDNN are behind AR(12) there. On 1956–1979 every family is behind AR(12), Jordan by the "
+    "least: that period's largest cycle (190 in 1957) is far above anything in training (at most "
+    "154), and the level forecasters, chosen with strong penalties on validation years that hold "
+    "no such level, fall short of its peaks. Forecasting the change from the last year, and a "
+    "linear AR(12) term beside the network, both lost on validation (see the ablation below), so "
+    "the demo does not use them."
 )
 SUNSPOT_PUBLISHED = (
     "ARV 0.086 (1921–1955) / 0.35 (1956–1979): a 12-8-1 network with weight elimination "
