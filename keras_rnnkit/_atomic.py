@@ -11,8 +11,10 @@ naming beside the target::
 
 `recover(path)`, which every replacement runs first, puts an old result back
 if a kill left it aside with no new one in place, and removes the other
-leftovers of dead processes (never those of a running one, never anything
-else). So `path` holds a whole result, old or new, once `recover` has run.
+leftovers: those of dead processes, and those of this process that it no
+longer uses (an old result whose deletion failed); never those of another
+running process, never anything else. So `path` holds a whole result, old or
+new, once `recover` has run, and a leftover is gone after the next replacement.
 
 New folders and files get the permissions the umask allows, as `mkdir` and
 `open` give them (not `tempfile`'s owner-only 0o700/0o600).
@@ -45,16 +47,21 @@ def _exists(path):
 
 
 def _remove(path):
+    # What cannot be deleted stays a leftover, which the next `recover` removes.
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             path.unlink()
 
 
+# The names of the staging and aside entries this process is using now (each name holds
+# a random token): its other entries are leftovers (an old result it could not delete),
+# which `recover` removes.
+_IN_USE = set()
+
+
 def _alive(pid):
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -68,12 +75,20 @@ def _name(path, kind):
     return path.parent / f".{path.name}.rnnkit-{kind}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
+def _left_over(entry, pid):
+    """Whether the staging or aside `entry` of process `pid` is no longer in use."""
+    if pid == os.getpid():
+        return entry.name not in _IN_USE
+    return not _alive(pid)
+
+
 def _leftovers(path):
-    """`(kind, entry)` for each staging or aside entry of `path` left by a dead process."""
+    """`(kind, entry)` for each staging or aside entry of `path` no process uses: one
+    left by a dead process, or by this one (an old result it could not delete)."""
     found = []
     for entry in path.parent.iterdir():
         match = _LEFTOVER.fullmatch(entry.name)
-        if match and match["name"] == path.name and not _alive(int(match["pid"])):
+        if match and match["name"] == path.name and _left_over(entry, int(match["pid"])):
             found.append((match["kind"], entry))
     return found
 
@@ -108,13 +123,18 @@ def _swap_into_place(new, path):
     # A folder cannot be renamed over a non-empty one: move the old one aside
     # first; `recover` renames it back if a kill comes before the new one is in.
     aside = _name(path, "previous")
-    os.replace(path, aside)
+    _IN_USE.add(aside.name)
     try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(aside, path)
-        raise
-    _remove(aside)
+        os.replace(path, aside)
+        try:
+            os.replace(new, path)
+        except BaseException:
+            os.replace(aside, path)
+            raise
+        # Should this fail part-way, the rest is a leftover that `recover` removes.
+        _remove(aside)
+    finally:
+        _IN_USE.discard(aside.name)
 
 
 @contextlib.contextmanager
@@ -139,8 +159,9 @@ def replacing(path, *, folder=False):
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
     staging = _name(path, "staging")
-    os.mkdir(staging)  # mode 0o777 less the umask
+    _IN_USE.add(staging.name)
     try:
+        os.mkdir(staging)  # mode 0o777 less the umask
         new = staging / path.name
         if folder:
             new.mkdir()
@@ -150,6 +171,7 @@ def replacing(path, *, folder=False):
         _swap_into_place(new, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _IN_USE.discard(staging.name)
 
 
 def write_text(path, text):
@@ -162,6 +184,7 @@ def write_text(path, text):
     path = pathlib.Path(path)
     recover(path)
     partial = _name(path, "staging")
+    _IN_USE.add(partial.name)
     try:
         with open(partial, "x", encoding="utf-8") as handle:
             handle.write(text)
@@ -171,6 +194,7 @@ def write_text(path, text):
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+        _IN_USE.discard(partial.name)
 
 
 def refuse_existing(out, overwrite):

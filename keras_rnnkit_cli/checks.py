@@ -5,8 +5,11 @@ so that a mistyped path or number is reported at once, in one line.
 """
 
 import csv
+import os
 import pathlib
 import zipfile
+
+from keras_rnnkit_cli.parser import MAX_WEIGHT_BYTES
 
 # The files read as delimited text, and the delimiter each has by default.
 TEXT_DELIMITERS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
@@ -14,20 +17,65 @@ TEXT_DELIMITERS = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
 def early_errors(args):
     """Raises a one-line `ValueError` for what is wrong with `args` that shows without
-    the library: the numbers and files of `train`, `gradients` and `export`."""
+    the library: the numbers and files of `train`, `gradients` and `export`, and an
+    output (`--out`, `tune`'s `--directory`) that could not be written."""
     if args.command in ("train", "gradients", "backtest"):
         _training_errors(args)
     elif args.command == "export":
         _export_errors(args)
     elif args.command == "forecast":
         _forecast_errors(args)
+    if args.command == "tune":
+        _window_errors(args)
+        _output_errors("--directory", args.directory, folder=True)
+    elif getattr(args, "out", None) is not None:
+        _output_errors("--out", args.out)
+
+
+def _output_errors(option, path, folder=False):
+    """Refuses an output that could not be created, before any training: one below a
+    regular file, or in a folder this process may not write in. With `folder`, an
+    existing `path` must be a folder (`tune` resumes the search kept there)."""
+    path = pathlib.Path(path)
+    try:
+        if folder and path.exists() and not path.is_dir():
+            raise ValueError(f"{option} {path}: an existing file, not a folder; name a folder")
+        # The nearest folder that exists: the output (or the folders above it) is created in it.
+        place = path.absolute().parent
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        is_folder = place.is_dir()
+    except OSError as error:  # a folder above it that may not be searched
+        raise ValueError(
+            f"{option} {path}: cannot be created ({error.strerror}: {error.filename})"
+        ) from error
+    if not is_folder:
+        raise ValueError(f"{option} {path}: cannot be created, {place} is a file, not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: cannot be created, {place} is not writable")
+
+
+def _window_errors(args):
+    # As for `train`: a window of one or two steps leaves no recurrence worth a search.
+    if args.window is not None and args.window < 3:
+        raise ValueError(f"--window must be at least 3; received {args.window}")
 
 
 def _training_errors(args):
-    if args.window is not None and args.window < 3:
-        raise ValueError(f"--window must be at least 3; received {args.window}")
+    _window_errors(args)
     if args.horizon is not None and args.horizon < 1:
         raise ValueError(f"--horizon must be at least 1; received {args.horizon}")
+    # `gradients` follows one model; the others train --members side by side.
+    members = 1 if args.command == "gradients" else args.members
+    # A member's recurrent kernel (units x units) in float32, with its gradient and
+    # Adam's two moments: 16 bytes a weight.
+    size = members * 16 * args.units**2
+    if size > MAX_WEIGHT_BYTES:
+        raise ValueError(
+            f"--members {members} and --units {args.units}: the models' weights would need "
+            f"about {size / 2**30:.1f} GiB with their gradients and Adam's moments, more than "
+            f"the {MAX_WEIGHT_BYTES // 2**30} GiB allowed; choose fewer --members or --units"
+        )
     if args.data is not None and not pathlib.Path(args.data).is_file():
         raise ValueError(f"{args.data}: no such file")
     if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:

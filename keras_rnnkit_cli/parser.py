@@ -31,7 +31,25 @@ def _model_help(recurrent_only=False):
     return f"{kind}: {names}, or one registered with keras_rnnkit.models.register_family"
 
 
-def _integer_from(lowest, what):
+# The largest count any option takes (epochs, rows, trials, ...). Far beyond what a run could
+# use, it keeps numbers such as 10**20 from reaching the backends, which fail on them part-way
+# with a traceback (an OverflowError: beyond a C long).
+MAX_COUNT = 2**31 - 1
+
+# The most that the weights of the models one command trains at once may take, with their
+# gradients and Adam's two moments (4 float32 numbers per weight); above it the backend runs
+# out of memory part-way, with a traceback.
+MAX_WEIGHT_BYTES = 4 * 2**30
+
+# The largest --units: a member's recurrent kernel alone (units x units) then takes all of
+# MAX_WEIGHT_BYTES (16384: 1 GiB of float32, 4 GiB with its gradient and Adam's moments).
+MAX_UNITS = math.isqrt(MAX_WEIGHT_BYTES // 16)
+
+# The most --members: each one is a whole model, built and trained side by side.
+MAX_MEMBERS = 100
+
+
+def _integer_from(lowest, what, highest=MAX_COUNT, why=None):
     def parse(text):
         try:
             value = int(text)
@@ -39,14 +57,31 @@ def _integer_from(lowest, what):
             value = None
         if value is None or value < lowest:
             raise argparse.ArgumentTypeError(f"must be a {what} integer. Received: {text}")
+        if value > highest:
+            reason = f" ({why})" if why else ""
+            raise argparse.ArgumentTypeError(
+                f"must be a {what} integer of at most {highest}{reason}. Received: {text}"
+            )
         return value
 
-    parse.__doc__ = f"argparse type: a {what} integer, refused in one line otherwise."
+    parse.__doc__ = (
+        f"argparse type: a {what} integer of at most {highest}, refused in one line otherwise."
+    )
     return parse
 
 
 _positive_int = _integer_from(1, "positive")
 _non_negative_int = _integer_from(0, "non-negative")
+_units = _integer_from(
+    1,
+    "positive",
+    MAX_UNITS,
+    f"a larger layer's weights, with their gradients and Adam's moments, take over "
+    f"{MAX_WEIGHT_BYTES // 2**30} GiB",
+)
+_members = _integer_from(1, "positive", MAX_MEMBERS, "each member is a whole model")
+# NumPy's seeds, which keras.utils.set_random_seed sets, are 32-bit.
+_seed = _integer_from(0, "non-negative", 2**32 - 1, "NumPy's seeds are 32-bit")
 
 
 def _positive_float(text):
@@ -222,7 +257,9 @@ def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=
         help="time steps per sample (default: the task's own; for a file 12, or two "
         "seasons + 1 where that is longer: 25 for months; 53 for weeks)",
     )
-    parser.add_argument("--units", type=_positive_int, default=8, help="default: %(default)s")
+    parser.add_argument(
+        "--units", type=_units, default=8, help=f"default: %(default)s; at most {MAX_UNITS}"
+    )
     parser.add_argument(
         "--epochs", type=_positive_int, default=50, help="at most (default: %(default)s)"
     )
@@ -235,10 +272,10 @@ def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=
     )
     parser.add_argument(
         "--members",
-        type=_positive_int,
+        type=_members,
         default=3,
         help="independently initialised models trained side by side and averaged "
-        "(default: %(default)s)",
+        f"(default: %(default)s; at most {MAX_MEMBERS})",
     )
     parser.add_argument("--batch-size", type=_positive_int, default=32, help="default: %(default)s")
     parser.add_argument(
@@ -253,7 +290,7 @@ def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=
         default=1.0,
         help="optimizer clipnorm (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    parser.add_argument("--seed", type=_seed, default=0, help="default: %(default)s")
     parser.add_argument(
         "--out", default=default_out, help="new output folder (default: %(default)s)"
     )
@@ -317,7 +354,7 @@ def build_parser():
         default=None,
         help="epochs per member (default: each family's tuned setting)",
     )
-    demo.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    demo.add_argument("--seed", type=_seed, default=0, help="default: %(default)s")
     demo.add_argument(
         "--smoke", action="store_true", help="2 epochs and 2 members: check that it runs"
     )
@@ -420,7 +457,10 @@ def build_parser():
         "--epochs", type=_positive_int, default=20, help="per trial (default: %(default)s)"
     )
     tune.add_argument(
-        "--window", type=int, default=None, help="the task's sequence length (default: its own)"
+        "--window",
+        type=_positive_int,
+        default=None,
+        help="the task's sequence length (default: its own)",
     )
     tune.add_argument(
         "--directory", default="rnnkit-tuning", help="the tuner's state (default: %(default)s)"
@@ -430,12 +470,12 @@ def build_parser():
     )
     tune.add_argument(
         "--folds",
-        type=int,
+        type=_positive_int,
         default=None,
         help="rolling-origin validation folds (default: 3 for sunspots with random or "
         "bayesian search, else the task's one validation split)",
     )
-    tune.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    tune.add_argument("--seed", type=_seed, default=0, help="default: %(default)s")
 
     forecast = add_command(
         "forecast",

@@ -166,7 +166,8 @@ def _dead_pid():
 def test_only_our_own_leftovers_of_dead_runs_are_swept(tmp_path):
     out = tmp_path / "result"
     _old_folder(out)
-    dead, alive = _dead_pid(), os.getpid()
+    # Another running process (this one knows which of its own entries it uses).
+    dead, alive = _dead_pid(), os.getppid()
     ours_dead = [f".result.rnnkit-{kind}-{dead}-0123abcd" for kind in ("staging", "previous")]
     kept = [
         f".result.rnnkit-staging-{alive}-0123abcd",  # a run in progress
@@ -207,4 +208,36 @@ def test_a_failed_rename_puts_the_old_folder_back(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         _cli_replace(out)
     assert _contents(out) == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
+
+
+@pytest.mark.parametrize("action", [_cli_replace, _export_replace], ids=["cli", "export"])
+def test_an_old_result_that_could_not_be_deleted_goes_at_the_next_replacement(
+    tmp_path, monkeypatch, action
+):
+    # It used to stay beside the result for as long as this process ran, and for good
+    # where it could never be deleted by a later run either.
+    out = tmp_path / "result"
+    _old_folder(out)
+    remove = _atomic._remove
+    with monkeypatch.context() as patched:
+        patched.setattr(_atomic, "_remove", lambda path: None)  # the deletion fails
+        action(out)
+    assert _contents(out) == NEW
+    (aside,) = [p for p in tmp_path.iterdir() if p.name != "result"]
+    assert aside.name.startswith(f".result.rnnkit-previous-{os.getpid()}-")
+    assert _atomic._remove is remove
+    action(out)  # the next replacement, in the same process
+    assert _contents(out) == NEW
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
+
+
+def test_a_replacement_in_progress_in_this_process_is_not_swept(tmp_path):
+    out = tmp_path / "result"
+    _old_folder(out)
+    with _atomic.new_output_folder(out, overwrite=True) as staging:
+        _write(staging, NEW)
+        _atomic.recover(out)  # e.g. another thread's replacement of the same path
+        assert _contents(staging) == NEW
+    assert _contents(out) == NEW
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]

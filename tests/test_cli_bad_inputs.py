@@ -26,6 +26,43 @@ BAD_NUMBERS = [
     (GRADIENTS, "--epochs", "-2", "must be a positive integer"),
     (["demo", "--quiet"], "--epochs", "0", "must be a positive integer"),
     (["tune", "--quiet"], "--max-trials", "0", "must be a positive integer"),
+    # Sizes beyond what the backends take fail part-way with a traceback (OverflowError,
+    # an out-of-memory error): refused at once, saying the limit.
+    (
+        TRAIN,
+        "--units",
+        "99999999999",
+        "must be a positive integer of at most 16384 (a larger layer's weights, with their "
+        "gradients and Adam's moments, take over 4 GiB)",
+    ),
+    (
+        TRAIN,
+        "--members",
+        "1000",
+        "must be a positive integer of at most 100 (each member is a whole model)",
+    ),
+    (
+        TRAIN,
+        "--batch-size",
+        "99999999999999999999",
+        "must be a positive integer of at most 2147483647",
+    ),
+    (TRAIN, "--epochs", "1e20", "must be a positive integer"),
+    (TRAIN, "--seed", "-1", "must be a non-negative integer"),
+    (
+        ["tune", "--quiet"],
+        "--seed",
+        "4294967296",
+        "must be a non-negative integer of at most 4294967295 (NumPy's seeds are 32-bit)",
+    ),
+    (["tune", "--quiet"], "--window", "0", "must be a positive integer"),
+    (["tune", "--quiet"], "--folds", "0", "must be a positive integer"),
+    (
+        ["export", "m.keras", "--format", "tflite"],
+        "--time-steps",
+        "3000000000",
+        "must be a positive integer of at most 2147483647",
+    ),
     (
         ["export", "m.keras", "--format", "tflite"],
         "--batch-size",
@@ -77,6 +114,8 @@ def _write_bad_files(folder):
     np.savez(folder / "complex.npz", x=np.ones((40, 4, 1)) * 1j, y=np.zeros(40))
     cells = "\n".join(f"{i},{'nan' if i == 5 else i}" for i in range(40))
     (folder / "nan.csv").write_text("a,b\n" + cells + "\n")
+    cells = "\n".join(f"{i},{'1e308' if i == 5 else i}" for i in range(40))
+    (folder / "huge.csv").write_text("a,b\n" + cells + "\n")
 
 
 BAD_FILES = [
@@ -86,6 +125,8 @@ BAD_FILES = [
     ("all_nan.npz", "array 'x' has 160 NaN or infinite values"),
     ("complex.npz", "array 'x' is complex (complex128); expected real numbers"),
     ("nan.csv", "line 7, column 'b' holds 'nan', not a finite number"),
+    # Finite, but infinite as float32: it was reported as a NaN or infinite value.
+    ("huge.csv", "line 7, column 'b' holds '1e308', beyond float32's range"),
 ]
 
 
@@ -110,6 +151,182 @@ def test_a_window_too_large_for_memory_is_refused_before_generating(tmp_path, ca
     error = capsys.readouterr().err
     assert "task 'adding' with window 10000000 would need about 527 GiB of arrays" in error
     assert len(error.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_members_and_units_whose_weights_exceed_memory_are_refused_before_training(
+    tmp_path, capsys
+):
+    out = tmp_path / "out"
+    argv = [*TRAIN, "--units", "16384", "--members", "3", "--out", str(out)]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        "rnnkit: error: --members 3 and --units 16384: the models' weights would need about "
+        "12.0 GiB with their gradients and Adam's moments, more than the 4 GiB allowed; "
+        "choose fewer --members or --units\n"
+    )
+    assert not out.exists()
+
+
+def _commands_writing(out, folder):
+    """Each command that writes `out` (tune: its --directory), with inputs that pass
+    every other check: by command name."""
+    model = folder / "m.keras"
+    with zipfile.ZipFile(model, "w") as archive:
+        archive.writestr("config.json", "{}")
+    data = folder / "series.csv"
+    data.write_text("t,b\n" + "".join(f"{i},{i}\n" for i in range(40)))
+    return {
+        "train": [*TRAIN, "--out", str(out)],
+        "gradients": [*GRADIENTS, "--out", str(out)],
+        "demo": ["demo", "--quiet", "--out", str(out)],
+        "backtest": ["backtest", "--data", str(data), "--target", "b", "--out", str(out)],
+        "tune": ["tune", "--quiet", "--directory", str(out)],
+        "export": ["export", str(model), "--format", "savedmodel", "--out", str(out)],
+        "forecast": [
+            "forecast",
+            str(model),
+            "--data",
+            str(data),
+            "--steps",
+            "1",
+            "--out",
+            str(out),
+        ],
+    }
+
+
+COMMANDS_WRITING = ["train", "gradients", "demo", "backtest", "tune", "export", "forecast"]
+
+
+@pytest.mark.parametrize("command", COMMANDS_WRITING)
+def test_an_output_below_a_file_is_refused_before_anything_runs(command, tmp_path, capsys):
+    # It was reported only once training had finished.
+    (tmp_path / "file").write_text("mine")
+    out = tmp_path / "file" / "sub" / "out"
+    option = "--directory" if command == "tune" else "--out"
+    assert cli.main(_commands_writing(out, tmp_path)[command]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"rnnkit: error: {option} {out}: cannot be created, {tmp_path / 'file'} is a file, "
+        "not a folder\n"
+    )
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def _writes_in_read_only_folders(folder):
+    """Whether this process may write in a folder without write permission (root may)."""
+    locked = folder / "probe"
+    locked.mkdir(mode=0o555)
+    try:
+        (locked / "x").mkdir()
+    except PermissionError:
+        return False
+    finally:
+        locked.chmod(0o755)
+    return True
+
+
+@pytest.mark.parametrize("command", COMMANDS_WRITING)
+def test_an_output_in_a_read_only_folder_is_refused_before_anything_runs(command, tmp_path, capsys):
+    if _writes_in_read_only_folders(tmp_path):
+        pytest.skip("this process may write in a read-only folder (root)")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    argv = _commands_writing(locked / "out", tmp_path)[command]
+    locked.chmod(0o555)
+    try:
+        assert cli.main(argv) == 1
+    finally:
+        locked.chmod(0o755)
+    option = "--directory" if command == "tune" else "--out"
+    error = capsys.readouterr().err
+    out = locked / "out"
+    assert error == f"rnnkit: error: {option} {out}: cannot be created, {locked} is not writable\n"
+
+
+def test_an_output_below_a_folder_that_cannot_be_searched_is_refused_in_one_line(tmp_path, capsys):
+    if _writes_in_read_only_folders(tmp_path):
+        pytest.skip("this process may enter any folder (root)")
+    locked = tmp_path / "locked"
+    (locked / "sub").mkdir(parents=True)
+    out = locked / "sub" / "new" / "out"
+    locked.chmod(0o000)
+    try:
+        assert cli.main([*TRAIN, "--out", str(out)]) == 1
+    finally:
+        locked.chmod(0o755)
+    error = capsys.readouterr().err
+    assert error == (
+        f"rnnkit: error: --out {out}: cannot be created (Permission denied: "
+        f"{locked / 'sub' / 'new'})\n"
+    )
+
+
+def test_tune_with_a_file_as_its_directory_is_refused_in_one_line(tmp_path, capsys):
+    # It ended in a NotADirectoryError traceback.
+    directory = tmp_path / "state"
+    directory.write_text("mine")
+    assert cli.main(["tune", "--quiet", "--directory", str(directory)]) == 1
+    error = capsys.readouterr().err
+    assert error == (
+        f"rnnkit: error: --directory {directory}: an existing file, not a folder; name a folder\n"
+    )
+    assert directory.read_text() == "mine"
+
+
+@pytest.mark.parametrize("window", ["1", "2"])
+def test_tune_refuses_the_windows_that_train_refuses(tmp_path, window, capsys):
+    # `tune --window 1` was accepted where `train --window 1` is not.
+    directory = tmp_path / "state"
+    assert cli.main(["tune", "--quiet", "--window", window, "--directory", str(directory)]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"rnnkit: error: --window must be at least 3; received {window}\n"
+    )
+    assert not directory.exists()
+
+
+TUNE = ["tune", "--task", "sunspots", "--model", "elman", "--max-trials", "1", "--epochs", "1"]
+
+
+def test_tune_folds_beyond_the_data_are_refused_before_the_search(tmp_path, capsys):
+    # Every trial failed (with a traceback), yet it exited 0 and saved a "best" model.
+    pytest.importorskip("keras_tuner")
+    directory = tmp_path / "search"
+    argv = [*TUNE, "--quiet", "--folds", "1000", "--directory", str(directory)]
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "rnnkit: error: run_search: `folds` must leave samples of task 'sunspots' to train on "
+        "before its validation blocks (rolling_origin_splits: 209 samples are too few for 1000 "
+        "validation blocks of 20 samples and something to train on before them). "
+        "Received: folds=1000\n"
+    )
+    assert not directory.exists() and "best" not in captured.out
+
+
+def test_tune_where_no_trial_succeeds_fails_and_saves_no_model(tmp_path, capsys, monkeypatch):
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
+
+    def fail(self, hp, model, *args, **kwargs):
+        raise keras_tuner.errors.FailedTrialError("the loss became nan")
+
+    monkeypatch.setattr(RecurrentHyperModel, "fit", fail)
+    directory = tmp_path / "search"
+    argv = [*TUNE, "--quiet", "--folds", "2", "--directory", str(directory)]
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    # keras-tuner itself prints each failed trial's traceback (its DEBUG setting) above it.
+    last = captured.err.splitlines()[-1]
+    assert last.startswith(
+        "rnnkit: error: run_search: no trial succeeded (1 failed), so there is no best model "
+        "and none was written; the first trial failed with: "
+    )
+    assert last.endswith("FailedTrialError: the loss became nan")
+    assert "best" not in captured.out
+    assert not list(directory.rglob("best_model.keras"))
 
 
 def test_a_run_whose_loss_diverges_stops_and_writes_nothing(tmp_path, capsys):

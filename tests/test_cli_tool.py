@@ -148,6 +148,10 @@ def test_python_dash_m_keras_rnnkit_is_as_quiet_as_the_rnnkit_script():
         (["train", "--data", "no-such.csv", "--target", "y"], "no-such.csv: no such file"),
         (["train", "--task", "adding", "--window", "2"], "--window must be at least 3"),
         (["gradients", "--task", "adding", "--horizon", "0"], "--horizon must be at least 1"),
+        (
+            ["train", "--task", "adding", "--units", "16384", "--members", "2"],
+            "--members 2 and --units 16384: the models' weights would need about 8.0 GiB",
+        ),
         (["export", "no-such.keras", "--format", "onnx"], "expected a saved model file"),
         (
             ["train", "--data", "{tsv}"],

@@ -215,6 +215,30 @@ def test_a_bad_cell_is_an_error_naming_file_line_and_column(tmp_path, cell, mess
     assert len(text.splitlines()) == 1
 
 
+@pytest.mark.parametrize("missing", ["error", "drop", "ffill"])
+@pytest.mark.parametrize("cell", ["1e308", "-3.5e38", "1E39"])
+def test_a_finite_number_beyond_float32_is_named_whatever_missing_says(tmp_path, cell, missing):
+    # It used to become inf in the cast to float32, then be reported as NaN or infinite.
+    rows = [f"{i},{i}" for i in range(30)]
+    rows[2] = f"2,{cell}"  # data row 3: line 4
+    rows[5] = "5,nan"  # a missing cell after it: dropped or filled, not the error
+    path = _write(tmp_path, "a,b\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError) as caught:
+        read_csv_columns(path, missing=missing)
+    text = str(caught.value)
+    assert text == (
+        f"{path}: line 4, column 'b' holds {cell!r}, beyond float32's range "
+        "(magnitudes up to 3.402823e+38)"
+    )
+
+
+def test_the_largest_float32_itself_is_read(tmp_path):
+    largest = float(np.finfo(np.float32).max)
+    path = _write(tmp_path, f"a,b\n1,{largest!r}\n2,{-largest!r}\n")
+    table = read_csv_columns(path)
+    assert np.isfinite(table.values.astype("float32")).all()
+
+
 def test_a_bad_cell_in_an_unused_column_is_no_error(tmp_path):
     rows = [f"{i},{i},x" for i in range(30)]
     path = _write(tmp_path, "a,b,note\n" + "\n".join(rows) + "\n")

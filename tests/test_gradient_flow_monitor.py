@@ -1,5 +1,6 @@
 """GradientFlowMonitor against hand-written BPTT, and its warnings, logs, plot and TensorBoard."""
 
+import pathlib
 import warnings
 
 import keras
@@ -141,6 +142,45 @@ def test_saves_a_plot(rng, tmp_path):
     monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, plot_path=path)
     model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_refuses_an_existing_file_unless_overwrite_and_renames_into_place(
+    rng, tmp_path, monkeypatch
+):
+    # plot(path) used to write over an existing file, in place.
+    matplotlib = pytest.importorskip("matplotlib")
+    model = _elman_model(rng)
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, T, D)).astype("float32")
+    y = np.zeros((B, T, H), "float32")
+    path = tmp_path / "flow.png"
+    monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, plot_path=path)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])  # plot_path: replaced
+    path.write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="`path` exists; choose another, or pass overwrite"):
+        monitor.plot(path)
+    assert path.read_bytes() == b"mine"
+
+    written = []
+    savefig = matplotlib.figure.Figure.savefig
+
+    def recording_savefig(figure, target, **kwargs):
+        written.append(pathlib.Path(target))
+        return savefig(figure, target, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", recording_savefig)
+    assert monitor.plot(path, overwrite=True) == path
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Written beside the file, in a staging folder, then renamed over it.
+    (staged,) = written
+    assert staged.name == path.name and staged.parent.parent == tmp_path
+    assert staged.parent.name.startswith(".flow.png.rnnkit-staging-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flow.png"]
+    with pytest.raises(IsADirectoryError, match="not a folder"):
+        monitor.plot(tmp_path, overwrite=True)
+    with pytest.raises(ValueError, match="`overwrite` must be True or False"):
+        monitor.plot(tmp_path / "other.png", overwrite="yes")
 
 
 def test_plot_colours_epochs_on_a_colour_bar_and_names_model_and_layer(rng):

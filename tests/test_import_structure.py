@@ -24,6 +24,7 @@ CORE = {
     "losses",
     "training",
     "_arguments",
+    "_atomic",
     "_api",
     "_backend_check",
     "_model_layers",

@@ -5,8 +5,10 @@ header names, any one-character delimiter, a UTF-8 byte-order mark). Rows stay
 in file order: a time column, when named, is parsed and checked to increase, never sorted.
 An empty, `nan`, infinite or non-numeric cell in a used column is an error
 naming its line and column unless `missing` says to drop or fill such rows;
-nothing is skipped or shifted silently. Fully blank lines at the end of the
-file are ignored; a blank line between rows is a row of empty cells.
+nothing is skipped or shifted silently. A number beyond float32's range (the
+windows are float32) is always an error naming its line and column. Fully
+blank lines at the end of the file are ignored; a blank line between rows is a
+row of empty cells.
 
 Shapes: R rows, F features, W = `window`, k = `horizon`, N = R - W - k + 1
 samples. Sample i is rows i .. i + W - 1 of the features; its target is the
@@ -282,6 +284,22 @@ def _parse(path, names, columns, lines):
     return values, good
 
 
+# The largest magnitude a float32 holds: the windows are float32, and a larger
+# finite value would become infinite in the cast, then be reported as such.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(path, names, columns, lines, values):
+    """Raises for the first cell, in reading order, whose magnitude exceeds `_FLOAT32_MAX`."""
+    beyond = np.argwhere(np.abs(values) > _FLOAT32_MAX)
+    if len(beyond):
+        i, j = beyond[0]  # argwhere is in row-major order: the first in the file
+        raise ValueError(
+            f"{path}: line {lines[i]}, column {names[j]!r} holds {columns[j][i].strip()!r}, "
+            f"beyond float32's range (magnitudes up to {_FLOAT32_MAX:.7g})"
+        )
+
+
 def _first_bad(good, rows):
     """(row, column) of the first bad cell in `rows` of the mask, in reading order."""
     i = rows[0]
@@ -329,7 +347,8 @@ def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, mis
             non-numeric cell in one of `columns`: `"error"` (the default)
             raises, naming the line and the column; `"drop"` leaves the row
             out; `"ffill"` fills the cell with the column's last good value
-            above it (an error in the first data row).
+            above it (an error in the first data row). A number whose magnitude
+            exceeds float32's largest is an error whatever `missing` says.
 
     Returns:
         A `CsvTable`: `names`, `values` (R, C), `lines`, `times`,
@@ -383,6 +402,7 @@ def read_csv_columns(path, *, delimiter=",", time_column=None, columns=None, mis
     names = tuple(columns)
     cells = [[row[header.index(name)] for row in rows] for name in names]
     values, good = _parse(path, names, cells, lines)
+    _check_float32_range(path, names, cells, lines, values)
     values, keep = _handle_missing(path, names, cells, lines, values, good, missing)
     return CsvTable(
         names=names,

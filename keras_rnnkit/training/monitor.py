@@ -1,10 +1,13 @@
 """Seeing gradient flow through time: `GradientFlowMonitor`."""
 
+import pathlib
 import warnings
 
 import keras
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
+from keras_rnnkit import _atomic
 from keras_rnnkit._model_layers import walk_layers
 from keras_rnnkit.backend.gradients import value_and_gradients
 from keras_rnnkit.layers import state_probes
@@ -58,7 +61,8 @@ class GradientFlowMonitor(keras.callbacks.Callback):
         loss: loss used for the gradients; default: the model's compiled loss.
         vanishing_factor: warn when first-step norm * factor < last-step norm.
             Default: `1e3`.
-        plot_path: if given, `plot(plot_path)` at the end of training.
+        plot_path: if given, `plot(plot_path, overwrite=True)` at the end of
+            training: the plot of the latest training replaces the file.
         log_dir: `None`, a TensorBoard log directory, or a
             `keras.callbacks.TensorBoard` (its `log_dir`). Default: `None`.
 
@@ -246,7 +250,7 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             self._writer.close()
             self._writer = None
         if self.plot_path is not None:
-            self.plot(self.plot_path)
+            self.plot(self.plot_path, overwrite=True)
 
     def figure(self, title=None):
         r"""The gradient-flow figure: one panel per layer, one curve per epoch.
@@ -307,15 +311,40 @@ class GradientFlowMonitor(keras.callbacks.Callback):
             figure.suptitle(title)
         return figure
 
-    def plot(self, path, title=None):
-        """Saves `figure(title)` as an image (PNG unless `path` says otherwise).
+    def plot(self, path, title=None, overwrite=False):
+        """Saves `figure(title)` as an image (PNG unless `path`'s suffix says otherwise).
+
+        The image is written beside `path` and renamed into place
+        (`keras_rnnkit._atomic`), so a kill at any moment leaves the old file or the
+        new one, whole, never a part.
 
         Args:
             path: File to write.
             title: Title of the figure; see `figure`.
+            overwrite: If True, an existing `path` is replaced. Default: False.
 
         Returns:
             `path`.
+
+        Raises:
+            FileExistsError: If `path` exists and `overwrite` is False.
+            IsADirectoryError: If `path` is a folder (even with `overwrite`).
         """
-        self.figure(title=title).savefig(path, dpi=100)
+        owner = "GradientFlowMonitor.plot"
+        arguments.boolean(owner, "overwrite", overwrite)
+        target = pathlib.Path(path)
+        _atomic.recover(target)  # a file a killed write left aside counts as existing
+        if target.is_dir():
+            # Never replace a folder by a picture, even with overwrite=True.
+            raise IsADirectoryError(
+                f"{owner}: `path` must be a file path, not a folder. Received: path={str(path)!r}"
+            )
+        if not overwrite and (target.exists() or target.is_symlink()):
+            raise FileExistsError(
+                f"{owner}: `path` exists; choose another, or pass overwrite=True to replace it. "
+                f"Received: path={str(path)!r}"
+            )
+        figure = self.figure(title=title)  # before anything is written: needs matplotlib
+        with _atomic.replacing(target) as new:
+            figure.savefig(new, dpi=100)
         return path

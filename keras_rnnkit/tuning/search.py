@@ -9,12 +9,14 @@ import numpy as np
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit import _atomic
+from keras_rnnkit.data.splits import rolling_origin_splits
 from keras_rnnkit.data.tasks import TASKS
 from keras_rnnkit.data.tasks import load_task
 from keras_rnnkit.data.tasks import output_units
 from keras_rnnkit.models import PROBLEMS
 from keras_rnnkit.tuning import space
 from keras_rnnkit.tuning import state
+from keras_rnnkit.tuning._dependency import keras_tuner
 from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
 from keras_rnnkit.tuning.rolling_origin import CrossValidatedBayesianOptimization
 from keras_rnnkit.tuning.rolling_origin import CrossValidatedRandomSearch
@@ -182,6 +184,11 @@ def run_search(
 
     Returns:
         A `SearchResult`.
+
+    Raises:
+        ValueError: If the `folds` validation blocks leave nothing to train on
+            before them (checked before the search starts).
+        RuntimeError: If no trial completed (each failed); no model is saved.
     """
     owner = "run_search"
     arguments.one_of(owner, "task", task, tuple(TASKS))
@@ -194,6 +201,8 @@ def run_search(
         data = {**data, "x_train": data["x_train"][:samples], "y_train": data["y_train"][:samples]}
     if folds == "auto":
         folds = 3 if "target_feature_index" in data and tuner != "hyperband" else None
+    if folds is not None:
+        _check_folds(owner, task, data, folds)
     keras.utils.set_random_seed(seed)
     hypermodel = hypermodel_for_task(task, data, families=families, seed=seed)
     project_name = project_name or f"{task}-{tuner}"
@@ -219,6 +228,9 @@ def run_search(
         **fit_epochs,
     )
     wall_time = time.perf_counter() - start
+    # keras-tuner pads its best trials with failed ones: without a completed trial
+    # there is no best model, and none is written.
+    _check_a_trial_completed(owner, search)
     best_hp = search.get_best_hyperparameters(1)[0]
     if folds is None:
         best = search.get_best_models(1)[0]
@@ -230,6 +242,36 @@ def run_search(
     path = _save_atomically(best, pathlib.Path(directory) / project_name / "best_model.keras")
     scores = {k: float(v) for k, v in scores.items()}
     return SearchResult(search, dict(best_hp.values), scores, wall_time, best, path)
+
+
+def _check_folds(owner, task, data, folds):
+    """Raises before the search if `folds` rolling-origin blocks do not fit the task's
+    training and validation samples (each trial would fail)."""
+    folds = arguments.positive_int(owner, "folds", folds)
+    try:
+        rolling_origin_splits(len(data["x_train"]) + len(data["x_val"]), len(data["x_val"]), folds)
+    except ValueError as error:
+        raise ValueError(
+            f"{owner}: `folds` must leave samples of task {task!r} to train on before its "
+            f"validation blocks ({error}). Received: folds={folds}"
+        ) from error
+
+
+def _check_a_trial_completed(owner, search):
+    """Raises if no trial of `search` completed, with the first failed trial's error."""
+    trials = list(search.oracle.trials.values())
+    if any(t.status == keras_tuner.engine.trial.TrialStatus.COMPLETED for t in trials):
+        return
+    if not trials:
+        raise RuntimeError(f"{owner}: the search ran no trial, so there is no best model")
+    first = trials[0]  # the oracle's trials, in the order it created them
+    # keras-tuner keeps the failed trial's whole traceback; its last line is the error.
+    lines = [line for line in (first.message or "").splitlines() if line.strip()]
+    error = lines[-1].strip() if lines else f"status {first.status}"
+    raise RuntimeError(
+        f"{owner}: no trial succeeded ({len(trials)} failed), so there is no best model and "
+        f"none was written; the first trial failed with: {error}"
+    )
 
 
 def _refit_on_the_training_period(
