@@ -241,6 +241,31 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
     return states
 
 
+def checked_mask(owner, sequences, mask):
+    """`mask` as a boolean (B, T) tensor that selects the steps of `sequences` (B, T, D), or
+    raises naming `mask` (None stays None). Keras's (B, T, 1) masks are taken; a mask of
+    numbers keeps its non-zero steps, so that only which steps count matters, never their
+    values. A symbolic mask is checked by its shape alone."""
+    if mask is None:
+        return None
+    if not hasattr(mask, "shape"):
+        mask = keras.ops.convert_to_tensor(mask)
+    shape = tuple(mask.shape)
+    if len(shape) == 3 and shape[-1] == 1:
+        mask, shape = mask[..., 0], shape[:2]
+    expected = tuple(sequences.shape[:2])
+    if len(shape) != 2 or any(
+        None not in (got, want) and got != want for got, want in zip(shape, expected)
+    ):
+        raise ValueError(
+            f"{owner}: `mask` must have the inputs' (batch, time) shape {expected}. "
+            f"Received: mask with shape {shape}"
+        )
+    if isinstance(mask, keras.KerasTensor) or keras.backend.standardize_dtype(mask.dtype) == "bool":
+        return mask
+    return keras.ops.not_equal(mask, 0)
+
+
 # The arguments that belong to the loop (`keras.layers.RNN`), not to the cell.
 RNN_LAYER_DEFAULTS = {
     "activity_regularizer": None,
@@ -344,6 +369,7 @@ class RecurrentLayer(keras.layers.RNN):
         # A symbolic call never runs `call`: the same checks, so that a functional
         # model with a bad argument fails when it is built.
         self._checked_initial_state(sequences, initial_state)
+        checked_mask(type(self).__name__, sequences, mask)
         return super().compute_output_spec(
             sequences, initial_state=initial_state, mask=mask, training=training
         )
@@ -355,6 +381,7 @@ class RecurrentLayer(keras.layers.RNN):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         sequences = as_compute_dtype(self, sequences)
         initial_state = self._checked_initial_state(sequences, initial_state)
+        mask = checked_mask(type(self).__name__, sequences, mask)
         try:
             # Keras's call draws one dropout mask per sequence (`DropoutRNNCell`).
             return super().call(

@@ -12,6 +12,7 @@ from keras_rnnkit.layers.base import SHARED_OPTIONS
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import as_compute_dtype
+from keras_rnnkit.layers.base import checked_mask
 from keras_rnnkit.layers.base import weight_arguments
 from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.base import with_arguments
@@ -217,7 +218,9 @@ class TDNN(_ContextWindow, keras.layers.Layer):
 
     def call(self, inputs, mask=None):
         inputs = as_compute_dtype(self, inputs)
+        mask = checked_mask(type(self).__name__, inputs, mask)
         if mask is not None:
+            # Masked steps count as zeros, whatever the mask's values.
             inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
         reason = tdnn_convolution.convolution_reason(self.context, keras.backend.backend())
         if reason is None:
@@ -243,6 +246,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         return self.activation(layer_normalized(self, outputs))
 
     def compute_mask(self, inputs, mask=None):
+        mask = checked_mask(type(self).__name__, inputs, mask)
         if mask is None:
             return None
         if self.padding == "valid":

@@ -1,0 +1,82 @@
+"""A mask only selects steps: every layer, on every path, checks its shape against the
+inputs' (batch, time) and treats any non-zero value as a kept step."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_rnnkit
+
+B, T, D = 3, 5, 2
+
+
+def _layers():
+    """`(id, make)` for each layer kind and loop: the fused path where it has one, the
+    step loop, a layer with math of its own (NARX) and the convolutional TDNN."""
+    return [
+        ("ElmanRNN", lambda: keras_rnnkit.ElmanRNN(4, return_sequences=True, seed=1)),
+        (
+            "ElmanRNN-step-loop",
+            lambda: keras_rnnkit.ElmanRNN(4, return_sequences=True, use_fused=False, seed=1),
+        ),
+        ("JordanRNN", lambda: keras_rnnkit.JordanRNN(4, output_units=2, return_sequences=True)),
+        ("NARX", lambda: keras_rnnkit.NARX(4, output_units=2, return_sequences=True)),
+        ("TDNN", lambda: keras_rnnkit.TDNN(4, context=(-1, 0))),
+    ]
+
+
+LAYERS = [pytest.param(make, id=name) for name, make in _layers()]
+
+
+def _inputs():
+    return np.random.default_rng(0).normal(size=(B, T, D)).astype("float32")
+
+
+def _kept():
+    kept = np.ones((B, T), bool)
+    kept[0, 3:] = False  # padding at the end of a row
+    kept[2, :] = False  # a row with no step at all
+    return kept
+
+
+@pytest.mark.parametrize("make", LAYERS)
+@pytest.mark.parametrize(
+    "shape", [(B, T + 1), (B + 1, T), (B,), (B, T, 2)], ids=["time", "batch", "rank1", "width"]
+)
+def test_a_mask_of_another_shape_is_refused_naming_the_layer_and_mask(make, shape):
+    layer = make()
+    name = type(layer).__name__
+    # On the fused path a (B, T + 1) mask used to give a result, silently.
+    with pytest.raises(ValueError, match=rf"{name}: `mask` must have the inputs' \(batch, time\)"):
+        layer(_inputs(), mask=np.ones(shape, bool))
+
+
+@pytest.mark.parametrize("make", LAYERS)
+@pytest.mark.parametrize("dtype", ["int32", "float32"])
+def test_a_mask_of_numbers_selects_the_same_steps_as_the_boolean_one(make, dtype):
+    # TDNN used to multiply its inputs by the mask's values: a mask of 2s doubled them.
+    layer = make()
+    x, kept = _inputs(), _kept()
+    expected = keras.ops.convert_to_numpy(layer(x, mask=kept))
+    numbers = np.where(kept, 2, 0).astype(dtype)
+    got = keras.ops.convert_to_numpy(layer(x, mask=numbers))
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_a_keras_mask_with_a_trailing_axis_is_the_same_mask(make):
+    layer = make()
+    x, kept = _inputs(), _kept()
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x, mask=kept[..., None])),
+        keras.ops.convert_to_numpy(layer(x, mask=kept)),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+
+
+def test_a_symbolic_mask_of_another_length_is_refused_when_the_model_is_built():
+    x = keras.Input((T, D))
+    mask = keras.Input((T + 1,), dtype="bool")
+    with pytest.raises(ValueError, match=r"ElmanRNN: `mask` must have"):
+        keras_rnnkit.ElmanRNN(4)(x, mask=mask)
