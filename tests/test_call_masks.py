@@ -1,5 +1,6 @@
-"""A mask only selects steps: every layer, on every path, checks its shape against the
-inputs' (batch, time) and treats any non-zero value as a kept step."""
+"""Call-time inputs. A mask only selects steps: every layer, on every path, checks its shape
+against the inputs' (batch, time) and treats any non-zero value as a kept step. Empty
+batches and sequences give the layer's own output shape."""
 
 import keras
 import numpy as np
@@ -80,3 +81,13 @@ def test_a_symbolic_mask_of_another_length_is_refused_when_the_model_is_built():
     mask = keras.Input((T + 1,), dtype="bool")
     with pytest.raises(ValueError, match=r"ElmanRNN: `mask` must have"):
         keras_rnnkit.ElmanRNN(4)(x, mask=mask)
+
+
+@pytest.mark.parametrize("context", [(-1, 0, 1), (0, 1, 2), (-2, 0, 2), (-3, -1, 0, 2)])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("shape", [(0, 7, 3), (3, 0, 3)], ids=["no-batch", "no-steps"])
+def test_tdnn_on_an_empty_batch_or_sequence_gives_its_output_shape(context, padding, shape):
+    # The convolution path gave (3, 2, 3) for T = 0 and failed for an empty batch.
+    layer = keras_rnnkit.TDNN(2, context=context, padding=padding)
+    outputs = layer(np.zeros(shape, "float32"))
+    assert tuple(outputs.shape) == layer.compute_output_shape(shape)

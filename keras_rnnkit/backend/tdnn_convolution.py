@@ -41,14 +41,19 @@ def dilation(context):
     return steps.pop() if steps else 1
 
 
-def convolution_reason(context, backend):
-    """Why `TDNN` runs `context` as gather-and-matmul on `backend`; None when conv is used.
+def convolution_reason(context, backend, shape=None):
+    """Why `TDNN` runs `context` as gather-and-matmul on `backend` for inputs of static
+    `shape` (B, T, D); None when conv is used.
 
     >>> convolution_reason((-2, -1, 0, 1, 2), "jax") is None
     True
     >>> convolution_reason((-7, -3, -1, 0, 2), "jax")
     'the context is not evenly spaced'
+    >>> convolution_reason((-1, 0, 1), "tensorflow", shape=(0, 7, 3))
+    'conv gives wrong shapes for an empty batch or sequence'
     """
+    if shape is not None and 0 in tuple(shape)[:2]:
+        return "conv gives wrong shapes for an empty batch or sequence"
     d = dilation(context)
     if d is None:
         return "the context is not evenly spaced"

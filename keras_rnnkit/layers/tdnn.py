@@ -222,7 +222,9 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         if mask is not None:
             # Masked steps count as zeros, whatever the mask's values.
             inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
-        reason = tdnn_convolution.convolution_reason(self.context, keras.backend.backend())
+        reason = tdnn_convolution.convolution_reason(
+            self.context, keras.backend.backend(), inputs.shape
+        )
         if reason is None:
             # Evenly spaced offsets: one convolution, sub-sampled by `strides`.
             # "causal" pads as "same" does: with no future offset, on the left only.
