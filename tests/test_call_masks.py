@@ -91,3 +91,22 @@ def test_tdnn_on_an_empty_batch_or_sequence_gives_its_output_shape(context, padd
     layer = keras_rnnkit.TDNN(2, context=context, padding=padding)
     outputs = layer(np.zeros(shape, "float32"))
     assert tuple(outputs.shape) == layer.compute_output_shape(shape)
+
+
+def test_jordan_generate_on_a_layer_built_for_other_inputs_names_the_mismatch():
+    # It failed inside the backend's matmul.
+    layer = keras_rnnkit.JordanRNN(4, output_units=2)
+    layer(np.zeros((3, 5, 3), "float32"))  # built for D = 3 features
+    with pytest.raises(
+        ValueError, match=r"JordanRNN.generate: .* built for output_units=2 .*for 3"
+    ):
+        layer.generate(np.zeros((3, 4, 2), "float32"), 3)
+
+
+def test_narx_generate_takes_the_width_the_layer_was_built_for():
+    layer = keras_rnnkit.NARX(4, output_units=1)
+    layer(np.zeros((3, 5, 2), "float32"))  # built for D = 2 features
+    primer = np.zeros((3, 4, 3), "float32")
+    inputs = np.zeros((3, 2, 3), "float32")
+    with pytest.raises(ValueError, match=r"NARX.generate: `primer` must have 2 features"):
+        layer.generate(primer, 2, inputs=inputs)

@@ -241,6 +241,23 @@ def checked_initial_state(owner, initial_state, state_size, batch_size):
     return states
 
 
+def built_width(layer):
+    """The number of input features D that `layer` was built for, or None before build."""
+    spec = layer.input_spec if layer.built else None
+    axes = getattr(spec, "axes", None) or {}
+    return axes.get(-1)
+
+
+def checked_width(owner, layer, name, tensor):
+    """Raises, naming `name`, unless `tensor`'s last axis is the D `layer` was built for."""
+    width = built_width(layer)
+    if width is not None and tensor.shape[-1] != width:
+        raise ValueError(
+            f"{owner}: `{name}` must have {width} features, as the inputs this layer was "
+            f"built for. Received: {name}.shape={tuple(tensor.shape)}"
+        )
+
+
 def checked_mask(owner, sequences, mask):
     """`mask` as a boolean (B, T) tensor that selects the steps of `sequences` (B, T, D), or
     raises naming `mask` (None stays None). Keras's (B, T, 1) masks are taken; a mask of

@@ -7,6 +7,7 @@ from keras_rnnkit._api import export
 from keras_rnnkit.backend import engine
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import built_width
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.teacher_forcing import TeacherForcedLayer
@@ -240,6 +241,13 @@ class JordanRNN(TeacherForcedLayer):
             raise ValueError(
                 f"{owner}.generate: `primer` must hold at least one step. "
                 f"Received: primer.shape={tuple(primer.shape)}"
+            )
+        width = built_width(self)
+        if width is not None and width != self.cell.output_units:
+            raise ValueError(
+                f"{owner}.generate: the outputs are fed back as inputs, so the layer must "
+                f"be built for output_units={self.cell.output_units} input features; it was "
+                f"built for {width}. Received: primer.shape={tuple(primer.shape)}"
             )
         if not self.built:
             self.build(primer.shape)

@@ -10,6 +10,7 @@ from keras_rnnkit._api import export
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weight
 from keras_rnnkit.layers.base import checked_initial_state
+from keras_rnnkit.layers.base import checked_width
 from keras_rnnkit.layers.loop import controls_of
 from keras_rnnkit.layers.loop import run_step
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
@@ -369,6 +370,7 @@ class NARX(TeacherForcedLayer):
             if targets is not None:
                 targets = keras.ops.convert_to_tensor(targets, dtype=self.compute_dtype)
                 check_targets(owner, targets, primer, o)
+        checked_width(owner, self, "primer", primer)
         if not self.built:
             self.build(primer.shape)
         batch = primer.shape[0]
