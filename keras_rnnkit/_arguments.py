@@ -69,18 +69,35 @@ def activation(owner, name, identifier):
         ) from error
 
 
+# The three kinds of Keras object a weight takes, each a callable of its own: one given
+# for another (an L2 regularizer as an initializer) would fail deep inside a backend.
+_KINDS = {
+    "initializer": keras.initializers.Initializer,
+    "regularizer": keras.regularizers.Regularizer,
+    "constraint": keras.constraints.Constraint,
+}
+
+
 def _keras_object(module, kind, examples):
     """The check of one kind of Keras object: resolves it, or raises."""
 
     def check(owner, name, identifier):
         try:
-            return module.get(identifier)
+            resolved = module.get(identifier)
         except (ValueError, TypeError) as error:
             raise _error(
                 owner,
                 f"`{name}` must be the name of a Keras {kind} (e.g. {examples}), its "
                 f"config dict, an instance or None. Received: {name}={identifier!r}",
             ) from error
+        for other, base in _KINDS.items():
+            if other != kind and isinstance(resolved, base):
+                raise _error(
+                    owner,
+                    f"`{name}` must be a Keras {kind}, not a {other} "
+                    f"({type(resolved).__name__}). Received: {name}={identifier!r}",
+                )
+        return resolved
 
     return check
 
@@ -112,12 +129,24 @@ def positive_float(owner, name, value):
     return _number(owner, name, value, "a positive", 0.0)
 
 
+# The seeds every backend takes: PyTorch's are signed 32-bit, JAX's unsigned.
+LARGEST_SEED = 2**31 - 1
+
+
 def optional_seed(owner, name, value):
-    """Returns None or `value` as an int, or raises."""
+    """Returns None or `value` as an int in [0, LARGEST_SEED], or raises."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise _error(owner, f"`{name}` must be None or an integer. Received: {name}={value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not 0 <= value <= LARGEST_SEED
+    ):
+        raise _error(
+            owner,
+            f"`{name}` must be None or an integer in [0, {LARGEST_SEED}] (the seeds every "
+            f"backend takes). Received: {name}={value!r}",
+        )
     return int(value)
 
 

@@ -80,8 +80,9 @@ _units = _integer_from(
     f"{MAX_WEIGHT_BYTES // 2**30} GiB",
 )
 _members = _integer_from(1, "positive", MAX_MEMBERS, "each member is a whole model")
-# NumPy's seeds, which keras.utils.set_random_seed sets, are 32-bit.
-_seed = _integer_from(0, "non-negative", 2**32 - 1, "NumPy's seeds are 32-bit")
+# The seeds the layers take on every backend (keras_rnnkit._arguments.LARGEST_SEED; not
+# imported: the parser loads no backend).
+_seed = _integer_from(0, "non-negative", 2**31 - 1, "the seeds every backend takes")
 
 
 def _positive_float(text):

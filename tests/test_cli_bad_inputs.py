@@ -52,8 +52,8 @@ BAD_NUMBERS = [
     (
         ["tune", "--quiet"],
         "--seed",
-        "4294967296",
-        "must be a non-negative integer of at most 4294967295 (NumPy's seeds are 32-bit)",
+        "2147483648",
+        "must be a non-negative integer of at most 2147483647 (the seeds every backend takes)",
     ),
     (["tune", "--quiet"], "--window", "0", "must be a positive integer"),
     (["tune", "--quiet"], "--folds", "0", "must be a positive integer"),

@@ -195,12 +195,21 @@ def test_junk_initializer_regularizer_or_constraint_names_layer_and_argument(
     ],
     ids=["ElmanRNN", "JordanCell"],
 )
-@pytest.mark.parametrize("seed", [True, 1.5, "7"])
-def test_seed_must_be_an_integer(factory, seed):
+@pytest.mark.parametrize("seed", [True, 1.5, "7", -1, 2**31, 2**40])
+def test_seed_must_be_an_integer_that_every_backend_takes(factory, seed):
+    # -1 and 2**40 were accepted on TensorFlow and failed on JAX (uint32), 2**31 on torch.
     with pytest.raises(
-        ValueError, match=rf"`seed` must be None or an integer. Received: seed={seed!r}"
+        ValueError,
+        match=rf"`seed` must be None or an integer in \[0, 2147483647\] \(the seeds every "
+        rf"backend takes\). Received: seed={seed!r}",
     ):
         factory(seed)
+
+
+def test_the_largest_seed_draws_dropout_masks_on_every_backend():
+    layer = keras_rnnkit.ElmanRNN(3, dropout=0.5, recurrent_dropout=0.5, seed=2**31 - 1)
+    x = np.ones((2, 3, 2), "float32")
+    assert tuple(layer(x, training=True).shape) == (2, 3)
 
 
 X = np.ones((2, 4, 3), "float32")
@@ -453,3 +462,37 @@ def test_initializer_that_cannot_make_the_weight_names_layer_and_argument(
         match=rf"{owner}: `{name}` cannot initialize `{weight}` of shape \(3,\)|{owner}: `{name}` cannot initialize `{weight}` of shape \(2,\)",
     ):
         factory()(X)
+
+
+@pytest.mark.parametrize(
+    "argument, value, kind, other",
+    [
+        ("bias_initializer", keras.regularizers.L2(0.1), "initializer", "regularizer"),
+        ("kernel_initializer", keras.constraints.NonNeg(), "initializer", "constraint"),
+        ("kernel_regularizer", keras.initializers.Zeros(), "regularizer", "initializer"),
+        ("recurrent_constraint", keras.regularizers.L1(0.1), "constraint", "regularizer"),
+        ("bias_constraint", keras.initializers.Ones(), "constraint", "initializer"),
+    ],
+)
+@pytest.mark.parametrize(
+    "layer, required",
+    [
+        (keras_rnnkit.ElmanRNN, {}),
+        (keras_rnnkit.JordanCell, {"output_units": 2}),
+        (keras_rnnkit.TDNN, {"context": (-1, 0)}),
+    ],
+    ids=["ElmanRNN", "JordanCell", "TDNN"],
+)
+def test_a_keras_object_of_another_kind_is_refused_naming_the_layer_and_argument(
+    layer, required, argument, value, kind, other
+):
+    # A regularizer given as an initializer failed at build, deep in the backend:
+    # "L2.__call__() got an unexpected keyword argument 'dtype'".
+    if layer is keras_rnnkit.TDNN and argument.startswith("recurrent"):
+        pytest.skip("TDNN has no recurrent weights")
+    with pytest.raises(
+        ValueError,
+        match=rf"^{layer.__name__}: `{argument}` must be a Keras {kind}, not a {other} "
+        rf"\({type(value).__name__}\)",
+    ):
+        layer(3, **required, **{argument: value})

@@ -469,11 +469,18 @@ BAD_ARGUMENTS = [
     ),
     (
         lambda: ScaledOrthogonal(1.0, seed=1.5),
-        "ScaledOrthogonal: `seed` must be None or an integer. Received: seed=1.5",
+        "ScaledOrthogonal: `seed` must be None or an integer in [0, 2147483647] (the seeds "
+        "every backend takes). Received: seed=1.5",
+    ),
+    (
+        lambda: ScaledOrthogonal(1.0, seed=-1),
+        "ScaledOrthogonal: `seed` must be None or an integer in [0, 2147483647] (the seeds "
+        "every backend takes). Received: seed=-1",
     ),
     (
         lambda: ScaledOrthogonal(1.0, seed=True),
-        "ScaledOrthogonal: `seed` must be None or an integer. Received: seed=True",
+        "ScaledOrthogonal: `seed` must be None or an integer in [0, 2147483647] (the seeds "
+        "every backend takes). Received: seed=True",
     ),
     (
         lambda: IdentityRecurrent()((3, 4)),
