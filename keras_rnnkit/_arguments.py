@@ -6,6 +6,7 @@ what is allowed and what was received; nothing is silently clamped.
 
 import math
 import numbers
+import os
 import warnings
 
 import keras
@@ -169,3 +170,40 @@ def renamed(owner, kwargs, old, new, value, default, stacklevel=3):
         stacklevel=stacklevel,
     )
     return old_value
+
+
+def memory_limit():
+    """The bytes this process may use at most: the least of the machine's physical memory
+    and the process's address-space and data limits (`resource`), or None where none is
+    known."""
+    limits = []
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # not POSIX
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return min(limits, default=None)
+    for kind in (resource.RLIMIT_AS, getattr(resource, "RLIMIT_DATA", None)):
+        if kind is not None:
+            soft, _ = resource.getrlimit(kind)
+            if soft not in (resource.RLIM_INFINITY, -1):
+                limits.append(soft)
+    return min(limits, default=None)
+
+
+def weight_within_memory(owner, name, shape, dtype, sizes):
+    """Raises, before it is allocated, for a weight of `shape` larger than `memory_limit()`,
+    naming the size arguments `sizes` (`{argument: value}`) that made it."""
+    limit = memory_limit()
+    bits = "".join(c for c in keras.backend.standardize_dtype(dtype) if c.isdigit())
+    needed = math.prod(int(d) for d in shape) * max(int(bits or 32) // 8, 1)
+    if limit is not None and needed > limit:
+        given = ", ".join(f"{argument}={value!r}" for argument, value in sizes.items())
+        raise _error(
+            owner,
+            f"the weight `{name}` of shape {tuple(shape)} would take {needed / 2**30:.3g} GiB, "
+            f"more than the {limit / 2**30:.3g} GiB of memory this process may use; choose "
+            f"smaller sizes or fewer input features. Received: {given}",
+        )

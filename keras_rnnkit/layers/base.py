@@ -169,11 +169,18 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return {**super().get_config(), **config_from_signature(self)}
 
 
+# The arguments that size a cell's or layer's weights, named when a weight is too large.
+SIZE_ARGUMENTS = ("units", "output_units", "context", "input_delays", "feedback_delays")
+
+
 def add_named_weight(layer, name, shape, prefix=None):
     """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer` and
-    `_constraint`; an initializer that cannot make the shape raises naming it."""
+    `_constraint`; an initializer that cannot make the shape raises naming it, and a
+    weight larger than the memory this process may use raises before it is made."""
     prefix = prefix or name
     initializer = getattr(layer, f"{prefix}_initializer")
+    sizes = {n: getattr(layer, n) for n in SIZE_ARGUMENTS if getattr(layer, n, None) is not None}
+    arguments.weight_within_memory(type(layer).__name__, name, shape, layer.variable_dtype, sizes)
     try:
         return layer.add_weight(
             shape=shape,
