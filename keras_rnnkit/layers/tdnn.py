@@ -25,6 +25,10 @@ PADDINGS = ("same", "valid", "causal")
 WEIGHT_INITIALIZERS = {"kernel": "glorot_uniform", "bias": "zeros"}
 
 
+# The largest time offset: the backends pad and slice with 32-bit sizes.
+LARGEST_OFFSET = 2**31 - 1
+
+
 def _context_offsets(owner, name, value, *, causal=False):
     """Returns `value` as a tuple of distinct, increasing integer offsets."""
     try:
@@ -39,6 +43,11 @@ def _context_offsets(owner, name, value, *, causal=False):
             f"e.g. (-2, -1, 0, 1, 2). Received: {name}={value!r}",
         )
     offsets = tuple(int(o) for o in offsets)
+    if any(abs(o) > LARGEST_OFFSET for o in offsets):
+        raise ValueError(
+            f"{owner}: `{name}` must hold offsets within ±{LARGEST_OFFSET} (the backends "
+            f"pad and slice with 32-bit sizes). Received: {name}={value!r}"
+        )
     if any(b <= a for a, b in zip(offsets, offsets[1:])):
         raise ValueError(
             f"{owner}: `{name}` must hold distinct offsets in increasing order. "
