@@ -508,3 +508,41 @@ def test_tdnn_offsets_beyond_32_bits_are_refused_at_construction(layer, context)
         match=rf"^{layer.__name__}: `context` must hold offsets within ±2147483647",
     ):
         layer(2, context=context)
+
+
+@pytest.mark.parametrize(
+    "layer, required",
+    [(keras_rnnkit.ElmanRNN, {}), (keras_rnnkit.TDNN, {"context": (-1, 0)})],
+    ids=["ElmanRNN", "TDNN"],
+)
+def test_a_kernel_constraint_on_a_bias_is_refused_at_construction(layer, required):
+    # SpectralNormConstraint on a bias failed at the first fit.
+    with pytest.raises(
+        ValueError,
+        match=rf"^{layer.__name__}: `bias_constraint` must suit a bias, a vector; "
+        r"SpectralNormConstraint needs a kernel",
+    ):
+        layer(3, **required, bias_constraint=keras_rnnkit.constraints.SpectralNormConstraint())
+
+
+@pytest.mark.parametrize(
+    "regularizer",
+    ["TemporalActivationRegularizer", "ActivationTemporalRegularizer"],
+)
+@pytest.mark.parametrize(
+    "loop", [{}, {"return_sequences": True, "return_state": True}], ids=["last", "states"]
+)
+def test_a_regularizer_of_every_step_needs_a_layer_that_returns_them(regularizer, loop):
+    # It failed at the first fit: the layer's last output has no time axis.
+    regularizer = getattr(keras_rnnkit.regularizers, regularizer)()
+    with pytest.raises(
+        ValueError,
+        match=rf"^JordanRNN: `activity_regularizer` {type(regularizer).__name__} needs the "
+        r"outputs of every step",
+    ):
+        keras_rnnkit.JordanRNN(3, output_units=2, activity_regularizer=regularizer, **loop)
+    layer = keras_rnnkit.JordanRNN(
+        3, output_units=2, activity_regularizer=regularizer, return_sequences=True
+    )
+    layer(np.zeros((2, 4, 1), "float32"))
+    assert len(layer.losses) == 1

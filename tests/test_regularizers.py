@@ -106,11 +106,11 @@ def test_as_activity_regularizer_adds_one_loss_the_equation_over_batch(name):
 @pytest.mark.parametrize("name", ["TAR", "AR+TAR"])
 def test_temporal_penalty_on_states_says_how_to_fix_the_layer(name):
     make, _ = ACTIVITY[name]
-    layer = keras_rnnkit.ElmanRNN(
-        4, return_sequences=True, return_state=True, activity_regularizer=make()
-    )
+    # Refused when the layer is made, not at its first call.
     with pytest.raises(ValueError, match="`return_state=False`"):
-        layer(_hidden(steps=3)[..., :2])
+        keras_rnnkit.ElmanRNN(
+            4, return_sequences=True, return_state=True, activity_regularizer=make()
+        )
 
 
 def test_training_loss_includes_the_penalty():

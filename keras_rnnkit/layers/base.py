@@ -37,11 +37,20 @@ def weight_arguments(initializers):
 
 
 def weight_options(owner, initializers, kwargs):
-    """The `weight_arguments` popped from `kwargs` (or defaults), checked by kind."""
-    return {
-        name: getattr(arguments, name.rsplit("_", 1)[-1])(owner, name, kwargs.pop(name, default))
-        for name, default in weight_arguments(initializers).items()
-    }
+    """The `weight_arguments` popped from `kwargs` (or defaults), checked by kind; an
+    object that needs a kernel (`needs_matrix`, as `SpectralNormConstraint`) is refused
+    for a bias."""
+    options = {}
+    for name, default in weight_arguments(initializers).items():
+        prefix, kind = name.rsplit("_", 1)
+        value = getattr(arguments, kind)(owner, name, kwargs.pop(name, default))
+        if prefix.endswith("bias") and getattr(value, "needs_matrix", False):
+            raise ValueError(
+                f"{owner}: `{name}` must suit a bias, a vector; {type(value).__name__} "
+                f"needs a kernel of rank >= 2. Received: {name}={value!r}"
+            )
+        options[name] = value
+    return options
 
 
 # The options every cell takes after its own arguments: (default, check) by name.
@@ -370,6 +379,17 @@ class RecurrentLayer(keras.layers.RNN):
         for name, value in loop_kwargs.items():
             check = arguments.boolean if name != "activity_regularizer" else arguments.regularizer
             loop_kwargs[name] = check(owner, name, value)
+        regularizer = loop_kwargs["activity_regularizer"]
+        if getattr(regularizer, "needs_sequences", False) and (
+            not loop_kwargs["return_sequences"] or loop_kwargs["return_state"]
+        ):
+            # Keras regularizes every output the layer returns, states included.
+            raise ValueError(
+                f"{owner}: `activity_regularizer` {type(regularizer).__name__} needs the "
+                "outputs of every step (B, T, H): pass `return_sequences=True` and "
+                f"`return_state=False`. Received: return_sequences="
+                f"{loop_kwargs['return_sequences']}, return_state={loop_kwargs['return_state']}"
+            )
         super().__init__(cell, **loop_kwargs, **kwargs)
         self.input_spec = keras.layers.InputSpec(ndim=3)
         self.truncate_gradient = truncate_gradient

@@ -137,6 +137,9 @@ class TemporalActivationRegularizer(keras.regularizers.Regularizer):
     0.5
     """
 
+    # The outputs of every step, (B, T, H): a layer must return sequences, not states.
+    needs_sequences = True
+
     def __init__(self, beta=1.0):
         self.beta = arguments.non_negative_float(type(self).__name__, "beta", beta)
 
@@ -181,6 +184,9 @@ class ActivationTemporalRegularizer(keras.regularizers.Regularizer):
     >>> round(float(both(h)), 4)  # 0.5 * mean([0, 1, 4]) + 0.5 * mean([1, 1])
     1.3333
     """
+
+    # The outputs of every step, (B, T, H): a layer must return sequences, not states.
+    needs_sequences = True
 
     def __init__(self, alpha=2.0, beta=1.0):
         owner = type(self).__name__

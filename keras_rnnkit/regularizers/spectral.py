@@ -50,6 +50,9 @@ class SpectralNormConstraint(keras.constraints.Constraint):
     [[0.6, 0.0], [0.0, 0.3]]
     """
 
+    # A kernel of rank >= 2: never a bias.
+    needs_matrix = True
+
     def __init__(self, max_norm=1.0):
         self.max_norm = arguments.positive_float(type(self).__name__, "max_norm", max_norm)
 
