@@ -170,10 +170,37 @@ def _load_task(args):
                     f"nan or non-numeric cell (--missing {args.missing})",
                     file=sys.stderr,
                 )
+        if "rows" in task:
+            _warn_of_outliers(task, args.data)
         return task, str(args.data), "regression", task["y_train"].ndim == 3
     info = TASKS[args.task]
     task = load_task(args.task, args.window, seed=args.seed)
     return task, args.task, info.problem, info.sequence_output
+
+
+def _warn_of_outliers(task, data):
+    """Warns, naming their lines, of training values far outside their column's spread:
+    the inputs are scaled by the training rows' mean and standard deviation, which one
+    such value sets."""
+    from keras_rnnkit.data.csv_files import OUTLIER_DEVIATIONS
+    from keras_rnnkit.data.csv_files import outliers
+
+    names = list(dict.fromkeys([*task["feature_names"], task["target"]]))
+    found = outliers(task["rows"], names, task["split_rows"]["val"])
+    if not found:
+        return
+    shown = "; ".join(
+        f"line {line}, {name!r} = {value:.6g} ({deviations:.3g} robust sd from the median)"
+        for line, name, value, deviations in found[:5]
+    )
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    print(
+        f"rnnkit: warning: {data}: {len(found)} value(s) of the training rows lie more than "
+        f"{OUTLIER_DEVIATIONS:g} robust standard deviations from their column's median: "
+        f"{shown}{more}. One such value sets the scale of the model's inputs and can ruin "
+        "its training; correct it, or leave the row out",
+        file=sys.stderr,
+    )
 
 
 def _forecast_kinds(args, feature):

@@ -303,3 +303,24 @@ def test_backtest_runs_on_the_sunspots_with_their_years(tmp_path, capsys):
     assert record["origins"] == [2003, 2004, 2005]  # 1700-2008: the last 4 rows from 2005
     assert "from 3 origins (2003 .. 2005)" in capsys.readouterr().out
     assert (out / "forecasts.csv").read_text().splitlines()[1].startswith("2003,1,2003,")
+
+
+def test_train_warns_of_a_training_outlier_naming_its_line(tmp_path, capsys):
+    # One 1e6 in a unit-scale series made the model 10**6 times worse than persistence,
+    # with no word of it: the inputs are scaled by the training rows' mean and sd.
+    data = monthly_csv(tmp_path / "sales.csv")
+    lines = data.read_text().splitlines()
+    month, _ = lines[30].split(",")  # line 31 of the file, a training row
+    lines[30] = f"{month},1000000"
+    data.write_text("\n".join(lines) + "\n")
+    argv = ["train", "--model", "elman", "--data", str(data), "--target", "sales"]
+    assert cli.main([*argv, "--out", str(tmp_path / "run"), *TINY]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning:" in line]
+    assert any("line 31, 'sales' = 1e+06" in line for line in warnings), warnings
+
+
+def test_train_on_a_clean_series_gives_no_outlier_warning(tmp_path, capsys):
+    data = monthly_csv(tmp_path / "sales.csv")
+    argv = ["train", "--model", "elman", "--data", str(data), "--target", "sales"]
+    assert cli.main([*argv, "--out", str(tmp_path / "run"), *TINY]) == 0
+    assert "robust standard deviations" not in capsys.readouterr().err

@@ -183,6 +183,36 @@ def _time_labels(path, name, cells, lines):
     return tuple(keys if kind == "numbers" else labels), kind, keys
 
 
+# How many robust standard deviations (1.4826 median absolute deviations) from the median
+# make a value an outlier: twice the farthest of the real series we tried (4.9, the US
+# inflation rate's of 1959-1994, docs/forecasting.md's series).
+OUTLIER_DEVIATIONS = 10.0
+
+
+def outliers(table, names, rows):
+    """`[(line, column, value, deviations)]` for each value of the columns `names` in the
+    first `rows` rows of `table` (a `CsvTable`) that lies more than `OUTLIER_DEVIATIONS`
+    robust standard deviations from its column's median there, in file order. One such
+    value scales a model's inputs by its size (the mean and standard deviation follow it).
+
+    >>> values, lines = np.array([[1.0], [2.0], [1e6], [3.0]]), np.array([2, 3, 4, 5])
+    >>> table = CsvTable(("v",), values, lines, times=None, rows_dropped=0, rows_filled=0)
+    >>> [(line, name, value) for line, name, value, _ in outliers(table, ["v"], 4)]
+    [(4, 'v', 1000000.0)]
+    """
+    found = []
+    for name in names:
+        values = table.column(name)[:rows]
+        median = np.median(values)
+        spread = 1.4826 * np.median(np.abs(values - median))
+        if spread == 0:  # half the values equal: no scale to measure against
+            continue
+        deviations = np.abs(values - median) / spread
+        for i in np.flatnonzero(deviations > OUTLIER_DEVIATIONS):
+            found.append((int(table.lines[i]), name, float(values[i]), float(deviations[i])))
+    return sorted(found)
+
+
 def seasonal_lag(season, ahead):
     """How far back the seasonal-naive forecast of a row `ahead` rows ahead looks: the fewest
     whole seasons that reach at least `ahead` rows back, so that the value is known at
