@@ -182,6 +182,17 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 SIZE_ARGUMENTS = ("units", "output_units", "context", "input_delays", "feedback_delays")
 
 
+# Variable dtypes whose weights are drawn in float32 (see add_named_weight).
+HALF_DTYPES = ("float16", "bfloat16")
+
+
+def _in_float32(initializer):
+    def initialize(shape, dtype=None):
+        return keras.ops.cast(initializer(shape, dtype="float32"), dtype)
+
+    return initialize
+
+
 def add_named_weight(layer, name, shape, prefix=None):
     """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer` and
     `_constraint`; an initializer that cannot make the shape raises naming it, and a
@@ -190,11 +201,16 @@ def add_named_weight(layer, name, shape, prefix=None):
     initializer = getattr(layer, f"{prefix}_initializer")
     sizes = {n: getattr(layer, n) for n in SIZE_ARGUMENTS if getattr(layer, n, None) is not None}
     arguments.weight_within_memory(type(layer).__name__, name, shape, layer.variable_dtype, sizes)
+    made = initializer
+    if keras.backend.standardize_dtype(layer.variable_dtype) in HALF_DTYPES and initializer:
+        # JAX's and PyTorch's QR (the orthogonal initializers) have no 16-bit kernels: the
+        # weight is drawn in float32, then cast.
+        made = _in_float32(keras.initializers.get(initializer))
     try:
         return layer.add_weight(
             shape=shape,
             name=name,
-            initializer=initializer,
+            initializer=made,
             regularizer=getattr(layer, f"{prefix}_regularizer"),
             constraint=getattr(layer, f"{prefix}_constraint"),
         )
