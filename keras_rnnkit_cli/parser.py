@@ -82,7 +82,8 @@ _units = _integer_from(
 _members = _integer_from(1, "positive", MAX_MEMBERS, "each member is a whole model")
 # The seeds the layers take on every backend (keras_rnnkit._arguments.LARGEST_SEED; not
 # imported: the parser loads no backend).
-_seed = _integer_from(0, "non-negative", 2**31 - 1, "the seeds every backend takes")
+LARGEST_SEED = 2**31 - 1
+_seed = _integer_from(0, "non-negative", LARGEST_SEED, "the seeds every backend takes")
 
 
 def _positive_float(text):

@@ -387,3 +387,11 @@ def test_export_of_a_file_that_is_not_a_keras_model_says_so_in_one_line(
     error = capsys.readouterr().err
     assert f"rnnkit: error: {tmp_path / name}: {message}" in error
     assert len(error.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_the_command_line_takes_the_seeds_the_layers_take():
+    # Written twice (the parser loads no backend): they must not drift apart.
+    from keras_rnnkit import _arguments
+    from keras_rnnkit_cli import parser
+
+    assert parser.LARGEST_SEED == _arguments.LARGEST_SEED

@@ -132,15 +132,23 @@ def test_warns_when_the_gradient_is_not_finite(rng):
     assert messages and all("not finite" in m for m in messages)
 
 
-def test_saves_a_plot(rng, tmp_path):
-    pytest.importorskip("matplotlib")
+def _trained_with_plot_path(rng, path, epochs):
+    """A monitor with `plot_path=path`, after one fit of an Elman model per entry of
+    `epochs`, each of that many epochs."""
     model = _elman_model(rng)
     model.compile("sgd", "mse")
     x = rng.normal(size=(B, T, D)).astype("float32")
     y = np.zeros((B, T, H), "float32")
-    path = tmp_path / "flow.png"
     monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, plot_path=path)
-    model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    for count in epochs:
+        model.fit(x, y, epochs=count, verbose=0, callbacks=[monitor])
+    return monitor
+
+
+def test_saves_a_plot(rng, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "flow.png"
+    _trained_with_plot_path(rng, path, epochs=(2,))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -149,14 +157,9 @@ def test_plot_refuses_an_existing_file_unless_overwrite_and_renames_into_place(
 ):
     # plot(path) used to write over an existing file, in place.
     matplotlib = pytest.importorskip("matplotlib")
-    model = _elman_model(rng)
-    model.compile("sgd", "mse")
-    x = rng.normal(size=(B, T, D)).astype("float32")
-    y = np.zeros((B, T, H), "float32")
     path = tmp_path / "flow.png"
-    monitor = GradientFlowMonitor(x, y, vanishing_factor=1e12, plot_path=path)
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[monitor])  # plot_path: replaced
+    # The second fit's end replaces the first's plot at plot_path.
+    monitor = _trained_with_plot_path(rng, path, epochs=(1, 1))
     path.write_bytes(b"mine")
     with pytest.raises(FileExistsError, match="`path` exists; choose another, or pass overwrite"):
         monitor.plot(path)
