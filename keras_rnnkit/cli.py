@@ -487,8 +487,8 @@ def _residual_diagnostics(folder, model, task):
             f"{', '.join(map(str, outside))} (lag {first}: "
             f"{autocorrelation.values[first - 1]:.2f}, outside +-{autocorrelation.bound:.2f}; "
             f"Ljung-Box p = {test.p_value:.3g}): the model leaves structure in the series; "
-            "see residuals.png, or try another --window or --model"
         )
+    advice = "try another --window or --model"
     times = np.concatenate([task[f"time_{s}"] for s in splits]) if "time_train" in task else None
     if times is None:
         times = np.arange(1, sum(len(truth[s]) for s in splits) + 1)
@@ -508,8 +508,12 @@ def _residual_diagnostics(folder, model, task):
             target_name=task["target"],
         )
     except ImportError:
-        return record, " (plots skipped: pip install matplotlib)"
-    return record, ", residuals.png, response.png"
+        written = " (plots skipped: pip install matplotlib)"
+    else:
+        written, advice = ", residuals.png, response.png", f"see residuals.png, or {advice}"
+    if record["warning"]:
+        record["warning"] += advice
+    return record, written
 
 
 def _series_forecaster(args, fitted):

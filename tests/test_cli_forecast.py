@@ -1,6 +1,7 @@
 """`rnnkit train --steps` and `rnnkit forecast`, as a user runs them on a monthly CSV file."""
 
 import json
+import sys
 
 import keras
 import numpy as np
@@ -248,8 +249,13 @@ def test_train_writes_the_residual_diagnostics_and_warns_of_structure_left(train
         assert (out / name).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_model_that_misses_a_cycle_is_told_so(tmp_path, capsys):
+@pytest.mark.parametrize("plotted", [True, False], ids=["matplotlib", "no-matplotlib"])
+def test_a_model_that_misses_a_cycle_is_told_so(tmp_path, capsys, monkeypatch, plotted):
     # Window 3 cannot see a 12-month cycle in the noise: its residuals keep the cycle.
+    if plotted:
+        pytest.importorskip("matplotlib")
+    else:
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises
     rng = np.random.default_rng(3)
     t = np.arange(240)
     y = 3 * np.sin(2 * np.pi * t / 12) + rng.normal(size=240)
@@ -259,6 +265,9 @@ def test_a_model_that_misses_a_cycle_is_told_so(tmp_path, capsys):
     assert cli.main([*argv, "--predict", "level", "--out", str(tmp_path / "o"), *TINY]) == 0
     err = capsys.readouterr().err
     assert "the one-step test residuals are autocorrelated at lag(s)" in err
+    # It points at the plot only where one was written.
+    assert ("see residuals.png, or try another --window" in err) == plotted
+    assert "try another --window or --model" in err
 
 
 @pytest.mark.slow
