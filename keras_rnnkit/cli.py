@@ -639,7 +639,9 @@ def _forecast(args):
     from keras_rnnkit.forecasting import forecast
 
     model = _loaded_model(args.model)
-    delimiter = args.delimiter or TEXT_SUFFIXES.get(pathlib.Path(args.data).suffix.lower(), ",")
+    delimiter = args.delimiter
+    if delimiter is None:  # an empty --delimiter is refused, as train refuses it
+        delimiter = TEXT_SUFFIXES.get(pathlib.Path(args.data).suffix.lower(), ",")
     delimiter = "\t" if delimiter == "\\t" else delimiter
     result = forecast(
         model,
@@ -652,6 +654,8 @@ def _forecast(args):
     if args.out is None:
         print(result)
         return 0
+    # As for the other commands' outputs, missing folders above it are created.
+    pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     result.to_csv(args.out, overwrite=args.overwrite)
     print(f"{args.steps} {result.strategy} forecast(s) of {result.target} written to {args.out}")
     return 0
@@ -674,6 +678,11 @@ def _backtest(args):
     table, steps, season = task["rows"], args.steps or 1, task.get("season")
     target, features = table.column(task["target"]), table.columns(task["feature_names"])
     window = task["x_train"].shape[1]
+    if args.origins > len(target):  # rolling_origins would lay them all out first (GiB)
+        raise ValueError(
+            f"--origins {args.origins}: more origins than the {len(target)} rows of {source}; "
+            "use fewer origins"
+        )
     origins = backtest.rolling_origins(
         len(target),
         steps,

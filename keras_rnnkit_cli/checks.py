@@ -19,6 +19,7 @@ def early_errors(args):
     """Raises a one-line `ValueError` for what is wrong with `args` that shows without
     the library: the numbers and files of `train`, `gradients` and `export`, and an
     output (`--out`, `tune`'s `--directory`) that could not be written."""
+    _empty_path_errors(args)
     if args.command in ("train", "gradients", "backtest"):
         _training_errors(args)
     elif args.command == "export":
@@ -30,6 +31,25 @@ def early_errors(args):
         _output_errors("--directory", args.directory, folder=True)
     elif getattr(args, "out", None) is not None:
         _output_errors("--out", args.out)
+
+
+def _empty_path_errors(args):
+    """An empty path names no file: `pathlib.Path("")` is the working folder, which then
+    "exists" (as an output) or is "not a .keras file" (as a model)."""
+    options = {"data": "--data", "future": "--future", "out": "--out", "directory": "--directory"}
+    if args.command in ("export", "forecast"):  # elsewhere --model names a family
+        options["model"] = "the model file"
+    for name, option in options.items():
+        if getattr(args, name, None) == "":
+            raise ValueError(f"{option} must be a path; received an empty string")
+
+
+def _input_file_errors(option, path):
+    """An input file that is a folder, or is not there."""
+    if pathlib.Path(path).is_dir():
+        raise ValueError(f"{option} {path}: a folder, not a file")
+    if not pathlib.Path(path).is_file():
+        raise ValueError(f"{option} {path}: no such file")
 
 
 def _output_errors(option, path, folder=False):
@@ -76,8 +96,8 @@ def _training_errors(args):
             f"about {size / 2**30:.1f} GiB with their gradients and Adam's moments, more than "
             f"the {MAX_WEIGHT_BYTES // 2**30} GiB allowed; choose fewer --members or --units"
         )
-    if args.data is not None and not pathlib.Path(args.data).is_file():
-        raise ValueError(f"{args.data}: no such file")
+    if args.data is not None:
+        _input_file_errors("--data", args.data)
     if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:
         _text_file_errors(args)
     steps_given = getattr(args, "steps", None) is not None
@@ -109,8 +129,12 @@ def _forecast_errors(args):
     if not model_path.is_file() or model_path.suffix != ".keras":
         raise ValueError(f"{model_path}: expected a saved model file (.keras)")
     for option, value in (("--data", args.data), ("--future", args.future)):
-        if value is not None and not pathlib.Path(value).is_file():
-            raise ValueError(f"{option} {value}: no such file")
+        if value is not None:
+            _input_file_errors(option, value)
+    if not zipfile.is_zipfile(model_path):  # Keras's own error says "File not found"
+        raise ValueError(f"{model_path}: not a Keras model file (a .keras file is a zip archive)")
+    if args.overwrite and args.out is None:
+        raise ValueError("--overwrite applies with --out only: it replaces an existing --out file")
     if args.out is not None:
         out = pathlib.Path(args.out)
         if out.is_dir():
@@ -191,5 +215,9 @@ def _export_errors(args):
         raise ValueError("--batch-size and --time-steps apply to --format tflite only")
     if args.format == "onnx" and args.streaming:
         raise ValueError("--streaming applies to --format savedmodel or tflite")
+    if pathlib.Path(args.out).exists() and not args.overwrite:
+        raise ValueError(
+            f"--out {args.out} exists; choose another path, or pass --overwrite to replace it"
+        )
     if not zipfile.is_zipfile(model_path):
         raise ValueError(f"{model_path}: not a Keras model file (a .keras file is a zip archive)")

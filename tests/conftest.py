@@ -19,6 +19,7 @@ APPLICATION_TESTS = {
     "test_cli",
     "test_cli_bad_inputs",
     "test_cli_forecast",
+    "test_cli_nonsense",
     "test_cli_output",
     "test_cli_tool",
     "test_csv_files",

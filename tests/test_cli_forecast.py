@@ -119,7 +119,8 @@ def test_forecast_refuses_bad_files_before_the_library_loads(tmp_path, capsys):
         assert cli.main(["forecast", *argv, "--steps", "2"]) == 1
         assert message in capsys.readouterr().err
     assert cli.main(["forecast", str(model), "--data", str(model), "--steps", "2"]) == 1
-    assert "not a Keras model file that can be loaded" in capsys.readouterr().err
+    # As export says it: Keras's own error said "File not found" of a file that exists.
+    assert "not a Keras model file (a .keras file is a zip archive)" in capsys.readouterr().err
 
 
 def test_a_model_without_a_series_is_refused(tmp_path, capsys):

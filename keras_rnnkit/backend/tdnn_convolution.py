@@ -51,9 +51,14 @@ def convolution_reason(context, backend, shape=None):
     'the context is not evenly spaced'
     >>> convolution_reason((-1, 0, 1), "tensorflow", shape=(0, 7, 3))
     'conv gives wrong shapes for an empty batch or sequence'
+    >>> convolution_reason((-9, 0, 9), "jax", shape=(2, 7, 3))
+    'the window is longer than the sequence'
     """
     if shape is not None and 0 in tuple(shape)[:2]:
         return "conv gives wrong shapes for an empty batch or sequence"
+    if shape is not None and shape[1] is not None and context[-1] - context[0] >= shape[1]:
+        # Conv would pad the whole window; the matrix product pads at most T a side.
+        return "the window is longer than the sequence"
     d = dilation(context)
     if d is None:
         return "the context is not evenly spaced"

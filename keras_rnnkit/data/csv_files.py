@@ -84,13 +84,21 @@ def _records(path, delimiter):
     """The header and the data rows of a CSV file, each row with its first line's number."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        rows, lines, line = [], [], reader.line_num
-        for row in reader:
-            rows.append(row)
-            # A quoted field may span lines: report the line the record starts on.
-            lines.append(line + 1)
-            line = reader.line_num
+        try:
+            header = next(reader, None)
+            rows, lines, line = [], [], reader.line_num
+            for row in reader:
+                rows.append(row)
+                # A quoted field may span lines: report the line the record starts on.
+                lines.append(line + 1)
+                line = reader.line_num
+        except UnicodeDecodeError as error:  # a spreadsheet, an archive, Latin-1 or UTF-16 text
+            raise ValueError(
+                f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} cannot be "
+                "decoded); save the file as CSV in UTF-8"
+            ) from error
+        except csv.Error as error:  # such as a field beyond csv.field_size_limit()
+            raise ValueError(f"{path}: line {reader.line_num}: {error}") from error
     if header is None or not any(name.strip() for name in header):
         raise ValueError(f"{path}: no header row; the first line must name the columns")
     while rows and _blank(rows[-1]):

@@ -120,16 +120,24 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def __init__(self, *, options, **kwargs):
         owner = type(self).__name__
+        arguments.float_dtype(owner, "dtype", kwargs.get("dtype"))
         options = {**options, **weight_options(owner, self.weight_initializers, kwargs)}
         for name, default in shared_options(type(self)).items():
             options[name] = SHARED_OPTIONS[name][1](owner, name, kwargs.pop(name, default))
         super().__init__(**kwargs)
         for name, value in options.items():
             setattr(self, name, value)
+        weights_within_memory(self, input_width=1)
         # Even without dropout, as SimpleRNNCell's: the variables do not depend on the rates.
         self.seed_generator = None
         if self.supports_dropout:
             self.seed_generator = keras.random.SeedGenerator(self.seed)
+
+    def weight_shapes(self, input_width):
+        """`{name: shape}` of the weights the cell builds for `input_width` input features,
+        None for an absent bias (`add_named_weights`); read in the constructor too, so only
+        from the cell's arguments."""
+        return {}
 
     def _dropped(self, tensor, mask, training):
         return tensor * mask if training and mask is not None else tensor
@@ -172,6 +180,20 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def get_initial_state(self, batch_size=None):
         sizes = protocol.state_sizes(self)
+        if isinstance(batch_size, int):
+            shapes = {f"state {i}": (batch_size, size) for i, size in enumerate(sizes)}
+            given = {"batch_size": batch_size, **size_arguments(self)}
+            owner = type(self).__name__
+            # A step holds the states, their next values and its own temporaries.
+            arguments.within_memory(
+                owner,
+                "states",
+                shapes,
+                self.compute_dtype,
+                given,
+                remedy="a smaller batch or smaller sizes",
+                copies=4,
+            )
         return [keras.ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in sizes]
 
     def get_config(self):
@@ -193,25 +215,60 @@ def _in_float32(initializer):
     return initialize
 
 
-def add_named_weight(layer, name, shape, prefix=None):
-    """`layer.add_weight` with the layer's `{prefix}_initializer`, `_regularizer` and
-    `_constraint`; an initializer that cannot make the shape raises naming it, and a
-    weight larger than the memory this process may use raises before it is made."""
-    prefix = prefix or name
+def _loss_in_floatx(regularizer):
+    def penalty(weight):
+        return keras.ops.cast(regularizer(weight), keras.config.floatx())
+
+    return penalty
+
+
+def size_arguments(layer):
+    """`{argument: value}` of the `SIZE_ARGUMENTS` that `layer` has."""
+    return {n: getattr(layer, n) for n in SIZE_ARGUMENTS if getattr(layer, n, None) is not None}
+
+
+def weights_within_memory(layer, input_width):
+    """Raises where the weights of `layer.weight_shapes(input_width)` would take more memory
+    than this process can still use: in the constructor (for one input feature, the least
+    any input gives) and again when the layer is built."""
+    shapes = {name: shape for name, shape in layer.weight_shapes(input_width).items() if shape}
+    dtype = layer.variable_dtype
+    arguments.within_memory(type(layer).__name__, "weights", shapes, dtype, size_arguments(layer))
+
+
+def add_named_weights(layer, input_width):
+    """Makes the weights of `layer.weight_shapes(input_width)` (`{name: shape}`; None for
+    an absent bias, which becomes a None attribute), each an attribute, with the layer's
+    `{prefix}_initializer`, `_regularizer` and `_constraint` (prefix `recurrent` for
+    `recurrent_kernel`, else the name), after checking that together they fit in memory."""
+    weights_within_memory(layer, input_width)
+    for name, shape in layer.weight_shapes(input_width).items():
+        prefix = "recurrent" if name == "recurrent_kernel" else name
+        setattr(
+            layer, name, None if shape is None else _add_named_weight(layer, name, shape, prefix)
+        )
+
+
+def _add_named_weight(layer, name, shape, prefix):
+    """`layer.add_weight` with the layer's `{prefix}_*` arguments; an initializer that
+    cannot make the shape raises naming it."""
     initializer = getattr(layer, f"{prefix}_initializer")
-    sizes = {n: getattr(layer, n) for n in SIZE_ARGUMENTS if getattr(layer, n, None) is not None}
-    arguments.weight_within_memory(type(layer).__name__, name, shape, layer.variable_dtype, sizes)
     made = initializer
-    if keras.backend.standardize_dtype(layer.variable_dtype) in HALF_DTYPES and initializer:
+    regularizer = getattr(layer, f"{prefix}_regularizer")
+    dtype = keras.backend.standardize_dtype(layer.variable_dtype)
+    if dtype in HALF_DTYPES:
         # JAX's and PyTorch's QR (the orthogonal initializers) have no 16-bit kernels: the
         # weight is drawn in float32, then cast.
-        made = _in_float32(keras.initializers.get(initializer))
+        made = initializer and _in_float32(keras.initializers.get(initializer))
+    if dtype != keras.config.floatx():
+        # Keras stacks the penalties with the loss, in floatx (TensorFlow refuses others).
+        regularizer = regularizer and _loss_in_floatx(regularizer)
     try:
         return layer.add_weight(
             shape=shape,
             name=name,
             initializer=made,
-            regularizer=getattr(layer, f"{prefix}_regularizer"),
+            regularizer=regularizer,
             constraint=getattr(layer, f"{prefix}_constraint"),
         )
     except ValueError as error:
@@ -387,9 +444,10 @@ class RecurrentLayer(keras.layers.RNN):
     def _init_loop(self, cell, kwargs):
         """`keras.layers.RNN`'s constructor around `cell`, with the loop's arguments checked."""
         owner = type(self).__name__
+        arguments.float_dtype(owner, "dtype", kwargs.get("dtype"))
         loop_kwargs = {n: kwargs.pop(n, d) for n, d in RNN_LAYER_DEFAULTS.items()}
         layer_kwargs = {n: kwargs.pop(n, d) for n, d in self.layer_defaults.items()}
-        truncate_gradient = arguments.optional_positive_int(
+        truncate_gradient = arguments.optional_step_count(
             owner, "truncate_gradient", kwargs.pop("truncate_gradient", None)
         )
         for name, value in loop_kwargs.items():

@@ -5,7 +5,7 @@ from keras_rnnkit._api import export
 from keras_rnnkit.backend import engine
 from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import RecurrentLayer
-from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import add_named_weights
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 
 
@@ -84,12 +84,16 @@ class ElmanCell(RecurrentCell):
         self.state_size = self.units
         self.output_size = self.units
 
+    def weight_shapes(self, input_width):
+        h = self.units
+        return {
+            "kernel": (input_width, h),
+            "recurrent_kernel": (h, h),
+            "bias": (h,) if self.use_bias else None,
+        }
+
     def build(self, input_shape):
-        self.kernel = add_named_weight(self, "kernel", (input_shape[-1], self.units))
-        self.recurrent_kernel = add_named_weight(
-            self, "recurrent_kernel", (self.units, self.units), prefix="recurrent"
-        )
-        self.bias = add_named_weight(self, "bias", (self.units,)) if self.use_bias else None
+        add_named_weights(self, input_shape[-1])
         add_layer_norm_weights(self, self.units)
 
     def feedback(self):

@@ -6,14 +6,11 @@ from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.backend import engine
 from keras_rnnkit.layers.base import RecurrentCell
-from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import add_named_weights
 from keras_rnnkit.layers.base import built_width
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
 from keras_rnnkit.layers.teacher_forcing import TeacherForcedLayer
-
-# Every weight of the cell, in order: (name, shape from (D, H, O)).
-_WEIGHTS = ("kernel", "recurrent_kernel", "bias", "output_kernel", "output_bias")
 
 
 @export
@@ -105,22 +102,19 @@ class JordanCell(RecurrentCell):
         self.state_size = self.output_units
         self.output_size = self.output_units
 
-    def build(self, input_shape):
-        d, h, o = input_shape[-1], self.units, self.output_units
-        shapes = {
-            "kernel": (d, h),
+    def weight_shapes(self, input_width):
+        h, o = self.units, self.output_units
+        return {
+            "kernel": (input_width, h),
             "recurrent_kernel": (o, h),
-            "bias": (h,),
+            "bias": (h,) if self.use_bias else None,
             "output_kernel": (h, o),
-            "output_bias": (o,),
+            "output_bias": (o,) if self.use_bias else None,
         }
-        for weight in _WEIGHTS:
-            if weight.endswith("bias") and not self.use_bias:
-                setattr(self, weight, None)
-                continue
-            prefix = "recurrent" if weight == "recurrent_kernel" else weight
-            setattr(self, weight, add_named_weight(self, weight, shapes[weight], prefix))
-        add_layer_norm_weights(self, h)
+
+    def build(self, input_shape):
+        add_named_weights(self, input_shape[-1])
+        add_layer_norm_weights(self, self.units)
 
     def feedback(self):
         return engine.Feedback(self.activation, self.output_activation, self.context_decay)

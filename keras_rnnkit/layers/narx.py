@@ -8,7 +8,7 @@ import keras
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.layers.base import RecurrentCell
-from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import add_named_weights
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.base import checked_width
 from keras_rnnkit.layers.loop import controls_of
@@ -162,16 +162,19 @@ class NarxCell(RecurrentCell):
         self.state_size = [feedback_line, *input_line]
         self.output_size = self.output_units
 
+    def weight_shapes(self, input_width):
+        h, o = self.units, self.output_units
+        return {
+            "kernel": (len(self.input_delays), input_width, h),
+            "recurrent_kernel": (len(self.feedback_delays), o, h),
+            "bias": (h,) if self.use_bias else None,
+            "output_kernel": (h, o),
+            "output_bias": (o,) if self.use_bias else None,
+        }
+
     def build(self, input_shape):
-        d, h, o = input_shape[-1], self.units, self.output_units
-        self.kernel = add_named_weight(self, "kernel", (len(self.input_delays), d, h))
-        self.recurrent_kernel = add_named_weight(
-            self, "recurrent_kernel", (len(self.feedback_delays), o, h), prefix="recurrent"
-        )
-        self.bias = add_named_weight(self, "bias", (h,)) if self.use_bias else None
-        self.output_kernel = add_named_weight(self, "output_kernel", (h, o))
-        self.output_bias = add_named_weight(self, "output_bias", (o,)) if self.use_bias else None
-        add_layer_norm_weights(self, h)
+        add_named_weights(self, input_shape[-1])
+        add_layer_norm_weights(self, self.units)
 
     def _tapped(self, kernel, delays, first, rows):
         """`kernel` (len(delays), rows, H) as one matrix over every delay from `first` to the

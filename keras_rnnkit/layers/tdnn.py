@@ -10,11 +10,12 @@ from keras_rnnkit._api import export
 from keras_rnnkit.backend import tdnn_convolution
 from keras_rnnkit.layers.base import SHARED_OPTIONS
 from keras_rnnkit.layers.base import RecurrentCell
-from keras_rnnkit.layers.base import add_named_weight
+from keras_rnnkit.layers.base import add_named_weights
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_mask
 from keras_rnnkit.layers.base import weight_arguments
 from keras_rnnkit.layers.base import weight_options
+from keras_rnnkit.layers.base import weights_within_memory
 from keras_rnnkit.layers.base import with_arguments
 from keras_rnnkit.layers.config import config_from_signature
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
@@ -26,7 +27,7 @@ WEIGHT_INITIALIZERS = {"kernel": "glorot_uniform", "bias": "zeros"}
 
 
 # The largest time offset: the backends pad and slice with 32-bit sizes.
-LARGEST_OFFSET = 2**31 - 1
+LARGEST_OFFSET = arguments.LARGEST_STEP_COUNT
 
 
 def _context_offsets(owner, name, value, *, causal=False):
@@ -81,18 +82,23 @@ class _ContextWindow:
         return self.context[-1] - self.context[0] + 1
 
 
-def _add_weights(layer, input_dim):
-    """`kernel` (len(context), D, H), `bias` (H,) and the layer-norm weights, if any.
+class _ContextWeights:
+    """The weights TDNN and TDNNCell share, so that theirs are the same: `kernel`
+    (len(context), D, H), `bias` (H,) and the layer-norm weights, if any."""
 
-    Shared by TDNN and TDNNCell, so that their weights are the same.
-    """
-    layer.kernel = add_named_weight(layer, "kernel", (len(layer.context), input_dim, layer.units))
-    layer.bias = add_named_weight(layer, "bias", (layer.units,)) if layer.use_bias else None
-    add_layer_norm_weights(layer, layer.units)
+    def weight_shapes(self, input_width):
+        return {
+            "kernel": (len(self.context), input_width, self.units),
+            "bias": (self.units,) if self.use_bias else None,
+        }
+
+    def build(self, input_shape):
+        add_named_weights(self, input_shape[-1])
+        add_layer_norm_weights(self, self.units)
 
 
 @export
-class TDNN(_ContextWindow, keras.layers.Layer):
+class TDNN(_ContextWindow, _ContextWeights, keras.layers.Layer):
     r"""Time-delay neural network layer: each output sees a fixed window of inputs.
 
     $$y_t = \mathrm{activation}\Big(b + \sum_i x_{t + \mathrm{context}[i]}\, W_i\Big)$$
@@ -164,6 +170,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         **kwargs,
     ):
         owner = type(self).__name__
+        arguments.float_dtype(owner, "dtype", kwargs.get("dtype"))
         checked = _checked_options(owner, units, context, activation, use_bias)
         default, check = SHARED_OPTIONS["layer_norm"]
         checked["layer_norm"] = check(owner, "layer_norm", kwargs.pop("layer_norm", default))
@@ -176,7 +183,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
             )
         # stacklevel 4: the user's call, above `with_arguments`' __init__ and this one.
         strides = arguments.renamed(owner, kwargs, "stride", "strides", strides, 1, stacklevel=4)
-        checked["strides"] = arguments.positive_int(owner, "strides", strides)
+        checked["strides"] = arguments.step_count(owner, "strides", strides)
         if "activity_regularizer" in kwargs:
             kwargs["activity_regularizer"] = arguments.regularizer(
                 owner, "activity_regularizer", kwargs["activity_regularizer"]
@@ -185,6 +192,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         super().__init__(**kwargs)
         for name, value in checked.items():
             setattr(self, name, value)
+        weights_within_memory(self, input_width=1)
         self.supports_masking = True
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
@@ -195,7 +203,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
     )
 
     def build(self, input_shape):
-        _add_weights(self, input_shape[-1])
+        super().build(input_shape)
         self.input_spec = keras.layers.InputSpec(ndim=3, axes={-1: input_shape[-1]})
 
     def _output_length(self, length):
@@ -213,8 +221,16 @@ class TDNN(_ContextWindow, keras.layers.Layer):
         lo, hi = self.context[0], self.context[-1]
         if self.padding != "valid":  # "same", or "causal" (then right == 0)
             left, right = max(0, -lo), max(0, hi)
+            if sequence.shape[1] is not None:
+                # An offset of T or more reads only padding: no more than T on a side.
+                left, right = min(left, sequence.shape[1]), min(right, sequence.shape[1])
             padded = keras.ops.pad(sequence, [(0, 0), (left, right), (0, 0)])
-            return [padded[:, c + left : c + left + length] for c in self.context]
+            return [
+                padded[:, c + left : c + left + length]
+                if -left <= c <= right
+                else keras.ops.zeros_like(sequence)
+                for c in self.context
+            ]
         # Sequences shorter than the window give no output (a negative end
         # would wrap around like a Python index).
         out_length = length - (hi - lo)
@@ -291,7 +307,7 @@ class TDNN(_ContextWindow, keras.layers.Layer):
 
 
 @export
-class TDNNCell(_ContextWindow, RecurrentCell):
+class TDNNCell(_ContextWindow, _ContextWeights, RecurrentCell):
     r"""Streaming form of a causal TDNN, one step at a time, for `keras.layers.RNN`.
 
     With every offset $\le 0$ (causal), $y_t = \mathrm{activation}(b +
@@ -353,37 +369,42 @@ class TDNNCell(_ContextWindow, RecurrentCell):
         options = _checked_options(owner, units, context, activation, use_bias, causal=True)
         super().__init__(options=options, **kwargs)
         self.delay = -self.context[0]
+        # The pending sums of one sample must fit, before a batch's do.
+        pending = {"pending sums": (1, self.delay * self.units)}
+        sizes = {"units": self.units, "context": self.context}
+        remedy = "a shorter context or fewer units"
+        arguments.within_memory(owner, "state", pending, self.variable_dtype, sizes, remedy)
         # [last output, pending sums]: the output comes first because Keras's
         # JAX loop repeats `states[0]` as the output of a masked step.
         self.state_size = [self.units] + ([self.delay * self.units] if self.delay else [])
         self.output_size = self.units
 
-    def build(self, input_shape):
-        _add_weights(self, input_shape[-1])
-
     def step(self, sequence, states, training=False):
         h, m = self.units, self.delay
-        buffer = states[1] if m else None
-        # x_t times every W_i at once: (B, K, H).
+        # x_t times every W_i at once: parts[:, i] is what x_t adds to the output
+        # -context[i] steps ahead (B, K, H).
         kernel = keras.ops.reshape(
             keras.ops.transpose(self.kernel, (1, 0, 2)), (self.kernel.shape[1], -1)
         )
         parts = keras.ops.reshape(keras.ops.matmul(sequence, kernel), (-1, len(self.context), h))
-        # contribution[k]: what x_t adds to the output k steps ahead (offset -k).
         by_delay = {-c: i for i, c in enumerate(self.context)}
-        zeros = keras.ops.zeros_like(parts[:, 0])
-        contribution = [parts[:, by_delay[k]] if k in by_delay else zeros for k in range(m + 1)]
-        output = contribution[0]
+        output = parts[:, by_delay[0]] if 0 in by_delay else keras.ops.zeros_like(parts[:, 0])
         if m:
-            output = output + buffer[:, :h]
+            # pending[:, j]: the sum due j + 1 steps ahead (B, m, H).
+            pending = keras.ops.reshape(states[1], (-1, m, h))
+            output = output + pending[:, 0]
         if self.bias is not None:
             output = output + self.bias
         output = self.activation(layer_normalized(self, output))
-        if m:
-            pending = keras.ops.reshape(buffer, (-1, m, h))
-            shifted = [pending[:, j + 1] for j in range(m - 1)] + [zeros]
-            new_buffer = keras.ops.concatenate(
-                [s + c for s, c in zip(shifted, contribution[1:])], axis=-1
-            )
-            return output, [output, new_buffer]
-        return output, [output]
+        if not m:
+            return output, [output]
+        # Every sum moves a step closer, and x_t's parts join the sums they are due in:
+        # slices and one concatenation, so the step's size does not grow with the delay.
+        later = keras.ops.concatenate([pending[:, 1:], keras.ops.zeros_like(pending[:, :1])], 1)
+        pieces, start = [], 0
+        for k in sorted(k for k in by_delay if k > 0):
+            pieces += [later[:, start : k - 1], later[:, k - 1 : k] + parts[:, by_delay[k], None]]
+            start = k
+        pieces.append(later[:, start:])
+        new_pending = keras.ops.concatenate(pieces, axis=1)
+        return output, [output, keras.ops.reshape(new_pending, (-1, m * h))]
