@@ -95,5 +95,32 @@ def main(argv=None):
     except (ValueError, OSError, RuntimeError, ImportError) as error:
         if args.debug:
             raise
-        print(f"rnnkit: error: {error}", file=sys.stderr)
+        print(f"rnnkit: error: {one_line(error)}", file=sys.stderr)
         return 1
+    except Exception as error:  # noqa: BLE001 - a library error is still one line
+        if args.debug:
+            raise
+        print(
+            f"rnnkit: error: {type(error).__name__}: {one_line(error)} (run again with "
+            "--debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+# The most characters of an error printed: its start and its end (the cause) are kept.
+LONGEST_ERROR = 600
+
+
+def one_line(error):
+    """`error`'s message on one line: lines joined, and a message longer than
+    `LONGEST_ERROR` cut in the middle (Keras appends whole configs to its errors).
+
+    >>> one_line(ValueError("a\\n  b"))
+    'a b'
+    """
+    text = " ".join(str(error).split())
+    if len(text) <= LONGEST_ERROR:
+        return text
+    half = LONGEST_ERROR // 2
+    return f"{text[:half]} ... {text[-half:]}"

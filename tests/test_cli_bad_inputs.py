@@ -318,14 +318,37 @@ def test_tune_where_no_trial_succeeds_fails_and_saves_no_model(tmp_path, capsys,
     argv = [*TUNE, "--quiet", "--folds", "2", "--directory", str(directory)]
     assert cli.main(argv) == 1
     captured = capsys.readouterr()
-    # keras-tuner itself prints each failed trial's traceback (its DEBUG setting) above it.
-    last = captured.err.splitlines()[-1]
-    assert last.startswith(
+    # One line: keras-tuner's own traceback of each failed trial is not printed.
+    (line,) = captured.err.splitlines()
+    assert line.startswith(
         "rnnkit: error: run_search: no trial succeeded (1 failed), so there is no best model "
         "and none was written; the first trial failed with: "
     )
-    assert last.endswith("FailedTrialError: the loss became nan")
-    assert "best" not in captured.out
+    assert line.endswith("FailedTrialError: the loss became nan")
+    assert "best" not in captured.out and "Traceback" not in captured.out
+    assert not list(directory.rglob("best_model.keras"))
+
+
+def test_tune_stopped_by_failures_in_a_row_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    keras_tuner = pytest.importorskip("keras_tuner")
+    from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
+
+    def fail(self, hp, model, *args, **kwargs):
+        raise keras_tuner.errors.FailedTrialError("the loss became nan")
+
+    monkeypatch.setattr(RecurrentHyperModel, "fit", fail)
+    directory = tmp_path / "search"
+    argv = [*TUNE, "--folds", "2", "--max-trials", "5", "--directory", str(directory)]
+    assert cli.main(argv) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line == (
+        "rnnkit: error: run_search: 3 trials failed in a row, so the search stopped; the last "
+        "failed with: keras_tuner.src.errors.FailedTrialError: the loss became nan"
+    )
+    # Not --quiet: a line for each failed trial, no traceback.
+    failed = [s for s in captured.out.splitlines() if s.startswith("Trial ") and "failed" in s]
+    assert len(failed) == 3 and "Traceback" not in captured.out, captured.out
     assert not list(directory.rglob("best_model.keras"))
 
 
@@ -395,3 +418,26 @@ def test_the_command_line_takes_the_seeds_the_layers_take():
     from keras_rnnkit_cli import parser
 
     assert parser.LARGEST_SEED == _arguments.LARGEST_SEED
+
+
+@pytest.mark.parametrize(
+    "error, printed",
+    [
+        (TypeError("bad\n  type"), "rnnkit: error: TypeError: bad type (run again with --debug "),
+        (MemoryError(), "rnnkit: error: MemoryError:  (run again with --debug for the traceback)"),
+        (RuntimeError("x" * 2000), "rnnkit: error: " + "x" * 300 + " ... " + "x" * 300),
+    ],
+    ids=["TypeError", "MemoryError", "long RuntimeError"],
+)
+def test_any_library_error_is_one_line_and_exit_1(monkeypatch, capsys, error, printed):
+    from keras_rnnkit import cli as commands
+
+    def fail(args):
+        raise error
+
+    monkeypatch.setitem(commands.COMMANDS, "train", fail)
+    assert cli.main(TRAIN) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith(printed), line
+    assert "Traceback" not in captured.out + captured.err

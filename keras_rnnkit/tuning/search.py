@@ -1,5 +1,6 @@
 """One call from a built-in task to a finished search: what the example and a CLI use."""
 
+import contextlib
 import pathlib
 import time
 from typing import NamedTuple
@@ -219,14 +220,15 @@ def run_search(
     )
     fit_epochs = {} if tuner == "hyperband" else {"epochs": epochs}
     start = time.perf_counter()
-    search.search(
-        data["x_train"],
-        data["y_train"],
-        validation_data=(data["x_val"], data["y_val"]),
-        batch_size=batch_size,
-        verbose=verbose,
-        **fit_epochs,
-    )
+    with _failed_trials_told_in_one_line(owner, search, verbose):
+        search.search(
+            data["x_train"],
+            data["y_train"],
+            validation_data=(data["x_val"], data["y_val"]),
+            batch_size=batch_size,
+            verbose=verbose,
+            **fit_epochs,
+        )
     wall_time = time.perf_counter() - start
     # keras-tuner pads its best trials with failed ones: without a completed trial
     # there is no best model, and none is written.
@@ -257,6 +259,51 @@ def _check_folds(owner, task, data, folds):
         ) from error
 
 
+# The statuses of a trial that raised: FAILED for keras-tuner's FailedTrialError, INVALID
+# for any other error.
+_FAILED = (
+    keras_tuner.engine.trial.TrialStatus.FAILED,
+    keras_tuner.engine.trial.TrialStatus.INVALID,
+)
+
+
+def _last_line(trial):
+    """The error a failed trial ended with: the last line of the traceback keras-tuner
+    keeps as its message."""
+    lines = [line for line in (trial.message or "").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"status {trial.status}"
+
+
+@contextlib.contextmanager
+def _failed_trials_told_in_one_line(owner, search, verbose):
+    """keras-tuner prints each failed trial's traceback, and its error for too many failures
+    in a row holds the last one: here each failure is a line (with `verbose`), and that
+    error one line too."""
+    # keras-tuner's switch of the tracebacks (`keras_tuner.src.config.DEBUG`, default
+    # True) has no public name.
+    config = getattr(getattr(keras_tuner, "src", None), "config", None)
+    debug = getattr(config, "DEBUG", None)
+    if config is not None:
+        config.DEBUG = False
+    try:
+        yield
+    except RuntimeError as error:
+        failed = [t for t in search.oracle.trials.values() if t.status in _FAILED]
+        if not str(error).startswith("Number of consecutive failures") or not failed:
+            raise
+        raise RuntimeError(
+            f"{owner}: {len(failed)} trials failed in a row, so the search stopped; the last "
+            f"failed with: {_last_line(failed[-1])}"
+        ) from None
+    finally:
+        if config is not None:
+            config.DEBUG = debug
+        if verbose:
+            for trial in search.oracle.trials.values():
+                if trial.status in _FAILED:
+                    print(f"Trial {trial.trial_id} failed: {_last_line(trial)}")
+
+
 def _check_a_trial_completed(owner, search):
     """Raises if no trial of `search` completed, with the first failed trial's error."""
     trials = list(search.oracle.trials.values())
@@ -265,12 +312,9 @@ def _check_a_trial_completed(owner, search):
     if not trials:
         raise RuntimeError(f"{owner}: the search ran no trial, so there is no best model")
     first = trials[0]  # the oracle's trials, in the order it created them
-    # keras-tuner keeps the failed trial's whole traceback; its last line is the error.
-    lines = [line for line in (first.message or "").splitlines() if line.strip()]
-    error = lines[-1].strip() if lines else f"status {first.status}"
     raise RuntimeError(
         f"{owner}: no trial succeeded ({len(trials)} failed), so there is no best model and "
-        f"none was written; the first trial failed with: {error}"
+        f"none was written; the first trial failed with: {_last_line(first)}"
     )
 
 
