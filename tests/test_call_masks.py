@@ -93,6 +93,26 @@ def test_tdnn_on_an_empty_batch_or_sequence_gives_its_output_shape(context, padd
     assert tuple(outputs.shape) == layer.compute_output_shape(shape)
 
 
+RECURRENT = [p for p in LAYERS if p.id != "TDNN"]
+
+
+@pytest.mark.parametrize("make", RECURRENT)
+def test_a_recurrent_layer_on_an_empty_batch_gives_its_output_shape(make):
+    layer = make()
+    outputs = layer(np.zeros((0, T, D), "float32"))
+    assert tuple(outputs.shape) == (0, T, layer.cell.output_size)
+
+
+@pytest.mark.parametrize("make", RECURRENT)
+@pytest.mark.parametrize("symbolic", [False, True], ids=["eager", "symbolic"])
+def test_a_recurrent_layer_refuses_sequences_without_a_step_by_name(make, symbolic):
+    layer = make()
+    inputs = keras.Input((0, D)) if symbolic else np.zeros((B, 0, D), "float32")
+    name = type(layer).__name__
+    with pytest.raises(ValueError, match=rf"{name}: `sequences` must have at least one time step"):
+        layer(inputs)
+
+
 def test_jordan_generate_on_a_layer_built_for_other_inputs_names_the_mismatch():
     # It failed inside the backend's matmul.
     layer = keras_rnnkit.JordanRNN(4, output_units=2)

@@ -356,7 +356,7 @@ def calls(draw):
             "go_backwards": draw(st.booleans()),
             "zero_output_for_mask": draw(st.booleans()),
         }
-    b, t, d = draw(st.integers(1, 3)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    b, t, d = draw(st.integers(0, 3)), draw(st.integers(0, 4)), draw(st.integers(1, 3))
     dtype = draw(st.sampled_from(["float32", "float64", "int32", "int64", "bool"]))
     values = np.asarray(draw(st.lists(st.integers(0, 2), min_size=b * t * d, max_size=b * t * d)))
     x = values.reshape(b, t, d).astype(dtype)
@@ -365,7 +365,7 @@ def calls(draw):
         rows = draw(
             st.lists(st.lists(st.booleans(), min_size=t, max_size=t), min_size=b, max_size=b)
         )
-        mask = np.asarray(rows, bool)
+        mask = np.asarray(rows, bool).reshape(b, t)
     state = (
         "none"
         if kind == "TDNN"
@@ -392,6 +392,10 @@ def check_call(case):
     kwargs = {} if mask is None else {"mask": mask}
     if state != "none":
         kwargs["initial_state"] = _initial_state(kind, state, len(x))
+    if kind != "TDNN" and x.shape[1] == 0:
+        with pytest.raises(ValueError, match=f"{kind}: `sequences` must have at least one"):
+            layer(x, **kwargs)
+        return "no step refused"
     if state not in ("none", "good"):
         with pytest.raises(ValueError, match=f"{kind}: `initial_state` must be a list of 1"):
             layer(x, **kwargs)

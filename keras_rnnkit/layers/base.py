@@ -347,6 +347,16 @@ def checked_width(owner, layer, name, tensor):
         )
 
 
+def checked_steps(owner, sequences):
+    """Raises, naming `sequences`, where they have no time step: a recurrent layer's output
+    and state are its last step's (Keras's own layers fail inside the backend)."""
+    if sequences.shape[1] == 0:
+        raise ValueError(
+            f"{owner}: `sequences` must have at least one time step: the output and state "
+            f"are the last step's. Received: sequences with shape {tuple(sequences.shape)}"
+        )
+
+
 def checked_mask(owner, sequences, mask):
     """`mask` as a boolean (B, T) tensor that selects the steps of `sequences` (B, T, D), or
     raises naming `mask` (None stays None). Keras's (B, T, 1) masks are taken; a mask of
@@ -486,6 +496,7 @@ class RecurrentLayer(keras.layers.RNN):
     def compute_output_spec(self, sequences, initial_state=None, mask=None, training=False):
         # A symbolic call never runs `call`: the same checks, so that a functional
         # model with a bad argument fails when it is built.
+        checked_steps(type(self).__name__, sequences)
         self._checked_initial_state(sequences, initial_state)
         checked_mask(type(self).__name__, sequences, mask)
         return super().compute_output_spec(
@@ -498,6 +509,7 @@ class RecurrentLayer(keras.layers.RNN):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         sequences = as_compute_dtype(self, sequences)
+        checked_steps(type(self).__name__, sequences)
         initial_state = self._checked_initial_state(sequences, initial_state)
         mask = checked_mask(type(self).__name__, sequences, mask)
         try:
