@@ -144,6 +144,20 @@ def test_conv_path_with_mask_and_layer_norm(both_paths, force_path, rng):
     np.testing.assert_allclose(conv[0][1, : alone.shape[1]], alone[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("stride", [9, 10, 10**9], ids=["T", "T+1", "1e9"])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_a_stride_beyond_the_sequence_keeps_its_first_output(padding, stride, both_paths, rng):
+    # TensorFlow's conv gradient failed for a stride of 10**6 and hung for 10**9.
+    x = rng.normal(size=(B, 9, D)).astype("float32")
+    layer = _layer(CONTEXTS["centred"], x.shape, rng, padding=padding, strides=stride)
+    conv, matmul = both_paths(layer, x)
+    for got, want in zip(conv, matmul, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    kernel, bias = (to_numpy(w) for w in layer.weights)
+    expected = reference.tdnn(x, kernel, bias, CONTEXTS["centred"], padding, 1, "tanh")[:, :1]
+    np.testing.assert_allclose(conv[0], expected, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("name,padding", [("dilated", "valid"), ("past", "same")], ids=str)
 def test_conv_path_with_unknown_length_in_a_model(name, padding, force_path, rng):
     # Input((None, D)): on TensorFlow the symbolic length is unknown (and the
@@ -159,6 +173,19 @@ def test_conv_path_with_unknown_length_in_a_model(name, padding, force_path, rng
         kernel, bias = (to_numpy(w) for w in layer.weights)
         expected = reference.tdnn(x, kernel, bias, context, padding, 2, "tanh")
         np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_huge_stride_with_an_unknown_length_trains(force_path, rng):
+    force_path("conv")
+    inputs = keras.Input((None, D))
+    layer = keras_rnnkit.TDNN(H, context=CONTEXTS["centred"], strides=10**9)
+    model = keras.Model(inputs, layer(inputs))
+    model.compile("sgd", "mse")
+    x = rng.normal(size=(B, 6, D)).astype("float32")
+    model.fit(x, np.zeros((B, 1, H), "float32"), epochs=1, verbose=0)
+    kernel, bias = (to_numpy(w) for w in layer.weights)
+    expected = reference.tdnn(x, kernel, bias, CONTEXTS["centred"], "same", 1, "relu")[:, :1]
+    np.testing.assert_allclose(model.predict_on_batch(x), expected, rtol=1e-5, atol=1e-5)
 
 
 # Where `convolution_reason` chooses conv (measured; see its module), by backend.

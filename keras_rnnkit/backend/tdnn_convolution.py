@@ -71,9 +71,12 @@ def convolution_reason(context, backend, shape=None):
     return _BACKEND_REASONS[backend]
 
 
-def _strides_exact(d):
-    # tf.nn.convolution refuses strides > 1 together with dilation > 1: there
-    # the output is sub-sampled by slicing instead.
+def _strides_exact(d, static_length):
+    # tf.nn.convolution refuses strides > 1 together with dilation > 1, and its gradient
+    # fails for strides of 10**6 (TDNN caps the stride at a known length): there the
+    # output is sub-sampled by slicing instead.
+    if static_length is None:
+        return False
     return d == 1 or keras.backend.backend() != "tensorflow"
 
 
@@ -95,9 +98,9 @@ def convolve(inputs, kernel, context, padding, stride):
     d = dilation(context)
     lo, hi = context[0], context[-1]
     span = hi - lo
-    strides = stride if _strides_exact(d) else 1
     length = keras.ops.shape(inputs)[1]
     static_length = inputs.shape[1]
+    strides = stride if _strides_exact(d, static_length) else 1
     keep = None  # output steps to keep when conv computes extra ones
     if padding == "same":
         # (conv's own "same" padding is the same for a window centred on 0 at

@@ -247,6 +247,11 @@ class TDNN(_ContextWindow, _ContextWeights, keras.layers.Layer):
         if mask is not None:
             # Masked steps count as zeros, whatever the mask's values.
             inputs = inputs * keras.ops.cast(mask[..., None], inputs.dtype)
+        strides = self.strides
+        if inputs.shape[1] is not None:
+            # A stride of T or more keeps only the first output, as a stride of T does
+            # (TensorFlow's conv gradient fails for strides of 10**6 and hangs beyond).
+            strides = min(strides, max(inputs.shape[1], 1))
         reason = tdnn_convolution.convolution_reason(
             self.context, keras.backend.backend(), inputs.shape
         )
@@ -254,16 +259,14 @@ class TDNN(_ContextWindow, _ContextWeights, keras.layers.Layer):
             # Evenly spaced offsets: one convolution, sub-sampled by `strides`.
             # "causal" pads as "same" does: with no future offset, on the left only.
             padding = "valid" if self.padding == "valid" else "same"
-            outputs = tdnn_convolution.convolve(
-                inputs, self.kernel, self.context, padding, self.strides
-            )
+            outputs = tdnn_convolution.convolve(inputs, self.kernel, self.context, padding, strides)
         else:
             # One matrix product over all offsets: [x_{t+c_0}, ..., x_{t+c_K}]
             # (K*D) against the kernel flattened to (K*D, H).
             length = keras.ops.shape(inputs)[1]
             stacked = keras.ops.concatenate(self._windows(inputs, length), axis=-1)
             # Sub-sampling before the product saves the work of the dropped steps.
-            stacked = stacked[:, :: self.strides] if self.strides > 1 else stacked
+            stacked = stacked[:, ::strides] if strides > 1 else stacked
             kernel = keras.ops.reshape(self.kernel, (-1, self.units))
             outputs = keras.ops.matmul(stacked, kernel)
         if self.bias is not None:
