@@ -33,3 +33,25 @@ def test_a_half_precision_layer_draws_the_float32_weights_cast(name, dtype):
         expected = keras.ops.convert_to_numpy(keras.ops.cast(high, dtype)).astype("float32")
         got = keras.ops.convert_to_numpy(keras.ops.cast(low, "float32"))
         np.testing.assert_array_equal(got, expected, err_msg=low.path)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: keras_rnnkit.ElmanCell(2, dropout=0.1, recurrent_dropout=0.2, dtype="float16"),
+        lambda: keras_rnnkit.JordanCell(2, 1, dropout=0.1, dtype="bfloat16"),
+    ],
+    ids=["ElmanCell-float16", "JordanCell-bfloat16"],
+)
+def test_a_half_precision_cell_with_dropout_trains_inside_keras_rnn(make):
+    # Keras's float32 loop draws the dropout masks in float32: JAX's scan then failed, the
+    # state promoted from the cell's dtype to float32.
+    model = keras.Sequential(
+        [keras.Input((3, 2), batch_size=2), keras.layers.RNN(make(), return_sequences=True)]
+    )
+    model.compile("sgd", "mse", run_eagerly=True)
+    loss = model.train_on_batch(
+        np.ones((2, 3, 2), "float32"),
+        np.zeros((2, 3, 2), "float32")[..., : model.outputs[0].shape[-1]],
+    )
+    assert np.isfinite(loss)

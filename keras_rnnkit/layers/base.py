@@ -140,7 +140,11 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return {}
 
     def _dropped(self, tensor, mask, training):
-        return tensor * mask if training and mask is not None else tensor
+        if not training or mask is None:
+            return tensor
+        # The mask is drawn in the loop's dtype, which a cell of another dtype inside
+        # `keras.layers.RNN` does not share (JAX would promote the state to it).
+        return tensor * keras.ops.cast(mask, tensor.dtype)
 
     # What a cell without `supports_dropout` (TDNNCell) has of those options.
     dropout = recurrent_dropout = zoneout = 0.0
