@@ -8,9 +8,9 @@ names the class the user constructed and the argument (`classify`). Call-time fu
 shapes, masks (all-False rows included), input dtypes and `initial_state`.
 
 The fast tier draws 150 configurations and 150 calls; the `slow` tier 1,000
-configurations (in two shards) and 1,000 calls. Every draw comes from `SUITE_SEED`, so CI is reproducible;
-`tests/fuzz_counts.py` tallies the outcomes of any number of draws. Only the public
-`keras` API is used.
+configurations (in two shards) and 1,000 calls. Every draw comes from `SUITE_SEED`, so
+CI is reproducible; `tests/fuzz_counts.py` tallies the outcomes of any number of draws.
+Only the public `keras` API is used.
 """
 
 import math

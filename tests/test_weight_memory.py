@@ -83,6 +83,15 @@ def test_a_tdnn_cell_whose_state_outgrows_memory_is_refused(one_gib):
         keras.layers.RNN(cell)(np.zeros((100, 2, 1), "float32"))
 
 
+@pytest.mark.parametrize("delays", ["feedback_delays", "input_delays"])
+def test_a_narx_whose_delay_line_outgrows_memory_is_refused(one_gib, delays):
+    # Loaded, such a file failed at its first call with a MemoryError.
+    with pytest.raises(
+        ValueError, match=rf"^NARX: its state would take .*{delays}=\(1, 1000000000\)"
+    ):
+        keras_rnnkit.NARX(2, output_units=1, **{delays: (1, 10**9)})
+
+
 def test_a_window_longer_than_the_sequence_reads_zeros_beyond_it():
     """Offsets of T or more reach only the zero padding: the layer pads no more than T a
     side, so a window of 2**31 - 1 steps runs on a short sequence in little memory."""
@@ -169,9 +178,10 @@ def test_a_saved_file_that_declares_absurd_sizes_is_refused_in_one_error(one_gib
         keras.saving.load_model(crafted)
 
 
-# Loads a file under a real limit: 1 GiB more address space than the process has once
-# Keras is imported (RLIMIT_AS, as `ulimit -v`); prints the error's first line (or
-# "loaded") and how much the resident memory grew while loading.
+# Loads a file under a real limit: 2 GiB more address space than the process has once
+# Keras is imported (RLIMIT_AS, as `ulimit -v`; with 1 GiB, JAX's runtime itself once
+# failed to map memory and crashed); prints the error on one line (or "loaded") and how
+# much the resident memory grew while loading.
 CHILD = """
 import resource, sys
 import keras, keras_rnnkit
@@ -180,7 +190,7 @@ def vm_size():
     with open("/proc/self/status") as status:
         return next(int(l.split()[1]) * 1024 for l in status if l.startswith("VmSize:"))
 
-resource.setrlimit(resource.RLIMIT_AS, (vm_size() + 2**30, resource.RLIM_INFINITY))
+resource.setrlimit(resource.RLIMIT_AS, (vm_size() + 2**31, resource.RLIM_INFINITY))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     keras.saving.load_model(sys.argv[1])

@@ -226,6 +226,16 @@ def _loss_in_floatx(regularizer):
     return penalty
 
 
+def state_within_memory(cell, remedy):
+    """Raises where the states of one sample (`cell.state_size`) would take more memory
+    than this process can still use: a cell whose state is a line of delays."""
+    shapes = {f"state {i}": (1, size) for i, size in enumerate(protocol.state_sizes(cell))}
+    owner = type(cell).__name__
+    arguments.within_memory(
+        owner, "state", shapes, cell.variable_dtype, size_arguments(cell), remedy
+    )
+
+
 def size_arguments(layer):
     """`{argument: value}` of the `SIZE_ARGUMENTS` that `layer` has."""
     return {n: getattr(layer, n) for n in SIZE_ARGUMENTS if getattr(layer, n, None) is not None}

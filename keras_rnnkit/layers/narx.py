@@ -11,6 +11,7 @@ from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weights
 from keras_rnnkit.layers.base import checked_initial_state
 from keras_rnnkit.layers.base import checked_width
+from keras_rnnkit.layers.base import state_within_memory
 from keras_rnnkit.layers.loop import controls_of
 from keras_rnnkit.layers.loop import run_step
 from keras_rnnkit.layers.normalization import add_layer_norm_weights
@@ -160,6 +161,7 @@ class NarxCell(RecurrentCell):
         feedback_line = self.feedback_memory * self.output_units
         input_line = [self.input_memory * self.units] if self.input_memory else []
         self.state_size = [feedback_line, *input_line]
+        state_within_memory(self, remedy="shorter delays or fewer units")
         self.output_size = self.output_units
 
     def weight_shapes(self, input_width):

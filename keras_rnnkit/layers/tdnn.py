@@ -13,6 +13,7 @@ from keras_rnnkit.layers.base import RecurrentCell
 from keras_rnnkit.layers.base import add_named_weights
 from keras_rnnkit.layers.base import as_compute_dtype
 from keras_rnnkit.layers.base import checked_mask
+from keras_rnnkit.layers.base import state_within_memory
 from keras_rnnkit.layers.base import weight_arguments
 from keras_rnnkit.layers.base import weight_options
 from keras_rnnkit.layers.base import weights_within_memory
@@ -372,15 +373,12 @@ class TDNNCell(_ContextWindow, _ContextWeights, RecurrentCell):
         options = _checked_options(owner, units, context, activation, use_bias, causal=True)
         super().__init__(options=options, **kwargs)
         self.delay = -self.context[0]
-        # The pending sums of one sample must fit, before a batch's do.
-        pending = {"pending sums": (1, self.delay * self.units)}
-        sizes = {"units": self.units, "context": self.context}
-        remedy = "a shorter context or fewer units"
-        arguments.within_memory(owner, "state", pending, self.variable_dtype, sizes, remedy)
         # [last output, pending sums]: the output comes first because Keras's
         # JAX loop repeats `states[0]` as the output of a masked step.
         self.state_size = [self.units] + ([self.delay * self.units] if self.delay else [])
         self.output_size = self.units
+        # One sample's pending sums must fit, before a batch's do.
+        state_within_memory(self, remedy="a shorter context or fewer units")
 
     def step(self, sequence, states, training=False):
         h, m = self.units, self.delay
