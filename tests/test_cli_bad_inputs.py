@@ -306,7 +306,9 @@ def test_tune_folds_beyond_the_data_are_refused_before_the_search(tmp_path, caps
     assert not directory.exists() and "best" not in captured.out
 
 
-def test_tune_where_no_trial_succeeds_fails_and_saves_no_model(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def every_trial_fails(monkeypatch):
+    """Each trial's training raises keras-tuner's FailedTrialError."""
     keras_tuner = pytest.importorskip("keras_tuner")
     from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
 
@@ -314,6 +316,9 @@ def test_tune_where_no_trial_succeeds_fails_and_saves_no_model(tmp_path, capsys,
         raise keras_tuner.errors.FailedTrialError("the loss became nan")
 
     monkeypatch.setattr(RecurrentHyperModel, "fit", fail)
+
+
+def test_tune_where_no_trial_succeeds_fails_and_saves_no_model(tmp_path, capsys, every_trial_fails):
     directory = tmp_path / "search"
     argv = [*TUNE, "--quiet", "--folds", "2", "--directory", str(directory)]
     assert cli.main(argv) == 1
@@ -329,14 +334,7 @@ def test_tune_where_no_trial_succeeds_fails_and_saves_no_model(tmp_path, capsys,
     assert not list(directory.rglob("best_model.keras"))
 
 
-def test_tune_stopped_by_failures_in_a_row_says_so_in_one_line(tmp_path, capsys, monkeypatch):
-    keras_tuner = pytest.importorskip("keras_tuner")
-    from keras_rnnkit.tuning.hypermodel import RecurrentHyperModel
-
-    def fail(self, hp, model, *args, **kwargs):
-        raise keras_tuner.errors.FailedTrialError("the loss became nan")
-
-    monkeypatch.setattr(RecurrentHyperModel, "fit", fail)
+def test_tune_stopped_by_failures_in_a_row_says_so_in_one_line(tmp_path, capsys, every_trial_fails):
     directory = tmp_path / "search"
     argv = [*TUNE, "--folds", "2", "--max-trials", "5", "--directory", str(directory)]
     assert cli.main(argv) == 1
