@@ -17,6 +17,7 @@ import pytest
 
 import keras_rnnkit
 from keras_rnnkit import _arguments
+from keras_rnnkit import layers
 
 GIB = 2**30
 
@@ -43,16 +44,22 @@ ABSURD = [
     (lambda: keras_rnnkit.NARX(10**8, output_units=1), "units=100000000"),
     (lambda: keras_rnnkit.TDNN(10**8, context=(-1, 0)), "units=100000000"),
     (lambda: keras_rnnkit.TDNNCell(10**8, context=(-1, 0)), "units=100000000"),
+    (lambda: layers.KerasCell(keras.layers.LSTMCell(20_000)), "units=20000"),
+    (lambda: layers.KerasCell(keras.layers.GRUCell(20_000)), "units=20000"),
+    (lambda: layers.KerasCell(keras.layers.SimpleRNNCell(20_000)), "units=20000"),
 ]
 
 
 @pytest.mark.parametrize(
     "make, named",
     ABSURD,
-    ids=["JordanRNN", "JordanCell", "ElmanRNN", "ElmanCell", "NARX", "TDNN", "TDNNCell"],
-)
-def test_weights_beyond_memory_are_refused_by_the_constructor(one_gib, make, named):
-    name = make.__code__.co_names[-1]
+    ids=[
+        "JordanRNN", "JordanCell", "ElmanRNN", "ElmanCell", "NARX", "TDNN", "TDNNCell",
+        "KerasCell(LSTMCell)", "KerasCell(GRUCell)", "KerasCell(SimpleRNNCell)",
+    ],
+)  # fmt: skip
+def test_weights_beyond_memory_are_refused_by_the_constructor(one_gib, make, named, request):
+    name = re.escape(request.node.callspec.id)
     with pytest.raises(
         ValueError,
         match=rf"^{name}: its weights would take [\d.]+ GiB \(`\w+` of shape .* alone [\d.]+ "
@@ -62,11 +69,20 @@ def test_weights_beyond_memory_are_refused_by_the_constructor(one_gib, make, nam
         make()
 
 
-def test_weights_that_outgrow_memory_with_the_inputs_are_refused_when_built(one_gib):
-    layer = keras_rnnkit.ElmanRNN(1000)  # 4 MB for one feature
+@pytest.mark.parametrize(
+    "layer, name",
+    [
+        (lambda: keras_rnnkit.ElmanRNN(1000), "ElmanRNN"),
+        (lambda: layers.Recurrent(layers.KerasCell(keras.layers.SimpleRNNCell(1000))),
+         r"KerasCell\(SimpleRNNCell\)"),
+    ],
+    ids=["ElmanRNN", "KerasCell"],
+)  # fmt: skip
+def test_weights_that_outgrow_memory_with_the_inputs_are_refused_when_built(one_gib, layer, name):
+    layer = layer()  # 4 MB for one feature
     inputs = keras.Input((3, 300_000))  # a kernel of 1.2 GB
     with pytest.raises(
-        ValueError, match=r"^ElmanRNN: its weights .*`kernel` of shape \(300000, 1000\)"
+        ValueError, match=rf"^{name}: its weights .*`kernel` of shape \(300000, 1000\)"
     ):
         layer(inputs)
 
@@ -156,6 +172,11 @@ CRAFTED = {
         lambda: keras.layers.RNN(keras_rnnkit.TDNNCell(4, context=(-1, 0))),
         _cell_context([-(10**9), 0]),
         r"TDNNCell: its state would take .*context=\(-1000000000, 0\)",
+    ),
+    "Recurrent(KerasCell(SimpleRNNCell(10**6)))": (
+        lambda: layers.Recurrent(layers.KerasCell(keras.layers.SimpleRNNCell(4))),
+        lambda config: config["cell"]["config"]["cell"]["config"].update(units=10**6),
+        r"KerasCell\(SimpleRNNCell\): its weights would take .*units=1000000",
     ),
     # Valid, and small: a window longer than any sequence costs no memory.
     "TDNN context=(-10**9, 0)": (

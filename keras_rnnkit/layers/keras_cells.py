@@ -7,7 +7,15 @@ per-step gradient clipping, truncated BPTT, zoneout and the gradient-flow monito
 
 import keras
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
+
+# Keras's own cells, by how many `units`-wide blocks their kernels hold side by side.
+KNOWN_GATES = (
+    (keras.layers.LSTMCell, 4),
+    (keras.layers.GRUCell, 3),
+    (keras.layers.SimpleRNNCell, 1),
+)
 
 
 @export
@@ -39,7 +47,11 @@ class KerasCell(keras.layers.Layer):
     def __init__(self, cell, **kwargs):
         super().__init__(**kwargs)
         if isinstance(cell, dict):
-            cell = keras.saving.deserialize_keras_object(cell)
+            # Without its build config: Keras would build (allocate) the cell before its
+            # sizes are checked below; `build` builds it.
+            cell = keras.saving.deserialize_keras_object(
+                {key: value for key, value in cell.items() if key != "build_config"}
+            )
         if not isinstance(cell, keras.layers.Layer) or not hasattr(cell, "state_size"):
             raise TypeError(
                 "KerasCell: `cell` must be a Keras cell (a layer with `state_size` and "
@@ -52,9 +64,39 @@ class KerasCell(keras.layers.Layer):
         # What keras.layers.RNN asks of a cell with dropout: the wrapped cell's own masks.
         self.dropout = getattr(cell, "dropout", 0.0)
         self.recurrent_dropout = getattr(cell, "recurrent_dropout", 0.0)
+        # A file or a typo asking for a cell of 10**6 units is refused here, before
+        # Keras builds (allocates) it; for one input feature, the least any input gives.
+        self._weights_within_memory(1)
+
+    def weight_shapes(self, input_width):
+        """`{name: shape}` of the wrapped cell's weights for `input_width` features, for
+        Keras's `SimpleRNNCell`, `GRUCell` and `LSTMCell`; `{}` for any other cell,
+        whose weights only its own build knows."""
+        gates = next((g for kind, g in KNOWN_GATES if isinstance(self.cell, kind)), None)
+        units = getattr(self.cell, "units", None)
+        if gates is None or not isinstance(units, int):
+            return {}
+        shapes = {
+            "kernel": (input_width, gates * units),
+            "recurrent_kernel": (units, gates * units),
+        }
+        if getattr(self.cell, "use_bias", True):
+            reset_after = gates == 3 and getattr(self.cell, "reset_after", False)
+            shapes["bias"] = (2, gates * units) if reset_after else (gates * units,)
+        return shapes
+
+    def _weights_within_memory(self, input_width):
+        arguments.within_memory(
+            f"KerasCell({type(self.cell).__name__})",
+            "weights",
+            self.weight_shapes(input_width),
+            self.cell.variable_dtype,
+            {"units": getattr(self.cell, "units", None), "input features": input_width},
+        )
 
     def build(self, input_shape):
         if not self.cell.built:
+            self._weights_within_memory(int(input_shape[-1]))
             self.cell.build(input_shape)
 
     def step(self, inputs, states, training=False):
