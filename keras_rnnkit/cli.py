@@ -13,9 +13,11 @@ import pathlib
 import sys
 import time
 import warnings
+import zipfile
 
 import numpy as np
 
+from keras_rnnkit import _arguments
 from keras_rnnkit import _atomic
 from keras_rnnkit.data import TASKS
 from keras_rnnkit.models import FAMILIES
@@ -784,6 +786,7 @@ def _loaded_model(path):
     import keras
 
     path = pathlib.Path(path)
+    _unpacked_within_memory(path)
     try:
         return keras.saving.load_model(path)
     except Exception as error:
@@ -795,6 +798,28 @@ def _loaded_model(path):
         raise ValueError(
             f"{path}: not a Keras model file that can be loaded ({type(error).__name__}: {reason})"
         ) from error
+
+
+def _unpacked_within_memory(path):
+    """Raises where the entries of the `.keras` archive at `path` would, unpacked, take
+    more memory than this process can still use (as a zip bomb's do): Keras reads
+    `config.json` whole and decodes it (twice its size) and each other entry at most once.
+    The sizes are those the archive declares, which Python's zipfile reads no further than."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {entry.filename: entry.file_size for entry in archive.infolist()}
+    except (zipfile.BadZipFile, OSError):
+        return  # Keras's loader says what is wrong with it
+    needed = sum(sizes.values()) + sizes.get("config.json", 0)
+    limit = _arguments.available_memory()
+    if limit is None or needed <= limit:
+        return
+    largest = max(sizes, key=sizes.get)
+    raise ValueError(
+        f"{path}: not a Keras model file that can be loaded here: its entries would take "
+        f"{needed / 2**30:.3g} GiB once unpacked (`{largest}` alone {sizes[largest] / 2**30:.3g} "
+        f"GiB), more than the {limit / 2**30:.3g} GiB of memory this process can still use"
+    )
 
 
 def _gradients(args):

@@ -410,6 +410,35 @@ def test_export_of_a_file_that_is_not_a_keras_model_says_so_in_one_line(
     assert len(error.strip().splitlines()) == 1 and not out.exists()
 
 
+@pytest.mark.parametrize("command", ["export", "forecast"])
+def test_a_model_file_that_unpacks_beyond_memory_is_refused_before_loading(
+    command, tmp_path, capsys, monkeypatch
+):
+    # A zip bomb: 64 MiB of config.json stored in a few kB, with 32 MiB of memory left.
+    from keras_rnnkit import _arguments
+
+    monkeypatch.setattr(_arguments, "available_memory", lambda: 32 * 2**20)
+    bomb = tmp_path / "bomb.keras"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("config.json", b'{"name": "' + b"A" * 64 * 2**20 + b'"}')
+    out = tmp_path / "out"
+    data = tmp_path / "data.csv"
+    data.write_text("y\n" + "\n".join(str(i % 7) for i in range(50)) + "\n")
+    argv = {
+        "export": ["export", str(bomb), "--format", "savedmodel", "--out", str(out)],
+        "forecast": ["forecast", str(bomb), "--data", str(data), "--steps", "3"],
+    }[command]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err
+    assert (
+        f"rnnkit: error: {bomb}: not a Keras model file that can be loaded here: its entries "
+        "would take 0.125 GiB once unpacked (`config.json` alone 0.0625 GiB), more than the "
+        "0.0312 GiB of memory this process can still use"
+    ) in error
+    assert len(error.strip().splitlines()) == 1 and not out.exists()
+
+
 def test_the_command_line_takes_the_seeds_the_layers_take():
     # Written twice (the parser loads no backend): they must not drift apart.
     from keras_rnnkit import _arguments
