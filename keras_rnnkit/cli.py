@@ -591,7 +591,15 @@ def _series_forecaster(args, fitted):
 
 
 def _train(args):
-    fitted = _fit(args)
+    from keras_rnnkit.data.csv_files import direct_task
+
+    loaded = _load_task(args)
+    task = loaded[0]
+    needs_direct = (args.steps or 1) > 1 and args.strategy != "recursive"
+    if needs_direct and "rows" in task and task["horizon"] == 1:
+        # A direct forecaster trains second: its rows are checked before the first trains.
+        direct_task(task, args.steps)
+    fitted = _fit(args, loaded=loaded)
     if "rows" in fitted[2] and fitted[2]["horizon"] == 1:
         # The forecaster kept may be the direct one, with its own history, task and facts.
         fitted = _series_forecaster(args, fitted)

@@ -108,6 +108,43 @@ def test_forecast_errors_are_one_line(trained, capsys, argv, message):
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1
 
 
+def test_steps_whose_forecasts_outgrow_memory_are_refused_before_forecasting(
+    trained, capsys, monkeypatch
+):
+    from keras_rnnkit import _arguments
+
+    data, out = trained
+    model = keras.saving.load_model(out / "model.keras")
+    monkeypatch.setattr(_arguments, "available_memory", lambda: 2**30)
+    steps = 2**31 - 1 if model.series["strategy"] == "recursive" else 3
+    if model.series["strategy"] == "direct":
+        monkeypatch.setattr(_arguments, "available_memory", lambda: 100)
+    code = cli.main(
+        ["forecast", str(out / "model.keras"), "--data", str(data), "--steps", str(steps)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "rnnkit: error: forecast: its forecasts would take" in err
+    assert f"choose fewer steps. Received: steps={steps}" in err
+
+
+def test_train_refuses_steps_beyond_the_validation_rows_before_training(
+    tmp_path, capsys, monkeypatch
+):
+    from keras_rnnkit import cli as commands
+
+    def trained_anyway(*args, **kwargs):
+        raise AssertionError("a model trained before the steps were checked")
+
+    monkeypatch.setattr(commands, "_fit", trained_anyway)
+    data = monthly_csv(tmp_path / "sales.csv")
+    argv = ["train", "--model", "elman", "--data", str(data), "--target", "sales"]
+    assert cli.main([*argv, "--steps", "60", "--out", str(tmp_path / "run"), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "use fewer steps (at most" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_forecast_refuses_bad_files_before_the_library_loads(tmp_path, capsys):
     model = tmp_path / "m.keras"
     model.write_bytes(b"not a zip")

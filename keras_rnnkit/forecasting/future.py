@@ -41,6 +41,8 @@ from keras_rnnkit.data.time_steps import next_times
 from keras_rnnkit.data.time_steps import same_time
 
 DEFAULT_LEVELS = (0.8, 0.95)
+# A time label ("2026-12-07", a Python str in a list) takes about as much memory as 12 floats.
+LABEL_FLOATS = 12
 
 
 def as_series_forecaster(model, series):
@@ -311,6 +313,14 @@ def forecast(model, history, steps, *, future=None, levels=None, missing="error"
             f"Received: steps={steps}; train one with rnnkit train --steps {steps}"
         )
     names = series["features"]
+    # Checked before a recursive forecast of 2**31 steps runs for days and then fails.
+    calibrated = len((series.get("intervals") or {}).get("levels", ()))
+    shapes = {
+        "rows read and forecast": (series["window"] + steps, len(names)),
+        "values and intervals": (steps, 1 + 2 * calibrated),
+        "time labels": (steps, LABEL_FLOATS),
+    }
+    arguments.within_memory(owner, "forecasts", shapes, "float64", {"steps": steps}, "fewer steps")
     values, times, time_format = _read(
         owner, "history", history, names, series, missing=missing, delimiter=delimiter
     )
