@@ -883,6 +883,23 @@ CLI_CONFIGS = [
 ]
 
 
+def _twice(c, counts, label, backend, what, command):
+    """Runs `command(index)`, an `(argv, out)`, for index 0 and 1 on `backend`:
+    `[(run, out, argv), ...]`, or None where either failed, which is counted and recorded
+    as `what` failed."""
+    runs = []
+    for index in range(2):
+        argv, out = command(index)
+        runs.append((_run(argv, timeout=900, env=_env(backend)), out, argv))
+    failed = next((r for r in runs if r[0]["rc"] != 0), None)
+    if failed is None:
+        return runs
+    counts["errors"] += 1
+    run, _, argv = failed
+    c.fail("determinism", label, what, _shell(argv, backend), stderr=_tail(run["stderr"]))
+    return None
+
+
 def _determinism_part(c, ends_by):
     root = c.work / "determinism"
     if root.exists():
@@ -904,22 +921,13 @@ def _determinism_part(c, ends_by):
         if time.monotonic() > ends_by:
             break
         label = f"{backend}-jit_{jit}"
-        runs = []
-        for run_index in range(2):
-            out = root / f"{label}-{run_index}.json"
-            argv = _worker("determinism", out, jit, seed)
-            run = _run(argv, timeout=900, env=_env(backend))
-            runs.append((run, out, argv))
-        if any(run["rc"] != 0 for run, _, _ in runs):
-            counts["errors"] += 1
-            run, _, argv = next(r for r in runs if r[0]["rc"] != 0)
-            c.fail(
-                "determinism",
-                label,
-                "the seeded fit failed",
-                _shell(argv, backend),
-                stderr=_tail(run["stderr"]),
-            )
+
+        def fit(index, label=label, jit=jit):
+            out = root / f"{label}-{index}.json"
+            return _worker("determinism", out, jit, seed), out
+
+        runs = _twice(c, counts, label, backend, "the seeded fit failed", fit)
+        if runs is None:
             continue
         first, second = (json.loads(out.read_text()) for _, out, _ in runs)
         for model, entry in first["models"].items():
@@ -961,41 +969,17 @@ def _determinism_part(c, ends_by):
         if time.monotonic() > ends_by:
             break
         label = f"cli-{backend}-{family}"
-        outs = []
-        for run_index in range(2):
-            out = root / label / f"run{run_index}"
-            argv = _cli(
-                "train",
-                "--model",
-                family,
-                "--task",
-                "sunspots",
-                "--epochs",
-                "3",
-                "--folds",
-                "0",
-                "--members",
-                "2",
-                "--seed",
-                str(seed),
-                "--quiet",
-                "--out",
-                str(out),
-            )
-            run = _run(argv, timeout=900, env=_env(backend))
-            outs.append((run, out, argv))
-        cli_runs[label] = [{"rc": r["rc"], "seconds": r["seconds"]} for r, _, _ in outs]
-        if any(run["rc"] != 0 for run, _, _ in outs):
-            counts["errors"] += 1
-            run, _, argv = next(r for r in outs if r[0]["rc"] != 0)
-            c.fail(
-                "determinism",
-                label,
-                "rnnkit train failed",
-                _shell(argv, backend),
-                stderr=_tail(run["stderr"]),
-            )
+
+        def train(index, label=label, family=family):
+            out = root / label / f"run{index}"
+            options = ["--epochs", "3", "--folds", "0", "--members", "2", "--seed", str(seed)]
+            argv = _cli("train", "--model", family, "--task", "sunspots", *options)
+            return [*argv, "--quiet", "--out", str(out)], out
+
+        outs = _twice(c, counts, label, backend, "rnnkit train failed", train)
+        if outs is None:
             continue
+        cli_runs[label] = [{"rc": r["rc"], "seconds": r["seconds"]} for r, _, _ in outs]
         checks.append(
             {
                 "id": label,
