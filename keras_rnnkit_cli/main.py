@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 
 from keras_rnnkit_cli.checks import early_errors
 from keras_rnnkit_cli.checks import time_column_of
@@ -41,6 +42,22 @@ def _native_stderr_silenced():
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def _warnings_on_one_line():
+    """Prints each warning as one line, `rnnkit: warning: ...`, while the command runs,
+    not Python's two (the source file and line, then the code that warned)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"rnnkit: warning: {one_line(message)}", file=sys.stderr)
+
+    shown = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def _end_at_once_on_interrupt(command):
@@ -84,7 +101,8 @@ def main(argv=None):
         with contextlib.nullcontext() if args.debug else _native_stderr_silenced():
             from keras_rnnkit import cli
 
-        return cli.COMMANDS[args.command](args)
+        with contextlib.nullcontext() if args.debug else _warnings_on_one_line():
+            return cli.COMMANDS[args.command](args)
     except KeyboardInterrupt:
         # Called from Python (the program itself ends at once: `_end_at_once_on_interrupt`).
         if args.debug:

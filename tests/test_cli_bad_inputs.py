@@ -439,6 +439,30 @@ def test_a_model_file_that_unpacks_beyond_memory_is_refused_before_loading(
     assert len(error.strip().splitlines()) == 1 and not out.exists()
 
 
+@pytest.mark.filterwarnings("default:Skipping invalid path:UserWarning")  # as outside pytest
+def test_a_model_file_with_entries_outside_its_folder_loads_them_not_and_warns_in_one_line(
+    tmp_path, capsys
+):
+    import keras
+
+    plain = tmp_path / "plain.keras"
+    keras.Sequential([keras.Input((3, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]).save(
+        plain
+    )
+    crafted = tmp_path / "crafted.keras"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(crafted, "w") as target:
+        for entry in source.infolist():
+            target.writestr(entry, source.read(entry))
+        target.writestr("../../outside.txt", "written outside")
+    out = tmp_path / "exported"
+    assert cli.main(["export", str(crafted), "--format", "savedmodel", "--out", str(out)]) == 0
+    error = capsys.readouterr().err
+    assert error.strip().splitlines() == [
+        "rnnkit: warning: Skipping invalid path during archive extraction: '../../outside.txt'."
+    ]
+    assert not (tmp_path.parent / "outside.txt").exists() and out.is_dir()
+
+
 def test_the_command_line_takes_the_seeds_the_layers_take():
     # Written twice (the parser loads no backend): they must not drift apart.
     from keras_rnnkit import _arguments
