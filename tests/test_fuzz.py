@@ -29,6 +29,13 @@ from hypothesis import strategies as st
 
 import keras_rnnkit
 
+# Without its 64-bit mode, JAX computes a float64 layer in float32 and warns, as it does
+# for Keras's own layers (Dense(dtype="float64")); the layer still builds, trains and
+# round-trips, which is what the suite checks.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Explicitly requested dtype float64.* is not available:UserWarning"
+)
+
 # The seed of every draw: the same examples on every run, so CI is reproducible
 # (`tests/fuzz_counts.py` counts the outcomes of as many draws as it is asked for).
 SUITE_SEED = 20261207
