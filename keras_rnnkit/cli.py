@@ -799,8 +799,12 @@ def _loaded_model(path):
         return keras.saving.load_model(path)
     except Exception as error:
         # A broken or crafted file fails anywhere in Keras's loader, with any
-        # type (BadZipFile, KeyError, TypeError, ...); --debug shows which.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        # type (BadZipFile, KeyError, TypeError, ...); --debug shows which. Keras's
+        # deserializer wraps the cause in "could not be deserialized" messages, one per
+        # enclosing layer, each ending "Exception encountered: <the inner error>".
+        text = str(error).strip()
+        reason = text.rsplit("Exception encountered: ", 1)[-1].strip()
+        reason = reason.splitlines()[0] if reason else ""
         # Keras may append the file's whole config: one line, not pages.
         reason = reason if len(reason) <= 300 else reason[:300] + " ..."
         raise ValueError(

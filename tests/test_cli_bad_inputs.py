@@ -439,6 +439,35 @@ def test_a_model_file_that_unpacks_beyond_memory_is_refused_before_loading(
     assert len(error.strip().splitlines()) == 1 and not out.exists()
 
 
+def test_a_crafted_layer_deep_in_a_model_file_is_refused_with_its_own_reason(tmp_path, capsys):
+    import json
+
+    import keras
+
+    from keras_rnnkit.layers import KerasCell
+    from keras_rnnkit.layers import Recurrent
+
+    saved = tmp_path / "saved.keras"
+    model = keras.Sequential([keras.Input((3, 2)), Recurrent(KerasCell(keras.layers.GRUCell(4)))])
+    model.save(saved)
+    crafted = tmp_path / "crafted.keras"
+    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(crafted, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "config.json":
+                config = json.loads(data)
+                layer = config["config"]["layers"][-1]["config"]
+                layer["cell"]["config"]["cell"]["config"]["units"] = 10**7
+                data = json.dumps(config).encode()
+            target.writestr(entry, data)
+    out = tmp_path / "exported"
+    assert cli.main(["export", str(crafted), "--format", "savedmodel", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    # Keras wraps it in "could not be deserialized" once per enclosing layer.
+    assert "loaded (TypeError: KerasCell(GRUCell): its weights would take" in error, error
+    assert "units=10000000" in error and len(error.strip().splitlines()) == 1
+
+
 @pytest.mark.filterwarnings("default:Skipping invalid path:UserWarning")  # as outside pytest
 def test_a_model_file_with_entries_outside_its_folder_loads_them_not_and_warns_in_one_line(
     tmp_path, capsys
