@@ -468,6 +468,7 @@ def test_a_crafted_layer_deep_in_a_model_file_is_refused_with_its_own_reason(tmp
     assert "units=10000000" in error and len(error.strip().splitlines()) == 1
 
 
+@pytest.mark.tensorflow_only  # export --format savedmodel
 @pytest.mark.filterwarnings("default:Skipping invalid path:UserWarning")  # as outside pytest
 def test_a_model_file_with_entries_outside_its_folder_loads_them_not_and_warns_in_one_line(
     tmp_path, capsys
