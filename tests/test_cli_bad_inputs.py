@@ -440,26 +440,17 @@ def test_a_model_file_that_unpacks_beyond_memory_is_refused_before_loading(
 
 
 def test_a_crafted_layer_deep_in_a_model_file_is_refused_with_its_own_reason(tmp_path, capsys):
-    import json
-
     import keras
 
     from keras_rnnkit.layers import KerasCell
     from keras_rnnkit.layers import Recurrent
+    from tests.test_weight_memory import _crafted
 
-    saved = tmp_path / "saved.keras"
-    model = keras.Sequential([keras.Input((3, 2)), Recurrent(KerasCell(keras.layers.GRUCell(4)))])
-    model.save(saved)
-    crafted = tmp_path / "crafted.keras"
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(crafted, "w") as target:
-        for entry in source.infolist():
-            data = source.read(entry)
-            if entry.filename == "config.json":
-                config = json.loads(data)
-                layer = config["config"]["layers"][-1]["config"]
-                layer["cell"]["config"]["cell"]["config"]["units"] = 10**7
-                data = json.dumps(config).encode()
-            target.writestr(entry, data)
+    crafted = _crafted(
+        tmp_path,
+        Recurrent(KerasCell(keras.layers.GRUCell(4))),
+        lambda config: config["cell"]["config"]["cell"]["config"].update(units=10**7),
+    )
     out = tmp_path / "exported"
     assert cli.main(["export", str(crafted), "--format", "savedmodel", "--out", str(out)]) == 1
     error = capsys.readouterr().err
