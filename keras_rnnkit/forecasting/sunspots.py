@@ -171,13 +171,18 @@ def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0)
         )
         for index in range(settings.members)
     ]
+    callbacks = list(callbacks)
+    if settings.weight_penalty == "bayesian":
+        from keras_rnnkit.training import BayesianRegularization
+
+        callbacks.append(BayesianRegularization(x, y, models=members))
     history = fit_members(
         members,
         x,
         y,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
-        callbacks=list(callbacks),
+        callbacks=callbacks,
         verbose=verbose,
     )
     return average(members, name=family), members, history

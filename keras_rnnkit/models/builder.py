@@ -5,7 +5,10 @@ import keras
 from keras_rnnkit.models.families import get_family
 from keras_rnnkit.models.scaling import in_raw_units
 from keras_rnnkit.models.scaling import input_standardization
+from keras_rnnkit.regularizers import BayesianWeightDecay
+from keras_rnnkit.regularizers import SoftWeightSharing
 from keras_rnnkit.regularizers import WeightElimination
+from keras_rnnkit.regularizers import per_weight
 
 # The output activation, loss and metric of each kind of problem (see data.TASKS).
 PROBLEMS = {
@@ -19,7 +22,11 @@ PROBLEMS = {
 WEIGHT_PENALTIES = {
     "l2": keras.regularizers.L2,
     "elimination": lambda strength: WeightElimination(strength, scale=1.0),
+    "soft_sharing": lambda strength: SoftWeightSharing(strength),
+    "bayesian": lambda strength: BayesianWeightDecay(strength),
 }
+# Present even at strength 0: the evidence sets its strength as the model trains.
+_ALWAYS_PRESENT = ("bayesian",)
 
 
 def _weight_penalty(weight_decay, weight_penalty):
@@ -28,7 +35,9 @@ def _weight_penalty(weight_decay, weight_penalty):
             f"build_model: `weight_penalty` must be one of {', '.join(WEIGHT_PENALTIES)}. "
             f"Received: weight_penalty={weight_penalty!r}"
         )
-    return WEIGHT_PENALTIES[weight_penalty](weight_decay) if weight_decay else None
+    if not weight_decay and weight_penalty not in _ALWAYS_PRESENT:
+        return None
+    return WEIGHT_PENALTIES[weight_penalty](weight_decay)
 
 
 def _features(entry, inputs, *, depth, units, options, sequence_output, bidirectional, loop):
@@ -134,9 +143,15 @@ def build_model(
         learning_rate: Adam's learning rate.
         weight_decay: The strength of the weight penalty on every kernel (the
             family layer's and the head's; not the biases). Default: 0.
-        weight_penalty: `"l2"` (weight decay, `keras.regularizers.L2`) or
+        weight_penalty: `"l2"` (weight decay, `keras.regularizers.L2`),
             `"elimination"` (`keras_rnnkit.regularizers.WeightElimination`
-            with scale 1, which suits standardised inputs). Default: `"l2"`.
+            with scale 1, which suits standardised inputs), `"soft_sharing"`
+            (`keras_rnnkit.regularizers.SoftWeightSharing`, a learned mixture
+            prior per weight matrix) or `"bayesian"`
+            (`keras_rnnkit.regularizers.BayesianWeightDecay`, its strength
+            starting at `weight_decay`, 0 included, and set from the evidence
+            by `keras_rnnkit.training.BayesianRegularization` while training).
+            Default: `"l2"`.
         linear_skip: Add a linear function of the whole (standardised) input
             window to the output (with the same weight decay): an AR(T) model beside
             the network, so that the network only learns what is nonlinear
@@ -218,11 +233,14 @@ def build_model(
         },
     )
     outputs = keras.layers.Dense(
-        output_units, activation=activation, kernel_regularizer=regularizer
+        output_units, activation=activation, kernel_regularizer=per_weight(regularizer)
     )(features)
     if linear_skip:
         linear = keras.layers.Dense(
-            output_units, use_bias=False, kernel_regularizer=regularizer, name="linear_skip"
+            output_units,
+            use_bias=False,
+            kernel_regularizer=per_weight(regularizer),
+            name="linear_skip",
         )(keras.layers.Flatten()(scaled))
         outputs = keras.layers.Add()([outputs, linear])
     model = keras.Model(inputs, outputs, name=name or family)

@@ -32,9 +32,10 @@ Example: an Elman network with ReLU, registered under its own name.
 >>> import keras
 >>> from keras_rnnkit.layers import ElmanRNN
 >>> from keras_rnnkit.models import Family, build_model, register_family, unregister_family
+>>> from keras_rnnkit.regularizers import per_weight
 >>> def make_relu_elman(units, *, return_sequences, regularizer, seed, **options):
 ...     return ElmanRNN(units, activation="relu", return_sequences=return_sequences,
-...                     kernel_regularizer=regularizer, seed=seed, **options)
+...                     kernel_regularizer=per_weight(regularizer), seed=seed, **options)
 >>> _ = register_family(Family("relu_elman", make_relu_elman, recurrent=True))
 >>> tuple(build_model("relu_elman", (10, 3), 2).output_shape)
 (None, 2)
@@ -52,6 +53,7 @@ from keras_rnnkit.layers import NARX
 from keras_rnnkit.layers import TDNN
 from keras_rnnkit.layers import ElmanRNN
 from keras_rnnkit.layers import JordanRNN
+from keras_rnnkit.regularizers import per_weight
 
 # The entry-point group through which installed packages add families.
 ENTRY_POINT_GROUP = "keras_rnnkit.families"
@@ -95,7 +97,9 @@ class Family:
             A family without a recurrent state returns (B, T', H) either way;
             the builder then flattens it (fixed T) or averages it over time for
             one output per sequence. `regularizer` (or None) is the weight
-            penalty of every kernel; `seed` (or None) seeds the layer's dropout.
+            penalty of every kernel: give each kernel
+            `keras_rnnkit.regularizers.per_weight(regularizer)`, its own copy
+            of a penalty with variables; `seed` (or None) seeds the layer's dropout.
         recurrent: Whether the layer has a state carried across time steps
             (`keras.layers.RNN`): gradient clipping through time, dropout of the
             state, `Bidirectional` and `rnnkit gradients` apply to it.
@@ -284,8 +288,8 @@ def _make_elman(units, *, return_sequences, regularizer, seed, **options):
     return ElmanRNN(
         units,
         return_sequences=return_sequences,
-        kernel_regularizer=regularizer,
-        recurrent_regularizer=regularizer,
+        kernel_regularizer=per_weight(regularizer),
+        recurrent_regularizer=per_weight(regularizer),
         seed=seed,
         **options,
     )
@@ -295,9 +299,9 @@ def _make_jordan(units, *, return_sequences, regularizer, seed, **options):
     return JordanRNN(
         units,
         return_sequences=return_sequences,
-        kernel_regularizer=regularizer,
-        recurrent_regularizer=regularizer,
-        output_kernel_regularizer=regularizer,
+        kernel_regularizer=per_weight(regularizer),
+        recurrent_regularizer=per_weight(regularizer),
+        output_kernel_regularizer=per_weight(regularizer),
         seed=seed,
         **options,
     )
@@ -319,7 +323,7 @@ def _jordan_from_values(values):
 
 def _make_tdnn(units, *, return_sequences, regularizer, seed, **options):
     # No state, no dropout: `return_sequences` and `seed` do not apply.
-    return TDNN(units, kernel_regularizer=regularizer, **options)
+    return TDNN(units, kernel_regularizer=per_weight(regularizer), **options)
 
 
 def _tdnn_small_model(units, output_units, sequence_output):
@@ -350,9 +354,9 @@ def _make_narx(units, *, return_sequences, regularizer, seed, **options):
     return NARX(
         units,
         return_sequences=return_sequences,
-        kernel_regularizer=regularizer,
-        recurrent_regularizer=regularizer,
-        output_kernel_regularizer=regularizer,
+        kernel_regularizer=per_weight(regularizer),
+        recurrent_regularizer=per_weight(regularizer),
+        output_kernel_regularizer=per_weight(regularizer),
         seed=seed,
         **options,
     )

@@ -1,4 +1,5 @@
-"""Regularizers that plug into the cells: weight elimination and activity regularizers.
+"""Regularizers that plug into the cells: weight elimination, soft weight-sharing, Bayesian
+weight decay and activity regularizers.
 
 Initializers and constraints live in `keras_rnnkit.initializers` and
 `keras_rnnkit.constraints`; their names here are deprecated aliases.
@@ -14,6 +15,9 @@ from keras_rnnkit.regularizers.activity import (
 from keras_rnnkit.regularizers.activity import (
     TemporalActivationRegularizer as TemporalActivationRegularizer,
 )
+from keras_rnnkit.regularizers.bayesian import BayesianWeightDecay as BayesianWeightDecay
+from keras_rnnkit.regularizers.per_weight import per_weight as per_weight
+from keras_rnnkit.regularizers.soft_weight_sharing import SoftWeightSharing as SoftWeightSharing
 from keras_rnnkit.regularizers.weight_elimination import WeightElimination as WeightElimination
 
 # Deprecated aliases of classes that live where Keras users look for them
