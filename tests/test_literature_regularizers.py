@@ -22,6 +22,7 @@ from keras_rnnkit.regularizers import per_weight
 from keras_rnnkit.training import BayesianRegularization
 from keras_rnnkit.training import PruningMask
 from keras_rnnkit.training import keep_pruned
+from keras_rnnkit.training import levenberg_marquardt
 from keras_rnnkit.training import prunable_weights
 from keras_rnnkit.training import prune_least_salient
 from keras_rnnkit.training import saliencies
@@ -335,3 +336,65 @@ def test_per_weight_copies_only_regularizers_with_variables():
     }
     l2 = keras.regularizers.L2(0.1)
     assert per_weight(l2) is l2 and per_weight(None) is None
+
+
+# ------------------------------------------------------------ Levenberg-Marquardt
+
+
+def _linear_model(regularizer):
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(1, use_bias=False, kernel_regularizer=regularizer)]
+    )
+    model.compile("sgd", "mse")
+    return model
+
+
+def _linear_data():
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(40, 4)).astype("float32")
+    y = x @ np.array([[0.8], [-0.5], [0.05], [0.0]]) + 0.5 * rng.normal(size=(40, 1))
+    return x, y.astype("float32")
+
+
+def test_levenberg_marquardt_solves_ridge_regression():
+    x, y = _linear_data()
+    model = _linear_model(keras.regularizers.L2(0.01))
+    history = levenberg_marquardt(model, x, y, iterations=20)
+    # mean(e^2) + 0.01 |w|^2 is least at (x^T x + 40 * 0.01 I) w = x^T y.
+    expected = np.linalg.solve(
+        x.T.astype("float64") @ x + 0.4 * np.eye(4), x.T.astype("float64") @ y
+    )
+    # Float32 predictions decide whether a step lowered the loss: that bounds the precision.
+    np.testing.assert_allclose(model.get_weights()[0], expected, rtol=1e-3, atol=1e-4)
+    assert history["loss"][-1] <= history["loss"][0]
+
+
+def test_levenberg_marquardt_with_bayesian_decay_is_the_evidence_fixed_point():
+    x, y = _linear_data()
+    w, gamma, alpha, beta = numpy_evidence_ridge(x, y)
+    model = _linear_model(BayesianWeightDecay())
+    history = levenberg_marquardt(model, x, y, iterations=100)
+    np.testing.assert_allclose(model.get_weights()[0].ravel(), w, rtol=1e-3, atol=1e-4)
+    assert history["effective_parameters"][-1] == pytest.approx(gamma, rel=1e-3)
+    assert history["weight_decay"][-1] == pytest.approx(alpha / (beta * len(y)), rel=1e-3)
+
+
+def test_levenberg_marquardt_keeps_the_weights_of_the_best_validation_error():
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(60, 5, 1)).astype("float32")
+    y = np.tanh(x[:, -1] - x[:, -3]) + 0.3 * rng.normal(size=(60, 1))
+    model = build_model("elman", (5, 1), units=6)
+    history = levenberg_marquardt(
+        model, x[:40], y[:40], iterations=50, validation_data=(x[40:], y[40:]), patience=3
+    )
+    final = float(np.mean((model.predict(x[40:], verbose=0) - y[40:]) ** 2))
+    assert final == pytest.approx(min(history["val_loss"]), rel=1e-4)
+
+
+def test_levenberg_marquardt_refuses_penalties_that_are_not_squares():
+    model = _linear_model(SoftWeightSharing(0.1))
+    with pytest.raises(ValueError, match="has a SoftWeightSharing regularizer; Levenberg"):
+        levenberg_marquardt(model, *_linear_data())
+    with pytest.raises(ValueError, match="`iterations` must be a positive int"):
+        levenberg_marquardt(_linear_model(None), *_linear_data(), iterations=0)

@@ -113,6 +113,9 @@ class ForecasterSettings:
         predict_change: Forecast the change from the last year, not the level.
         linear_skip: A linear AR(12) term beside the network (see
             `keras_rnnkit.models.build_model`).
+        ar_order: Forecast the residual of a least-squares AR of this order
+            fitted on the training years, or None (see
+            `keras_rnnkit.models.build_model`).
         learning_rate: Adam's learning rate.
         epochs: Training epochs (fixed, no early stopping on the test years).
         batch_size: Minibatch size.
@@ -124,6 +127,7 @@ class ForecasterSettings:
     weight_penalty: str = "l2"
     predict_change: bool = False
     linear_skip: bool = False
+    ar_order: int | None = None
     learning_rate: float = 0.01
     epochs: int = 300
     batch_size: int = 32
@@ -167,6 +171,7 @@ def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0)
             training_data=(x, y),
             predict_change=settings.predict_change,
             linear_skip=settings.linear_skip,
+            ar_order=settings.ar_order,
             name=f"{family}_{index + 1}",
         )
         for index in range(settings.members)

@@ -7,6 +7,7 @@ from keras_rnnkit.training.chunking import ResetStatesEvery as ResetStatesEvery
 from keras_rnnkit.training.chunking import SequenceChunks as SequenceChunks
 from keras_rnnkit.training.chunking import chunk_sequences as chunk_sequences
 from keras_rnnkit.training.chunking import reset_recurrent_states as reset_recurrent_states
+from keras_rnnkit.training.levenberg_marquardt import levenberg_marquardt as levenberg_marquardt
 from keras_rnnkit.training.monitor import GradientFlowMonitor as GradientFlowMonitor
 from keras_rnnkit.training.monitor import GradientFlowWarning as GradientFlowWarning
 from keras_rnnkit.training.pruning import PruningMask as PruningMask
