@@ -929,6 +929,8 @@ def _tune(args):
         tuner=args.tuner,
         max_trials=args.max_trials,
         epochs=args.epochs,
+        patience=args.patience,
+        members=args.members,
         window=args.window,
         directory=args.directory,
         overwrite=args.overwrite,

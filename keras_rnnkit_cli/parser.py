@@ -454,9 +454,31 @@ def build_parser():
         choices=("random", "bayesian", "hyperband"),
         help="default: %(default)s",
     )
-    tune.add_argument("--max-trials", type=_positive_int, default=12, help="default: %(default)s")
     tune.add_argument(
-        "--epochs", type=_positive_int, default=20, help="per trial (default: %(default)s)"
+        "--max-trials",
+        type=_positive_int,
+        default=None,
+        help="default: 6 for sunspots, else 12",
+    )
+    tune.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="per trial at most (default: 300 for sunspots, else 20)",
+    )
+    tune.add_argument(
+        "--patience",
+        type=_non_negative_int,
+        default=None,
+        help="epochs without a better validation loss before a trial stops; 0 trains "
+        "every trial for --epochs (default: 30 for sunspots, else 0)",
+    )
+    tune.add_argument(
+        "--members",
+        type=_positive_int,
+        default=None,
+        help="models averaged in the saved best model, with rolling folds (default: 5 for "
+        "sunspots, else 1)",
     )
     tune.add_argument(
         "--window",

@@ -373,3 +373,98 @@ def test_rolling_origin_trials_train_on_the_past_and_validate_on_each_later_bloc
 def test_hyperband_refuses_rolling_folds(tmp_path):
     with pytest.raises(ValueError, match=r"make_tuner: `folds` .* needs kind 'random' or"):
         make_tuner("hyperband", RecurrentHyperModel((6, 1), 1), directory=str(tmp_path), folds=3)
+
+
+def test_the_first_trial_is_the_given_configuration_and_a_resume_draws_as_usual(tmp_path):
+    x, y = _data()
+    first = {"family": "jordan", "units": 8, "learning_rate": 0.01, "weight_decay": 1e-2}
+    hypermodel = RecurrentHyperModel((6, 1), 1, fixed={"depth": 1})
+    tuner = make_tuner(
+        "random", hypermodel, max_trials=2, directory=str(tmp_path), seed=3, first_values=first
+    )
+    tuner.search(x[:18], y[:18], validation_data=(x[18:], y[18:]), epochs=1, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    values = trials[0].hyperparameters.values
+    assert {k: values[k] for k in first} == first
+    # The rest at the space's defaults, and only what the family uses.
+    assert values["context_decay"] == 0.5 and values["dropout"] == 0.0
+    assert "context_width" not in values and "narx_output_units" not in values
+    assert trials[1].hyperparameters.values != values
+    resumed = make_tuner(
+        "random", hypermodel, max_trials=3, directory=str(tmp_path), seed=3, first_values=first
+    )
+    resumed.search(x[:18], y[:18], validation_data=(x[18:], y[18:]), epochs=1, verbose=0)
+    third = list(resumed.oracle.trials.values())[2].hyperparameters.values
+    assert third != values
+
+
+def test_a_first_trial_needs_a_tuner_that_takes_one(tmp_path):
+    with pytest.raises(ValueError, match="`first_values` .* needs kind 'random' or 'bayesian'"):
+        make_tuner(
+            "hyperband",
+            RecurrentHyperModel((6, 1), 1),
+            directory=str(tmp_path),
+            first_values={"units": 8},
+        )
+
+
+@pytest.mark.slow
+def test_folds_stop_early_on_a_block_of_their_own_and_are_scored_on_the_next(tmp_path):
+    x, y = _data(samples=36)
+    seen = []
+
+    class Recording(RecurrentHyperModel):
+        def fit(self, hp, model, *args, **kwargs):
+            x_val, _ = kwargs["validation_data"]
+            seen.append((len(args[0]), x_val[0, 0, 0], len(x_val)))
+            history = super().fit(hp, model, *args, **kwargs)
+            seen[-1] += (history.history["val_loss"], model)
+            return history
+
+    hypermodel = Recording((6, 1), 1, families=("elman",), fixed=QUICK, training_data=(x, y))
+    tuner = make_tuner("random", hypermodel, max_trials=1, directory=str(tmp_path), seed=0, folds=3)
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=2, restore_best_weights=True)
+    # 30 training samples, then 6 validation: scored blocks 18-24, 24-30, 30-36; each fold
+    # stops on the 6 samples before its block and trains on those before them.
+    tuner.search(
+        x[:30], y[:30], validation_data=(x[30:], y[30:]), epochs=12, verbose=0, callbacks=[stop]
+    )
+    fits = seen[-3:]
+    assert [(n, first, size) for n, first, size, *_ in fits] == [
+        (12, x[12, 0, 0], 6),
+        (18, x[18, 0, 0], 6),
+        (24, x[24, 0, 0], 6),
+    ]
+    scores = [
+        model.evaluate(x[n + 6 : n + 12], y[n + 6 : n + 12], verbose=0, return_dict=True)["loss"]
+        for n, *_, model in fits
+    ]
+    trial = next(iter(tuner.oracle.trials.values()))
+    assert trial.score == pytest.approx(np.mean(scores), rel=1e-5)
+    assert trial.metrics.get_last_value("best_epochs") == pytest.approx(
+        np.mean([np.argmin(curve) + 1 for *_, curve, _ in fits])
+    )
+
+
+def test_search_defaults_and_the_validated_configuration():
+    from keras_rnnkit.forecasting import sunspots
+    from keras_rnnkit.tuning.search import search_defaults
+    from keras_rnnkit.tuning.search import validated_values
+
+    assert search_defaults("sunspots") == {
+        "max_trials": 6,
+        "epochs": 300,
+        "patience": 30,
+        "members": 5,
+    }
+    values = validated_values("sunspots")
+    settings = sunspots.SETTINGS[sunspots.DEFAULT_FAMILY]
+    assert values == {
+        "family": sunspots.DEFAULT_FAMILY,
+        "units": settings.units,
+        "learning_rate": settings.learning_rate,
+        "weight_decay": settings.weight_decay,
+        "weight_penalty": settings.weight_penalty,
+    }
+    assert validated_values("sunspots", families=("tdnn",)) is None
+    assert validated_values("adding") is None

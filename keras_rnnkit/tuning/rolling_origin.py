@@ -8,6 +8,9 @@ keras-tuner's `run_trial`, so the tuners' search, resume and distributed modes
 work unchanged.
 """
 
+import copy
+
+import keras
 import numpy as np
 
 from keras_rnnkit import _arguments as arguments
@@ -22,8 +25,13 @@ class RollingOriginValidation:
     of samples in time order, `x` then `x_val`. Fold k (of `folds`) trains a
     fresh model of the trial on everything before its block and validates on
     the block (as long as `x_val`); the trial's score is the mean of the
-    folds' final-epoch validation losses. A hypermodel with `training_data`
-    (a model that scales itself) gets each fold's training samples as it.
+    folds' final-epoch validation losses. With a `keras.callbacks.EarlyStopping`
+    among the callbacks, a fold's model is stopped on a block of its own (the
+    last `len(x_val)` samples before the scored block, left out of its
+    training) and then scored on the fold's block. `best_epochs` is the mean
+    of the folds' epochs run (stopped early: of their best epochs). A
+    hypermodel with `training_data` (a model that scales itself) gets each
+    fold's training samples as it.
     """
 
     def __init__(self, hypermodel=None, *, folds=3, **kwargs):
@@ -34,27 +42,58 @@ class RollingOriginValidation:
         x_val, y_val = validation_data
         x_all, y_all = np.concatenate([x, x_val]), np.concatenate([y, y_val])
         own_data = getattr(self.hypermodel, "training_data", None)
-        losses = []
+        early = any(
+            isinstance(c, keras.callbacks.EarlyStopping) for c in kwargs.get("callbacks") or ()
+        )
+        losses, best_epochs = [], []
         try:
             for train_end, validation_end in rolling_origin_splits(
                 len(x_all), len(x_val), self.folds
             ):
-                train = slice(0, train_end)
+                fold = (x_all[:train_end], y_all[:train_end])
+                block = (x_all[train_end:validation_end], y_all[train_end:validation_end])
+                if early:
+                    loss, best_epoch = self._stopped_early(trial, fold, block, len(x_val), kwargs)
+                    losses.append(loss)
+                    best_epochs.append(best_epoch)
+                    continue
                 if own_data is not None:
-                    self.hypermodel.training_data = (x_all[train], y_all[train])
-                validation = slice(train_end, validation_end)
-                histories = super().run_trial(
-                    trial,
-                    x_all[train],
-                    y_all[train],
-                    validation_data=(x_all[validation], y_all[validation]),
-                    **kwargs,
-                )
-                losses.extend(history.history["val_loss"][-1] for history in histories)
+                    self.hypermodel.training_data = fold
+                histories = super().run_trial(trial, *fold, validation_data=block, **kwargs)
+                for history in histories:
+                    losses.append(history.history["val_loss"][-1])
+                    best_epochs.append(len(history.history["val_loss"]))
         finally:
             if own_data is not None:
                 self.hypermodel.training_data = own_data
-        return {"val_loss": float(np.mean(losses))}
+        return {"val_loss": float(np.mean(losses)), "best_epochs": float(np.mean(best_epochs))}
+
+    def _stopped_early(self, trial, fold, block, size, fit_options):
+        """Trains on the fold less its last `size` samples, stopped on those; scores `block`.
+
+        Early stopping watches a block of its own, just before the scored one:
+        stopped on the scored block, a trial would be scored at its luckiest
+        epoch there, which favours the configurations that vary most.
+        """
+        x, y = fold
+        inner = len(x) - size
+        if inner < 1:
+            raise ValueError(
+                f"{type(self).__name__}: early stopping needs samples to train on before its "
+                f"own block of {size}; a fold has {len(x)}"
+            )
+        if getattr(self.hypermodel, "training_data", None) is not None:
+            self.hypermodel.training_data = (x[:inner], y[:inner])
+        hp = trial.hyperparameters
+        model = self.hypermodel.build(hp)
+        options = dict(fit_options)
+        options["callbacks"] = copy.deepcopy(list(options.get("callbacks") or ()))
+        history = self.hypermodel.fit(
+            hp, model, x[:inner], y[:inner], validation_data=(x[inner:], y[inner:]), **options
+        )
+        curve = history.history["val_loss"]
+        loss = model.evaluate(*block, verbose=0, return_dict=True)["loss"]
+        return float(loss), int(np.argmin(curve)) + 1
 
 
 class CrossValidatedRandomSearch(RollingOriginValidation, state.RandomSearch):

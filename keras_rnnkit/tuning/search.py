@@ -37,6 +37,7 @@ def make_tuner(
     overwrite=False,
     seed=None,
     folds=None,
+    first_values=None,
     **kwargs,
 ):
     """A keras-tuner tuner of `kind` ("random", "bayesian" or "hyperband") on `hypermodel`.
@@ -47,8 +48,11 @@ def make_tuner(
     blocks (`keras_rnnkit.tuning.rolling_origin`); Hyperband, which resumes
     trials from checkpoints, does not take `folds`. The tuner's state files
     are replaced by renames, so a search killed at any moment resumes
-    (`keras_rnnkit.tuning.state`). Other keyword arguments go
-    to the tuner (e.g. `max_consecutive_failed_trials`, `hyperparameters`).
+    (`keras_rnnkit.tuning.state`). `first_values` (a dict of hyperparameter
+    values) is the first trial of a random or Bayesian search, e.g. a
+    configuration validated before (`FirstTrialValues`). Other keyword
+    arguments go to the tuner (e.g. `max_consecutive_failed_trials`,
+    `hyperparameters`).
 
     Example:
 
@@ -68,6 +72,17 @@ def make_tuner(
         **kwargs,
     )
     kind = arguments.one_of("make_tuner", "kind", kind, TUNERS)
+    if first_values is not None and kind == "hyperband":
+        raise ValueError(
+            "make_tuner: `first_values` (a first trial) needs kind 'random' or 'bayesian'; "
+            f"Hyperband starts brackets of its own. Received: kind={kind!r}"
+        )
+    tuner = _tuner(kind, hypermodel, max_trials, max_epochs, folds, common)
+    tuner.oracle.first_values = None if first_values is None else dict(first_values)
+    return tuner
+
+
+def _tuner(kind, hypermodel, max_trials, max_epochs, folds, common):
     if folds is not None:
         if kind == "hyperband":
             raise ValueError(
@@ -130,13 +145,69 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
     )
 
 
+# How a search runs when its caller does not say. A forecast of a series whose
+# demo validated a configuration (sunspots: `keras_rnnkit.forecasting.sunspots`)
+# starts from that configuration, trains each trial until its validation loss
+# stops improving, and refits an ensemble, as the demo's forecasters are.
+GENERIC_DEFAULTS = {"max_trials": 12, "epochs": 20, "patience": 0, "members": 1}
+SUNSPOT_DEFAULTS = {"max_trials": 6, "epochs": 300, "patience": 30, "members": 5}
+
+
+def search_defaults(task):
+    """`{max_trials, epochs, patience, members}`: how `run_search` searches `task` by default.
+
+    Example:
+
+    >>> from keras_rnnkit.tuning.search import search_defaults
+    >>> search_defaults("sunspots")["members"], search_defaults("adding")["members"]
+    (5, 1)
+    """
+    return dict(SUNSPOT_DEFAULTS if task == "sunspots" else GENERIC_DEFAULTS)
+
+
+def validated_values(task, families=space.FAMILIES):
+    """The hyperparameter values of the configuration validated for `task`, or None.
+
+    Sunspots: the demo's best family by its rolling-origin validation
+    (`keras_rnnkit.forecasting.sunspots.DEFAULT_FAMILY`) with its
+    `SETTINGS`, if that family is among `families`. Hyperparameters the
+    settings do not name keep the search space's defaults (one layer, tanh, no
+    dropout), which are those of `keras_rnnkit.models.build_model`'s small model.
+
+    Example:
+
+    >>> from keras_rnnkit.tuning.search import validated_values
+    >>> values = validated_values("sunspots")
+    >>> values["family"], values["units"], values["weight_penalty"]
+    ('jordan', 8, 'elimination')
+    """
+    if task != "sunspots":
+        return None
+    from keras_rnnkit.forecasting import sunspots
+
+    family = sunspots.DEFAULT_FAMILY
+    if family not in families:
+        return None
+    settings = sunspots.SETTINGS[family]
+    return {
+        "family": family,
+        "units": settings.units,
+        "learning_rate": settings.learning_rate,
+        "weight_decay": settings.weight_decay,
+        "weight_penalty": settings.weight_penalty,
+    }
+
+
 def run_search(
     task="sunspots",
     *,
     families=space.FAMILIES,
     tuner="random",
-    max_trials=10,
-    epochs=20,
+    max_trials=None,
+    epochs=None,
+    patience=None,
+    members=None,
+    first_values="validated",
     window=None,
     samples=None,
     batch_size=32,
@@ -152,7 +223,12 @@ def run_search(
     Trials train on the task's training split and are ranked by the loss on
     its validation split (`val_loss`); the test split is used once, for the
     best model. The tuner's state lives in `directory/project_name`: run again
-    with `overwrite=False` to resume an interrupted search.
+    with `overwrite=False` to resume an interrupted search. `max_trials`,
+    `epochs`, `patience` and `members` left None take the task's defaults
+    (`search_defaults`): for sunspots 6 trials, each trained up to 300 epochs
+    and stopped 30 epochs after its best validation loss, the first being the
+    demo's validated configuration, and an ensemble of 5 refitted; for the
+    other tasks 12 trials of 20 epochs and one model.
 
     Args:
         task: A built-in task of `keras_rnnkit.data.tasks.TASKS`, e.g.
@@ -160,8 +236,18 @@ def run_search(
             (a target per step). Default: `"sunspots"`.
         families: Families searched. Default: all three.
         tuner: `"random"`, `"bayesian"` or `"hyperband"`. Default: `"random"`.
-        max_trials: Trials of random and Bayesian search. Default: 10.
-        epochs: Epochs per trial (Hyperband's `max_epochs`). Default: 20.
+        max_trials: Trials of random and Bayesian search.
+        epochs: Epochs per trial at most (Hyperband's `max_epochs`).
+        patience: Epochs without a better validation loss before a trial
+            stops (`keras.callbacks.EarlyStopping`, keeping the best
+            weights); 0 trains every trial for `epochs`.
+        members: Models averaged in the refitted best model (rolling folds
+            only): independently initialised, trained side by side
+            (`keras_rnnkit.forecasting.fit_members`) and saved as their average.
+        first_values: The first trial's hyperparameter values (a dict),
+            `"validated"` for the task's validated configuration
+            (`validated_values`; none for a task without one), or None for
+            none. Default: `"validated"`.
         window: The task's sequence length; None for its default.
         samples: Train on the first `samples` training samples only (a quick
             run); None for all. Default: None.
@@ -180,8 +266,10 @@ def run_search(
     The best model is then trained once more and saved as
     `directory/project_name/best_model.keras`: with rolling folds, the best
     trial's configuration on the whole training period (the training and
-    validation splits, in time order); otherwise the best trial's model as
-    the search left it. A regression model takes and returns raw values.
+    validation splits, in time order), `members` of it for as many epochs
+    as its folds' best epochs on average (`epochs` without early stopping);
+    otherwise the best trial's model as the search left it. A regression
+    model takes and returns raw values.
 
     Returns:
         A `SearchResult`.
@@ -194,8 +282,18 @@ def run_search(
     owner = "run_search"
     arguments.one_of(owner, "task", task, tuple(TASKS))
     arguments.one_of(owner, "tuner", tuner, TUNERS)
-    epochs = arguments.positive_int(owner, "epochs", epochs)
-    max_trials = arguments.positive_int(owner, "max_trials", max_trials)
+    defaults = search_defaults(task)
+    epochs = arguments.positive_int(owner, "epochs", epochs or defaults["epochs"])
+    max_trials = arguments.positive_int(owner, "max_trials", max_trials or defaults["max_trials"])
+    members = arguments.positive_int(owner, "members", members or defaults["members"])
+    patience = defaults["patience"] if patience is None else patience
+    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
+        raise ValueError(
+            f"{owner}: `patience` must be a non-negative int. Received: patience={patience!r}"
+        )
+    if isinstance(first_values, str):
+        arguments.one_of(owner, "first_values", first_values, ("validated",))
+        first_values = validated_values(task, families) if tuner != "hyperband" else None
     data = load_task(task, window, seed=seed)
     if samples is not None:
         samples = arguments.positive_int(owner, "samples", samples)
@@ -217,8 +315,13 @@ def run_search(
         overwrite=overwrite,
         seed=seed,
         folds=folds,
+        first_values=first_values,
     )
-    fit_epochs = {} if tuner == "hyperband" else {"epochs": epochs}
+    fit_options = {} if tuner == "hyperband" else {"epochs": epochs}
+    if patience:
+        fit_options["callbacks"] = [
+            keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+        ]
     start = time.perf_counter()
     with _failed_trials_told_in_one_line(owner, search, verbose):
         search.search(
@@ -227,7 +330,7 @@ def run_search(
             validation_data=(data["x_val"], data["y_val"]),
             batch_size=batch_size,
             verbose=verbose,
-            **fit_epochs,
+            **fit_options,
         )
     wall_time = time.perf_counter() - start
     # keras-tuner pads its best trials with failed ones: without a completed trial
@@ -237,8 +340,19 @@ def run_search(
     if folds is None:
         best = search.get_best_models(1)[0]
     else:
+        best_trial = search.oracle.get_best_trials(1)[0]
+        refit_epochs = epochs
+        if patience and "best_epochs" in best_trial.metrics.metrics:
+            refit_epochs = max(1, round(best_trial.metrics.get_last_value("best_epochs")))
         best = _refit_on_the_training_period(
-            task, data, best_hp, families=families, epochs=epochs, batch_size=batch_size, seed=seed
+            task,
+            data,
+            best_hp,
+            families=families,
+            epochs=refit_epochs,
+            batch_size=batch_size,
+            seed=seed,
+            members=members,
         )
     scores = best.evaluate(data["x_test"], data["y_test"], verbose=0, return_dict=True)
     path = _save_atomically(best, pathlib.Path(directory) / project_name / "best_model.keras")
@@ -319,14 +433,18 @@ def _check_a_trial_completed(owner, search):
 
 
 def _refit_on_the_training_period(
-    task, data, hyperparameters, *, families, epochs, batch_size, seed
+    task, data, hyperparameters, *, families, epochs, batch_size, seed, members=1
 ):
     """The best configuration trained on the training and validation splits, in time order.
 
-    The model comes from a hypermodel of its own, made for that period (a
+    The models come from a hypermodel of their own, made for that period (a
     regression model scales itself with the data its hypermodel holds), so the
-    search's hypermodel is left as the search had it.
+    search's hypermodel is left as the search had it. With `members` > 1,
+    that many are trained side by side and their average is returned.
     """
+    from keras_rnnkit.forecasting.ensemble import average
+    from keras_rnnkit.forecasting.ensemble import fit_members
+
     period = {
         **data,
         "x_train": np.concatenate([data["x_train"], data["x_val"]]),
@@ -334,17 +452,24 @@ def _refit_on_the_training_period(
     }
     hypermodel = hypermodel_for_task(task, period, families=families, seed=seed)
     keras.utils.set_random_seed(seed)
-    model = hypermodel.build(hyperparameters)
-    hypermodel.fit(
-        hyperparameters,
-        model,
-        period["x_train"],
-        period["y_train"],
-        epochs=epochs,
-        batch_size=batch_size,
-        verbose=0,
-    )
-    return model
+    if members == 1:
+        model = hypermodel.build(hyperparameters)
+        hypermodel.fit(
+            hyperparameters,
+            model,
+            period["x_train"],
+            period["y_train"],
+            epochs=epochs,
+            batch_size=batch_size,
+            verbose=0,
+        )
+        return model
+    models = [hypermodel.build(hyperparameters) for _ in range(members)]
+    for index, model in enumerate(models):
+        model.name = f"{model.name}_{index + 1}"  # unique: they are nested in one model
+    x, y = period["x_train"], period["y_train"]
+    fit_members(models, x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    return average(models, name=str(hyperparameters.values["family"]))
 
 
 def _save_atomically(model, path):

@@ -17,6 +17,7 @@ import os
 
 from keras_rnnkit import _atomic
 from keras_rnnkit.tuning._dependency import keras_tuner
+from keras_rnnkit.tuning.first_trial import FirstTrialValues
 
 
 class AtomicOracleState:
@@ -51,12 +52,18 @@ class AtomicOracleState:
                 self._retry_queue.append(trial_id)
 
 
-class RandomSearchOracle(AtomicOracleState, keras_tuner.oracles.RandomSearchOracle):
-    """`keras_tuner.oracles.RandomSearchOracle` whose state survives a kill."""
+class RandomSearchOracle(
+    AtomicOracleState, FirstTrialValues, keras_tuner.oracles.RandomSearchOracle
+):
+    """`keras_tuner.oracles.RandomSearchOracle` whose state survives a kill, and whose first
+    trial may be given (`FirstTrialValues`)."""
 
 
-class BayesianOptimizationOracle(AtomicOracleState, keras_tuner.oracles.BayesianOptimizationOracle):
-    """`keras_tuner.oracles.BayesianOptimizationOracle` whose state survives a kill."""
+class BayesianOptimizationOracle(
+    AtomicOracleState, FirstTrialValues, keras_tuner.oracles.BayesianOptimizationOracle
+):
+    """`keras_tuner.oracles.BayesianOptimizationOracle` whose state survives a kill, and whose
+    first trial may be given (`FirstTrialValues`)."""
 
 
 class HyperbandOracle(AtomicOracleState, keras_tuner.oracles.HyperbandOracle):
