@@ -89,6 +89,44 @@ CANDIDATES = {
         "narx",
         dataclasses.replace(BASE, weight_decay=1e-2, weight_penalty="elimination"),
     ),
+    # The literature's regularisers (issue 28): soft weight-sharing (Nowlan & Hinton),
+    # Bayesian regularisation (MacKay; the strength from the evidence, starting at 0),
+    # OBD pruning of half the kernels' weights after training (Svarer et al.), each
+    # family's best setting so far forecasting the residual of an AR(12).
+    **{
+        f"{family} soft sharing {strength:.0e}".replace("e-0", "e-"): (
+            family,
+            dataclasses.replace(BASE, weight_decay=strength, weight_penalty="soft_sharing"),
+        )
+        for family in ("elman", "jordan", "narx", "tdnn")
+        for strength in (3e-3,)
+    },
+    **{
+        f"{family} bayesian": (
+            family,
+            dataclasses.replace(BASE, weight_decay=0.0, weight_penalty="bayesian"),
+        )
+        for family in ("elman", "jordan", "narx", "tdnn")
+    },
+    **{
+        f"{family} {label}, pruned 50%": (
+            family,
+            dataclasses.replace(BASE, weight_decay=decay, weight_penalty=penalty, prune=0.5),
+        )
+        for family, label, decay, penalty in (
+            ("elman", "L2 3e-2", 3e-2, "l2"),
+            ("jordan", "elimination 1e-2", 1e-2, "elimination"),
+            ("narx", "L2 3e-2", 3e-2, "l2"),
+            ("tdnn", "L2 3e-2", 3e-2, "l2"),
+        )
+    },
+    **{
+        f"{family} L2 {decay:.0e}, AR(12) residual".replace("e-0", "e-"): (
+            family,
+            dataclasses.replace(BASE, weight_decay=decay, ar_order=12),
+        )
+        for family, decay in (("elman", 3e-2), ("jordan", 1e-2), ("narx", 3e-2), ("tdnn", 3e-2))
+    },
 }
 
 

@@ -108,8 +108,11 @@ class ForecasterSettings:
     Attributes:
         units: Hidden units H of the family layer (a TDNN gets 2H).
         weight_decay: The weight penalty's strength on every kernel.
-        weight_penalty: `"l2"` or `"elimination"` (weight elimination, as
-            Weigend et al.; see `keras_rnnkit.models.build_model`).
+        weight_penalty: `"l2"`, `"elimination"` (weight elimination, as
+            Weigend et al.), `"soft_sharing"` (Nowlan & Hinton's mixture prior)
+            or `"bayesian"` (weight decay set from the evidence every 10
+            epochs, `BayesianRegularization`); see
+            `keras_rnnkit.models.build_model`.
         predict_change: Forecast the change from the last year, not the level.
         linear_skip: A linear AR(12) term beside the network (see
             `keras_rnnkit.models.build_model`).
@@ -195,7 +198,8 @@ def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0)
     if settings.weight_penalty == "bayesian":
         from keras_rnnkit.training import BayesianRegularization
 
-        callbacks.append(BayesianRegularization(x, y, models=members))
+        # Every 10 epochs: the evidence moves slowly, and each update costs a Jacobian.
+        callbacks.append(BayesianRegularization(x, y, models=members, update_every=10))
     history = fit_members(
         members,
         x,
