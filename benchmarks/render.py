@@ -295,9 +295,12 @@ def render_sunspot_demo(results_dir):
         settings = model["settings"]
         members = settings["members"]
         cells = " | ".join(f"{model['arv'][p]:.3f}" for p in PERIODS)
+        counts = model["parameters_per_member"]
+        counts = counts if isinstance(counts, list) else [counts]
+        count = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}"
         lines.append(
             f"| {family}: average of {members} members | {members} × "
-            f"{model['parameters_per_member']} | {model['seconds']:.0f} s | {cells} |"
+            f"{count} | {model['seconds']:.0f} s | {cells} |"
         )
         spread = " | ".join(
             f"{model['members_mean_sd'][p]['mean']:.3f} ± {model['members_mean_sd'][p]['sd']:.3f}"
@@ -328,11 +331,22 @@ def render_sunspot_selection(results_dir):
             lines.append(f"| {label} | – | – | – | – | {score} | – |")
             continue
         # Entries from before these options existed ran with their defaults.
-        penalty = {"l2": "L2", "elimination": "weight elimination"}[s.get("weight_penalty", "l2")]
+        penalty = {
+            "l2": "L2",
+            "elimination": "weight elimination",
+            "soft_sharing": "soft weight-sharing",
+            "bayesian": "Bayesian (evidence)",
+        }[s.get("weight_penalty", "l2")]
         forecasts = "change" if s["predict_change"] else "level"
         if s.get("linear_skip"):
             forecasts += " + linear AR(12) term"
+        if s.get("ar_order"):
+            forecasts = f"residual of AR({s['ar_order']})"
         strength = f"{penalty} {s['weight_decay']:g}" if s["weight_decay"] else "none"
+        if s.get("weight_penalty") == "bayesian":
+            strength = penalty
+        if s.get("prune"):
+            strength += f", {s['prune']:.0%} pruned (OBD)"
         lines.append(
             f"| {entry['family']} | {strength} | "
             f"{forecasts} | {s['epochs']} | {s['units']} | "

@@ -82,18 +82,18 @@ def _demo(args):
             each = [sunspots.period_scores(member, task) for member in members]
             spread = sunspots.mean_and_sd(each)
             histories[family] = np.asarray(history.history["loss"]) / settings.members
+            # Weights left after pruning (not zero), without the priors' own variables.
+            counts = [sunspots.parameter_count(member) for member in members]
             metrics["models"][family] = {
                 "settings": dataclasses.asdict(settings),
-                "parameters_per_member": members[0].count_params(),
+                "parameters_per_member": counts,
                 "seconds": seconds,
                 "arv": scores,
                 "members_arv": each,
                 "members_mean_sd": spread,
             }
             model.save(staging / f"{family}.keras")
-            rows.append(
-                _demo_row(family, str(members[0].count_params()), f"{seconds:.0f}", scores, periods)
-            )
+            rows.append(_demo_row(family, _count_range(counts), f"{seconds:.0f}", scores, periods))
             rows.append(
                 _demo_row(
                     f"  {settings.members} members",
@@ -117,6 +117,12 @@ def _demo(args):
     written = "Models (they take and return sunspot numbers), metrics.json"
     print(f"{written}{' and plots' if plotted else ''} written to {args.out}/")
     return 0
+
+
+def _count_range(counts):
+    """`"89"`, or `"41-44"` when the members kept different numbers of weights."""
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{low}-{high}"
 
 
 def _demo_row(name, parameters, seconds, scores, periods):

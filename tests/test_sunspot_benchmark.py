@@ -62,3 +62,12 @@ def test_demo_recorder_smoke_run(tmp_path):
     record = sunspot_demo.main(["--smoke", "--out", str(tmp_path / "demo.json")])
     metrics = record["runs"]["0"]["metrics"]
     assert record["smoke"] and set(metrics["models"]) == {"elman", "jordan", "narx", "tdnn"}
+
+
+def test_the_default_family_is_the_best_validated_of_the_settings():
+    results = json.loads((RESULTS / "sunspot_selection.json").read_text())
+    best = {
+        family: min(e["validation_arv_average"] for e in results.values() if e["family"] == family)
+        for family in sunspots.SETTINGS
+    }
+    assert sunspots.DEFAULT_FAMILY == min(best, key=best.get)
