@@ -366,6 +366,46 @@ def render_sunspot_selection(results_dir):
     )
 
 
+# The figures each regulariser's paper published on the sunspots, with their normalisation.
+SUNSPOT_REGULARISER_PUBLISHED = {
+    "weight elimination": "0.086 / 0.35, 12-8-1 network (Weigend, Huberman & Rumelhart 1990); "
+    "ARV on the whole series' variance, as ours",
+    "soft weight-sharing": "0.072 ± 0.002 on 1921–1955 (Nowlan & Hinton 1992), on that "
+    "period's own variance: about 0.081 on ours",
+}
+
+
+def _mean_sd(values):
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:.3f}"
+    sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.3f} ± {sd:.3f}"
+
+
+def render_sunspot_regularisers(results_dir):
+    """docs/reproductions.md: each regulariser's best validated forecaster on the test years."""
+    results = load(results_dir, "sunspot_regularisers.json")
+    lines = [
+        "| regulariser | chosen on the training years (validation ARV) | published, "
+        "1921–1955 / 1956–1979 | ours: ARV 1921–1955 / 1956–1979, average of 5 members, "
+        "mean ± sd over seeds | weights per member |",
+        "|---|---|---|---|---|",
+    ]
+    for name, entry in results.items():
+        runs = list(entry["runs"].values())
+        scores = " / ".join(_mean_sd([run["arv"][p] for run in runs]) for p in PERIODS)
+        counts = [c for run in runs for c in run["parameters_per_member"]]
+        count = f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}–{max(counts)}"
+        lines.append(
+            f"| {name} | {entry['candidate']} ({entry['validation_arv_average']:.3f}) | "
+            f"{SUNSPOT_REGULARISER_PUBLISHED.get(name, 'none quoted here')} | {scores} "
+            f"[{len(runs)} seeds: {', '.join(entry['runs'])}] | {count} |"
+        )
+    line = _stamp_line(next(iter(results.values()))["stamp"])
+    return "\n".join([*lines, "", line[0].upper() + line[1:] + "."])
+
+
 def _comparison_name(record_id):
     """`ElmanRNN[jit]` of `ElmanRNN[jit]/train/B64_T100_D32_H128`."""
     return record_id.split("/")[0]
@@ -432,6 +472,7 @@ RENDERERS = {
     "adding": render_adding,
     "sunspot-demo": render_sunspot_demo,
     "sunspot-selection": render_sunspot_selection,
+    "sunspot-regularisers": render_sunspot_regularisers,
     "speed": render_speed,
 }
 

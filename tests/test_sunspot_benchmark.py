@@ -71,3 +71,30 @@ def test_the_default_family_is_the_best_validated_of_the_settings():
         for family in sunspots.SETTINGS
     }
     assert sunspots.DEFAULT_FAMILY == min(best, key=best.get)
+
+
+def test_each_regulariser_row_takes_its_best_validated_candidate():
+    from benchmarks import sunspot_regularisers
+
+    base = dataclasses.asdict(sunspots.ForecasterSettings())
+
+    def entry(family, score, **settings):
+        return {"family": family, "settings": {**base, **settings}, "validation_arv_average": score}
+
+    selection = {
+        "a": entry("jordan", 0.12, weight_penalty="elimination", weight_decay=1e-2),
+        "b": entry("tdnn", 0.11, weight_penalty="elimination", weight_decay=1e-2, prune=0.5),
+        "c": entry("elman", 0.13, weight_penalty="l2", weight_decay=3e-2),
+        "d": entry("elman", 0.10, weight_penalty="l2", weight_decay=3e-2, ar_order=12),
+        "AR(12)": {"family": "baseline", "settings": None, "validation_arv_average": 0.2},
+    }
+    chosen = {
+        name: label for name, (label, _) in sunspot_regularisers.best_candidates(selection).items()
+    }
+    # A pruned or AR-residual candidate is not its penalty's plain row.
+    assert chosen == {
+        "L2 weight decay": "c",
+        "weight elimination": "a",
+        "OBD pruning": "b",
+        "AR(12) residual": "d",
+    }
