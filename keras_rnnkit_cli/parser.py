@@ -458,7 +458,7 @@ def build_parser():
         "--max-trials",
         type=_positive_int,
         default=None,
-        help="default: 6 for sunspots, else 12",
+        help="default: 4 for sunspots, else 12",
     )
     tune.add_argument(
         "--epochs",
@@ -477,8 +477,8 @@ def build_parser():
         "--members",
         type=_positive_int,
         default=None,
-        help="models averaged in the saved best model, with rolling folds (default: 5 for "
-        "sunspots, else 1)",
+        help="models averaged per fold of a trial and in the saved best model, with rolling "
+        "folds (default: 5 for sunspots, else 1)",
     )
     tune.add_argument(
         "--window",

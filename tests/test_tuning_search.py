@@ -452,10 +452,11 @@ def test_search_defaults_and_the_validated_configuration():
     from keras_rnnkit.tuning.search import validated_values
 
     assert search_defaults("sunspots") == {
-        "max_trials": 6,
+        "max_trials": 4,
         "epochs": 300,
         "patience": 30,
         "members": 5,
+        "fixed": {"depth": 1, "bidirectional": False},
     }
     values = validated_values("sunspots")
     settings = sunspots.SETTINGS[sunspots.DEFAULT_FAMILY]
@@ -468,3 +469,42 @@ def test_search_defaults_and_the_validated_configuration():
     }
     assert validated_values("sunspots", families=("tdnn",)) is None
     assert validated_values("adding") is None
+
+
+@pytest.mark.slow
+def test_each_fold_of_a_trial_may_be_an_ensemble_scored_by_its_average(tmp_path):
+    from keras_rnnkit.forecasting import average
+
+    x, y = _data(samples=30)
+    built, fitted = [], []
+
+    class Recording(RecurrentHyperModel):
+        def build(self, hp):
+            built.append(super().build(hp))
+            return built[-1]
+
+    original = average
+    import keras_rnnkit.forecasting.ensemble as ensemble
+
+    def recording_average(models, name="ensemble"):
+        fitted.append(original(models, name))
+        return fitted[-1]
+
+    hypermodel = Recording((6, 1), 1, families=("elman",), fixed=QUICK, training_data=(x, y))
+    tuner = make_tuner(
+        "random", hypermodel, max_trials=1, directory=str(tmp_path), seed=0, folds=3, members=2
+    )
+    ensemble_average, ensemble.average = ensemble.average, recording_average
+    try:
+        tuner.search(x[:24], y[:24], validation_data=(x[24:], y[24:]), epochs=2, verbose=0)
+    finally:
+        ensemble.average = ensemble_average
+    assert len(fitted) == 3 and len(built) >= 6  # two members per fold
+    scores = [
+        m.evaluate(x[n : n + 6], y[n : n + 6], verbose=0, return_dict=True)["loss"]
+        for m, n in zip(fitted, (12, 18, 24), strict=True)
+    ]
+    trial = next(iter(tuner.oracle.trials.values()))
+    assert trial.score == pytest.approx(np.mean(scores), rel=1e-5)
+    with pytest.raises(ValueError, match="`members` .* needs rolling-origin `folds`"):
+        make_tuner("random", hypermodel, directory=str(tmp_path / "b"), members=2)

@@ -28,14 +28,17 @@ class RollingOriginValidation:
     folds' final-epoch validation losses. With a `keras.callbacks.EarlyStopping`
     among the callbacks, a fold's model is stopped on a block of its own (the
     last `len(x_val)` samples before the scored block, left out of its
-    training) and then scored on the fold's block. `best_epochs` is the mean
+    training) and then scored on the fold's block. With `members` > 1, each
+    fold trains that many models side by side and scores their average (the
+    ensemble a search on the sunspots refits). `best_epochs` is the mean
     of the folds' epochs run (stopped early: of their best epochs). A
     hypermodel with `training_data` (a model that scales itself) gets each
     fold's training samples as it.
     """
 
-    def __init__(self, hypermodel=None, *, folds=3, **kwargs):
+    def __init__(self, hypermodel=None, *, folds=3, members=1, **kwargs):
         self.folds = arguments.positive_int(type(self).__name__, "folds", folds)
+        self.members = arguments.positive_int(type(self).__name__, "members", members)
         super().__init__(hypermodel, **kwargs)
 
     def run_trial(self, trial, x, y, *, validation_data, **kwargs):
@@ -52,8 +55,8 @@ class RollingOriginValidation:
             ):
                 fold = (x_all[:train_end], y_all[:train_end])
                 block = (x_all[train_end:validation_end], y_all[train_end:validation_end])
-                if early:
-                    loss, best_epoch = self._stopped_early(trial, fold, block, len(x_val), kwargs)
+                if early or self.members > 1:
+                    loss, best_epoch = self._own_fit(trial, fold, block, len(x_val), kwargs)
                     losses.append(loss)
                     best_epochs.append(best_epoch)
                     continue
@@ -68,15 +71,23 @@ class RollingOriginValidation:
                 self.hypermodel.training_data = own_data
         return {"val_loss": float(np.mean(losses)), "best_epochs": float(np.mean(best_epochs))}
 
-    def _stopped_early(self, trial, fold, block, size, fit_options):
-        """Trains on the fold less its last `size` samples, stopped on those; scores `block`.
+    def _own_fit(self, trial, fold, block, size, fit_options):
+        """Trains the fold's model (or `members` of them, side by side) and scores `block`.
 
-        Early stopping watches a block of its own, just before the scored one:
-        stopped on the scored block, a trial would be scored at its luckiest
-        epoch there, which favours the configurations that vary most.
+        With early stopping, the models train on the fold less its last `size`
+        samples and stop on those: stopped on the scored block, a trial would
+        be scored at its luckiest epoch there, which favours the
+        configurations that vary most. With `members`, the score is that of
+        their average, the model a search refits.
         """
+        from keras_rnnkit.forecasting.ensemble import average
+        from keras_rnnkit.forecasting.ensemble import fit_members
+
         x, y = fold
-        inner = len(x) - size
+        options = dict(fit_options)
+        callbacks = copy.deepcopy(list(options.pop("callbacks", None) or ()))
+        early = any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks)
+        inner = len(x) - size if early else len(x)
         if inner < 1:
             raise ValueError(
                 f"{type(self).__name__}: early stopping needs samples to train on before its "
@@ -85,15 +96,22 @@ class RollingOriginValidation:
         if getattr(self.hypermodel, "training_data", None) is not None:
             self.hypermodel.training_data = (x[:inner], y[:inner])
         hp = trial.hyperparameters
-        model = self.hypermodel.build(hp)
-        options = dict(fit_options)
-        options["callbacks"] = copy.deepcopy(list(options.get("callbacks") or ()))
-        history = self.hypermodel.fit(
-            hp, model, x[:inner], y[:inner], validation_data=(x[inner:], y[inner:]), **options
-        )
-        curve = history.history["val_loss"]
+        if early:
+            options["validation_data"] = (x[inner:], y[inner:])
+        if self.members == 1:
+            model = self.hypermodel.build(hp)
+            history = self.hypermodel.fit(
+                hp, model, x[:inner], y[:inner], callbacks=callbacks, **options
+            )
+        else:
+            models = [self.hypermodel.build(hp) for _ in range(self.members)]
+            for index, member in enumerate(models):
+                member.name = f"{member.name}_{index + 1}"
+            history = fit_members(models, x[:inner], y[:inner], callbacks=callbacks, **options)
+            model = average(models)
+        curve = history.history["val_loss" if early else "loss"]
         loss = model.evaluate(*block, verbose=0, return_dict=True)["loss"]
-        return float(loss), int(np.argmin(curve)) + 1
+        return float(loss), (int(np.argmin(curve)) + 1) if early else len(curve)
 
 
 class CrossValidatedRandomSearch(RollingOriginValidation, state.RandomSearch):

@@ -38,6 +38,7 @@ def make_tuner(
     seed=None,
     folds=None,
     first_values=None,
+    members=1,
     **kwargs,
 ):
     """A keras-tuner tuner of `kind` ("random", "bayesian" or "hyperband") on `hypermodel`.
@@ -50,7 +51,9 @@ def make_tuner(
     are replaced by renames, so a search killed at any moment resumes
     (`keras_rnnkit.tuning.state`). `first_values` (a dict of hyperparameter
     values) is the first trial of a random or Bayesian search, e.g. a
-    configuration validated before (`FirstTrialValues`). Other keyword
+    configuration validated before (`FirstTrialValues`). With `folds`,
+    `members` > 1 scores each trial by the average of that many models
+    trained side by side per fold. Other keyword
     arguments go to the tuner (e.g. `max_consecutive_failed_trials`,
     `hyperparameters`).
 
@@ -77,12 +80,17 @@ def make_tuner(
             "make_tuner: `first_values` (a first trial) needs kind 'random' or 'bayesian'; "
             f"Hyperband starts brackets of its own. Received: kind={kind!r}"
         )
-    tuner = _tuner(kind, hypermodel, max_trials, max_epochs, folds, common)
+    if members != 1 and folds is None:
+        raise ValueError(
+            "make_tuner: `members` (an ensemble scored per trial) needs rolling-origin `folds`. "
+            f"Received: members={members!r}, folds=None"
+        )
+    tuner = _tuner(kind, hypermodel, max_trials, max_epochs, folds, members, common)
     tuner.oracle.first_values = None if first_values is None else dict(first_values)
     return tuner
 
 
-def _tuner(kind, hypermodel, max_trials, max_epochs, folds, common):
+def _tuner(kind, hypermodel, max_trials, max_epochs, folds, members, common):
     if folds is not None:
         if kind == "hyperband":
             raise ValueError(
@@ -92,7 +100,9 @@ def _tuner(kind, hypermodel, max_trials, max_epochs, folds, common):
         tuner_class = (
             CrossValidatedRandomSearch if kind == "random" else (CrossValidatedBayesianOptimization)
         )
-        return tuner_class(hypermodel, folds=folds, max_trials=max_trials, **common)
+        return tuner_class(
+            hypermodel, folds=folds, members=members, max_trials=max_trials, **common
+        )
     if kind == "random":
         return state.RandomSearch(hypermodel, max_trials=max_trials, **common)
     if kind == "bayesian":
@@ -121,7 +131,7 @@ class SearchResult(NamedTuple):
     model_path: pathlib.Path | None = None
 
 
-def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
+def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None, fixed=None):
     """The `RecurrentHyperModel` for a built-in task's arrays (see `keras_rnnkit.data.tasks`).
 
     Regression: linear output, MSE on standardised values, the model taking
@@ -140,6 +150,7 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
         metrics=metrics,
         families=families,
         return_sequences=info.sequence_output,
+        fixed=fixed,
         seed=seed,
         training_data=(data["x_train"], data["y_train"]) if info.problem == "regression" else None,
     )
@@ -149,12 +160,21 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None):
 # demo validated a configuration (sunspots: `keras_rnnkit.forecasting.sunspots`)
 # starts from that configuration, trains each trial until its validation loss
 # stops improving, and refits an ensemble, as the demo's forecasters are.
-GENERIC_DEFAULTS = {"max_trials": 12, "epochs": 20, "patience": 0, "members": 1}
-SUNSPOT_DEFAULTS = {"max_trials": 6, "epochs": 300, "patience": 30, "members": 5}
+GENERIC_DEFAULTS = {"max_trials": 12, "epochs": 20, "patience": 0, "members": 1, "fixed": {}}
+# One forward layer, the demo's kind of model: a deep or bidirectional trial costs
+# minutes with an ensemble per fold, and 210 training years do not feed one.
+SUNSPOT_DEFAULTS = {
+    "max_trials": 4,
+    "epochs": 300,
+    "patience": 30,
+    "members": 5,
+    "fixed": {"depth": 1, "bidirectional": False},
+}
 
 
 def search_defaults(task):
-    """`{max_trials, epochs, patience, members}`: how `run_search` searches `task` by default.
+    """`{max_trials, epochs, patience, members, fixed}`: how `run_search` searches `task`
+    by default (`fixed`: hyperparameters pinned, `RecurrentHyperModel(fixed=...)`).
 
     Example:
 
@@ -162,7 +182,8 @@ def search_defaults(task):
     >>> search_defaults("sunspots")["members"], search_defaults("adding")["members"]
     (5, 1)
     """
-    return dict(SUNSPOT_DEFAULTS if task == "sunspots" else GENERIC_DEFAULTS)
+    defaults = SUNSPOT_DEFAULTS if task == "sunspots" else GENERIC_DEFAULTS
+    return {**defaults, "fixed": dict(defaults["fixed"])}
 
 
 def validated_values(task, families=space.FAMILIES):
@@ -208,6 +229,7 @@ def run_search(
     patience=None,
     members=None,
     first_values="validated",
+    fixed=None,
     window=None,
     samples=None,
     batch_size=32,
@@ -225,9 +247,10 @@ def run_search(
     best model. The tuner's state lives in `directory/project_name`: run again
     with `overwrite=False` to resume an interrupted search. `max_trials`,
     `epochs`, `patience` and `members` left None take the task's defaults
-    (`search_defaults`): for sunspots 6 trials, each trained up to 300 epochs
+    (`search_defaults`): for sunspots 4 trials of one forward layer, each trained up to 300 epochs
     and stopped 30 epochs after its best validation loss, the first being the
-    demo's validated configuration, and an ensemble of 5 refitted; for the
+    demo's validated configuration, each scored by an ensemble of 5 per fold
+    and an ensemble of 5 refitted; for the
     other tasks 12 trials of 20 epochs and one model.
 
     Args:
@@ -241,13 +264,17 @@ def run_search(
         patience: Epochs without a better validation loss before a trial
             stops (`keras.callbacks.EarlyStopping`, keeping the best
             weights); 0 trains every trial for `epochs`.
-        members: Models averaged in the refitted best model (rolling folds
-            only): independently initialised, trained side by side
+        members: Models averaged (rolling folds only) in each fold of a trial,
+            whose score is their average's, and in the refitted best model:
+            independently initialised, trained side by side
             (`keras_rnnkit.forecasting.fit_members`) and saved as their average.
         first_values: The first trial's hyperparameter values (a dict),
             `"validated"` for the task's validated configuration
             (`validated_values`; none for a task without one), or None for
             none. Default: `"validated"`.
+        fixed: Hyperparameters pinned to values (a dict; see
+            `RecurrentHyperModel`), or None for the task's (sunspots: one
+            forward layer, `depth=1, bidirectional=False`).
         window: The task's sequence length; None for its default.
         samples: Train on the first `samples` training samples only (a quick
             run); None for all. Default: None.
@@ -303,7 +330,8 @@ def run_search(
     if folds is not None:
         _check_folds(owner, task, data, folds)
     keras.utils.set_random_seed(seed)
-    hypermodel = hypermodel_for_task(task, data, families=families, seed=seed)
+    fixed = defaults["fixed"] if fixed is None else dict(fixed)
+    hypermodel = hypermodel_for_task(task, data, families=families, seed=seed, fixed=fixed)
     project_name = project_name or f"{task}-{tuner}"
     search = make_tuner(
         tuner,
@@ -316,6 +344,7 @@ def run_search(
         seed=seed,
         folds=folds,
         first_values=first_values,
+        members=members if folds is not None else 1,
     )
     fit_options = {} if tuner == "hyperband" else {"epochs": epochs}
     if patience:
@@ -349,6 +378,7 @@ def run_search(
             data,
             best_hp,
             families=families,
+            fixed=fixed,
             epochs=refit_epochs,
             batch_size=batch_size,
             seed=seed,
@@ -433,7 +463,7 @@ def _check_a_trial_completed(owner, search):
 
 
 def _refit_on_the_training_period(
-    task, data, hyperparameters, *, families, epochs, batch_size, seed, members=1
+    task, data, hyperparameters, *, families, epochs, batch_size, seed, members=1, fixed=None
 ):
     """The best configuration trained on the training and validation splits, in time order.
 
@@ -450,7 +480,7 @@ def _refit_on_the_training_period(
         "x_train": np.concatenate([data["x_train"], data["x_val"]]),
         "y_train": np.concatenate([data["y_train"], data["y_val"]]),
     }
-    hypermodel = hypermodel_for_task(task, period, families=families, seed=seed)
+    hypermodel = hypermodel_for_task(task, period, families=families, seed=seed, fixed=fixed)
     keras.utils.set_random_seed(seed)
     if members == 1:
         model = hypermodel.build(hyperparameters)
