@@ -78,7 +78,8 @@ class RollingOriginValidation:
         samples and stop on those: stopped on the scored block, a trial would
         be scored at its luckiest epoch there, which favours the
         configurations that vary most. With `members`, the score is that of
-        their average, the model a search refits.
+        their average, the model a search refits. The score is the loss on the
+        data, without the weight penalties.
         """
         from keras_rnnkit.forecasting.ensemble import average
         from keras_rnnkit.forecasting.ensemble import fit_members
@@ -110,8 +111,12 @@ class RollingOriginValidation:
             history = fit_members(models, x[:inner], y[:inner], callbacks=callbacks, **options)
             model = average(models)
         curve = history.history["val_loss" if early else "loss"]
-        loss = model.evaluate(*block, verbose=0, return_dict=True)["loss"]
-        return float(loss), (int(np.argmin(curve)) + 1) if early else len(curve)
+        # The data's loss alone: the average's `evaluate` would add every member's weight
+        # penalty, and so score an ensemble of regularised models against its own size.
+        loss_function = keras.losses.get(model.loss)
+        predictions = model.predict(block[0], verbose=0)
+        loss = keras.ops.convert_to_numpy(loss_function(block[1], predictions))
+        return float(np.mean(loss)), (int(np.argmin(curve)) + 1) if early else len(curve)
 
 
 class CrossValidatedRandomSearch(RollingOriginValidation, state.RandomSearch):
