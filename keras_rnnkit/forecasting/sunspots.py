@@ -151,9 +151,9 @@ class ForecasterSettings:
 # results: benchmarks/results/sunspot_selection.json; a test checks the match).
 SETTINGS = {
     "elman": ForecasterSettings(weight_decay=3e-2),
-    "jordan": ForecasterSettings(weight_decay=1e-2, weight_penalty="elimination"),
+    "jordan": ForecasterSettings(weight_decay=1e-2, weight_penalty="elimination", prune=0.5),
     "narx": ForecasterSettings(weight_decay=3e-2),
-    "tdnn": ForecasterSettings(weight_decay=3e-2),
+    "tdnn": ForecasterSettings(weight_decay=3e-2, prune=0.5),
 }
 
 

@@ -191,9 +191,10 @@ def validated_values(task, families=space.FAMILIES):
 
     Sunspots: the demo's best family by its rolling-origin validation
     (`keras_rnnkit.forecasting.sunspots.DEFAULT_FAMILY`) with its
-    `SETTINGS`, if that family is among `families`. Hyperparameters the
-    settings do not name keep the search space's defaults (one layer, tanh, no
-    dropout), which are those of `keras_rnnkit.models.build_model`'s small model.
+    `SETTINGS`, if that family is among `families`; its pruning, which a
+    search does not do, is left out. Hyperparameters the settings do not name
+    keep the search space's defaults (one layer, tanh, no dropout), which are
+    those of `keras_rnnkit.models.build_model`'s small model.
 
     Example:
 
