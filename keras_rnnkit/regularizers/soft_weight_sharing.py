@@ -44,9 +44,10 @@ class SoftWeightSharing(keras.layers.Layer):
     unbounded below, so $\sigma_j$ is floored at `min_sd`.
 
     Args:
-        strength: Non-negative float $\lambda$ (with the mean squared error as
-            the loss, about the noise variance divided by the number of
-            training targets). Default: `1e-3`.
+        strength: Non-negative float $\lambda$. With the mean squared error
+            over N targets as the loss, the posterior's mode is at
+            $\lambda = 2\sigma^2 / N$ for a noise variance $\sigma^2$ (in the
+            loss's units); choose it by validation. Default: `1e-3`.
         components: Positive int $M$. Default: `3`.
         spread: Positive float, the half width of the initial means. Default: `1.0`.
         initial_sd: Positive float, every $\sigma_j$ at the start. Default: `0.25`.
