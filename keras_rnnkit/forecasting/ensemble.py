@@ -18,7 +18,12 @@ def _fresh_optimizer(model):
     return keras.optimizers.deserialize(keras.optimizers.serialize(model.optimizer))
 
 
-def _stacked(members):
+def stacked(members):
+    """The model `fit_members` trains: one input, the members' outputs, each its own loss.
+
+    Compiled with a fresh optimizer configured as the first member's. Train it
+    on `[y] * len(members)` (and validate on `[y_val] * len(members)`).
+    """
     first = members[0]
     inputs = keras.Input(tuple(first.input_shape[1:]))
     stack = keras.Model(inputs, [member(inputs) for member in members], name="members")
@@ -64,7 +69,7 @@ def fit_members(members, x, y, **fit_options):
         # Each member is scored on the same validation targets; `val_loss` is their sum.
         x_val, y_val, *weights = fit_options["validation_data"]
         fit_options["validation_data"] = (x_val, [y_val] * len(members), *weights)
-    return _stacked(members).fit(x, [y] * len(members), **fit_options)
+    return stacked(members).fit(x, [y] * len(members), **fit_options)
 
 
 def average(members, name="ensemble"):

@@ -70,8 +70,8 @@ def prunable_weights(model):
     >>> import keras
     >>> from keras_rnnkit.training import prunable_weights
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    >>> [v.path for v in prunable_weights(model)]
-    ['sequential/dense/kernel']
+    >>> [v.name for v in prunable_weights(model)]
+    ['kernel']
     """
     return [v for v in model.trainable_variables if len(v.shape) >= 2]
 

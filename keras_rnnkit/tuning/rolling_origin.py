@@ -82,7 +82,7 @@ class RollingOriginValidation:
         data, without the weight penalties.
         """
         from keras_rnnkit.forecasting.ensemble import average
-        from keras_rnnkit.forecasting.ensemble import fit_members
+        from keras_rnnkit.forecasting.ensemble import stacked
 
         x, y = fold
         options = dict(fit_options)
@@ -97,19 +97,21 @@ class RollingOriginValidation:
         if getattr(self.hypermodel, "training_data", None) is not None:
             self.hypermodel.training_data = (x[:inner], y[:inner])
         hp = trial.hyperparameters
+        copies = self.members
         if early:
-            options["validation_data"] = (x[inner:], y[inner:])
-        if self.members == 1:
-            model = self.hypermodel.build(hp)
-            history = self.hypermodel.fit(
-                hp, model, x[:inner], y[:inner], callbacks=callbacks, **options
-            )
+            options["validation_data"] = (x[inner:], _copies(y[inner:], copies))
+        if copies == 1:
+            model = trained = self.hypermodel.build(hp)
         else:
-            models = [self.hypermodel.build(hp) for _ in range(self.members)]
+            models = [self.hypermodel.build(hp) for _ in range(copies)]
             for index, member in enumerate(models):
                 member.name = f"{member.name}_{index + 1}"
-            history = fit_members(models, x[:inner], y[:inner], callbacks=callbacks, **options)
-            model = average(models)
+            # Side by side, each on its own loss (as `fit_members`), through the
+            # hypermodel's `fit`: a NaN loss fails the trial.
+            trained, model = stacked(models), average(models)
+        history = self.hypermodel.fit(
+            hp, trained, x[:inner], _copies(y[:inner], copies), callbacks=callbacks, **options
+        )
         curve = history.history["val_loss" if early else "loss"]
         # The data's loss alone: the average's `evaluate` would add every member's weight
         # penalty, and so score an ensemble of regularised models against its own size.
@@ -117,6 +119,11 @@ class RollingOriginValidation:
         predictions = model.predict(block[0], verbose=0)
         loss = keras.ops.convert_to_numpy(loss_function(block[1], predictions))
         return float(np.mean(loss)), (int(np.argmin(curve)) + 1) if early else len(curve)
+
+
+def _copies(y, count):
+    """The targets of one model, or of `count` side by side (a list of `count` references)."""
+    return y if count == 1 else [y] * count
 
 
 class CrossValidatedRandomSearch(RollingOriginValidation, state.RandomSearch):

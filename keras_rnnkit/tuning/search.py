@@ -474,7 +474,7 @@ def _refit_on_the_training_period(
     that many are trained side by side and their average is returned.
     """
     from keras_rnnkit.forecasting.ensemble import average
-    from keras_rnnkit.forecasting.ensemble import fit_members
+    from keras_rnnkit.forecasting.ensemble import stacked
 
     period = {
         **data,
@@ -499,7 +499,16 @@ def _refit_on_the_training_period(
     for index, model in enumerate(models):
         model.name = f"{model.name}_{index + 1}"  # unique: they are nested in one model
     x, y = period["x_train"], period["y_train"]
-    fit_members(models, x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    # Side by side (as `fit_members`), through the hypermodel's `fit`: a NaN loss raises.
+    hypermodel.fit(
+        hyperparameters,
+        stacked(models),
+        x,
+        [y] * members,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+    )
     return average(models, name=str(hyperparameters.values["family"]))
 
 
