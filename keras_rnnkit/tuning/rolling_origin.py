@@ -27,8 +27,8 @@ class RollingOriginValidation:
     the block (as long as `x_val`); the trial's score is the mean of the
     folds' final-epoch validation losses. With a `keras.callbacks.EarlyStopping`
     among the callbacks, a fold's model is stopped on a block of its own (the
-    last `len(x_val)` samples before the scored block, left out of its
-    training) and then scored on the fold's block. With `members` > 1, each
+    last `len(x_val)` samples before the scored block, at most half the
+    fold's, left out of its training) and then scored on the fold's block. With `members` > 1, each
     fold trains that many models side by side and scores their average (the
     ensemble a search on the sunspots refits). `best_epochs` is the mean
     of the folds' epochs run (stopped early: of their best epochs). A
@@ -88,11 +88,12 @@ class RollingOriginValidation:
         options = dict(fit_options)
         callbacks = copy.deepcopy(list(options.pop("callbacks", None) or ()))
         early = any(isinstance(c, keras.callbacks.EarlyStopping) for c in callbacks)
-        inner = len(x) - size if early else len(x)
-        if inner < 1:
+        # The stopping block is as long as the scored one, but at most half the fold.
+        inner = len(x) - min(size, len(x) // 2) if early else len(x)
+        if inner < 1 or inner == len(x) and early:
             raise ValueError(
-                f"{type(self).__name__}: early stopping needs samples to train on before its "
-                f"own block of {size}; a fold has {len(x)}"
+                f"{type(self).__name__}: early stopping needs a fold of at least 2 samples, "
+                f"to train on and to stop on; a fold has {len(x)}"
             )
         if getattr(self.hypermodel, "training_data", None) is not None:
             self.hypermodel.training_data = (x[:inner], y[:inner])
