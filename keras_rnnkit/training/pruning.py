@@ -53,7 +53,8 @@ class PruningMask(keras.constraints.Constraint):
     def __call__(self, w):
         if self.constraint is not None:
             w = self.constraint(w)
-        return w * keras.ops.cast(self.mask, w.dtype)
+        w = keras.ops.convert_to_tensor(w)
+        return keras.ops.multiply(w, keras.ops.cast(self.mask, w.dtype))
 
     def get_config(self):
         return {
