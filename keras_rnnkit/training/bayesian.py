@@ -19,6 +19,7 @@ $\lambda = \alpha / (\beta N)$, the strength for a mean-squared-error loss.
 import keras
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.backend.gradients import output_jacobian
 from keras_rnnkit.regularizers.bayesian import BayesianWeightDecay
 
@@ -96,12 +97,9 @@ class BayesianRegularization(keras.callbacks.Callback):
         self.x = np.asarray(x, "float32")
         self.y = np.asarray(y, "float64")
         self.models = None if models is None else list(models)
-        if not isinstance(update_every, int) or isinstance(update_every, bool) or update_every < 1:
-            raise ValueError(
-                "BayesianRegularization: `update_every` must be a positive int. "
-                f"Received: update_every={update_every!r}"
-            )
-        self.update_every = update_every
+        self.update_every = arguments.positive_int(
+            type(self).__name__, "update_every", update_every
+        )
         self.history = []
         self._targets = None
 

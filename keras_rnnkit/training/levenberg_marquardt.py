@@ -21,6 +21,7 @@ evidence after every accepted step (`evidence_update`; Foresee & Hagan
 import keras
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.backend.gradients import output_jacobian
 from keras_rnnkit.regularizers.bayesian import BayesianWeightDecay
 from keras_rnnkit.training.bayesian import _residual_scale
@@ -110,11 +111,8 @@ def levenberg_marquardt(
     >>> bool(history["loss"][-1] < 1e-3 < history["loss"][0])
     True
     """
-    for name, value in (("iterations", iterations), ("patience", patience)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(
-                f"levenberg_marquardt: `{name}` must be a positive int. Received: {name}={value!r}"
-            )
+    iterations = arguments.positive_int("levenberg_marquardt", "iterations", iterations)
+    patience = arguments.positive_int("levenberg_marquardt", "patience", patience)
     variables = list(model.trainable_variables)
     strengths = np.concatenate([np.full(int(np.prod(v.shape)), _l2_strength(v)) for v in variables])
     bayesian = [
