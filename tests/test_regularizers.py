@@ -133,6 +133,17 @@ def test_training_loss_includes_the_penalty():
     np.testing.assert_allclose(penalty, numpy_ar(outputs, 3.0) / 4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("regularizer", ["l1", WeightElimination(0.1)])
+def test_a_float64_layers_weight_penalty_is_the_equation_in_floatx(regularizer):
+    # Keras sums the penalties with the loss in floatx; a float64 weight's is cast.
+    layer = keras_rnnkit.ElmanRNN(3, kernel_regularizer=regularizer, dtype="float64")
+    layer(np.ones((2, 4, 2)))
+    (penalty,) = layer.losses
+    assert keras.backend.standardize_dtype(penalty.dtype) == keras.config.floatx()
+    expected = keras.regularizers.get(regularizer)(to_numpy(layer.cell.kernel))
+    np.testing.assert_allclose(to_numpy(penalty), to_numpy(expected), rtol=1e-6)
+
+
 # ------------------------------------------------------- spectral constraint
 
 

@@ -219,11 +219,15 @@ def _in_float32(initializer):
     return initialize
 
 
-def _loss_in_floatx(regularizer):
-    def penalty(weight):
-        return keras.ops.cast(regularizer(weight), keras.config.floatx())
+class _LossInFloatx(keras.regularizers.Regularizer):
+    """`regularizer`'s penalty cast to floatx. A `Regularizer`, not a plain function:
+    keras 3.14's variables take no other regularizer."""
 
-    return penalty
+    def __init__(self, regularizer):
+        self.regularizer = regularizer
+
+    def __call__(self, weight):
+        return keras.ops.cast(self.regularizer(weight), keras.config.floatx())
 
 
 def state_within_memory(cell, remedy):
@@ -276,7 +280,7 @@ def _add_named_weight(layer, name, shape, prefix):
         made = initializer and _in_float32(keras.initializers.get(initializer))
     if dtype != keras.config.floatx():
         # Keras stacks the penalties with the loss, in floatx (TensorFlow refuses others).
-        regularizer = regularizer and _loss_in_floatx(regularizer)
+        regularizer = regularizer and _LossInFloatx(regularizer)
     try:
         return layer.add_weight(
             shape=shape,

@@ -18,7 +18,7 @@ from keras_rnnkit._api import export
 
 
 @export
-class BayesianWeightDecay(keras.layers.Layer):
+class BayesianWeightDecay(keras.layers.Layer, keras.regularizers.Regularizer):
     r"""Weight decay $\lambda \sum_i w_i^2$ whose $\lambda$ a callback sets from the evidence.
 
     $\lambda = \alpha / (\beta N)$ is a non-trainable variable: it starts at

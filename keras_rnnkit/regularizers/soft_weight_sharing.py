@@ -23,7 +23,7 @@ from keras_rnnkit._api import export
 
 
 @export
-class SoftWeightSharing(keras.layers.Layer):
+class SoftWeightSharing(keras.layers.Layer, keras.regularizers.Regularizer):
     r"""The negative log of a learned mixture prior, $-\lambda \sum_i \log p(w_i)$.
 
     $p(w) = \sum_j \pi_j \mathcal N(w \mid \mu_j, \sigma_j^2)$, as in the module's docstring.
