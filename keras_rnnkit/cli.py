@@ -575,7 +575,7 @@ def _series_forecaster(args, fitted):
         )
     series, (chosen, chosen_history, chosen_task, chosen_metrics) = candidates[strategy]
     season = task.get("season")
-    calibrated = steps if strategy == "direct" else max(steps, 2 * season if season else 12)
+    calibrated = future.calibration_steps(task, strategy, steps)
     forecasts, truth, origins = future.held_out_forecasts(chosen, task, series, calibrated)
     series["intervals"] = future.conformal_intervals(forecasts, truth)
     # A forecast from a row reads only the rows before it: the test rows' are among these.
@@ -921,6 +921,10 @@ def _plots(folder, histories, forecasts, task):
     return True
 
 
+# The options of a CSV file (`_load_task`), refused with a built-in --task.
+_CSV_OPTIONS = ("target", "time_column", "features", "missing", "delimiter", "horizon", "season")
+
+
 def _tune(args):
     from keras_rnnkit._progress import fit_verbosity
 
@@ -929,15 +933,25 @@ def _tune(args):
 
     for name in args.model or ():
         get_family(name, owner="rnnkit tune --model")
+    data = project_name = None
+    args.task = args.task if args.data is not None else args.task or "sunspots"
+    if args.data is not None:
+        data, _, _, _ = _load_task(args)
+        name = pathlib.Path(args.data).stem + (f"-{args.target}" if args.target else "")
+        project_name = f"{name}-{args.tuner}"
+    elif any(getattr(args, option) is not None for option in _CSV_OPTIONS):
+        _load_task(args)  # refuses the CSV options with --task, naming them
     result = run_search(
         args.task,
+        data=data,
+        project_name=project_name,
         families=tuple(args.model or FAMILIES),
         tuner=args.tuner,
         max_trials=args.max_trials,
         epochs=args.epochs,
         patience=args.patience,
         members=args.members,
-        window=args.window,
+        window=args.window if data is None else None,
         directory=args.directory,
         overwrite=args.overwrite,
         seed=args.seed,
@@ -952,7 +966,13 @@ def _tune(args):
         f"best: {best}\ntest {scores}; search {result.wall_time_s:.1f} s; "
         f"tuner state in {args.directory}/ (run again to resume)"
     )
-    if args.task == "sunspots":
+    if data is not None:
+        baselines = _baselines(data, "regression")
+        print(
+            "baselines on the test split: "
+            + "; ".join(f"{k}: {v:.4g}" for k, v in baselines.items())
+        )
+    elif args.task == "sunspots":
         from keras_rnnkit.data import sunspot_windows
         from keras_rnnkit.forecasting import sunspots
 
@@ -960,6 +980,11 @@ def _tune(args):
         arv = sunspots.period_scores(result.model, sunspot_windows(window=window))
         print("test " + ", ".join(f"ARV {period} {value:.3f}" for period, value in arv.items()))
     print(f"best model (takes and returns raw values) saved to {result.model_path}")
+    if data is not None and "rows" in data and data["horizon"] == 1:
+        print(
+            f"forecast the rows after the file's end: rnnkit forecast {result.model_path} "
+            f"--data {args.data} --steps {data.get('season') or 12}"
+        )
     return 0
 
 

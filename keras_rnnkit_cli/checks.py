@@ -28,6 +28,7 @@ def early_errors(args):
         _forecast_errors(args)
     if args.command == "tune":
         _window_errors(args)
+        _data_errors(args)
         _output_errors("--directory", args.directory, folder=True)
     elif getattr(args, "out", None) is not None:
         _output_errors("--out", args.out)
@@ -81,10 +82,18 @@ def _window_errors(args):
         raise ValueError(f"--window must be at least 3; received {args.window}")
 
 
-def _training_errors(args):
-    _window_errors(args)
+def _data_errors(args):
+    """`--data` and its CSV options: the file is there, its --target among its columns."""
     if args.horizon is not None and args.horizon < 1:
         raise ValueError(f"--horizon must be at least 1; received {args.horizon}")
+    if args.data is not None:
+        _input_file_errors("--data", args.data)
+    if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:
+        _text_file_errors(args)
+
+
+def _training_errors(args):
+    _window_errors(args)
     # `gradients` follows one model; the others train --members side by side.
     members = 1 if args.command == "gradients" else args.members
     # A member's recurrent kernel (units x units) in float32, with its gradient and
@@ -96,10 +105,7 @@ def _training_errors(args):
             f"about {size / 2**30:.1f} GiB with their gradients and Adam's moments, more than "
             f"the {MAX_WEIGHT_BYTES // 2**30} GiB allowed; choose fewer --members or --units"
         )
-    if args.data is not None:
-        _input_file_errors("--data", args.data)
-    if args.data is not None and pathlib.Path(args.data).suffix.lower() in TEXT_DELIMITERS:
-        _text_file_errors(args)
+    _data_errors(args)
     steps_given = getattr(args, "steps", None) is not None
     if args.command == "backtest" or steps_given or getattr(args, "strategy", "auto") != "auto":
         _steps_errors(args)
@@ -181,15 +187,15 @@ TIME_NAMES |= {"quarter", "month", "week", "day", "hour", "minute"}
 
 
 def time_column_of(args):
-    """The `--time-column` of `train` or `gradients` on a text file, or else its first column
-    when that holds labels, not numbers (`1959Q1`, `2020-01-31`), or is named as a time
-    (`TIME_NAMES`: `year` holding 1871, 1872, ...); `None` for neither.
+    """The `--time-column` of a command that trains (`train`, `tune`, ...) on a text file, or
+    else its first column when that holds labels, not numbers (`1959Q1`, `2020-01-31`), or is
+    named as a time (`TIME_NAMES`: `year` holding 1871, 1872, ...); `None` for neither.
 
     Such a first column is the time in nearly every file a user exports
     (spreadsheets, statistics offices); the library then parses its labels or
     refuses them in one line. With `--features`, the columns are the user's choice.
     """
-    if args.command not in ("train", "gradients", "backtest") or args.data is None:
+    if args.command not in ("train", "gradients", "backtest", "tune") or args.data is None:
         return None
     if args.time_column is not None or args.features is not None:
         return args.time_column

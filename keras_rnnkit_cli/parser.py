@@ -186,27 +186,8 @@ def _task_choices():
     return tuple(catalog.tasks()) or None
 
 
-def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=False):
-    """The options of the commands that train: the family, the data and the training's.
-
-    `csv_only` (backtest): `--model` may be repeated (default: every built-in family) and
-    the data is a CSV file (`--data`, required)."""
-    if csv_only:
-        parser.add_argument(
-            "--model",
-            action="append",
-            metavar="FAMILY",
-            help=_model_help() + " (repeatable; default: the built-in ones)",
-        )
-        parser.add_argument("--data", required=True, help="a .csv (.tsv, .txt) file")
-        parser.set_defaults(task=None)
-    else:
-        parser.add_argument(
-            "--model", required=True, metavar="FAMILY", help=_model_help(recurrent_only)
-        )
-        source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--task", choices=_task_choices(), help="a built-in task")
-        source.add_argument("--data", help="a .csv (.tsv, .txt) or .npz file")
+def _add_csv_arguments(parser):
+    """The options of a CSV file's columns and windows (`--data FILE.csv`)."""
     parser.add_argument("--target", help="CSV only: the column to forecast")
     # The CSV options default to None, so that giving one with --task or an
     # NPZ file is refused rather than ignored; the help states the real default.
@@ -236,6 +217,30 @@ def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=
         "window (default: 12, 4, 52 or 7 where the time column is plainly monthly, "
         "quarterly, weekly or daily; else none)",
     )
+
+
+def _add_training_arguments(parser, default_out, recurrent_only=False, csv_only=False):
+    """The options of the commands that train: the family, the data and the training's.
+
+    `csv_only` (backtest): `--model` may be repeated (default: every built-in family) and
+    the data is a CSV file (`--data`, required)."""
+    if csv_only:
+        parser.add_argument(
+            "--model",
+            action="append",
+            metavar="FAMILY",
+            help=_model_help() + " (repeatable; default: the built-in ones)",
+        )
+        parser.add_argument("--data", required=True, help="a .csv (.tsv, .txt) file")
+        parser.set_defaults(task=None)
+    else:
+        parser.add_argument(
+            "--model", required=True, metavar="FAMILY", help=_model_help(recurrent_only)
+        )
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--task", choices=_task_choices(), help="a built-in task")
+        source.add_argument("--data", help="a .csv (.tsv, .txt) or .npz file")
+    _add_csv_arguments(parser)
     parser.add_argument(
         "--predict",
         choices=("auto", "residual", "change", "level"),
@@ -431,17 +436,24 @@ def build_parser():
         "tune",
         help="search families and hyperparameters with keras-tuner",
         description=(
-            "Tune Elman, Jordan and TDNN models on a built-in task with keras-tuner "
-            "(keras_rnnkit.tuning; needs the [tuner] extra): trials train on the training "
-            "split, are ranked by validation loss, and the best is scored on the test split. "
+            "Tune Elman, Jordan and TDNN models on a built-in task (--task) or your own file "
+            "(--data) with keras-tuner (keras_rnnkit.tuning; needs the [tuner] extra): trials "
+            "train on the training split, are ranked by validation loss (a series: on "
+            "rolling-origin folds of the training and validation rows), and the best is "
+            "trained again and scored on the test split. A CSV file's best model is saved as "
+            "rnnkit train saves it (rnnkit forecast takes it). "
             "Run again with the same --directory to resume an interrupted search; "
             f"--overwrite deletes the earlier trials and starts afresh. See {DOCS}tuning.md."
             + _built_in_tasks_help()
+            + _FILES_HELP
         ),
     )
-    tune.add_argument(
-        "--task", default="sunspots", choices=_task_choices(), help="default: %(default)s"
+    source = tune.add_mutually_exclusive_group()
+    source.add_argument(
+        "--task", choices=_task_choices(), help="a built-in task (default: sunspots)"
     )
+    source.add_argument("--data", help="a .csv (.tsv, .txt) or .npz file")
+    _add_csv_arguments(tune)
     tune.add_argument(
         "--model",
         action="append",
@@ -458,33 +470,34 @@ def build_parser():
         "--max-trials",
         type=_positive_int,
         default=None,
-        help="default: 4 for sunspots, else 12",
+        help="default: 4 for sunspots, 6 for a CSV file, else 12",
     )
     tune.add_argument(
         "--epochs",
         type=_positive_int,
         default=None,
-        help="per trial at most (default: 300 for sunspots, else 20)",
+        help="per trial at most (default: 300 for sunspots, 100 for a CSV file, else 20)",
     )
     tune.add_argument(
         "--patience",
         type=_non_negative_int,
         default=None,
         help="epochs without a better validation loss before a trial stops; 0 trains "
-        "every trial for --epochs (default: 30 for sunspots, else 0)",
+        "every trial for --epochs (default: 30 for sunspots, 10 for a CSV file, else 0)",
     )
     tune.add_argument(
         "--members",
         type=_positive_int,
         default=None,
         help="models averaged per fold of a trial and in the saved best model, with rolling "
-        "folds (default: 5 for sunspots, else 1)",
+        "folds (default: 5 for sunspots, 3 for a CSV file, else 1)",
     )
     tune.add_argument(
         "--window",
         type=_positive_int,
         default=None,
-        help="the task's sequence length (default: its own)",
+        help="time steps per sample (default: the task's own; for a file 12, or two "
+        "seasons + 1 where that is longer)",
     )
     tune.add_argument(
         "--directory", default="rnnkit-tuning", help="the tuner's state (default: %(default)s)"
@@ -496,8 +509,8 @@ def build_parser():
         "--folds",
         type=_positive_int,
         default=None,
-        help="rolling-origin validation folds (default: 3 for sunspots with random or "
-        "bayesian search, else the task's one validation split)",
+        help="rolling-origin validation folds (default: 3 for sunspots or a CSV file with "
+        "random or bayesian search, else the task's one validation split)",
     )
     tune.add_argument("--seed", type=_seed, default=0, help="default: %(default)s")
 

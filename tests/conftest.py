@@ -27,6 +27,7 @@ APPLICATION_TESTS = {
     "test_family_plugins",
     "test_reproductions",
     "test_sunspot_benchmark",
+    "test_tuning_files",
     "test_tuning_ownership",
     "test_tuning_search",
 }

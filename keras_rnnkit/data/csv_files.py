@@ -547,7 +547,7 @@ def load_csv(
         window's last row; with `time_column`, `time_train`, `time_val`,
         `time_test`, the time label of each sample's target row; and
         `feature_names`, `target`, `target_feature_index` (the target's index
-        among the features, or `None`), `horizon`, `rows_dropped`, `rows_filled`;
+        among the features, or `None`), `time_column`, `horizon`, `rows_dropped`, `rows_filled`;
         `season` (or `None`) and `season_source` (`"given"`, `"time column"` or
         `None`); with a season, `seasonal_naive_val` and `seasonal_naive_test`
         (N, 1), the target one season (or a whole number of seasons, at least
@@ -598,7 +598,8 @@ def load_csv(
     if target not in table.names:
         known = ", ".join(([time_column] if time_column else []) + feature_names)
         raise ValueError(f"{path}: no column {target!r}; the columns are {known}")
-    return _windows_task(str(path), table, target, feature_names, window, horizon, season, source)
+    task = _windows_task(str(path), table, target, feature_names, window, horizon, season, source)
+    return {**task, "time_column": time_column}
 
 
 def _windows_task(name, table, target, feature_names, window, horizon, season, source):

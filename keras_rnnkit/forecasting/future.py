@@ -384,17 +384,26 @@ def _intervals(owner, calibration, point, levels):
 
 
 def series_of(task, *, strategy, steps, time_column=None):
-    """The `series` dict of a forecaster trained on a CSV task (`load_csv`), without intervals."""
+    """The `series` dict of a forecaster trained on a CSV task (`load_csv`), without intervals;
+    `time_column` None: the task's own."""
     return {
         "target": task["target"],
         "features": list(task["feature_names"]),
-        "time_column": time_column,
+        "time_column": time_column or task.get("time_column"),
         "window": int(task["x_train"].shape[1]),
         "season": task.get("season"),
         "strategy": strategy,
         "steps": int(steps) if strategy == "direct" else 1,
         "intervals": None,
     }
+
+
+def calibration_steps(task, strategy, steps):
+    """Rows ahead that a forecaster's intervals are calibrated for: a direct model's
+    `steps`; a recursive one's at least two seasons (or 12 rows), which `forecast` may be
+    asked for later."""
+    season = task.get("season")
+    return steps if strategy == "direct" else max(steps, 2 * season if season else 12)
 
 
 def held_out_forecasts(model, task, series, steps, *, start="val", end=None):

@@ -1,6 +1,8 @@
 """One call from a built-in task to a finished search: what the example and a CLI use."""
 
 import contextlib
+import hashlib
+import json
 import pathlib
 import time
 from typing import NamedTuple
@@ -132,7 +134,8 @@ class SearchResult(NamedTuple):
 
 
 def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None, fixed=None):
-    """The `RecurrentHyperModel` for a built-in task's arrays (see `keras_rnnkit.data.tasks`).
+    """The `RecurrentHyperModel` for a built-in task's arrays (see `keras_rnnkit.data.tasks`),
+    or, with `task` None, for a user's file (`keras_rnnkit.data.load_file`: regression).
 
     Regression: linear output, MSE on standardised values, the model taking
     and returning raw ones (scaled with the training split). Classification: softmax over the
@@ -140,20 +143,28 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None, fixed
     sigmoid, binary cross-entropy. Tasks with a target per step are
     many-to-many.
     """
-    info = TASKS[task]
-    activation, loss, metrics = PROBLEMS[info.problem]
+    problem, sequence_output = _problem(task, data)
+    activation, loss, metrics = PROBLEMS[problem]
     return RecurrentHyperModel(
         data["x_train"].shape[1:],
-        output_units(data, info.problem),
+        output_units(data, problem),
         output_activation=activation,
         loss=loss,
         metrics=metrics,
         families=families,
-        return_sequences=info.sequence_output,
+        return_sequences=sequence_output,
         fixed=fixed,
         seed=seed,
-        training_data=(data["x_train"], data["y_train"]) if info.problem == "regression" else None,
+        training_data=(data["x_train"], data["y_train"]) if problem == "regression" else None,
     )
+
+
+def _problem(task, data):
+    """(problem, sequence_output) of a built-in task, or of a user's file (`task` None): a
+    regression, with a target per step where its targets are (N, T, O)."""
+    if task is not None:
+        return TASKS[task].problem, TASKS[task].sequence_output
+    return "regression", data["y_train"].ndim == 3
 
 
 # How a search runs when its caller does not say. A forecast of a series whose
@@ -161,6 +172,15 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None, fixed
 # starts from that configuration, trains each trial until its validation loss
 # stops improving, and refits an ensemble, as the demo's forecasters are.
 GENERIC_DEFAULTS = {"max_trials": 12, "epochs": 20, "patience": 0, "members": 1, "fixed": {}}
+# A user's series (a CSV file): the sunspots' kind of search on a smaller budget, its size
+# being unknown; as `rnnkit train`, 3 members stopped 10 epochs after their best.
+SERIES_DEFAULTS = {
+    "max_trials": 6,
+    "epochs": 100,
+    "patience": 10,
+    "members": 3,
+    "fixed": {"depth": 1, "bidirectional": False},
+}
 # One forward layer, the demo's kind of model: a deep or bidirectional trial costs
 # minutes with an ensemble per fold, and 210 training years do not feed one.
 SUNSPOT_DEFAULTS = {
@@ -172,9 +192,11 @@ SUNSPOT_DEFAULTS = {
 }
 
 
-def search_defaults(task):
+def search_defaults(task, data=None):
     """`{max_trials, epochs, patience, members, fixed}`: how `run_search` searches `task`
-    by default (`fixed`: hyperparameters pinned, `RecurrentHyperModel(fixed=...)`).
+    by default (`fixed`: hyperparameters pinned, `RecurrentHyperModel(fixed=...)`); with
+    `task` None, a user's file's arrays `data`: a series (a CSV file's) as `SERIES_DEFAULTS`,
+    others as the generic tasks.
 
     Example:
 
@@ -182,7 +204,12 @@ def search_defaults(task):
     >>> search_defaults("sunspots")["members"], search_defaults("adding")["members"]
     (5, 1)
     """
-    defaults = SUNSPOT_DEFAULTS if task == "sunspots" else GENERIC_DEFAULTS
+    if task == "sunspots":
+        defaults = SUNSPOT_DEFAULTS
+    elif task is None and data is not None and "target_feature_index" in data:
+        defaults = SERIES_DEFAULTS
+    else:
+        defaults = GENERIC_DEFAULTS
     return {**defaults, "fixed": dict(defaults["fixed"])}
 
 
@@ -221,8 +248,9 @@ def validated_values(task, families=space.FAMILIES):
 
 
 def run_search(
-    task="sunspots",
+    task=None,
     *,
+    data=None,
     families=space.FAMILIES,
     tuner="random",
     max_trials=None,
@@ -241,7 +269,8 @@ def run_search(
     verbose=0,
     folds="auto",
 ):
-    """Tunes a model on a built-in task and scores the best one on its test split.
+    """Tunes a model on a built-in task, or a user's series, and scores the best one on its
+    test split.
 
     Trials train on the task's training split and are ranked by the loss on
     its validation split (`val_loss`); the test split is used once, for the
@@ -252,12 +281,16 @@ def run_search(
     and stopped 30 epochs after its best validation loss, the first being the
     demo's validated configuration, each scored by an ensemble of 5 per fold
     and an ensemble of 5 refitted; for the
-    other tasks 12 trials of 20 epochs and one model.
+    other tasks 12 trials of 20 epochs and one model; for a CSV file's series 6 trials of
+    one forward layer, up to 100 epochs with a patience of 10, 3 members (`SERIES_DEFAULTS`).
 
     Args:
         task: A built-in task of `keras_rnnkit.data.tasks.TASKS`, e.g.
             `"sunspots"` (regression), `"digits"` (classification) or `"xor"`
-            (a target per step). Default: `"sunspots"`.
+            (a target per step). Default: None, `"sunspots"` unless `data` is given.
+        data: Instead of `task`, a user's file as
+            `keras_rnnkit.data.load_file` loads it (a regression; a CSV file's
+            series is validated on rolling-origin folds). Default: None.
         families: Families searched. Default: all three.
         tuner: `"random"`, `"bayesian"` or `"hyperband"`. Default: `"random"`.
         max_trials: Trials of random and Bayesian search.
@@ -281,7 +314,8 @@ def run_search(
             run); None for all. Default: None.
         batch_size: Default: 32.
         directory: Where the tuner keeps its state. Default: `"rnnkit-tuning"`.
-        project_name: Default: `f"{task}-{tuner}"`.
+        project_name: Default: `f"{task}-{tuner}"` (`"data"` for `data`). A
+            search resumed on other arrays than it ran on is refused.
         overwrite: Start afresh instead of resuming. Default: False.
         seed: Seed of Keras, of the task's data, of the tuner and of the
             dropout masks. Default: 0.
@@ -297,20 +331,33 @@ def run_search(
     validation splits, in time order), `members` of it for as many epochs
     as its folds' best epochs on average (`epochs` without early stopping);
     otherwise the best trial's model as the search left it. A regression
-    model takes and returns raw values.
+    model takes and returns raw values. A CSV file's one-step forecaster
+    (`horizon` 1) is saved as `rnnkit train` saves it: a `SeriesForecaster` of
+    the file (`keras_rnnkit.forecasting.forecast`), its intervals calibrated on
+    the forecasts from rows it did not train on (the test rows after a refit,
+    else the validation and test rows).
 
     Returns:
         A `SearchResult`.
 
     Raises:
         ValueError: If the `folds` validation blocks leave nothing to train on
-            before them (checked before the search starts).
+            before them, or if `directory/project_name` holds a search of
+            other data (checked before the search starts).
         RuntimeError: If no trial completed (each failed); no model is saved.
     """
     owner = "run_search"
-    arguments.one_of(owner, "task", task, tuple(TASKS))
+    if task is not None and data is not None:
+        raise ValueError(
+            f"{owner}: give a built-in `task` or a file's `data`, not both. Received: "
+            f"task={task!r} and data"
+        )
+    if data is None:
+        task = arguments.one_of(owner, "task", task or "sunspots", tuple(TASKS))
+    else:
+        _check_data(owner, data)
     arguments.one_of(owner, "tuner", tuner, TUNERS)
-    defaults = search_defaults(task)
+    defaults = search_defaults(task, data)
     epochs = arguments.positive_int(owner, "epochs", epochs or defaults["epochs"])
     max_trials = arguments.positive_int(owner, "max_trials", max_trials or defaults["max_trials"])
     members = arguments.positive_int(owner, "members", members or defaults["members"])
@@ -322,7 +369,13 @@ def run_search(
     if isinstance(first_values, str):
         arguments.one_of(owner, "first_values", first_values, ("validated",))
         first_values = validated_values(task, families) if tuner != "hyperband" else None
-    data = load_task(task, window, seed=seed)
+    if data is None:
+        data = load_task(task, window, seed=seed)
+    elif window is not None:
+        raise ValueError(
+            f"{owner}: `window` applies to a built-in `task`; a file's `data` has its windows "
+            f"(load_file(window=...)). Received: window={window!r}"
+        )
     if samples is not None:
         samples = arguments.positive_int(owner, "samples", samples)
         data = {**data, "x_train": data["x_train"][:samples], "y_train": data["y_train"][:samples]}
@@ -333,7 +386,11 @@ def run_search(
     keras.utils.set_random_seed(seed)
     fixed = defaults["fixed"] if fixed is None else dict(fixed)
     hypermodel = hypermodel_for_task(task, data, families=families, seed=seed, fixed=fixed)
-    project_name = project_name or f"{task}-{tuner}"
+    project_name = project_name or f"{task or 'data'}-{tuner}"
+    project = pathlib.Path(directory) / project_name
+    fingerprint = _fingerprint(data)
+    if not overwrite:
+        _check_same_data(owner, project, fingerprint)
     search = make_tuner(
         tuner,
         hypermodel,
@@ -347,6 +404,9 @@ def run_search(
         first_values=first_values,
         members=members if folds is not None else 1,
     )
+    # After the tuner: `overwrite` has emptied the project folder.
+    project.mkdir(parents=True, exist_ok=True)
+    _atomic.write_text(project / DATA_RECORD, json.dumps(fingerprint, indent=2))
     fit_options = {} if tuner == "hyperband" else {"epochs": epochs}
     if patience:
         fit_options["callbacks"] = [
@@ -385,10 +445,82 @@ def run_search(
             seed=seed,
             members=members,
         )
+    if "rows" in data and data["horizon"] == 1:
+        # A refit trained on the validation rows too: its intervals see only the test rows.
+        best = _series_forecaster(best, data, calibrate_from="val" if folds is None else "test")
     scores = best.evaluate(data["x_test"], data["y_test"], verbose=0, return_dict=True)
-    path = _save_atomically(best, pathlib.Path(directory) / project_name / "best_model.keras")
+    path = _save_atomically(best, project / "best_model.keras")
     scores = {k: float(v) for k, v in scores.items()}
     return SearchResult(search, dict(best_hp.values), scores, wall_time, best, path)
+
+
+def _check_data(owner, data):
+    """Raises unless `data` holds the six split arrays that `load_file` gives."""
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{owner}: `data` must be the dict of arrays that keras_rnnkit.data.load_file "
+            f"returns. Received: data of type {type(data).__name__}"
+        )
+    missing = [
+        f"{kind}_{split}"
+        for split in ("train", "val", "test")
+        for kind in ("x", "y")
+        if f"{kind}_{split}" not in data
+    ]
+    if missing:
+        raise ValueError(
+            f"{owner}: `data` must hold the arrays x_train, y_train, x_val, y_val, x_test and "
+            f"y_test (as keras_rnnkit.data.load_file returns them). Missing: {', '.join(missing)}"
+        )
+
+
+# The record, in a search's project folder, of the arrays it searched on.
+DATA_RECORD = "data.json"
+
+
+def _fingerprint(data):
+    """The shapes and a SHA-256 of the six split arrays: what a resumed search must match."""
+    digest = hashlib.sha256()
+    shapes = {}
+    for split in ("train", "val", "test"):
+        for kind in ("x", "y"):
+            array = np.ascontiguousarray(data[f"{kind}_{split}"])
+            shapes[f"{kind}_{split}"] = list(array.shape)
+            digest.update(array.tobytes())
+    return {"shapes": shapes, "sha256": digest.hexdigest()}
+
+
+def _check_same_data(owner, project, fingerprint):
+    """Raises if the search kept in `project` ran on other arrays: resumed, its trials
+    would be ranked with new ones, and its best model replaced by one of other data."""
+    record = project / DATA_RECORD
+    if not record.is_file():
+        return
+    try:
+        kept = json.loads(record.read_text())
+    except (OSError, ValueError):
+        kept = None
+    if kept != fingerprint:
+        raise ValueError(
+            f"{owner}: the search in {project} ran on other data (other rows, window or "
+            "columns); its trials would be ranked with these. Choose another directory or "
+            "project name, or pass overwrite=True (rnnkit tune --overwrite) to delete it"
+        )
+
+
+def _series_forecaster(model, data, calibrate_from):
+    """`model` as a `SeriesForecaster` of a CSV file's series, with intervals calibrated on
+    the forecasts from the rows of split `calibrate_from` on."""
+    from keras_rnnkit.forecasting import future
+
+    strategy = "recursive" if data["target_feature_index"] is not None else "direct"
+    series = future.series_of(data, strategy=strategy, steps=1)
+    steps = future.calibration_steps(data, strategy, 1)
+    forecasts, truth, _ = future.held_out_forecasts(
+        model, data, series, steps, start=calibrate_from
+    )
+    series["intervals"] = future.conformal_intervals(forecasts, truth)
+    return future.as_series_forecaster(model, series)
 
 
 def _check_folds(owner, task, data, folds):
@@ -399,7 +531,7 @@ def _check_folds(owner, task, data, folds):
         rolling_origin_splits(len(data["x_train"]) + len(data["x_val"]), len(data["x_val"]), folds)
     except ValueError as error:
         raise ValueError(
-            f"{owner}: `folds` must leave samples of task {task!r} to train on before its "
+            f"{owner}: `folds` must leave samples of {_named(task)} to train on before its "
             f"validation blocks ({error}). Received: folds={folds}"
         ) from error
 
@@ -461,6 +593,10 @@ def _check_a_trial_completed(owner, search):
         f"{owner}: no trial succeeded ({len(trials)} failed), so there is no best model and "
         f"none was written; the first trial failed with: {_last_line(first)}"
     )
+
+
+def _named(task):
+    return "the data" if task is None else f"task {task!r}"
 
 
 def _refit_on_the_training_period(
