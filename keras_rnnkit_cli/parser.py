@@ -470,7 +470,7 @@ def build_parser():
         "--max-trials",
         type=_positive_int,
         default=None,
-        help="default: 4 for sunspots, 6 for a CSV file, else 12",
+        help="default: 4 for sunspots or a CSV file, else 12",
     )
     tune.add_argument(
         "--epochs",

@@ -43,8 +43,14 @@ def _task(path, window=6):
 def test_a_series_search_saves_a_raw_value_forecaster_of_its_file(tmp_path):
     path = _series_file(tmp_path)
     data = _task(path)
-    result = run_search(data=data, directory=tmp_path / "search", **QUICK)
+    result = run_search(
+        data=data, directory=tmp_path / "search", **{**QUICK, "first_values": "validated"}
+    )
     assert result.model_path == tmp_path / "search" / "data-random" / "best_model.keras"
+    # The one trial is the first: `rnnkit train`'s model (--units 8, --learning-rate 0.01).
+    values = result.best_hyperparameters
+    assert (values["family"], values["units"], values["learning_rate"]) == ("elman", 8, 0.01)
+    assert (values["weight_decay"], values["dropout"], values["depth"]) == (0.0, 0.0, 1)
     loaded = keras.saving.load_model(result.model_path)
     assert isinstance(loaded, SeriesForecaster)
     series = loaded.series
@@ -66,10 +72,10 @@ def test_a_series_search_saves_a_raw_value_forecaster_of_its_file(tmp_path):
     np.testing.assert_allclose(raw, result.model.predict(data["x_test"], verbose=0), rtol=1e-5)
 
 
-def test_a_file_takes_the_series_defaults_and_its_first_trial_is_drawn():
+def test_a_file_takes_the_series_defaults():
     data = {"x_train": np.zeros((4, 3, 1)), "target_feature_index": 0}
     assert search_defaults(None, data) == {
-        "max_trials": 6,
+        "max_trials": 4,
         "epochs": 100,
         "patience": 10,
         "members": 3,

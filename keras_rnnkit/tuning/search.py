@@ -173,9 +173,11 @@ def _problem(task, data):
 # stops improving, and refits an ensemble, as the demo's forecasters are.
 GENERIC_DEFAULTS = {"max_trials": 12, "epochs": 20, "patience": 0, "members": 1, "fixed": {}}
 # A user's series (a CSV file): the sunspots' kind of search on a smaller budget, its size
-# being unknown; as `rnnkit train`, 3 members stopped 10 epochs after their best.
+# being unknown; as `rnnkit train`, 3 members stopped 10 epochs after their best, the
+# first trial `rnnkit train`'s model (its --units and --learning-rate; clipnorm 1, no decay).
+FILE_FIRST_VALUES = {"units": 8, "learning_rate": 0.01}
 SERIES_DEFAULTS = {
-    "max_trials": 6,
+    "max_trials": 4,
     "epochs": 100,
     "patience": 10,
     "members": 3,
@@ -281,8 +283,9 @@ def run_search(
     and stopped 30 epochs after its best validation loss, the first being the
     demo's validated configuration, each scored by an ensemble of 5 per fold
     and an ensemble of 5 refitted; for the
-    other tasks 12 trials of 20 epochs and one model; for a CSV file's series 6 trials of
-    one forward layer, up to 100 epochs with a patience of 10, 3 members (`SERIES_DEFAULTS`).
+    other tasks 12 trials of 20 epochs and one model; for a CSV file's series 4 trials of
+    one forward layer, up to 100 epochs with a patience of 10, 3 members (`SERIES_DEFAULTS`),
+    the first being `rnnkit train`'s model (the first family, `FILE_FIRST_VALUES`).
 
     Args:
         task: A built-in task of `keras_rnnkit.data.tasks.TASKS`, e.g.
@@ -304,8 +307,8 @@ def run_search(
             (`keras_rnnkit.forecasting.fit_members`) and saved as their average.
         first_values: The first trial's hyperparameter values (a dict),
             `"validated"` for the task's validated configuration
-            (`validated_values`; none for a task without one), or None for
-            none. Default: `"validated"`.
+            (`validated_values`; none for a task without one; for `data`,
+            `rnnkit train`'s model), or None for none. Default: `"validated"`.
         fixed: Hyperparameters pinned to values (a dict; see
             `RecurrentHyperModel`), or None for the task's (sunspots: one
             forward layer, `depth=1, bidirectional=False`).
@@ -368,7 +371,12 @@ def run_search(
         )
     if isinstance(first_values, str):
         arguments.one_of(owner, "first_values", first_values, ("validated",))
-        first_values = validated_values(task, families) if tuner != "hyperband" else None
+        if tuner == "hyperband":
+            first_values = None
+        elif data is None:
+            first_values = validated_values(task, families)
+        else:
+            first_values = {"family": families[0], **FILE_FIRST_VALUES}
     if data is None:
         data = load_task(task, window, seed=seed)
     elif window is not None:
