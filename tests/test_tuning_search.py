@@ -476,6 +476,52 @@ def test_search_defaults_and_the_validated_configuration():
     assert validated_values("adding") is None
 
 
+def test_a_trial_is_the_validated_configuration_only_with_every_other_value_its_default():
+    from keras_rnnkit.tuning.search import _is_the_configuration
+
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("family", ["elman", "jordan"], default="elman")
+    hp.Float("learning_rate", 1e-4, 1e-2, default=1e-3)
+    hp.Choice("dropout", [0.0, 0.2], default=0.0)
+    hp.values.update(family="jordan", learning_rate=0.01, dropout=0.0)
+    assert _is_the_configuration(hp, {"family": "jordan", "learning_rate": 0.01})
+    assert not _is_the_configuration(hp, {"family": "jordan", "learning_rate": 0.02})
+    hp.values["dropout"] = 0.2
+    assert not _is_the_configuration(hp, {"family": "jordan", "learning_rate": 0.01})
+
+
+@pytest.mark.slow
+def test_the_validated_configuration_if_best_is_refitted_as_it_was_validated(tmp_path, monkeypatch):
+    """The sunspots' first trial is the demo's configuration; kept as the best, the saved
+    model is the demo's forecaster of it (its fixed epochs and pruning), not a refit for
+    the folds' early-stopped epochs."""
+    import dataclasses
+
+    from keras_rnnkit.data import sunspot_windows
+    from keras_rnnkit.forecasting import sunspots
+    from keras_rnnkit.tuning import run_search
+
+    family = sunspots.DEFAULT_FAMILY
+    recipe = dataclasses.replace(
+        sunspots.SETTINGS[family], epochs=3, prune=0.5, prune_steps=1, prune_epochs=1
+    )
+    monkeypatch.setitem(sunspots.SETTINGS, family, recipe)
+    result = run_search("sunspots", max_trials=1, epochs=2, members=2, directory=tmp_path, seed=3)
+    assert result.best_hyperparameters["family"] == family
+    saved = keras.saving.load_model(result.model_path)
+    demo, members, _ = sunspots.train_forecaster(
+        family, sunspot_windows(window=12), dataclasses.replace(recipe, members=2), seed=3
+    )
+    x = sunspot_windows(window=12)["x_test"]
+    np.testing.assert_allclose(
+        saved.predict(x, verbose=0), demo.predict(x, verbose=0), rtol=1e-5, atol=1e-4
+    )
+    # Pruned as validated: half of each member's kernels are zero.
+    kept = sunspots.parameter_count(members[0])
+    assert sunspots.parameter_count(saved) == 2 * kept
+    assert kept < members[0].count_params()
+
+
 @pytest.mark.slow
 def test_each_fold_of_a_trial_may_be_an_ensemble_scored_by_its_average(tmp_path):
     from keras_rnnkit.forecasting import average

@@ -220,8 +220,10 @@ def validated_values(task, families=space.FAMILIES):
 
     Sunspots: the demo's best family by its rolling-origin validation
     (`keras_rnnkit.forecasting.sunspots.DEFAULT_FAMILY`) with its
-    `SETTINGS`, if that family is among `families`; its pruning, which a
-    search does not do, is left out. Hyperparameters the settings do not name
+    `SETTINGS`, if that family is among `families`; its fixed epochs and
+    pruning are not hyperparameters: trained in a search's folds it stops
+    early as any trial, and refitted as the best it trains as validated.
+    Hyperparameters the settings do not name
     keep the search space's defaults (one layer, tanh, no dropout), which are
     those of `keras_rnnkit.models.build_model`'s small model.
 
@@ -332,7 +334,10 @@ def run_search(
     `directory/project_name/best_model.keras`: with rolling folds, the best
     trial's configuration on the whole training period (the training and
     validation splits, in time order), `members` of it for as many epochs
-    as its folds' best epochs on average (`epochs` without early stopping);
+    as its folds' best epochs on average (`epochs` without early stopping),
+    or, where the best trial is the task's validated configuration (the
+    first, with `first_values="validated"`), trained as it was validated
+    (sunspots: the demo's epochs and pruning, `train_forecaster`);
     otherwise the best trial's model as the search left it. A regression
     model takes and returns raw values. A CSV file's one-step forecaster
     (`horizon` 1) is saved as `rnnkit train` saves it: a `SeriesForecaster` of
@@ -369,8 +374,10 @@ def run_search(
         raise ValueError(
             f"{owner}: `patience` must be a non-negative int. Received: patience={patience!r}"
         )
+    validated = None
     if isinstance(first_values, str):
         arguments.one_of(owner, "first_values", first_values, ("validated",))
+        validated = validated_values(task, families) if data is None else None
         if tuner == "hyperband":
             first_values = None
         elif data is None:
@@ -437,6 +444,8 @@ def run_search(
     best_hp = search.get_best_hyperparameters(1)[0]
     if folds is None:
         best = search.get_best_models(1)[0]
+    elif validated is not None and _is_the_configuration(best_hp, validated):
+        best = _refit_as_validated(task, data, members=members, seed=seed)
     else:
         best_trial = search.oracle.get_best_trials(1)[0]
         refit_epochs = epochs
@@ -601,6 +610,36 @@ def _check_a_trial_completed(owner, search):
         f"{owner}: no trial succeeded ({len(trials)} failed), so there is no best model and "
         f"none was written; the first trial failed with: {_last_line(first)}"
     )
+
+
+def _is_the_configuration(hyperparameters, values):
+    """Whether a trial's `hyperparameters` hold `values` (the others at their defaults)."""
+    held = hyperparameters.values
+    if any(held.get(name) != value for name, value in values.items()):
+        return False
+    defaults = {hp.name: hp.default for hp in hyperparameters.space}
+    return all(
+        value == defaults.get(name, value) for name, value in held.items() if name not in values
+    )
+
+
+def _refit_as_validated(task, data, *, members, seed):
+    """The validated configuration of `task` (`validated_values`), trained as its
+    validation trained it, on the training and validation splits: `members` of the demo's
+    forecaster (`keras_rnnkit.forecasting.sunspots.train_forecaster`, with its fixed
+    epochs and pruning), averaged."""
+    import dataclasses
+
+    from keras_rnnkit.forecasting import sunspots
+
+    period = {
+        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
+        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
+    }
+    family = sunspots.DEFAULT_FAMILY
+    settings = dataclasses.replace(sunspots.SETTINGS[family], members=members)
+    model, _, _ = sunspots.train_forecaster(family, period, settings, seed=seed)
+    return model
 
 
 def _named(task):
