@@ -28,6 +28,13 @@ def positive_int(owner, name, value):
     return int(value)
 
 
+def non_negative_int(owner, name, value):
+    """Returns `value` as an int, or raises if it is not an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise _error(owner, f"`{name}` must be a non-negative integer. Received: {name}={value!r}")
+    return int(value)
+
+
 def step_count(owner, name, value):
     """Returns `value` as an int in [1, LARGEST_STEP_COUNT], or raises."""
     value = positive_int(owner, name, value)

@@ -356,6 +356,19 @@ BAD_ARGUMENTS = [
         "RecurrentHyperModel: `return_sequences` must be True or False. "
         "Received: return_sequences='yes'",
     ),
+    (
+        dict(input_shape=(12, 2), output_units=1, series_target=2),
+        "RecurrentHyperModel: `series_target` must index one of the 2 input features of a "
+        "many-to-one model. Received: series_target=2",
+    ),
+    (
+        dict(input_shape=(12, 1), output_units=1, series_target=-1),
+        "RecurrentHyperModel: `series_target` must be a non-negative integer",
+    ),
+    (
+        dict(input_shape=(12, 1), output_units=1, fixed={"forecast": "change"}),
+        "RecurrentHyperModel: `fixed` names unknown hyperparameter(s) forecast",
+    ),
 ]
 
 
@@ -403,3 +416,46 @@ def test_without_keras_tuner_the_import_error_says_how_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "keras_rnnkit.tuning._dependency")
     with pytest.raises(ImportError, match=r"pip install keras-tuner \(the \[tuner\] extra"):
         importlib.import_module("keras_rnnkit.tuning._dependency")
+
+
+@pytest.mark.parametrize("forecast", ["level", "change", "residual"])
+def test_a_series_forecast_is_searched_and_built_as_build_model_builds_it(forecast):
+    """With `series_target`, the searched `forecast` is `build_model`'s `predict_change` /
+    `ar_order` (the window's order) of that feature: the same model, the same outputs."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 6, 2)).astype("float32")
+    y = (x[:, -1, 1:] + 0.1 * rng.normal(size=(40, 1))).astype("float32")
+    hypermodel = RecurrentHyperModel(
+        (6, 2), 1, families=("elman",), training_data=(x, y), series_target=1
+    )
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("forecast", forecast)
+    keras.utils.set_random_seed(1)
+    searched = hypermodel.build(hp)
+    assert hp.values["forecast"] == forecast
+    keras.utils.set_random_seed(1)
+    built = keras_rnnkit.models.build_model(
+        "elman",
+        (6, 2),
+        1,
+        units=32,
+        learning_rate=1e-3,
+        clipnorm=1.0,
+        training_data=(x, y),
+        predict_change=forecast == "change",
+        ar_order=6 if forecast == "residual" else None,
+        target_index=1,
+    )
+    built.set_weights(searched.get_weights())
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(searched(x)), keras.ops.convert_to_numpy(built(x)), rtol=1e-5
+    )
+
+
+def test_without_a_series_target_no_forecast_is_searched():
+    hp = keras_tuner.HyperParameters()
+    RecurrentHyperModel((6, 1), 1).build(hp)
+    assert "forecast" not in hp.values
+    hp = keras_tuner.HyperParameters()
+    RecurrentHyperModel((6, 1), 1, series_target=0).build(hp)
+    assert hp.values["forecast"] == "level"

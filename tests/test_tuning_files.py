@@ -51,6 +51,7 @@ def test_a_series_search_saves_a_raw_value_forecaster_of_its_file(tmp_path):
     values = result.best_hyperparameters
     assert (values["family"], values["units"], values["learning_rate"]) == ("elman", 8, 0.01)
     assert (values["weight_decay"], values["dropout"], values["depth"]) == (0.0, 0.0, 1)
+    assert values["forecast"] == "residual"  # `rnnkit train --folds 0`'s
     loaded = keras.saving.load_model(result.model_path)
     assert isinstance(loaded, SeriesForecaster)
     series = loaded.series

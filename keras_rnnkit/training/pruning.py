@@ -16,6 +16,7 @@ validation set.
 import keras
 import numpy as np
 
+from keras_rnnkit import _arguments as arguments
 from keras_rnnkit._api import export
 from keras_rnnkit.backend.gradients import output_jacobian
 
@@ -166,10 +167,7 @@ def prune_least_salient(model, x, count, variables=None):
     [0.0, 3.0]
     """
     variables = prunable_weights(model) if variables is None else list(variables)
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ValueError(
-            f"prune_least_salient: `count` must be a non-negative int. Received: count={count!r}"
-        )
+    count = arguments.non_negative_int("prune_least_salient", "count", count)
     scores = saliencies(model, x, variables)
     flat = np.concatenate([s.ravel() for s in scores])
     values = np.concatenate([np.asarray(keras.ops.convert_to_numpy(v)).ravel() for v in variables])

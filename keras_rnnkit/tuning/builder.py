@@ -19,6 +19,7 @@ def build_model(
     gradient_clip_mode="value",
     seed=None,
     training_data=None,
+    series_target=None,
 ):
     """A compiled model of `values["family"]`: `depth` layers, then a `Dense` head.
 
@@ -47,6 +48,9 @@ def build_model(
             split's statistics, and trains on the MSE of standardised values
             (`keras_rnnkit.forecasting.in_raw_units`); its `mse` metric is in
             the data's units.
+        series_target: With `values["forecast"]` (`"level"`, `"change"` or
+            `"residual"`, see `space.FORECAST`), the index of the forecast
+            series among the input features. Default: None.
 
     Returns:
         A compiled `keras.Model` (Adam with the trial's learning rate and clipnorm).
@@ -56,6 +60,7 @@ def build_model(
             "build_model: `training_data` applies to regression (loss='mse', no output "
             f"activation). Received: loss={loss!r}, output_activation={output_activation!r}"
         )
+    forecast = values.get("forecast", "level")
     entry = models.get_family(values["family"], owner="build_model")
     units, options = entry.layer_from_values(values)
     return models.build_model(
@@ -76,5 +81,8 @@ def build_model(
         weight_penalty=values.get("weight_penalty", "l2"),
         head=(output_activation, loss, metrics),
         training_data=training_data,
+        predict_change=forecast == "change",
+        ar_order=input_shape[0] if forecast == "residual" else None,
+        target_index=series_target or 0,
         seed=seed,
     )

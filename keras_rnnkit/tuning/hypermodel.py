@@ -86,9 +86,10 @@ def _checked_families(owner, families):
     return names
 
 
-def _checked_fixed(owner, fixed, families):
+def _checked_fixed(owner, fixed, families, series):
     fixed = dict(fixed or {})
     known = ("family", *(spec.name for spec in space.all_hyperparameters(families)))
+    known += (space.FORECAST.name,) if series else ()
     unknown = sorted(set(fixed) - set(known))
     if unknown:
         raise ValueError(
@@ -137,6 +138,11 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         training_data: `(x_train, y_train)` of a regression task, or None:
             each trial's model then takes and returns raw values (see
             `keras_rnnkit.tuning.build_model`). Default: `None`.
+        series_target: The index, among the input features, of the series
+            that a many-to-one regression forecasts, or None. Given, the
+            hyperparameter `"forecast"` (`space.FORECAST`: the level, the change
+            from the window's last value, or an AR's residual) is searched
+            too. Default: `None`.
         name, tunable: As in `keras_tuner.HyperModel`.
 
     Example:
@@ -166,6 +172,7 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         gradient_clip_mode="value",
         seed=None,
         training_data=None,
+        series_target=None,
         name=None,
         tunable=True,
     ):
@@ -179,7 +186,16 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
         self.metrics = metrics
         self.families = _checked_families(owner, families)
         self.return_sequences = arguments.boolean(owner, "return_sequences", return_sequences)
-        self.fixed = _checked_fixed(owner, fixed, self.families)
+        if series_target is not None:
+            series_target = arguments.non_negative_int(owner, "series_target", series_target)
+            if series_target >= self.input_shape[1] or return_sequences:
+                raise ValueError(
+                    f"{owner}: `series_target` must index one of the {self.input_shape[1]} "
+                    "input features of a many-to-one model. Received: "
+                    f"series_target={series_target}, return_sequences={return_sequences}"
+                )
+        self.series_target = series_target
+        self.fixed = _checked_fixed(owner, fixed, self.families, series_target is not None)
         self.gradient_clip_mode = arguments.one_of(
             owner, "gradient_clip_mode", gradient_clip_mode, CLIP_MODES
         )
@@ -190,7 +206,11 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
     def declare(self, hp):
         """Declares this hypermodel's space in `hp`; returns the trial's active values."""
         values = space.declare(
-            hp, self.families, many_to_one=not self.return_sequences, fixed=self.fixed
+            hp,
+            self.families,
+            many_to_one=not self.return_sequences,
+            fixed=self.fixed,
+            series=self.series_target is not None,
         )
         if values["family"] not in self.families:
             raise ValueError(
@@ -212,6 +232,7 @@ class RecurrentHyperModel(keras_tuner.HyperModel):
             gradient_clip_mode=self.gradient_clip_mode,
             seed=self.seed,
             training_data=self.training_data,
+            series_target=self.series_target,
         )
 
     def fit(self, hp, model, *args, **kwargs):

@@ -156,7 +156,16 @@ def hypermodel_for_task(task, data, *, families=space.FAMILIES, seed=None, fixed
         fixed=fixed,
         seed=seed,
         training_data=(data["x_train"], data["y_train"]) if problem == "regression" else None,
+        series_target=_series_target(task, data),
     )
+
+
+def _series_target(task, data):
+    """The input feature of the series a user's file forecasts one window ahead, or None
+    (then the search forecasts the level only)."""
+    if task is not None or data["y_train"].ndim == 3:
+        return None
+    return data.get("target_feature_index")
 
 
 def _problem(task, data):
@@ -176,6 +185,8 @@ GENERIC_DEFAULTS = {"max_trials": 12, "epochs": 20, "patience": 0, "members": 1,
 # being unknown; as `rnnkit train`, 3 members stopped 10 epochs after their best, the
 # first trial `rnnkit train`'s model (its --units and --learning-rate; clipnorm 1, no decay).
 FILE_FIRST_VALUES = {"units": 8, "learning_rate": 0.01}
+# and, for a series among the inputs, what `rnnkit train --folds 0` forecasts.
+SERIES_FIRST_FORECAST = "residual"
 SERIES_DEFAULTS = {
     "max_trials": 4,
     "epochs": 100,
@@ -370,10 +381,7 @@ def run_search(
     max_trials = arguments.positive_int(owner, "max_trials", max_trials or defaults["max_trials"])
     members = arguments.positive_int(owner, "members", members or defaults["members"])
     patience = defaults["patience"] if patience is None else patience
-    if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-        raise ValueError(
-            f"{owner}: `patience` must be a non-negative int. Received: patience={patience!r}"
-        )
+    patience = arguments.non_negative_int(owner, "patience", patience)
     validated = None
     if isinstance(first_values, str):
         arguments.one_of(owner, "first_values", first_values, ("validated",))
@@ -384,6 +392,8 @@ def run_search(
             first_values = validated_values(task, families)
         else:
             first_values = {"family": families[0], **FILE_FIRST_VALUES}
+            if _series_target(task, data) is not None:
+                first_values["forecast"] = SERIES_FIRST_FORECAST
     if data is None:
         data = load_task(task, window, seed=seed)
     elif window is not None:

@@ -99,6 +99,18 @@ HYPERPARAMETERS = (
 )
 
 
+# A forecast of a series that is among the inputs (`RecurrentHyperModel(series_target=...)`):
+# what the network forecasts, as `rnnkit train --predict` (see `keras_rnnkit.models.build_model`).
+FORECAST = Hyperparameter(
+    "forecast",
+    "choice",
+    "level",
+    {"values": ["level", "change", "residual"]},
+    help="a series' level, the change from the window's last value, or the residual of a "
+    "least-squares AR of the window",
+)
+
+
 def all_hyperparameters(families):
     """The shared table, then the own hyperparameters of each of `families` (registered
     names), in the registry's order."""
@@ -130,7 +142,7 @@ def _make(hp, spec, fixed):
     return hp.Boolean(spec.name, default=spec.default)
 
 
-def declare(hp, families, *, many_to_one=True, fixed=None):
+def declare(hp, families, *, many_to_one=True, fixed=None, series=False):
     """Declares the space for `families` in `hp` and returns the trial's active values.
 
     `family` comes first; every family-specific hyperparameter is declared in a
@@ -145,6 +157,8 @@ def declare(hp, families, *, many_to_one=True, fixed=None):
             (otherwise TDNN's `stride` is not searched: it would shorten the
             output sequence).
         fixed: Mapping of hyperparameter names to pinned values.
+        series: Whether the model forecasts a series among its inputs: then
+            `FORECAST` is searched too, for every family.
 
     Returns:
         A dict: `family` and the values of the active hyperparameters.
@@ -170,4 +184,6 @@ def declare(hp, families, *, many_to_one=True, fixed=None):
             value = _make(hp, spec, fixed)
         if family in parents:
             values[spec.name] = value
+    if series:
+        values[FORECAST.name] = _make(hp, FORECAST, fixed)
     return values
