@@ -166,3 +166,36 @@ def test_rnnkit_tune_refuses_csv_options_with_a_built_in_task(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["tune", "--task", "sunspots", "--data", "x.csv"])
     assert not directory.exists()
+
+
+@pytest.mark.parametrize("forecast", ["level", "change", "residual"])
+def test_a_folds_score_is_in_units_of_its_targets_variance_whatever_is_forecast(
+    forecast, tmp_path, monkeypatch
+):
+    """Trials forecasting the level, the change or an AR's residual train on losses of
+    different scales (their own targets' variance): each fold scores them all on one, the
+    variance of the fold's training targets, so that the search can rank them."""
+    from keras_rnnkit.tuning import RecurrentHyperModel
+    from keras_rnnkit.tuning import make_tuner
+
+    data = _task(_series_file(tmp_path))
+    x, y = data["x_train"], data["y_train"]
+    hypermodel = RecurrentHyperModel(
+        (6, 1), 1, families=("elman",), training_data=(x, y), series_target=0
+    )
+    # Untrained: the score is that of the model as built, which the test rebuilds.
+    untrained = keras.callbacks.History()
+    untrained.history = {"loss": [1.0]}
+    monkeypatch.setattr(hypermodel, "fit", lambda hp, model, *a, **k: untrained)
+    tuner = make_tuner("random", hypermodel, folds=2, directory=tmp_path / "t")
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("forecast", forecast)
+    trial = keras_tuner.engine.trial.Trial(hp)
+    fold, block = (x[:60], y[:60]), (x[60:80], y[60:80])
+    keras.utils.set_random_seed(4)
+    score, _ = tuner._own_fit(trial, fold, block, 20, {"epochs": 1})
+    keras.utils.set_random_seed(4)
+    hypermodel.training_data = fold
+    model = hypermodel.build(hp)
+    errors = (model.predict(block[0], verbose=0) - block[1]) ** 2
+    assert score == pytest.approx(float(np.mean(errors) / np.var(fold[1])), rel=1e-4)

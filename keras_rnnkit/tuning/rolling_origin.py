@@ -15,6 +15,7 @@ import numpy as np
 
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.data.splits import rolling_origin_splits
+from keras_rnnkit.losses import ScaledMeanSquaredError
 from keras_rnnkit.tuning import state
 
 
@@ -79,7 +80,9 @@ class RollingOriginValidation:
         be scored at its luckiest epoch there, which favours the
         configurations that vary most. With `members`, the score is that of
         their average, the model a search refits. The score is the loss on the
-        data, without the weight penalties.
+        data, without the weight penalties; a model that un-scales its output
+        is scored in units of the fold's targets' variance, whatever it
+        forecasts (the level, the change, an AR's residual).
         """
         from keras_rnnkit.forecasting.ensemble import average
         from keras_rnnkit.forecasting.ensemble import stacked
@@ -117,9 +120,20 @@ class RollingOriginValidation:
         # The data's loss alone: the average's `evaluate` would add every member's weight
         # penalty, and so score an ensemble of regularised models against its own size.
         loss_function = keras.losses.get(model.loss)
+        if isinstance(loss_function, ScaledMeanSquaredError):
+            # One scale for every trial: the fold's targets' variance. A forecaster of the
+            # change or of an AR's residual trains in units of those, a smaller variance.
+            loss_function = ScaledMeanSquaredError(_variance(y[:inner]))
         predictions = model.predict(block[0], verbose=0)
         loss = keras.ops.convert_to_numpy(loss_function(block[1], predictions))
         return float(np.mean(loss)), (int(np.argmin(curve)) + 1) if early else len(curve)
+
+
+def _variance(y):
+    """Each output's variance over the samples (1 where constant), as the scaling's."""
+    flat = np.asarray(y, "float64").reshape(-1, np.shape(y)[-1])
+    variance = flat.var(axis=0)
+    return np.where(variance > 0, variance, 1.0).tolist()
 
 
 def _copies(y, count):
