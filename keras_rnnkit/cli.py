@@ -133,15 +133,15 @@ def _demo_row(name, parameters, seconds, scores, periods):
     return f"{name:14s} {parameters:>7s} {seconds:>8s} " + " ".join(cells)
 
 
-def _load_task(args):
-    """The task of `--task` or `--data`: (arrays, its name, problem, sequence_output)."""
-    from keras_rnnkit.data import load_file
-    from keras_rnnkit.data import load_task
+def _csv_options(args):
+    """`{option: value}` of the CSV options given, for `load_file`; raises where they are
+    given with a built-in `--task` or an NPZ file.
+
+    The CSV options default to None, so that one given with --task or an NPZ
+    file is refused rather than ignored.
+    """
     from keras_rnnkit.data.tasks import TEXT_SUFFIXES
 
-    # The numbers and the file are checked before the library loads (keras_rnnkit_cli.checks).
-    # The CSV options default to None, so that one given with --task or an NPZ
-    # file is refused rather than ignored.
     flags = {
         "--target": "target",
         "--time-column": "time_column",
@@ -160,6 +160,16 @@ def _load_task(args):
         csv_options["features"] = [name.strip() for name in args.features.split(",")]
     if args.delimiter == "\\t":
         csv_options["delimiter"] = "\t"  # a tab is hard to type on a command line
+    return csv_options
+
+
+def _load_task(args):
+    """The task of `--task` or `--data`: (arrays, its name, problem, sequence_output)."""
+    from keras_rnnkit.data import load_file
+    from keras_rnnkit.data import load_task
+
+    # The numbers and the file are checked before the library loads (keras_rnnkit_cli.checks).
+    csv_options = _csv_options(args)
     if args.data is not None:
         csv_options.pop("target", None)
         task = load_file(args.data, target=args.target, window=args.window, **csv_options)
@@ -921,10 +931,6 @@ def _plots(folder, histories, forecasts, task):
     return True
 
 
-# The options of a CSV file (`_load_task`), refused with a built-in --task.
-_CSV_OPTIONS = ("target", "time_column", "features", "missing", "delimiter", "horizon", "season")
-
-
 def _tune(args):
     from keras_rnnkit._progress import fit_verbosity
 
@@ -939,8 +945,8 @@ def _tune(args):
         data, _, _, _ = _load_task(args)
         name = pathlib.Path(args.data).stem + (f"-{args.target}" if args.target else "")
         project_name = f"{name}-{args.tuner}"
-    elif any(getattr(args, option) is not None for option in _CSV_OPTIONS):
-        _load_task(args)  # refuses the CSV options with --task, naming them
+    else:
+        _csv_options(args)  # refuses the CSV options with --task, naming them
     result = run_search(
         args.task,
         data=data,

@@ -118,6 +118,13 @@ def output_unscaling(targets, name="output_unscaling"):
     return layer, sd**2
 
 
+def target_variance(targets):
+    """The per-output variance that `output_unscaling` finds in `targets` (1 for a constant
+    output): the scale of the `ScaledMeanSquaredError` of a model trained on them."""
+    _, variance = _moments(targets, "target_variance", "targets")
+    return _standard_deviation(variance) ** 2
+
+
 def in_raw_units(core, x_train, y_train, *, predict_change=False, target_index=0, ar_order=None):
     r"""Wraps `core` so that it takes and returns raw values; returns `(model, loss)`.
 

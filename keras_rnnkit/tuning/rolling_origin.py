@@ -16,6 +16,7 @@ import numpy as np
 from keras_rnnkit import _arguments as arguments
 from keras_rnnkit.data.splits import rolling_origin_splits
 from keras_rnnkit.losses import ScaledMeanSquaredError
+from keras_rnnkit.models.scaling import target_variance
 from keras_rnnkit.tuning import state
 
 
@@ -123,17 +124,10 @@ class RollingOriginValidation:
         if isinstance(loss_function, ScaledMeanSquaredError):
             # One scale for every trial: the fold's targets' variance. A forecaster of the
             # change or of an AR's residual trains in units of those, a smaller variance.
-            loss_function = ScaledMeanSquaredError(_variance(y[:inner]))
+            loss_function = ScaledMeanSquaredError(target_variance(y[:inner]).tolist())
         predictions = model.predict(block[0], verbose=0)
         loss = keras.ops.convert_to_numpy(loss_function(block[1], predictions))
         return float(np.mean(loss)), (int(np.argmin(curve)) + 1) if early else len(curve)
-
-
-def _variance(y):
-    """Each output's variance over the samples (1 where constant), as the scaling's."""
-    flat = np.asarray(y, "float64").reshape(-1, np.shape(y)[-1])
-    variance = flat.var(axis=0)
-    return np.where(variance > 0, variance, 1.0).tolist()
 
 
 def _copies(y, count):

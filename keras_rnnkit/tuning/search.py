@@ -389,7 +389,7 @@ def run_search(
         if tuner == "hyperband":
             first_values = None
         elif data is None:
-            first_values = validated_values(task, families)
+            first_values = validated
         else:
             first_values = {"family": families[0], **FILE_FIRST_VALUES}
             if _series_target(task, data) is not None:
@@ -642,14 +642,20 @@ def _refit_as_validated(task, data, *, members, seed):
 
     from keras_rnnkit.forecasting import sunspots
 
-    period = {
-        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
-        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
-    }
+    period = _training_period(data)
     family = sunspots.DEFAULT_FAMILY
     settings = dataclasses.replace(sunspots.SETTINGS[family], members=members)
     model, _, _ = sunspots.train_forecaster(family, period, settings, seed=seed)
     return model
+
+
+def _training_period(data):
+    """`data` with its training and validation splits as one training split, in time order."""
+    return {
+        **data,
+        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
+        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
+    }
 
 
 def _named(task):
@@ -669,11 +675,7 @@ def _refit_on_the_training_period(
     from keras_rnnkit.forecasting.ensemble import average
     from keras_rnnkit.forecasting.ensemble import stacked
 
-    period = {
-        **data,
-        "x_train": np.concatenate([data["x_train"], data["x_val"]]),
-        "y_train": np.concatenate([data["y_train"], data["y_val"]]),
-    }
+    period = _training_period(data)
     hypermodel = hypermodel_for_task(task, period, families=families, seed=seed, fixed=fixed)
     keras.utils.set_random_seed(seed)
     if members == 1:
