@@ -317,7 +317,7 @@ def render_sunspot_selection(results_dir):
     """docs/reproductions.md's ablation: each candidate's rolling-origin validation ARV."""
     results = load(results_dir, "sunspot_selection.json")
     lines = [
-        "| family | weight penalty | forecasts | epochs | units | validation ARV, "
+        "| family | weight penalty | forecasts | training (Adam) | units | validation ARV, "
         "average of 5 members | one member (mean of 5) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -348,9 +348,13 @@ def render_sunspot_selection(results_dir):
             strength = penalty
         if s.get("prune"):
             strength += f", {s['prune']:.0%} pruned (OBD)"
+        if s.get("batch_size", 32) is None:
+            training = f"{s['epochs']} full-batch steps"
+        else:
+            training = f"{s['epochs']} epochs, batches of {s.get('batch_size', 32)}"
         lines.append(
             f"| {entry['family']} | {strength} | "
-            f"{forecasts} | {s['epochs']} | {s['units']} | "
+            f"{forecasts} | {training} | {s['units']} | "
             f"{entry['validation_arv_average']:.3f} | {entry['validation_arv_members']:.3f} |"
         )
     commits = sorted({e["stamp"]["commit"] for e in results.values()})

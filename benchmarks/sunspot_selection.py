@@ -41,6 +41,7 @@ BASE = sunspots.ForecasterSettings(weight_decay=0.0)
 # level, the change from the last year at the two decays where it was tried, and
 # the level with a linear AR(12) term beside the network (`linear_skip`), and
 # weight elimination (Weigend et al.'s penalty) instead of L2.
+FULL_BATCH_EPOCHS = 7 * BASE.epochs
 DECAYS = {"base": 0.0, "L2 1e-3": 1e-3, "L2 3e-3": 3e-3, "L2 1e-2": 1e-2, "L2 3e-2": 3e-2}
 CANDIDATES = {
     **{
@@ -126,6 +127,54 @@ CANDIDATES = {
             dataclasses.replace(BASE, weight_decay=decay, ar_order=12),
         )
         for family, decay in (("elman", 3e-2), ("jordan", 1e-2), ("narx", 3e-2), ("tdnn", 3e-2))
+    },
+    # Full-batch Adam (issue 28, small-data training): each family's best setting so far,
+    # with as many updates as its 300 minibatch epochs (7 minibatches of the training years),
+    # and pruned where pruning was tried (its retraining likewise 7 x 50 updates).
+    **{
+        f"{family} {label}, full batch{', pruned 50%' if prune else ''}": (
+            family,
+            dataclasses.replace(
+                BASE,
+                weight_decay=decay,
+                weight_penalty=penalty,
+                batch_size=None,
+                epochs=FULL_BATCH_EPOCHS,
+                prune=prune,
+                prune_epochs=7 * BASE.prune_epochs,
+            ),
+        )
+        for family, label, decay, penalty in (
+            ("elman", "L2 3e-2", 3e-2, "l2"),
+            ("jordan", "elimination 1e-2", 1e-2, "elimination"),
+            ("narx", "L2 3e-2", 3e-2, "l2"),
+            ("tdnn", "L2 3e-2", 3e-2, "l2"),
+        )
+        for prune in (0.0, 0.5)
+    },
+    # Full batch at the neighbouring strengths: the penalty's weight per update changes.
+    **{
+        f"{family} {label}, full batch".replace("e-0", "e-"): (
+            family,
+            dataclasses.replace(
+                BASE,
+                weight_decay=decay,
+                weight_penalty=penalty,
+                batch_size=None,
+                epochs=FULL_BATCH_EPOCHS,
+            ),
+        )
+        for family, label, decay, penalty in (
+            ("elman", "L2 1e-2", 1e-2, "l2"),
+            ("jordan", "elimination 3e-3", 3e-3, "elimination"),
+            ("jordan", "L2 1e-2", 1e-2, "l2"),
+            ("narx", "L2 1e-2", 1e-2, "l2"),
+            ("tdnn", "L2 1e-1", 1e-1, "l2"),
+            # One step further where the weaker strength was the better.
+            ("elman", "L2 3e-3", 3e-3, "l2"),
+            ("narx", "L2 3e-3", 3e-3, "l2"),
+            ("tdnn", "L2 1e-2", 1e-2, "l2"),
+        )
     },
 }
 

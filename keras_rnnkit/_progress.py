@@ -28,20 +28,24 @@ def fit_verbosity(quiet):
 
 class EpochProgress(keras.callbacks.Callback):
     """Prints `name`, then the epochs and the loss: a `keras.utils.Progbar` advancing
-    once per epoch on a terminal, else about `PLAIN_LINES` plain lines."""
+    once per epoch on a terminal, else about `PLAIN_LINES` plain lines.
 
-    def __init__(self, name, epochs):
+    `epochs` counts passes over the data; `passes_per_epoch` is how many of them
+    each of `fit`'s epochs makes (full-batch training runs several per epoch)."""
+
+    def __init__(self, name, epochs, passes_per_epoch=1):
         super().__init__()
-        self.name, self.epochs = name, epochs
+        self.name, self.epochs, self.passes_per_epoch = name, epochs, passes_per_epoch
 
     def on_train_begin(self, logs=None):
         print(self.name)
         self.bar = keras.utils.Progbar(self.epochs, unit_name="epoch") if on_terminal() else None
 
     def on_epoch_end(self, epoch, logs=None):
+        done = (epoch + 1) * self.passes_per_epoch
         if self.bar is not None:
-            self.bar.update(epoch + 1, values=[("loss", logs["loss"])])
+            self.bar.update(done, values=[("loss", logs["loss"])])
             return
         every = max(1, self.epochs // PLAIN_LINES)
-        if (epoch + 1) % every == 0 or epoch + 1 == self.epochs:
-            print(f"  epoch {epoch + 1}/{self.epochs}, loss {logs['loss']:.4g}", flush=True)
+        if done % every < self.passes_per_epoch or done == self.epochs:
+            print(f"  epoch {done}/{self.epochs}, loss {logs['loss']:.4g}", flush=True)

@@ -70,8 +70,9 @@ def _demo(args):
                 settings = dataclasses.replace(settings, epochs=args.epochs)
             if args.smoke:
                 settings = dataclasses.replace(settings, epochs=2, members=2)
+            passes = sunspots.passes_per_fit_epoch(settings, settings.epochs)
             progress = EpochProgress(
-                f"training {family} ({settings.members} members)", settings.epochs
+                f"training {family} ({settings.members} members)", settings.epochs, passes
             )
             began = time.perf_counter()
             model, members, history = sunspots.train_forecaster(
@@ -81,7 +82,8 @@ def _demo(args):
             scores = sunspots.period_scores(model, task)
             each = [sunspots.period_scores(member, task) for member in members]
             spread = sunspots.mean_and_sd(each)
-            histories[family] = np.asarray(history.history["loss"]) / settings.members
+            losses = np.asarray(history.history["loss"]) / settings.members
+            histories[family] = (passes * np.arange(1, len(losses) + 1), losses)
             # Weights left after pruning (not zero), without the priors' own variables.
             counts = [sunspots.parameter_count(member) for member in members]
             metrics["models"][family] = {
@@ -902,11 +904,11 @@ def _plots(folder, histories, forecasts, task):
         print("(plots skipped: install matplotlib: pip install matplotlib)")
         return False
     figure, axis = plt.subplots(figsize=(7, 4), constrained_layout=True)
-    for family, losses in histories.items():
-        axis.plot(np.arange(1, len(losses) + 1), losses, label=family)
+    for family, (epochs, losses) in histories.items():
+        axis.plot(epochs, losses, label=family)
     axis.set(
         yscale="log",
-        xlabel="epoch",
+        xlabel="epoch (pass over the training years)",
         ylabel="training loss (MSE / variance of the targets)",
         title="Sunspot forecasters: learning curves (mean of the members)",
     )

@@ -359,7 +359,8 @@ def build_parser():
         "--epochs",
         type=_positive_int,
         default=None,
-        help="epochs per member (default: each family's tuned setting)",
+        help="passes over the training years per member (default: each family's tuned "
+        "setting; a full-batch family makes one update per pass)",
     )
     demo.add_argument("--seed", type=_seed, default=0, help="default: %(default)s")
     demo.add_argument(

@@ -57,6 +57,15 @@ def test_epoch_progress_prints_about_ten_plain_lines_off_a_terminal(capsys):
     assert not any(char in "".join(lines) for char in REDRAWS)
 
 
+def test_epoch_progress_counts_passes_where_each_fit_epoch_makes_several(capsys):
+    progress = _progress.EpochProgress("training jordan (5 members)", 2100, passes_per_epoch=10)
+    progress.on_train_begin()
+    for epoch in range(210):
+        progress.on_epoch_end(epoch, {"loss": 0.5})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == [f"  epoch {210 * k}/2100, loss 0.5" for k in range(1, 11)]
+
+
 def test_fit_verbosity_is_a_bar_on_a_terminal_and_lines_elsewhere(monkeypatch):
     assert _progress.fit_verbosity(quiet=True) == 0
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)

@@ -98,3 +98,41 @@ def test_each_regulariser_row_takes_its_best_validated_candidate():
         "OBD pruning": "b",
         "AR(12) residual": "d",
     }
+
+
+@pytest.mark.parametrize("epochs", [12, 11])  # 2 fit epochs of 6 copies; 11 of one
+def test_full_batch_training_makes_one_update_on_all_windows_per_epoch(epochs):
+    import keras
+    import numpy as np
+
+    from keras_rnnkit.models import build_model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5, 1)).astype("float32")
+    y = (0.5 * x[:, -1] + 0.1).astype("float32")
+    settings = sunspots.ForecasterSettings(units=2, batch_size=None, epochs=epochs, members=1)
+    _, (member,), _ = sunspots.train_forecaster("elman", {"x_train": x, "y_train": y}, settings)
+
+    # The same member trained by plain `fit`: one batch of every window per epoch.
+    keras.utils.set_random_seed(0)
+    reference = build_model(
+        "elman", (5, 1), units=2, learning_rate=settings.learning_rate, training_data=(x, y)
+    )
+    reference.fit(x, y, epochs=epochs, batch_size=len(x), shuffle=False, verbose=0)
+    assert int(keras.ops.convert_to_numpy(member.optimizer.iterations)) == epochs
+    for trained, expected in zip(member.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(trained, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_full_batch_pruning_retrains_prune_epochs_updates_per_step():
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(30, 4, 1)).astype("float32")
+    y = x[:, -1].copy()
+    settings = sunspots.ForecasterSettings(
+        units=2, batch_size=None, epochs=4, members=1, prune=0.5, prune_steps=2, prune_epochs=3
+    )
+    _, (member,), _ = sunspots.train_forecaster("jordan", {"x_train": x, "y_train": y}, settings)
+    assert int(keras.ops.convert_to_numpy(member.optimizer.iterations)) == 4 + 2 * 3

@@ -120,8 +120,10 @@ class ForecasterSettings:
             fitted on the training years, or None (see
             `keras_rnnkit.models.build_model`).
         learning_rate: Adam's learning rate.
-        epochs: Training epochs (fixed, no early stopping on the test years).
-        batch_size: Minibatch size.
+        epochs: Training epochs (fixed, no early stopping on the test years):
+            passes over the training windows.
+        batch_size: Minibatch size, or None for full-batch training: each
+            pass over the training windows is one update on all of them.
         members: Independently initialised members averaged per family.
         prune: The fraction of each member's prunable weights (its kernels)
             that Optimal Brain Damage removes after training, in
@@ -149,11 +151,16 @@ class ForecasterSettings:
 
 # The best candidate per family of benchmarks/sunspot_selection.py (its
 # results: benchmarks/results/sunspot_selection.json; a test checks the match).
+# Every family trains full batch, for as many updates as 300 epochs of minibatches of 32
+# (and 50 such epochs after each pruning step).
+_FULL_BATCH = {"batch_size": None, "epochs": 2100}
 SETTINGS = {
-    "elman": ForecasterSettings(weight_decay=3e-2),
-    "jordan": ForecasterSettings(weight_decay=1e-2, weight_penalty="elimination", prune=0.5),
-    "narx": ForecasterSettings(weight_decay=3e-2),
-    "tdnn": ForecasterSettings(weight_decay=3e-2, prune=0.5),
+    "elman": ForecasterSettings(weight_decay=1e-2, **_FULL_BATCH),
+    "jordan": ForecasterSettings(
+        weight_decay=1e-2, weight_penalty="elimination", prune=0.5, prune_epochs=350, **_FULL_BATCH
+    ),
+    "narx": ForecasterSettings(weight_decay=1e-2, **_FULL_BATCH),
+    "tdnn": ForecasterSettings(weight_decay=3e-2, prune=0.5, prune_epochs=350, **_FULL_BATCH),
 }
 
 
@@ -173,7 +180,6 @@ def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0)
     import keras
 
     from keras_rnnkit.forecasting.ensemble import average
-    from keras_rnnkit.forecasting.ensemble import fit_members
     from keras_rnnkit.models import build_model
 
     keras.utils.set_random_seed(seed)
@@ -198,17 +204,10 @@ def train_forecaster(family, task, settings, *, seed=0, callbacks=(), verbose=0)
     if settings.weight_penalty == "bayesian":
         from keras_rnnkit.training import BayesianRegularization
 
-        # Every 10 epochs: the evidence moves slowly, and each update costs a Jacobian.
-        callbacks.append(BayesianRegularization(x, y, models=members, update_every=10))
-    history = fit_members(
-        members,
-        x,
-        y,
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        callbacks=callbacks,
-        verbose=verbose,
-    )
+        # Every 10 passes: the evidence moves slowly, and each update costs a Jacobian.
+        every = max(1, 10 // passes_per_fit_epoch(settings, settings.epochs))
+        callbacks.append(BayesianRegularization(x, y, models=members, update_every=every))
+    history = _fit(members, x, y, settings, settings.epochs, callbacks, verbose)
     if settings.prune:
         _prune(members, x, y, settings, callbacks, verbose)
     return average(members, name=family), members, history
@@ -218,7 +217,6 @@ def _prune(members, x, y, settings, callbacks, verbose):
     """OBD in `settings.prune_steps` steps, each member retrained after each."""
     import keras
 
-    from keras_rnnkit.forecasting.ensemble import fit_members
     from keras_rnnkit.training import BayesianRegularization
     from keras_rnnkit.training import prunable_weights
     from keras_rnnkit.training import prune_least_salient
@@ -232,16 +230,52 @@ def _prune(members, x, y, settings, callbacks, verbose):
                 int(np.sum(keras.ops.convert_to_numpy(v) == 0)) for v in prunable_weights(member)
             )
             prune_least_salient(member, x, max(goal - pruned, 0))
-        fit_members(
-            members,
-            x,
-            y,
-            epochs=settings.prune_epochs,
-            batch_size=settings.batch_size,
-            # The evidence goes on setting the decay; progress bars count the first fit only.
-            callbacks=[c for c in callbacks if isinstance(c, BayesianRegularization)],
-            verbose=verbose,
-        )
+        # The evidence goes on setting the decay; progress bars count the first fit only.
+        evidence = [c for c in callbacks if isinstance(c, BayesianRegularization)]
+        _fit(members, x, y, settings, settings.prune_epochs, evidence, verbose)
+
+
+def _fit(members, x, y, settings, epochs, callbacks, verbose):
+    """`fit_members` for `epochs` passes over `(x, y)` as `settings.batch_size` says.
+
+    Full batch: each of `fit`'s epochs holds several copies of the windows in
+    order, one batch each, so that `fit`'s cost per epoch (callbacks, the
+    iterator) is paid once per several updates; the updates are the same.
+    Callbacks therefore see one epoch per `passes_per_fit_epoch` passes.
+    """
+    from keras_rnnkit.forecasting.ensemble import fit_members
+
+    copies = passes_per_fit_epoch(settings, epochs)
+    if settings.batch_size is None:
+        x, y = np.concatenate([x] * copies), np.concatenate([y] * copies)
+    return fit_members(
+        members,
+        x,
+        y,
+        epochs=epochs // copies,
+        batch_size=settings.batch_size or len(x) // copies,
+        shuffle=settings.batch_size is not None,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+
+
+def passes_per_fit_epoch(settings, epochs):
+    """How many passes over the training windows each of `fit`'s epochs makes when
+    `train_forecaster` trains for `epochs` passes: 1 with minibatches; with full
+    batch, the largest divisor of `epochs` up to 10.
+
+    Example:
+
+    >>> from keras_rnnkit.forecasting.sunspots import ForecasterSettings, passes_per_fit_epoch
+    >>> passes_per_fit_epoch(ForecasterSettings(), 300)
+    1
+    >>> passes_per_fit_epoch(ForecasterSettings(batch_size=None), 2100)
+    10
+    """
+    if settings.batch_size is not None:
+        return 1
+    return max(d for d in range(1, 11) if epochs % d == 0)
 
 
 def parameter_count(model):
