@@ -231,9 +231,9 @@ def validated_values(task, families=space.FAMILIES):
 
     Sunspots: the demo's best family by its rolling-origin validation
     (`keras_rnnkit.forecasting.sunspots.DEFAULT_FAMILY`) with its
-    `SETTINGS`, if that family is among `families`; its fixed epochs and
-    pruning are not hyperparameters: trained in a search's folds it stops
-    early as any trial, and refitted as the best it trains as validated.
+    `SETTINGS`, if that family is among `families`; its fixed epochs, full
+    batch and pruning are not hyperparameters: trained in a search's folds it
+    stops early as any trial, and refitted as the best it trains as validated.
     Hyperparameters the settings do not name
     keep the search space's defaults (one layer, tanh, no dropout), which are
     those of `keras_rnnkit.models.build_model`'s small model.
