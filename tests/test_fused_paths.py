@@ -841,3 +841,27 @@ def test_with_a_gpu_exports_trace_no_cudnn_op(family, simulated_gpu, fused_calls
         rtol=1e-5,
         atol=1e-6,
     )
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_a_float64_jordan_layer_runs_fused_in_float64_with_or_without_biases(use_bias):
+    # Keras's PyTorch matmul gives float32 from float64 operands; without a bias to
+    # add, the fused loop met a float32 projection and a float64 recurrent kernel.
+    if BACKEND == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            pytest.skip("JAX computes float64 in float32 unless jax_enable_x64 is set")
+    x = np.random.default_rng(0).normal(size=(B, T, D))
+    fused = keras_rnnkit.layers.JordanRNN(
+        2, output_units=1, use_bias=use_bias, dtype="float64", use_fused=True
+    )
+    loop = keras_rnnkit.layers.JordanRNN(
+        2, output_units=1, use_bias=use_bias, dtype="float64", use_fused=False
+    )
+    outputs = fused(x)
+    loop(x)
+    loop.set_weights(fused.get_weights())
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float64"
+    # The step loop's own products go through the same matmul (float32 on PyTorch).
+    np.testing.assert_allclose(to_numpy(outputs), to_numpy(loop(x)), rtol=1e-6, atol=1e-7)

@@ -340,7 +340,8 @@ def in_processing_order(inputs, mask, go_backwards):
 
 def project(inputs, kernel, bias=None):
     """x_t W + b, of one step or all steps in one product (`keras.ops.add`: TF's BiasAdd)."""
-    projection = keras.ops.matmul(inputs, kernel)
+    # Keras's PyTorch `matmul` returns float32 from float64 operands: cast back.
+    projection = keras.ops.cast(keras.ops.matmul(inputs, kernel), inputs.dtype)
     return projection if bias is None else keras.ops.add(projection, bias)
 
 
