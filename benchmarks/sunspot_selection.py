@@ -42,6 +42,20 @@ BASE = sunspots.ForecasterSettings(weight_decay=0.0)
 # the level with a linear AR(12) term beside the network (`linear_skip`), and
 # weight elimination (Weigend et al.'s penalty) instead of L2.
 FULL_BATCH_EPOCHS = 7 * BASE.epochs
+
+
+def _full_batch(decay, penalty, **changes):
+    """`BASE` with a weight penalty, trained full batch for `FULL_BATCH_EPOCHS` updates."""
+    return dataclasses.replace(
+        BASE,
+        weight_decay=decay,
+        weight_penalty=penalty,
+        batch_size=None,
+        epochs=FULL_BATCH_EPOCHS,
+        **changes,
+    )
+
+
 DECAYS = {"base": 0.0, "L2 1e-3": 1e-3, "L2 3e-3": 3e-3, "L2 1e-2": 1e-2, "L2 3e-2": 3e-2}
 CANDIDATES = {
     **{
@@ -134,15 +148,7 @@ CANDIDATES = {
     **{
         f"{family} {label}, full batch{', pruned 50%' if prune else ''}": (
             family,
-            dataclasses.replace(
-                BASE,
-                weight_decay=decay,
-                weight_penalty=penalty,
-                batch_size=None,
-                epochs=FULL_BATCH_EPOCHS,
-                prune=prune,
-                prune_epochs=7 * BASE.prune_epochs,
-            ),
+            _full_batch(decay, penalty, prune=prune, prune_epochs=7 * BASE.prune_epochs),
         )
         for family, label, decay, penalty in (
             ("elman", "L2 3e-2", 3e-2, "l2"),
@@ -154,16 +160,7 @@ CANDIDATES = {
     },
     # Full batch at the neighbouring strengths: the penalty's weight per update changes.
     **{
-        f"{family} {label}, full batch".replace("e-0", "e-"): (
-            family,
-            dataclasses.replace(
-                BASE,
-                weight_decay=decay,
-                weight_penalty=penalty,
-                batch_size=None,
-                epochs=FULL_BATCH_EPOCHS,
-            ),
-        )
+        f"{family} {label}, full batch": (family, _full_batch(decay, penalty))
         for family, label, decay, penalty in (
             ("elman", "L2 1e-2", 1e-2, "l2"),
             ("jordan", "elimination 3e-3", 3e-3, "elimination"),
